@@ -1,0 +1,100 @@
+"""The factory, the config layers, the secret key policy and migrations."""
+
+import os
+import stat
+
+import pytest
+
+from weprode import create_app
+from weprode.config import ConfigError
+from weprode.db import connect
+from weprode.migrations import apply_pending, migrations
+
+
+def write_instance_config(instance, text):
+    instance.mkdir(parents=True, exist_ok=True)
+    (instance / "config.py").write_text(text)
+
+
+def test_defaults_apply_when_nothing_is_configured(tmp_path):
+    app = create_app({"TESTING": True}, instance_path=tmp_path)
+    assert app.config["PUBLIC_URL"] == "http://127.0.0.1:5000"
+    assert app.config["DATABASE"] == str(tmp_path / "weprode.sqlite3")
+
+
+def test_instance_config_beats_defaults(tmp_path):
+    write_instance_config(tmp_path, 'PUBLIC_URL = "https://instance.example"\n')
+    app = create_app({"TESTING": True}, instance_path=tmp_path)
+    assert app.config["PUBLIC_URL"] == "https://instance.example"
+
+
+def test_environment_beats_instance_config(tmp_path, monkeypatch):
+    write_instance_config(tmp_path, 'PUBLIC_URL = "https://instance.example"\nMAIL_PORT = 1\n')
+    monkeypatch.setenv("FLASK_PUBLIC_URL", "https://env.example")
+    monkeypatch.setenv("FLASK_MAIL_PORT", "2525")
+    app = create_app({"TESTING": True}, instance_path=tmp_path)
+    assert app.config["PUBLIC_URL"] == "https://env.example"
+    assert app.config["MAIL_PORT"] == 2525
+
+
+def test_test_config_beats_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLASK_PUBLIC_URL", "https://env.example")
+    app = create_app({"TESTING": True, "PUBLIC_URL": "https://test.example"}, tmp_path)
+    assert app.config["PUBLIC_URL"] == "https://test.example"
+
+
+def test_secret_key_is_generated_once_with_private_mode(tmp_path):
+    first = create_app({"TESTING": True}, instance_path=tmp_path)
+    second = create_app({"TESTING": True}, instance_path=tmp_path)
+    key_file = tmp_path / "secret_key"
+    assert len(first.config["SECRET_KEY"]) >= 32
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+
+
+def test_generated_key_is_accepted_in_production(tmp_path):
+    app = create_app(instance_path=tmp_path)
+    assert not app.testing and not app.debug
+    assert (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize("weak_key", ["dev", "changeme", "short-key", "x" * 31])
+def test_production_refuses_weak_secret_key(tmp_path, weak_key):
+    with pytest.raises(ConfigError, match="SECRET_KEY is weak"):
+        create_app({"SECRET_KEY": weak_key}, instance_path=tmp_path)
+
+
+def test_development_tolerates_weak_key(tmp_path):
+    app = create_app({"SECRET_KEY": "dev", "DEBUG": True}, instance_path=tmp_path)
+    assert app.config["SECRET_KEY"] == "dev"
+
+
+def test_migrations_apply_twice_without_error(tmp_path):
+    db = connect(tmp_path / "twice.sqlite3")
+    first = apply_pending(db)
+    second = apply_pending(db)
+    assert first == [m.name for m in migrations._migrations]
+    assert second == []
+    assert "subscribers" in db.table_names()
+
+
+def test_migrate_command_is_idempotent(runner):
+    # The `app` fixture already migrated: the command finds nothing to do, twice.
+    for _ in range(2):
+        result = runner.invoke(args=["migrate"])
+        assert result.exit_code == 0, result.output
+        assert "up to date" in result.output
+
+
+def test_migrate_command_applies_on_fresh_database(tmp_path):
+    app = create_app({"TESTING": True}, instance_path=tmp_path)
+    result = app.test_cli_runner().invoke(args=["migrate"])
+    assert result.exit_code == 0, result.output
+    assert "applied 0001_subscribers" in result.output
+
+
+def test_connection_pragmas(db):
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000

@@ -1,0 +1,235 @@
+"""Signing up: validation, double opt-in over real SMTP, limits, consent proof."""
+
+from datetime import timedelta
+
+import pytest
+from newsletter_helpers import VALID_SIGNUP, html_part, link_path, sign_up, text_part
+
+from weprode import subscribers
+from weprode.db import connect, utcnow
+from weprode.newsletter import signup
+
+
+def only_subscriber(db):
+    rows = list(db.query("SELECT * FROM subscribers"))
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_signup_page_shows_required_fields_and_consent_link(client):
+    response = client.get("/newsletter")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert 'name="email"' in html and 'name="consent"' in html
+    assert 'type="checkbox"' in html and "checked" not in html.split('name="consent"')[1][:60]
+    assert 'href="/privacy#newsletter"' in html
+    assert 'class="required-mark"' in html
+    assert 'name="website"' in html  # the honeypot
+    assert "Set-Cookie" not in response.headers
+
+
+def test_every_page_footer_has_the_compact_signup_form(client):
+    html = client.get("/about").get_data(as_text=True)
+    assert 'action="/newsletter"' in html
+    assert 'name="source_page" type="hidden" value="/about"' in html
+
+
+def test_signup_stores_pending_and_sends_confirmation_over_smtp(client, db, mailbox):
+    response = sign_up(client)
+    assert response.status_code == 200
+    assert "Check your inbox" in response.get_data(as_text=True)
+    subscriber = only_subscriber(db)
+    assert subscriber["email"] == "jane.doe@example.org"
+    assert subscriber["status"] == "pending"
+    assert subscriber["request_text_version"] == "2026-11-v1"
+    [message] = mailbox.wait_for(1)
+    assert message["To"] == "jane.doe@example.org"
+    assert "confirm" in message["Subject"].lower()
+    assert "/newsletter/confirm/" in text_part(message)
+    assert "/newsletter/confirm/" in html_part(message)
+    assert "Hello Jane" in text_part(message)
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"email": ""}, "email", "Please enter your e-mail address."),
+        ({"email": "not-an-address"}, "email", "valid e-mail address"),
+        ({"consent": None}, "consent", "tick the box"),
+        ({"language": "de"}, "language", "Not a valid choice"),
+        ({"first_name": "Jane\r\nBcc: x@evil.example"}, "first_name", "Line breaks"),
+        ({"email": "a@example.org\nBcc: x@evil.example"}, "email", "Line breaks"),
+        ({"consent_version": "forged"}, "consent_version", "out of date"),
+    ],
+)
+def test_invalid_signup_shows_error_next_to_field_and_keeps_input(
+    client, db, mailbox, changes, field, message
+):
+    response = sign_up(client, **changes)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert message in html
+    if field != "consent_version":  # hidden: its error shows in the summary instead
+        assert "field-has-error" in html
+    if field == "consent":
+        assert 'value="Jane.Doe@Example.org"' in html  # what was typed is kept
+    assert db["subscribers"].count == 0
+    assert mailbox.messages == []
+
+
+def test_honeypot_answers_the_same_page_and_does_nothing(client, db, mailbox):
+    response = sign_up(client, website="http://spam.example")
+    assert response.status_code == 200
+    assert "Check your inbox" in response.get_data(as_text=True)
+    assert db["subscribers"].count == 0
+    assert mailbox.messages == []
+
+
+def confirm_path_from_mail(mailbox, count=1):
+    return link_path(mailbox.wait_for(count)[-1], "/newsletter/confirm/")
+
+
+def test_confirm_get_changes_nothing_and_post_confirms_with_consent_proof(client, db, mailbox):
+    sign_up(client, source_page="/services")
+    path = confirm_path_from_mail(mailbox)
+    page = client.get(path)
+    assert page.status_code == 200
+    assert "Confirm my subscription" in page.get_data(as_text=True)
+    assert only_subscriber(db)["status"] == "pending"
+
+    response = client.post(path)
+    assert response.status_code == 200
+    assert "You are subscribed" in response.get_data(as_text=True)
+    subscriber = only_subscriber(db)
+    assert subscriber["status"] == "active"
+    assert subscriber["confirmed_at"]
+    [consent] = subscribers.consents(db, subscriber["id"])
+    assert consent["method"] == "double-opt-in"
+    assert consent["text_version"] == "2026-11-v1"
+    assert consent["page"] == "/services"
+    assert consent["submitted_at"] <= consent["confirmed_at"] == subscriber["confirmed_at"]
+    assert subscriber["requested_at"] is None  # the request is consumed
+    kinds = [event["kind"] for event in subscribers.history(db, subscriber["id"])]
+    assert kinds == ["signup_requested", "confirmed"]
+    # Confirming twice is harmless.
+    again = client.post(path)
+    assert again.status_code == 200
+    assert "already confirmed" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_tampered_confirm_token_gets_400_and_changes_nothing(client, db, mailbox, method):
+    sign_up(client)
+    path = confirm_path_from_mail(mailbox)
+    tampered = path[:-3] + ("aaa" if not path.endswith("aaa") else "bbb")
+    for bad in (tampered, path[:-10], "/newsletter/confirm/garbage"):
+        response = client.open(bad, method=method)
+        assert response.status_code == 400
+        assert "Subscribe again" in response.get_data(as_text=True)
+    assert only_subscriber(db)["status"] == "pending"
+
+
+def test_expired_confirmation_gets_400(app, db):
+    now = utcnow()
+    request = signup.SignupRequest("late@example.org", None, "en", "2026-11-v1", "/newsletter")
+    with app.test_request_context():
+        signup.prepare(db, request, now - timedelta(days=8))
+        subscriber = subscribers.find_by_email(db, "late@example.org")
+        from weprode import tokens
+
+        token = tokens.make_confirm_token(subscriber["id"], now - timedelta(days=8))
+        outcome, _ = signup.confirm(db, token, now)
+        assert outcome == "expired"
+        assert signup.confirm(db, token, now - timedelta(days=2))[0] == "confirmed"
+    client = app.test_client()
+    response = client.get(f"/newsletter/confirm/{token}")
+    assert response.status_code == 400
+    assert "has expired" in response.get_data(as_text=True)
+
+
+def test_confirmed_address_is_never_downgraded_and_gets_a_short_note(app, client, db, mailbox):
+    sign_up(client)
+    client.post(confirm_path_from_mail(mailbox))
+    mailbox.clear()
+    # Within 10 minutes of the confirmation mail: the same neutral page, no mail.
+    response = sign_up(client, first_name="Other")
+    assert "Check your inbox" in response.get_data(as_text=True)
+    assert only_subscriber(db)["status"] == "active"
+    request = signup.SignupRequest("jane.doe@example.org", "Other", "fr", "2026-11-v1", None)
+    with app.test_request_context():
+        assert signup.subscribe(db, request, utcnow() + timedelta(minutes=11)) == "already"
+    subscriber = only_subscriber(db)
+    assert subscriber["status"] == "active"
+    assert subscriber["first_name"] == "Jane"
+    assert subscriber["language"] == "en"
+    [note] = mailbox.wait_for(1)
+    assert "already subscribed" in note["Subject"]
+    assert "/newsletter/confirm/" not in text_part(note)
+    assert "/unsubscribe/" in text_part(note)
+
+
+def test_confirmation_mails_are_limited_per_address(app, db, mailbox):
+    now = utcnow()
+    request = signup.SignupRequest("flood@example.org", None, "en", "2026-11-v1", None)
+    with app.test_request_context():
+        sent = [signup.subscribe(db, request, now + timedelta(minutes=m)) for m in range(0, 60, 2)]
+        # One per 10 minutes: at 0, 10, 20 ... but never more than 3 a day.
+        assert sent.count("confirm") == 3
+        assert sent[0] == sent[5] == sent[10] == "confirm"
+        assert sent[1] is None
+        later = signup.subscribe(db, request, now + timedelta(days=1, minutes=1))
+        assert later == "confirm"
+    assert len(mailbox.wait_for(4)) == 4
+
+
+def test_rapid_resubmission_keeps_the_first_link_valid(client, db, mailbox):
+    sign_up(client)
+    path = confirm_path_from_mail(mailbox)
+    sign_up(client)  # within 10 minutes: no new mail, nothing changed
+    assert len(mailbox.messages) == 1
+    assert client.post(path).status_code == 200
+    assert only_subscriber(db)["status"] == "active"
+
+
+def test_signup_with_relay_down_answers_503_and_can_be_retried(make_app, mailbox):
+    down = make_app(MAIL_PORT=1)  # nothing listens there
+    response = sign_up(down.test_client())
+    assert response.status_code == 503
+    assert "could not send" in response.get_data(as_text=True)
+    db = connect(down.config["DATABASE"])
+    assert db["newsletter_mail_sends"].count == 0  # the failed try does not count
+    # Same database, relay back: the visitor simply tries again.
+    up = make_app(DATABASE=down.config["DATABASE"])
+    assert sign_up(up.test_client()).status_code == 200
+    assert len(mailbox.wait_for(1)) == 1
+
+
+def test_cross_origin_post_is_rejected(client, db):
+    response = client.post(
+        "/newsletter", data=VALID_SIGNUP, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert response.status_code == 403
+    response = client.post(
+        "/newsletter", data=VALID_SIGNUP, headers={"Origin": "https://evil.example"}
+    )
+    assert response.status_code == 403
+    assert db["subscribers"].count == 0
+
+
+def test_same_origin_post_is_accepted(client, mailbox):
+    response = client.post(
+        "/newsletter",
+        data=VALID_SIGNUP,
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"},
+    )
+    assert response.status_code == 200
+
+
+def test_signup_is_rate_limited_per_ip(make_app, mailbox):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC_FORMS="2 per minute")
+    client = app.test_client()
+    codes = [sign_up(client, email=f"p{i}@example.org").status_code for i in range(3)]
+    assert codes == [200, 200, 429]
+    last = sign_up(client, email="p9@example.org")
+    assert "Too many requests" in last.get_data(as_text=True)
+    assert "Set-Cookie" not in last.headers

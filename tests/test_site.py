@@ -1,0 +1,121 @@
+"""The public pages: reachable from the navigation, and stating the facts they must."""
+
+import re
+
+import pytest
+
+PAGES = ["/", "/services", "/about", "/legal", "/privacy"]
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_public_page_answers_with_title_description_and_open_graph(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert re.search(r"<title>[^<]+</title>", html)
+    assert re.search(r'<meta name="description" content="[^"]{20,}"', html)
+    for prop in ("og:title", "og:description", "og:url", "og:image"):
+        assert f'property="{prop}"' in html
+    assert '<html lang="en"' in html
+    assert 'href="#main"' in html  # the skip link
+
+
+@pytest.mark.parametrize("path", ["/services", "/about", "/legal", "/privacy"])
+def test_every_page_is_linked_from_navigation_or_footer(client, path):
+    home = client.get("/").get_data(as_text=True)
+    assert f'href="{path}"' in home
+
+
+def test_legal_notice_names_publisher_and_host(client):
+    html = client.get("/legal").get_data(as_text=True)
+    for fact in (
+        "908 323 652",
+        "Chambéry",
+        "50 000",
+        "19 Boulevard de la mer Caspienne",
+        "Alexandre Desoubeaux",
+        "OVH",
+        "2 rue Kellermann",
+        "424 761 419",
+        "09 72 10 10 07",
+    ):
+        assert fact in html, fact
+
+
+def test_privacy_policy_states_retention_rights_and_cnil(client):
+    html = client.get("/privacy").get_data(as_text=True)
+    for fact in (
+        "3 years",
+        "10 years",
+        "1 year",
+        "privacy@weprode.com",
+        "3 Place de Fontenoy",
+        "<table",
+    ):
+        assert fact in html, fact
+    assert re.search(r"cookie", html, re.IGNORECASE)
+
+
+def test_robots_txt_points_to_sitemap_and_keeps_crawlers_out_of_private_urls(client):
+    response = client.get("/robots.txt")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    text = response.get_data(as_text=True)
+    assert "Sitemap: http://localhost/sitemap.xml" in text
+    assert "Disallow: /admin" in text
+    assert "Disallow: /unsubscribe/" in text
+
+
+def test_sitemap_lists_public_pages_with_absolute_urls(client):
+    response = client.get("/sitemap.xml")
+    assert response.status_code == 200
+    assert response.mimetype == "application/xml"
+    xml = response.get_data(as_text=True)
+    for path in PAGES:
+        assert f"<loc>http://localhost{path}</loc>" in xml
+
+
+def test_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # the ICO signature
+
+
+def test_unknown_page_gets_styled_404(client):
+    response = client.get("/no-such-page")
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert "Page not found" in html
+    assert 'href="/legal"' in html  # rendered inside the site layout
+
+
+def test_wrong_method_gets_styled_405(client):
+    response = client.post("/about")
+    assert response.status_code == 405
+    assert "not allowed" in response.get_data(as_text=True)
+
+
+def test_oversized_body_gets_413(app, client):
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    response = client.post("/about", data={"x": "y" * 500})
+    assert response.status_code == 413
+    assert "too large" in response.get_data(as_text=True)
+
+
+def test_unexpected_error_gets_500_page_without_traceback(app_config, tmp_path):
+    from weprode import create_app
+
+    app_config["TESTING"] = False
+    app_config["DEBUG"] = False
+    app = create_app(app_config, instance_path=tmp_path / "i")
+
+    @app.get("/__boom")
+    def boom():
+        raise RuntimeError("secret internal detail")
+
+    response = app.test_client().get("/__boom")
+    assert response.status_code == 500
+    html = response.get_data(as_text=True)
+    assert "Something went wrong" in html
+    assert "secret internal detail" not in html
+    assert "Traceback" not in html

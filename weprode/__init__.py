@@ -1,0 +1,62 @@
+"""The Weprode website: `create_app` builds the Flask application."""
+
+from pathlib import Path
+
+from flask import Flask, current_app, request
+from flask_babel import Babel, get_locale
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import cli, config, db, errors, mailer, newsletter, security, site
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+babel = Babel()
+
+
+def select_locale():
+    """The page language: `?lang=` when given, else English (French comes later)."""
+    languages = current_app.config["SITE_LANGUAGES"]
+    requested = request.args.get("lang")
+    if requested in languages:
+        return requested
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def create_app(test_config=None, instance_path=None):
+    """Build the app: config layers, extensions, blueprints, commands."""
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path or PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.from_mapping(config.DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env()
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    production = not (app.debug or app.testing)
+    config.finalise(app.config, app.instance_path, production)
+
+    if app.config["TRUSTED_PROXIES"]:
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    babel.init_app(app, locale_selector=select_locale)
+    db.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    mailer.init_app(app)
+    app.register_blueprint(site.bp)
+    app.register_blueprint(newsletter.bp)
+    cli.init_app(app)
+    app.context_processor(page_language)
+    return app
+
+
+def page_language():
+    """The `lang` of every page, from the locale Flask-Babel selected."""
+    return {"page_language": str(get_locale())}

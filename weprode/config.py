@@ -1,0 +1,94 @@
+"""Configuration defaults and the secret-key policy.
+
+Nothing here reads files or the environment at import time: `create_app` layers
+`DEFAULTS` -> `instance/config.py` -> `FLASK_*` environment variables -> test config,
+then calls `finalise` once everything is known.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULTS = {
+    # Filled in by `finalise` when left empty: generated once into the instance folder.
+    "SECRET_KEY": None,
+    "SECRET_KEY_FALLBACKS": [],
+    # Empty means `<instance>/weprode.sqlite3`.
+    "DATABASE": "",
+    "PUBLIC_URL": "http://127.0.0.1:5000",
+    "MAX_CONTENT_LENGTH": 1024 * 1024,
+    # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
+    "TRUSTED_PROXIES": 0,
+    "BABEL_DEFAULT_LOCALE": "en",
+    "SITE_LANGUAGES": ["en", "fr"],
+    "MAIL_SERVER": "127.0.0.1",
+    "MAIL_PORT": 8025,
+    "MAIL_USE_TLS": False,
+    "MAIL_USE_SSL": False,
+    "MAIL_USERNAME": None,
+    "MAIL_PASSWORD": None,
+    "MAIL_DEFAULT_SENDER": "Weprode <newsletter@weprode.com>",
+    "MAIL_TIMEOUT": 10,
+    # Flask-Mail suppresses sending when TESTING; our tests talk to a real SMTP sink.
+    "MAIL_SUPPRESS_SEND": False,
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_PUBLIC_FORMS": "10 per minute;60 per hour",
+    "NEWSLETTER_CONFIRM_MAX_AGE_DAYS": 7,
+    "NEWSLETTER_UNDO_MAX_AGE_HOURS": 24,
+    "SESSION_COOKIE_PATH": "/admin",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": True,
+}
+
+SECRET_KEY_FILE = "secret_key"
+# Keys that tutorials and templates ship with; never acceptable outside development.
+KNOWN_WEAK_KEYS = {"dev", "secret", "changeme", "change-me", "development", "test", "key"}
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class ConfigError(RuntimeError):
+    """The configuration would make the site unsafe or unusable."""
+
+
+def finalise(config, instance_path, production):
+    """Fill derived settings and enforce the secret-key policy.
+
+    `production` is true unless the app runs in debug or testing mode; there a weak
+    key stops the start-up rather than signing unsubscribe links anyone could forge.
+    """
+    if not config.get("DATABASE"):
+        config["DATABASE"] = str(Path(instance_path) / "weprode.sqlite3")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = load_or_create_secret_key(instance_path)
+    if production and is_weak_secret_key(config["SECRET_KEY"]):
+        raise ConfigError(
+            "SECRET_KEY is weak or a known default. Set a random key of at least "
+            f"{MIN_SECRET_KEY_LENGTH} characters (python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))') or remove it to have one generated."
+        )
+
+
+def is_weak_secret_key(key):
+    """True for keys too short or taken from a list of well-known defaults."""
+    text = key.decode("latin-1") if isinstance(key, bytes) else str(key)
+    return len(text) < MIN_SECRET_KEY_LENGTH or text.strip().lower() in KNOWN_WEAK_KEYS
+
+
+def load_or_create_secret_key(instance_path):
+    """Read the generated key from the instance folder, creating it (mode 0600) once."""
+    path = Path(instance_path) / SECRET_KEY_FILE
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two workers starting together must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key

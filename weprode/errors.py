@@ -1,0 +1,49 @@
+"""Styled error pages, in the site layout, without stack traces."""
+
+from flask import render_template
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+TITLES = {
+    400: _l("This request could not be understood"),
+    403: _l("This action is not allowed"),
+    404: _l("Page not found"),
+    405: _l("This method is not allowed here"),
+    413: _l("What you sent is too large"),
+    429: _l("Too many requests"),
+    500: _l("Something went wrong on our side"),
+    503: _l("Service temporarily unavailable"),
+}
+
+EXPLANATIONS = {
+    400: _l("Please check the link or the form and try again."),
+    403: _l("If you followed a link from another site, please start again from our pages."),
+    404: _l("The page you asked for does not exist or has moved."),
+    405: _l("Please use the page's own links and buttons."),
+    413: _l("Please send a smaller request."),
+    429: _l("Please wait a few minutes before trying again."),
+    500: _l("We have been notified. Please try again in a moment."),
+    503: _l("Please try again in a few minutes."),
+}
+
+
+def render_error(error):
+    """Render any HTTP error with its status code, its title and a short explanation."""
+    code = error.code or 500
+    # Only a description our own code set is shown; an unhandled exception reaches
+    # here as a bare InternalServerError, so its message never leaks.
+    default = type(error).description
+    detail = error.description if error.description != default else None
+    response = render_template(
+        "errors/error.html",
+        code=code,
+        title=TITLES.get(code, error.name),
+        explanation=EXPLANATIONS.get(code, ""),
+        detail=detail,
+    )
+    return response, code
+
+
+def init_app(app):
+    """Register the handler; Flask routes unhandled exceptions to it as a 500."""
+    app.register_error_handler(HTTPException, render_error)

@@ -1,0 +1,80 @@
+"""A local SMTP sink for development and tests: every message lands as an .eml file.
+
+`make run` starts it beside the site so that every mail the app sends can be read on
+disk under `instance/mail/`; the test fixtures start one on a free port.
+"""
+
+import argparse
+import email
+import email.policy
+import threading
+import time
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+
+class MailSinkHandler:
+    """aiosmtpd handler that writes each message to a file and keeps it in memory."""
+
+    def __init__(self, directory=None):
+        self.directory = Path(directory) if directory else None
+        self.messages = []
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._counter = 0
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
+        """Store the message; aiosmtpd calls this once per accepted message."""
+        raw = envelope.original_content or envelope.content
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        with self._arrived:
+            self._counter += 1
+            if self.directory is not None:
+                name = f"{time.strftime('%Y%m%d-%H%M%S')}-{self._counter:05d}.eml"
+                (self.directory / name).write_bytes(raw)
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count, timeout=10):
+        """Block until at least `count` messages arrived; return them all."""
+        with self._arrived:
+            self._arrived.wait_for(lambda: len(self.messages) >= count, timeout=timeout)
+            return list(self.messages)
+
+    def clear(self):
+        """Forget the messages received so far (files stay)."""
+        with self._lock:
+            self.messages.clear()
+
+
+def start_sink(host="127.0.0.1", port=8025, directory=None):
+    """Start the sink in a background thread; return (controller, handler)."""
+    if directory is not None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    handler = MailSinkHandler(directory)
+    controller = Controller(handler, hostname=host, port=port)
+    controller.start()
+    return controller, handler
+
+
+def main():
+    """Run the sink in the foreground until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8025)
+    parser.add_argument("--directory", default="instance/mail")
+    args = parser.parse_args()
+    controller, _ = start_sink(args.host, args.port, args.directory)
+    print(f"Mail sink listening on {args.host}:{args.port}; mail lands in {args.directory}/")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()

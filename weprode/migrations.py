@@ -1,0 +1,89 @@
+"""Schema changes, applied in order by `flask --app app migrate`.
+
+Each migration is named and runs once inside a transaction (sqlite-utils records it in
+`_sqlite_migrations`), so running `migrate` again is a no-op.
+"""
+
+import sqlite_utils
+
+migrations = sqlite_utils.Migrations("weprode")
+
+
+def run_statements(db, statements):
+    """Execute DDL one statement at a time (executescript would commit mid-migration)."""
+    for statement in statements:
+        db.execute(statement)
+
+
+@migrations(name="0001_subscribers")
+def create_subscribers(db):
+    """Subscribers, consent proofs, history, the suppression list and mail sends.
+
+    AUTOINCREMENT keeps ids from ever being reused after a purge, because signed
+    unsubscribe links name the subscriber by id and never expire.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE subscribers (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                email TEXT NOT NULL UNIQUE,
+                first_name TEXT,
+                language TEXT NOT NULL DEFAULT 'en',
+                status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'churned')),
+                source TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                requested_at TEXT,
+                request_text_version TEXT,
+                request_page TEXT,
+                confirmed_at TEXT,
+                churned_at TEXT,
+                churn_source TEXT,
+                churn_campaign_id INTEGER
+            )""",
+            "CREATE INDEX subscribers_status_created ON subscribers (status, created_at)",
+            "CREATE INDEX subscribers_churned_at ON subscribers (churned_at)",
+            """CREATE TABLE subscriber_events (
+                id INTEGER PRIMARY KEY,
+                subscriber_id INTEGER NOT NULL
+                    REFERENCES subscribers (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL,
+                at TEXT NOT NULL,
+                source TEXT,
+                campaign_id INTEGER
+            )""",
+            "CREATE INDEX subscriber_events_subscriber ON subscriber_events (subscriber_id, at)",
+            """CREATE TABLE consents (
+                id INTEGER PRIMARY KEY,
+                subscriber_id INTEGER NOT NULL
+                    REFERENCES subscribers (id) ON DELETE CASCADE,
+                method TEXT NOT NULL,
+                submitted_at TEXT NOT NULL,
+                confirmed_at TEXT NOT NULL,
+                text_version TEXT,
+                page TEXT,
+                source TEXT
+            )""",
+            "CREATE INDEX consents_subscriber ON consents (subscriber_id)",
+            """CREATE TABLE suppressions (
+                address_hash TEXT PRIMARY KEY,
+                created_at TEXT NOT NULL,
+                source TEXT NOT NULL
+            )""",
+            """CREATE TABLE newsletter_mail_sends (
+                id INTEGER PRIMARY KEY,
+                address_hash TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                sent_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX newsletter_mail_sends_address ON newsletter_mail_sends "
+            "(address_hash, sent_at)",
+        ],
+    )
+
+
+def apply_pending(db):
+    """Apply every pending migration; return the names applied."""
+    pending = [migration.name for migration in migrations.pending(db)]
+    migrations.apply(db)
+    return pending

@@ -1,0 +1,45 @@
+"""The signup form."""
+
+from flask_babel import lazy_gettext as _l
+from wtforms import BooleanField, HiddenField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+
+from ..forms import PublicForm, local_path, single_line
+from .signup import CONSENT_TEXTS, CURRENT_CONSENT_VERSION
+
+
+def known_consent_version(form, field):
+    """The consent wording shown must be one we can still quote."""
+    if field.data not in CONSENT_TEXTS:
+        raise ValidationError(_l("This form is out of date; please reload the page."))
+
+
+class SignupForm(PublicForm):
+    """E-mail*, first name, language, consent*; plus where it was shown and which wording."""
+
+    email = StringField(
+        _l("Professional e-mail"),
+        validators=[
+            DataRequired(_l("Please enter your e-mail address.")),
+            single_line,
+            Length(max=254),
+            Email(_l("Please enter a valid e-mail address."), check_deliverability=False),
+        ],
+    )
+    first_name = StringField(
+        _l("First name"), validators=[Optional(), single_line, Length(max=100)]
+    )
+    language = RadioField(
+        _l("Language of the newsletter"),
+        choices=[SelectChoice("en", "English"), SelectChoice("fr", "Français")],
+        validators=[InputRequired(_l("Please choose a language."))],
+    )
+    consent = BooleanField(
+        CONSENT_TEXTS[CURRENT_CONSENT_VERSION],
+        validators=[DataRequired(_l("Please tick the box to agree to receive the newsletter."))],
+    )
+    consent_version = HiddenField(
+        default=CURRENT_CONSENT_VERSION, validators=[single_line, known_consent_version]
+    )
+    source_page = HiddenField(validators=[Optional(), single_line, local_path])

@@ -1,0 +1,65 @@
+"""Leaving: one-click unsubscribe, the churn record and suppression, and undo."""
+
+from .. import subscribers, tokens
+from ..db import isoformat, parse_timestamp
+
+
+def unsubscribe(db, subscriber_id, source, now, campaign_id=None):
+    """Unsubscribe; idempotent: a second call keeps the first churn date.
+
+    Records the churn date, its source and campaign, and suppresses the address.
+    Returns the subscriber afterwards, or None if the record no longer exists
+    (erased or purged), which callers treat as already done.
+    """
+    with db.atomic():
+        subscriber = subscribers.get(db, subscriber_id)
+        if subscriber is None or subscriber["status"] == "churned":
+            return subscriber
+        db["subscribers"].update(
+            subscriber_id,
+            {
+                "status": "churned",
+                "churned_at": isoformat(now),
+                "churn_source": source,
+                "churn_campaign_id": campaign_id,
+            },
+        )
+        subscribers.suppress(db, subscriber["email"], "unsubscribe", now)
+        subscribers.record_event(db, subscriber_id, "churned", now, source, campaign_id)
+    return subscribers.get(db, subscriber_id)
+
+
+def undo_token(subscriber):
+    """The token of the "Undo" button shown right after unsubscribing."""
+    return tokens.make_undo_token(subscriber["id"], parse_timestamp(subscriber["churned_at"]))
+
+
+def undo(db, token, now):
+    """Reactivate a subscription that was just ended; returns (outcome, subscriber).
+
+    Outcomes: "restored", "already" (active again), "expired", "invalid". The token
+    names the churn it undoes, so it cannot revive a later one.
+    """
+    check = tokens.check_undo_token(token, now)
+    if check.status == "invalid":
+        return "invalid", None
+    subscriber_id, churned_at = check.payload
+    with db.atomic():
+        subscriber = subscribers.get(db, subscriber_id)
+        if subscriber is None:
+            return "invalid", None
+        if subscriber["status"] == "active":
+            return "already", subscriber
+        if subscriber["churned_at"] != isoformat(churned_at):
+            return "invalid", subscriber
+        if check.status == "expired":
+            return "expired", subscriber
+        # Back to where they were: a signup never confirmed stays unconfirmed.
+        status = "active" if subscriber["confirmed_at"] else "pending"
+        db["subscribers"].update(
+            subscriber_id,
+            {"status": status, "churned_at": None, "churn_source": None, "churn_campaign_id": None},
+        )
+        subscribers.lift_suppression(db, subscriber["email"])
+        subscribers.record_event(db, subscriber_id, "resubscribed", now, "undo")
+    return "restored", subscribers.get(db, subscriber_id)

@@ -1,0 +1,190 @@
+"""Signing up: the pending request, the confirmation mail and its limits, confirming."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from .. import mailer, subscribers, tokens
+from ..db import isoformat, parse_timestamp
+from ..site import absolute_url
+
+# Every wording ever shown stays here, so a stored version id can always be quoted.
+CONSENT_TEXTS = {
+    "2026-11-v1": _l(
+        "I agree to receive Weprode's newsletter about sovereignty of the Education Cloud "
+        "at this address. I can unsubscribe at any time with the link in every issue."
+    ),
+}
+CURRENT_CONSENT_VERSION = "2026-11-v1"
+
+# (window, most mails allowed in it) per address, so our form cannot flood an inbox.
+MAIL_LIMITS = ((timedelta(minutes=10), 1), (timedelta(days=1), 3))
+
+
+@dataclass(frozen=True)
+class SignupRequest:
+    """What the visitor submitted, already validated."""
+
+    email: str
+    first_name: str | None
+    language: str
+    text_version: str
+    page: str | None
+
+
+def may_send(db, email, now):
+    """True while the address is under every limit in `MAIL_LIMITS`."""
+    address = tokens.address_hash(email)
+    for window, most in MAIL_LIMITS:
+        sent = db.execute(
+            "SELECT count(*) FROM newsletter_mail_sends WHERE address_hash = ? AND sent_at > ?",
+            [address, isoformat(now - window)],
+        ).fetchone()[0]
+        if sent >= most:
+            return False
+    return True
+
+
+def record_send(db, email, kind, now):
+    """Count a mail against the address's limits; return the row id."""
+    row = {"address_hash": tokens.address_hash(email), "kind": kind, "sent_at": isoformat(now)}
+    return db["newsletter_mail_sends"].insert(row).last_pk
+
+
+def prepare(db, request, now):
+    """Store the request and decide which mail it earns: "confirm", "already" or None.
+
+    A confirmed subscriber is never downgraded; anyone else gets a fresh request.
+    Nothing changes when the address is over its mail limit, so an earlier link stays
+    valid. Returns (kind, subscriber, send_id).
+    """
+    with db.atomic():
+        existing = subscribers.find_by_email(db, request.email)
+        kind = "already" if existing and existing["status"] == "active" else "confirm"
+        if not may_send(db, request.email, now):
+            return None, existing, None
+        if kind == "confirm":
+            values = {
+                "first_name": request.first_name or None,
+                "language": request.language,
+                "requested_at": isoformat(now),
+                "request_text_version": request.text_version,
+                "request_page": request.page,
+            }
+            if existing is None:
+                values |= {
+                    "email": request.email,
+                    "status": "pending",
+                    "source": "form",
+                    "created_at": isoformat(now),
+                }
+                subscriber_id = db["subscribers"].insert(values).last_pk
+            else:
+                subscriber_id = existing["id"]
+                db["subscribers"].update(subscriber_id, values)
+            subscribers.record_event(db, subscriber_id, "signup_requested", now, "form")
+        else:
+            subscriber_id = existing["id"]
+        send_id = record_send(db, request.email, kind, now)
+    return kind, subscribers.get(db, subscriber_id), send_id
+
+
+def confirmation_message(subscriber):
+    """The double opt-in mail, in the subscriber's language."""
+    requested_at = parse_timestamp(subscriber["requested_at"])
+    token = tokens.make_confirm_token(subscriber["id"], requested_at)
+    with force_locale(subscriber["language"]):
+        return mailer.render_message(
+            subscriber["email"],
+            _("Please confirm your subscription to the Weprode newsletter"),
+            "confirm_subscription",
+            subscriber=subscriber,
+            confirm_url=absolute_url("newsletter.confirm", token=token),
+            valid_days=tokens.confirm_max_age().days,
+        )
+
+
+def already_subscribed_message(subscriber):
+    """A short note to a confirmed subscriber who signed up again."""
+    with force_locale(subscriber["language"]):
+        return mailer.render_message(
+            subscriber["email"],
+            _("You are already subscribed to the Weprode newsletter"),
+            "already_subscribed",
+            subscriber=subscriber,
+            unsubscribe_url=absolute_url(
+                "newsletter.unsubscribe", token=tokens.make_unsubscribe_token(subscriber["id"])
+            ),
+        )
+
+
+def subscribe(db, request, now):
+    """Handle a signup: store it, then mail the person if their limits allow.
+
+    Raises `mailer.MailDeliveryError` when the relay fails; the send is then not
+    counted against the address, so the visitor can simply try again.
+    """
+    kind, subscriber, send_id = prepare(db, request, now)
+    if kind is None:
+        return None
+    build = confirmation_message if kind == "confirm" else already_subscribed_message
+    try:
+        mailer.send(build(subscriber))
+    except mailer.MailDeliveryError:
+        db["newsletter_mail_sends"].delete(send_id)
+        raise
+    return kind
+
+
+def confirm(db, token, now):
+    """Confirm a signup from its token; returns (outcome, subscriber).
+
+    Outcomes: "confirmed", "already" (this request was confirmed before), "expired",
+    "invalid". Confirming consumes the request, so neither a link from an older
+    request nor one used before the person unsubscribed can bring them back.
+    """
+    check = tokens.check_confirm_token(token, now)
+    if check.status == "invalid":
+        return "invalid", None
+    subscriber_id, requested_at = check.payload
+    stamp = isoformat(requested_at)
+    with db.atomic():
+        subscriber = subscribers.get(db, subscriber_id)
+        if subscriber is None:
+            return "invalid", None
+        if subscriber["requested_at"] != stamp:
+            # Confirming clears the request, so a used link only matches a stored proof.
+            used = subscribers.has_consent_submitted_at(db, subscriber_id, stamp)
+            outcome = "already" if used and subscriber["status"] == "active" else "invalid"
+            return outcome, subscriber
+        if check.status == "expired":
+            return "expired", subscriber
+        db["subscribers"].update(
+            subscriber_id,
+            {
+                "status": "active",
+                "confirmed_at": isoformat(now),
+                "requested_at": None,
+                "request_text_version": None,
+                "request_page": None,
+                "churned_at": None,
+                "churn_source": None,
+                "churn_campaign_id": None,
+            },
+        )
+        subscribers.lift_suppression(db, subscriber["email"])
+        subscribers.record_consent(
+            db,
+            subscriber_id,
+            "double-opt-in",
+            requested_at,
+            now,
+            text_version=subscriber["request_text_version"],
+            page=subscriber["request_page"],
+            source="form",
+        )
+        subscribers.record_event(db, subscriber_id, "confirmed", now, "form")
+    return "confirmed", subscribers.get(db, subscriber_id)

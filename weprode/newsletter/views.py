@@ -1,0 +1,134 @@
+"""Newsletter pages: signup, confirm, unsubscribe (RFC 8058 one-click) and undo."""
+
+from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import get_locale
+
+from .. import subscribers, tokens
+from ..db import get_db, utcnow
+from ..mailer import MailDeliveryError
+from ..security import cross_origin_exempt, limiter, public_form_limit
+from . import optout, signup
+from .forms import SignupForm
+
+bp = Blueprint("newsletter", __name__)
+
+ONE_CLICK_FIELD = "List-Unsubscribe"
+ONE_CLICK_VALUE = "One-Click"
+
+
+@bp.context_processor
+def confirmation_validity():
+    """How many days a confirmation link lives, for the pages that say so."""
+    return {"valid_days": tokens.confirm_max_age().days}
+
+
+@bp.app_context_processor
+def footer_signup():
+    """Every page's footer shows a compact signup form, built only when rendered."""
+    return {"footer_signup_form": footer_signup_form}
+
+
+def footer_signup_form():
+    """A fresh signup form remembering the page it is shown on."""
+    form = new_signup_form(formdata=None)
+    form.source_page.data = request.path
+    return form
+
+
+def new_signup_form(**kwargs):
+    """A signup form whose language defaults to the page's."""
+    form = SignupForm(**kwargs)
+    if not form.language.data:
+        form.language.data = str(get_locale())
+    return form
+
+
+@bp.route("/newsletter", methods=["GET", "POST"], endpoint="signup")
+@limiter.limit(public_form_limit, methods=["POST"])
+def signup_view():
+    """Show the form; on POST, always answer the same neutral page (no enumeration)."""
+    form = new_signup_form()
+    if request.method == "GET":
+        form.source_page.data = request.path
+        return render_template("newsletter/signup.html", form=form)
+    if form.is_bot():
+        return render_template("newsletter/check_inbox.html")
+    if not form.validate():
+        return render_template("newsletter/signup.html", form=form), 400
+    signup_request = signup.SignupRequest(
+        email=subscribers.normalise_email(form.email.data),
+        first_name=(form.first_name.data or "").strip() or None,
+        language=form.language.data,
+        text_version=form.consent_version.data,
+        page=form.source_page.data or None,
+    )
+    try:
+        signup.subscribe(get_db(), signup_request, utcnow())
+    except MailDeliveryError as error:
+        current_app.logger.error("signup mail failed: %s", error)
+        abort(503, description="We could not send the confirmation e-mail just now.")
+    return render_template("newsletter/check_inbox.html")
+
+
+@bp.route("/newsletter/confirm/<token>", methods=["GET", "POST"])
+def confirm(token):
+    """GET shows one button and changes nothing (mail scanners follow links); POST confirms."""
+    if request.method == "GET":
+        check = tokens.check_confirm_token(token, utcnow())
+        if not check.ok:
+            return render_template("newsletter/confirm_failed.html", outcome=check.status), 400
+        return render_template("newsletter/confirm.html", token=token)
+    outcome, subscriber = signup.confirm(get_db(), token, utcnow())
+    if outcome in ("confirmed", "already"):
+        return render_template("newsletter/confirmed.html", outcome=outcome)
+    return render_template("newsletter/confirm_failed.html", outcome=outcome), 400
+
+
+def subscriber_from_token(token):
+    """(subscriber id, campaign id or None) from an unsubscribe token; 400 if forged."""
+    check = tokens.check_unsubscribe_token(token)
+    if not check.ok:
+        abort(
+            400,
+            description="This unsubscribe link is not valid. Please copy the whole link "
+            "from the e-mail, or write to privacy@weprode.com.",
+        )
+    subscriber_id, campaign_id = check.payload
+    return subscriber_id, campaign_id
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe(token):
+    """Show who would be unsubscribed and one button; change nothing."""
+    subscriber_id, _campaign_id = subscriber_from_token(token)
+    subscriber = subscribers.get(get_db(), subscriber_id)
+    return render_template(
+        "newsletter/unsubscribe.html",
+        token=token,
+        subscriber=subscriber,
+        masked_email=subscribers.mask_email(subscriber["email"]) if subscriber else None,
+    )
+
+
+@bp.post("/unsubscribe/<token>")
+@cross_origin_exempt
+def unsubscribe_post(token):
+    """Unsubscribe: the page's button or a mailbox provider's RFC 8058 one-click POST.
+
+    Answers 200 directly (never a redirect) and is idempotent; the signed token is its
+    only protection, so it is exempt from the cross-origin check and sets no cookie.
+    """
+    subscriber_id, campaign_id = subscriber_from_token(token)
+    one_click = request.form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
+    source = "one-click" if one_click else "page"
+    subscriber = optout.unsubscribe(get_db(), subscriber_id, source, utcnow(), campaign_id)
+    undo = optout.undo_token(subscriber) if subscriber and subscriber["churned_at"] else None
+    return render_template("newsletter/unsubscribed.html", undo_token=undo)
+
+
+@bp.post("/unsubscribe/undo/<token>")
+def undo(token):
+    """Reactivate a subscription just ended, without a new opt-in (24 hours)."""
+    outcome, _subscriber = optout.undo(get_db(), token, utcnow())
+    status = 200 if outcome in ("restored", "already") else 400
+    return render_template("newsletter/undone.html", outcome=outcome), status

@@ -1,0 +1,104 @@
+"""Response headers, the cross-origin check for cookie-less forms, and rate limits."""
+
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CROSS_ORIGIN_EXEMPT_ATTR = "_cross_origin_exempt"
+
+# Public forms have no session, so limits are per client address.
+limiter = Limiter(get_remote_address, storage_uri="memory://")
+
+
+def public_form_limit():
+    """The per-IP limit applied to each public form, from config."""
+    return current_app.config["RATELIMIT_PUBLIC_FORMS"]
+
+
+def cross_origin_exempt(view):
+    """Mark a view whose own signed token protects it (RFC 8058 one-click posts)."""
+    setattr(view, CROSS_ORIGIN_EXEMPT_ATTR, True)
+    return view
+
+
+def is_cross_origin_request():
+    """True when the browser tells us an unsafe request comes from another site.
+
+    Requests carrying neither Sec-Fetch-Site nor Origin (curl, old clients, mailbox
+    providers) are let through: the check exists to stop a visitor's browser being
+    used by another site, and browsers send at least one of the two.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if fetch_site in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return False
+    if origin == "null":
+        return True
+    parts = urlsplit(origin)
+    return (parts.scheme, parts.netloc) != (request.scheme, request.host)
+
+
+def check_cross_origin():
+    """Reject unsafe cross-origin requests before any view runs."""
+    if request.method in SAFE_METHODS or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, CROSS_ORIGIN_EXEMPT_ATTR, False):
+        return
+    if is_cross_origin_request():
+        abort(403, description="This form can only be sent from our own pages.")
+
+
+def reject_oversized_body():
+    """Answer 413 from the declared length, before routing or parsing anything."""
+    limit = request.max_content_length
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413)
+
+
+def add_security_headers(response):
+    """Every response gets the same strict headers; HSTS only over HTTPS."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def init_app(app):
+    """Install the checks and headers, and bind the rate limiter."""
+    app.before_request(reject_oversized_body)
+    app.before_request(check_cross_origin)
+    app.after_request(add_security_headers)
+    limiter.init_app(app)

@@ -1,0 +1,81 @@
+"""The public pages, robots.txt, sitemap.xml and the favicon. None of them use a session."""
+
+from flask import Blueprint, current_app, render_template, send_from_directory, url_for
+
+bp = Blueprint("site", __name__)
+
+# Pages listed in the sitemap; endpoints of capabilities not installed are skipped.
+PUBLIC_PAGES = [
+    "site.home",
+    "site.services",
+    "site.about",
+    "newsletter.signup",
+    "contact.contact",
+    "site.legal",
+    "site.privacy",
+]
+
+CACHE_ONE_DAY = 86400
+
+
+@bp.get("/")
+def home():
+    """What Weprode does and for whom."""
+    return render_template("site/home.html")
+
+
+@bp.get("/services")
+def services():
+    """The sovereignty services."""
+    return render_template("site/services.html")
+
+
+@bp.get("/about")
+def about():
+    """The company: identity, location, mission."""
+    return render_template("site/about.html")
+
+
+@bp.get("/legal")
+def legal():
+    """The legal notice (mentions légales)."""
+    return render_template("site/legal.html")
+
+
+@bp.get("/privacy")
+def privacy():
+    """The privacy policy."""
+    return render_template("site/privacy.html")
+
+
+def absolute_url(endpoint, **values):
+    """A URL on the configured public host, for e-mails, the sitemap and robots.txt."""
+    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
+
+
+@bp.get("/robots.txt")
+def robots():
+    """Let crawlers in, keep them out of the staff area and one-time links."""
+    body = render_template("site/robots.txt", sitemap_url=absolute_url("site.sitemap"))
+    return body, 200, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    """The public pages, for search engines."""
+    urls = [absolute_url(endpoint) for endpoint in sitemap_endpoints()]
+    body = render_template("site/sitemap.xml", urls=urls)
+    return body, 200, {"Content-Type": "application/xml; charset=utf-8"}
+
+
+def sitemap_endpoints():
+    """The public pages whose blueprint is registered."""
+    return [e for e in PUBLIC_PAGES if e in current_app.view_functions]
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page links to."""
+    return send_from_directory(
+        current_app.static_folder + "/img", "favicon.ico", max_age=CACHE_ONE_DAY
+    )

@@ -1,0 +1,220 @@
+"""Subscriber records: addresses, history, suppression, staff additions and export.
+
+Shared by the public newsletter flows, the command line and (later) the staff area.
+Every function takes `db` and, where time matters, `now`.
+"""
+
+import csv
+import io
+import json
+
+from email_validator import EmailNotValidError, validate_email
+
+from .db import isoformat
+from .tokens import address_hash, address_hashes
+
+STATUSES = ("pending", "active", "churned")
+LANGUAGES = ("en", "fr")
+CHURN_SOURCES = ("one-click", "page", "staff", "erasure")
+EXPORT_COLUMNS = [
+    "email",
+    "first_name",
+    "language",
+    "status",
+    "source",
+    "created_at",
+    "requested_at",
+    "confirmed_at",
+    "churned_at",
+    "churn_source",
+]
+# Spreadsheet programs run cells starting with these as formulas.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+class InvalidAddress(ValueError):
+    """The text is not a usable e-mail address."""
+
+
+class SuppressedAddress(ValueError):
+    """The address unsubscribed or was erased; only a double opt-in may bring it back."""
+
+
+def normalise_email(text):
+    """The canonical form we store and hash: validated, trimmed, lower-cased."""
+    text = (text or "").strip()
+    if len(text) > 254 or any(c in text for c in "\r\n\0"):
+        raise InvalidAddress("This is not a valid e-mail address.")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidAddress(str(error)) from error
+    return result.normalized.lower()
+
+
+def mask_email(email):
+    """`jane@example.org` -> `j***@example.org`: enough to recognise, not to harvest."""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def get(db, subscriber_id):
+    """The subscriber row as a dict, or None."""
+    rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
+    return rows[0] if rows else None
+
+
+def find_by_email(db, email):
+    """The subscriber with this (normalised) address, or None."""
+    rows = list(db.query("SELECT * FROM subscribers WHERE email = ?", [email]))
+    return rows[0] if rows else None
+
+
+def record_event(db, subscriber_id, kind, now, source=None, campaign_id=None):
+    """Append to the subscriber's history (subscribed, confirmed, churned, ...)."""
+    db["subscriber_events"].insert(
+        {
+            "subscriber_id": subscriber_id,
+            "kind": kind,
+            "at": isoformat(now),
+            "source": source,
+            "campaign_id": campaign_id,
+        }
+    )
+
+
+def history(db, subscriber_id):
+    """The subscriber's events, oldest first."""
+    return list(
+        db.query(
+            "SELECT kind, at, source, campaign_id FROM subscriber_events "
+            "WHERE subscriber_id = ? ORDER BY at, id",
+            [subscriber_id],
+        )
+    )
+
+
+def is_suppressed(db, email):
+    """True when the address is on the suppression list (under any known key)."""
+    hashes = address_hashes(email)
+    placeholders = ", ".join("?" for _ in hashes)
+    sql = f"SELECT 1 FROM suppressions WHERE address_hash IN ({placeholders}) LIMIT 1"
+    return db.execute(sql, hashes).fetchone() is not None
+
+
+def suppress(db, email, source, now):
+    """Put the address on the suppression list; keeps the first entry's date."""
+    db.execute(
+        "INSERT OR IGNORE INTO suppressions (address_hash, created_at, source) VALUES (?, ?, ?)",
+        [address_hash(email), isoformat(now), source],
+    )
+
+
+def lift_suppression(db, email):
+    """Take the address off the list, after a new double opt-in or an undo."""
+    hashes = address_hashes(email)
+    placeholders = ", ".join("?" for _ in hashes)
+    db.execute(f"DELETE FROM suppressions WHERE address_hash IN ({placeholders})", hashes)
+
+
+def record_consent(db, subscriber_id, method, submitted_at, confirmed_at, **proof):
+    """Store the proof of consent: how, when asked, when confirmed, which wording, where."""
+    db["consents"].insert(
+        {
+            "subscriber_id": subscriber_id,
+            "method": method,
+            "submitted_at": isoformat(submitted_at),
+            "confirmed_at": isoformat(confirmed_at),
+            "text_version": proof.get("text_version"),
+            "page": proof.get("page"),
+            "source": proof.get("source"),
+        }
+    )
+
+
+def has_consent_submitted_at(db, subscriber_id, submitted_at):
+    """True if a consent proof records a request submitted at that moment."""
+    sql = "SELECT 1 FROM consents WHERE subscriber_id = ? AND submitted_at = ? LIMIT 1"
+    return db.execute(sql, [subscriber_id, submitted_at]).fetchone() is not None
+
+
+def consents(db, subscriber_id):
+    """The subscriber's consent proofs, oldest first."""
+    return list(
+        db.query("SELECT * FROM consents WHERE subscriber_id = ? ORDER BY id", [subscriber_id])
+    )
+
+
+def add_confirmed(db, email, source, now, first_name=None, language="en"):
+    """Add (or reactivate) a subscriber on staff authority; `source` says where consent came from.
+
+    Refuses suppressed addresses: someone who left can only come back by confirming
+    a signup themselves.
+    """
+    email = normalise_email(email)
+    if language not in LANGUAGES:
+        raise ValueError(f"Language must be one of: {', '.join(LANGUAGES)}.")
+    if is_suppressed(db, email):
+        raise SuppressedAddress(
+            f"{email} unsubscribed or was erased; it can only come back by signing up "
+            "and confirming itself."
+        )
+    stamp = isoformat(now)
+    with db.atomic():
+        existing = find_by_email(db, email)
+        if existing and existing["status"] == "active":
+            return existing["id"], False
+        values = {
+            "email": email,
+            "first_name": first_name or None,
+            "language": language,
+            "status": "active",
+            "source": f"staff: {source}",
+            "confirmed_at": stamp,
+            "churned_at": None,
+            "churn_source": None,
+            "churn_campaign_id": None,
+        }
+        if existing:
+            db["subscribers"].update(existing["id"], values)
+            subscriber_id = existing["id"]
+        else:
+            subscriber_id = db["subscribers"].insert({**values, "created_at": stamp}).last_pk
+        record_consent(db, subscriber_id, "staff", now, now, source=source)
+        record_event(db, subscriber_id, "added_by_staff", now, source=source)
+    return subscriber_id, True
+
+
+def export_rows(db):
+    """Every subscriber with status, language, dates and churn source, by id."""
+    columns = ", ".join(EXPORT_COLUMNS)
+    return db.query(f"SELECT {columns} FROM subscribers ORDER BY id")
+
+
+def spreadsheet_safe(value):
+    """Neutralise cells a spreadsheet would run as a formula."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def write_export(db, output, export_format):
+    """Write the export as CSV (formula-safe) or JSON to a text stream."""
+    rows = export_rows(db)
+    if export_format == "json":
+        output.write("[")
+        for index, row in enumerate(rows):
+            output.write(("," if index else "") + "\n  " + json.dumps(row, ensure_ascii=False))
+        output.write("\n]\n")
+        return
+    writer = csv.writer(output)
+    writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        writer.writerow([spreadsheet_safe(row[column]) for column in EXPORT_COLUMNS])
+
+
+def export_text(db, export_format="csv"):
+    """The export as a string (for small exports and tests)."""
+    buffer = io.StringIO()
+    write_export(db, buffer, export_format)
+    return buffer.getvalue()

@@ -1,0 +1,151 @@
+"""The only module that signs or hashes with the secret key.
+
+One serializer per purpose, each with its own salt, so a token made for one purpose
+is worthless for another. Tokens are signed with the newest key and verified with
+`[*SECRET_KEY_FALLBACKS, SECRET_KEY]`, so rotating the key breaks no link already
+sent. Checks return a `TokenCheck` (ok / expired / invalid) instead of raising.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from itsdangerous import BadData, URLSafeSerializer
+
+CONFIRM_SALT = "weprode.newsletter.confirm"
+UNSUBSCRIBE_SALT = "weprode.newsletter.unsubscribe"
+UNDO_SALT = "weprode.newsletter.undo"
+SUPPRESSION_HASH_CONTEXT = b"weprode.suppression.v1"
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """The outcome of checking a token: `status` is "ok", "expired" or "invalid"."""
+
+    status: str
+    payload: tuple = ()
+
+    @property
+    def ok(self):
+        return self.status == "ok"
+
+
+INVALID = TokenCheck("invalid")
+
+
+def signing_keys():
+    """Verification keys, oldest first; itsdangerous signs with the last one."""
+    config = current_app.config
+    return [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
+
+
+def serializer(salt):
+    """A URL-safe serializer for one purpose."""
+    return URLSafeSerializer(signing_keys(), salt=salt)
+
+
+def load(salt, token, arity):
+    """The token's payload as a tuple of `arity` ints, or None if it is not ours."""
+    try:
+        payload = serializer(salt).loads(token)
+    except (BadData, UnicodeError, ValueError):
+        return None
+    if not isinstance(payload, list) or len(payload) not in arity:
+        return None
+    if not all(isinstance(item, int) and not isinstance(item, bool) for item in payload):
+        return None
+    return tuple(payload)
+
+
+def epoch(moment):
+    """Seconds since the epoch, the compact form of time we put in tokens."""
+    return int(moment.timestamp())
+
+
+def from_epoch(seconds):
+    """The inverse of `epoch`."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def make_timed(salt, subscriber_id, issued_at):
+    """A token naming a subscriber and the moment it was issued for."""
+    return serializer(salt).dumps([subscriber_id, epoch(issued_at)])
+
+
+def check_timed(salt, token, now, max_age):
+    """Check a `make_timed` token against `now`; payload is (subscriber_id, issued_at)."""
+    payload = load(salt, token, arity={2})
+    if payload is None:
+        return INVALID
+    subscriber_id, issued = payload
+    issued_at = from_epoch(issued)
+    if now - issued_at > max_age or issued_at - now > timedelta(minutes=5):
+        return TokenCheck("expired", (subscriber_id, issued_at))
+    return TokenCheck("ok", (subscriber_id, issued_at))
+
+
+def make_confirm_token(subscriber_id, requested_at):
+    """The double opt-in link's token, tied to one signup request."""
+    return make_timed(CONFIRM_SALT, subscriber_id, requested_at)
+
+
+def confirm_max_age():
+    """How long a confirmation link stays valid (NEWSLETTER_CONFIRM_MAX_AGE_DAYS)."""
+    return timedelta(days=current_app.config["NEWSLETTER_CONFIRM_MAX_AGE_DAYS"])
+
+
+def check_confirm_token(token, now):
+    """Valid for `confirm_max_age()` after the request."""
+    return check_timed(CONFIRM_SALT, token, now, confirm_max_age())
+
+
+def make_undo_token(subscriber_id, churned_at):
+    """The "undo" button's token after unsubscribing, tied to that churn."""
+    return make_timed(UNDO_SALT, subscriber_id, churned_at)
+
+
+def check_undo_token(token, now):
+    """Valid for NEWSLETTER_UNDO_MAX_AGE_HOURS after the churn."""
+    hours = current_app.config["NEWSLETTER_UNDO_MAX_AGE_HOURS"]
+    return check_timed(UNDO_SALT, token, now, timedelta(hours=hours))
+
+
+def make_unsubscribe_token(subscriber_id, campaign_id=None):
+    """The opt-out link's token: never expires, names no address, may name a campaign."""
+    payload = [subscriber_id] if campaign_id is None else [subscriber_id, campaign_id]
+    return serializer(UNSUBSCRIBE_SALT).dumps(payload)
+
+
+def check_unsubscribe_token(token):
+    """Payload is (subscriber_id, campaign_id or None)."""
+    payload = load(UNSUBSCRIBE_SALT, token, arity={1, 2})
+    if payload is None:
+        return INVALID
+    campaign_id = payload[1] if len(payload) == 2 else None
+    return TokenCheck("ok", (payload[0], campaign_id))
+
+
+def address_hash_keys():
+    """Per-key HMAC keys for address hashes, newest last (like `signing_keys`)."""
+    keys = []
+    for key in signing_keys():
+        raw = key.encode() if isinstance(key, str) else key
+        keys.append(hmac.new(raw, SUPPRESSION_HASH_CONTEXT, hashlib.sha256).digest())
+    return keys
+
+
+def address_hashes(normalised_email):
+    """Keyed hashes of an address under every known key; the last is the current one.
+
+    The suppression list stores hashes, never addresses, so an erased person's address
+    cannot be read back, yet we can still refuse to mail it.
+    """
+    message = normalised_email.encode()
+    return [hmac.new(key, message, hashlib.sha256).hexdigest() for key in address_hash_keys()]
+
+
+def address_hash(normalised_email):
+    """The current keyed hash of an address, for storing."""
+    return address_hashes(normalised_email)[-1]
