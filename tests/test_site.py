@@ -119,3 +119,17 @@ def test_unexpected_error_gets_500_page_without_traceback(app_config, tmp_path):
     assert "Something went wrong" in html
     assert "secret internal detail" not in html
     assert "Traceback" not in html
+
+
+def test_page_cache_keeps_languages_apart(client):
+    english = client.get("/about").get_data(as_text=True)
+    french = client.get("/about?lang=fr").get_data(as_text=True)
+    again = client.get("/about").get_data(as_text=True)
+    assert '<html lang="en"' in english and '<html lang="fr"' in french
+    assert again == english
+
+
+def test_footer_form_of_a_cached_page_names_that_page(client):
+    client.get("/about")
+    html = client.get("/services").get_data(as_text=True)
+    assert 'name="source_page" type="hidden" value="/services"' in html

@@ -1,0 +1,321 @@
+"""Pieces shared by the bench scripts: a gunicorn server, wrk, and a Python fallback.
+
+Every loop here is bounded in time, and every process started here is stopped by
+`GunicornServer.stop` (terminate, then kill) so a bench never leaves a server behind.
+"""
+
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+LOOPBACK = "127.0.0.1"
+STOP_TIMEOUT_S = 10
+REQUEST_TIMEOUT_S = 10
+
+
+class ServerStartError(RuntimeError):
+    """The server exited or never answered; the message carries its log tail."""
+
+
+@dataclass
+class LoadResult:
+    """What one load run measured; percentiles are None when the tool gave none."""
+
+    tool: str
+    requests: int
+    seconds: float
+    requests_per_second: float
+    p50_ms: float | None
+    p99_ms: float | None
+    non_2xx: int
+    errors: int
+
+    @property
+    def failures(self):
+        """Responses that were not successes plus requests that got no response."""
+        return self.non_2xx + self.errors
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def gunicorn_executable():
+    """The gunicorn installed next to the running interpreter (the project's venv)."""
+    path = Path(sys.executable).parent / "gunicorn"
+    if not path.exists():
+        raise ServerStartError(f"gunicorn not found at {path}; run `make test` to install it")
+    return path
+
+
+def supports_option(executable, option):
+    """True when `executable --help` lists `option` (flags differ between versions)."""
+    completed = subprocess.run(
+        [str(executable), "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    return option in completed.stdout
+
+
+def get_status(url, timeout=REQUEST_TIMEOUT_S):
+    """The status code of one GET to `url` (raises OSError when nothing answers)."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path or "/")
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+class GunicornServer:
+    """A gunicorn arbiter with sync workers on a free loopback port.
+
+    Use it as a context manager: leaving the block stops the server whatever happened
+    inside it, including Ctrl-C.
+    """
+
+    def __init__(self, app, *, workers=2, env=None, pythonpath=None, cwd=None):
+        self.app = app
+        self.workers = workers
+        self.env = env
+        self.pythonpath = pythonpath
+        self.cwd = cwd
+        self.port = None
+        self.process = None
+        self.log = None
+
+    @property
+    def base_url(self):
+        """Scheme, host and port, without a trailing slash."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def command(self):
+        """The gunicorn command line."""
+        executable = gunicorn_executable()
+        command = [
+            str(executable),
+            "--workers",
+            str(self.workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"{LOOPBACK}:{self.port}",
+            "--graceful-timeout",
+            "5",
+            "--log-level",
+            "warning",
+        ]
+        # Newer gunicorn opens a control socket under ~/.gunicorn; a bench needs none.
+        if supports_option(executable, "--no-control-socket"):
+            command.append("--no-control-socket")
+        if self.pythonpath:
+            command += ["--pythonpath", str(self.pythonpath)]
+        return command + [self.app]
+
+    def start(self, ready_path="/", timeout=30):
+        """Start gunicorn and wait until `ready_path` answers with any HTTP status."""
+        self.port = free_port()
+        self.log = tempfile.TemporaryFile()
+        # A session of its own: Ctrl-C reaches only us, and `stop` shuts it down in order.
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerStartError(f"gunicorn exited with {self.process.returncode}")
+            try:
+                get_status(self.base_url + ready_path, timeout=2)
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise ServerStartError(f"gunicorn did not answer within {timeout} s")
+
+    def log_tail(self, lines=30):
+        """The last lines gunicorn wrote, for error messages."""
+        if self.log is None:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        text = self.log.read().decode("utf-8", "replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self):
+        """Ask gunicorn to shut down gracefully, kill its process group if it lingers."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                # The arbiter leads its own group, so this reaches only its workers.
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=STOP_TIMEOUT_S)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def have_wrk():
+    """True when wrk is installed."""
+    return shutil.which("wrk") is not None
+
+
+TIME_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def parse_wrk_time(value, unit):
+    """A wrk duration such as `4.21ms` in milliseconds."""
+    return float(value) * TIME_UNITS_MS[unit]
+
+
+def parse_wrk_output(text):
+    """Requests, req/s, p50/p99 and error counts from wrk's report (`--latency`)."""
+    requests = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", text)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    if not (requests and rate):
+        raise ValueError(f"unexpected wrk output:\n{text}")
+    percentiles = {
+        int(match[1]): parse_wrk_time(match[2], match[3])
+        for match in re.finditer(r"^\s+(\d+)%\s+([\d.]+)(us|ms|s|m|h)\s*$", text, re.M)
+    }
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return LoadResult(
+        tool="wrk",
+        requests=int(requests[1]),
+        seconds=parse_wrk_time(requests[2], requests[3]) / 1000,
+        requests_per_second=float(rate[1]),
+        p50_ms=percentiles.get(50),
+        p99_ms=percentiles.get(99),
+        non_2xx=int(non_2xx[1]) if non_2xx else 0,
+        errors=sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+    )
+
+
+def run_wrk(url, *, duration, connections, threads, script=None, script_args=()):
+    """Load `url` with wrk for `duration` seconds; `script` is a Lua file (e.g. to POST).
+
+    wrk counts 3xx as successes; callers that care check one response's status first.
+    """
+    command = [
+        "wrk",
+        "--latency",
+        "--duration",
+        f"{max(1, round(duration))}s",
+        "--connections",
+        str(connections),
+        "--threads",
+        str(min(threads, connections)),
+        "--timeout",
+        f"{REQUEST_TIMEOUT_S}s",
+    ]
+    if script:
+        command += ["--script", str(script)]
+    command.append(url)
+    if script_args:
+        command += ["--", *script_args]
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=duration + 60, check=False
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
+    return parse_wrk_output(completed.stdout)
+
+
+def percentile(sorted_values, fraction):
+    """The nearest-rank percentile of an already sorted list."""
+    if not sorted_values:
+        return None
+    index = min(len(sorted_values) - 1, max(0, round(fraction * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+def run_python(url, *, duration, connections, method="GET", body=None, headers=None):
+    """Load `url` from `connections` threads with keep-alive http.client connections.
+
+    The fallback when wrk is missing. The GIL makes it the bottleneck well before a
+    fast server is, so its absolute req/s is low; compare ratios, not numbers.
+    """
+    parts = urlsplit(url)
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    headers = dict(headers or {})
+    lock = threading.Lock()
+    latencies, counts = [], {"non_2xx": 0, "errors": 0}
+    start = time.monotonic()
+    deadline = start + duration
+
+    def worker():
+        """Send requests back to back until the deadline, reconnecting after errors."""
+        own_latencies, non_2xx, errors = [], 0, 0
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=REQUEST_TIMEOUT_S)
+        try:
+            while time.monotonic() < deadline:
+                began = time.perf_counter()
+                try:
+                    conn.request(method, target, body=body, headers=headers)
+                    response = conn.getresponse()
+                    response.read()
+                except (OSError, http.client.HTTPException):
+                    errors += 1
+                    conn.close()
+                    continue
+                own_latencies.append((time.perf_counter() - began) * 1000)
+                if not 200 <= response.status < 300:
+                    non_2xx += 1
+        finally:
+            conn.close()
+        with lock:
+            latencies.extend(own_latencies)
+            counts["non_2xx"] += non_2xx
+            counts["errors"] += errors
+
+    workers = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=duration + REQUEST_TIMEOUT_S + 5)
+    elapsed = time.monotonic() - start
+    with lock:
+        latencies.sort()
+        return LoadResult(
+            tool="python",
+            requests=len(latencies),
+            seconds=elapsed,
+            requests_per_second=len(latencies) / elapsed if elapsed else 0.0,
+            p50_ms=percentile(latencies, 0.50),
+            p99_ms=percentile(latencies, 0.99),
+            non_2xx=counts["non_2xx"],
+            errors=counts["errors"],
+        )
