@@ -6,7 +6,7 @@ from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, config, db, errors, mailer, newsletter, security, site
+from . import admin, cli, config, db, errors, mailer, newsletter, security, site
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +52,7 @@ def create_app(test_config=None, instance_path=None):
     mailer.init_app(app)
     app.register_blueprint(site.bp)
     app.register_blueprint(newsletter.bp)
+    admin.init_app(app)
     cli.init_app(app)
     app.context_processor(page_language)
     return app

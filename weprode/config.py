@@ -39,7 +39,12 @@ DEFAULTS = {
     "SESSION_COOKIE_PATH": "/admin",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
-    "SESSION_COOKIE_SECURE": True,
+    # None: Secure whenever PUBLIC_URL is https (set False only for local http).
+    "SESSION_COOKIE_SECURE": None,
+    "SESSION_COOKIE_NAME": "weprode_staff",
+    # CSRF is checked by the staff area's guard only; public forms carry no token.
+    "WTF_CSRF_CHECK_DEFAULT": False,
+    "STAFF_REQUIRE_TOTP": False,
 }
 
 SECRET_KEY_FILE = "secret_key"
@@ -60,6 +65,8 @@ def finalise(config, instance_path, production):
     """
     if not config.get("DATABASE"):
         config["DATABASE"] = str(Path(instance_path) / "weprode.sqlite3")
+    if config.get("SESSION_COOKIE_SECURE") is None:
+        config["SESSION_COOKIE_SECURE"] = str(config["PUBLIC_URL"]).startswith("https://")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = load_or_create_secret_key(instance_path)
     if production and is_weak_secret_key(config["SECRET_KEY"]):

@@ -82,6 +82,56 @@ def create_subscribers(db):
     )
 
 
+@migrations(name="0002_staff")
+def create_staff(db):
+    """Staff accounts, their server-side sessions, failed logins and the audit log."""
+    run_statements(
+        db,
+        [
+            """CREATE TABLE staff (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                email TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                totp_secret TEXT,
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at TEXT NOT NULL,
+                password_changed_at TEXT,
+                last_login_at TEXT
+            )""",
+            """CREATE TABLE staff_sessions (
+                id TEXT PRIMARY KEY,
+                staff_id INTEGER NOT NULL REFERENCES staff (id) ON DELETE CASCADE,
+                created_at TEXT NOT NULL,
+                last_seen_at TEXT NOT NULL,
+                ended_at TEXT
+            )""",
+            """CREATE TABLE login_failures (
+                id INTEGER PRIMARY KEY,
+                login TEXT NOT NULL,
+                ip TEXT,
+                at TEXT NOT NULL
+            )""",
+            "CREATE INDEX login_failures_login ON login_failures (login, at)",
+            "CREATE INDEX login_failures_ip ON login_failures (ip, at)",
+            """CREATE TABLE audit_log (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT,
+                detail TEXT
+            )""",
+            "CREATE INDEX audit_log_at ON audit_log (at)",
+        ],
+    )
+
+
+@migrations(name="0003_subscriber_event_index")
+def index_events_by_time(db):
+    """The dashboard counts events by kind over time."""
+    db.execute("CREATE INDEX subscriber_events_kind_at ON subscriber_events (kind, at)")
+
+
 def apply_pending(db):
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

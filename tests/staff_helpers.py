@@ -1,0 +1,26 @@
+"""Helpers for staff-area tests: an account, CSRF tokens, logging in."""
+
+import re
+
+STAFF_EMAIL = "marketing@weprode.com"
+STAFF_PASSWORD = "Correct-Horse-Battery-42"
+
+
+def csrf_token(client, path):
+    """The CSRF token of the form on `path`."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def log_in(client, email=STAFF_EMAIL, password=STAFF_PASSWORD, **headers):
+    """Submit the login form as a browser would."""
+    token = csrf_token(client, "/admin/login")
+    return client.post(
+        "/admin/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        headers=headers,
+    )

@@ -1,0 +1,242 @@
+"""Staff accounts, login, lockout, TOTP, sessions, CSRF and the guard over /admin."""
+
+from datetime import timedelta
+
+import pyotp
+import pytest
+from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+
+from weprode import staff
+from weprode.db import utcnow
+
+
+@pytest.fixture
+def account(app, db):
+    with app.app_context():
+        return staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+
+
+def audit_actions(db):
+    return [row["action"] for row in db.query("SELECT action FROM audit_log ORDER BY id")]
+
+
+@pytest.mark.parametrize(
+    "password, reason",
+    [
+        ("short-pw-1", "at least 12"),
+        ("passwordpassword", "too common"),
+        ("password1234!", "too common"),
+        ("aaaaaaaaaaaaaaa", "too common"),
+        ("marketing-is-great-2026", "e-mail"),
+    ],
+)
+def test_password_policy_refuses_weak_passwords(password, reason):
+    with pytest.raises(staff.PasswordRejected, match=reason):
+        staff.check_password_policy(password, STAFF_EMAIL)
+
+
+def test_passwords_are_hashed_with_scrypt(account, db):
+    stored = db["staff"].get(account)["password_hash"]
+    assert stored.startswith("scrypt:")
+    assert STAFF_PASSWORD not in stored
+
+
+def test_staff_cli_create_list_disable_reset(runner, db):
+    result = runner.invoke(
+        args=["staff", "create", "Ops@Weprode.com"], input="Gl4cier-Lake-Savoie\n" * 2
+    )
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(
+        args=["staff", "create", "b@weprode.com", "--password-stdin"], input="password1234\n"
+    )
+    assert result.exit_code == 1 and "too common" in result.output
+    result = runner.invoke(args=["staff", "list"])
+    assert "ops@weprode.com\tactive\tno-totp" in result.output
+    assert "b@weprode.com" not in result.output
+    result = runner.invoke(
+        args=["staff", "reset-password", "ops@weprode.com", "--password-stdin"],
+        input="An0ther-Long-Passphrase\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert runner.invoke(args=["staff", "disable", "ops@weprode.com"]).exit_code == 0
+    assert "ops@weprode.com\tdisabled" in runner.invoke(args=["staff", "list"]).output
+    assert runner.invoke(args=["staff", "disable", "nobody@weprode.com"]).exit_code == 1
+    assert audit_actions(db) == ["staff_created", "staff_password_reset", "staff_disabled"]
+    assert "An0ther" not in str(list(db.query("SELECT * FROM audit_log")))
+
+
+def test_login_sets_a_staff_only_cookie_and_opens_the_dashboard(client, account, db):
+    response = log_in(client)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/"
+    cookie = response.headers["Set-Cookie"]
+    assert "weprode_staff=" in cookie
+    assert "Path=/admin" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Secure" not in cookie  # PUBLIC_URL is http in tests
+    dashboard = client.get("/admin/")
+    assert dashboard.status_code == 200
+    assert "Active subscribers" in dashboard.get_data(as_text=True)
+    assert dashboard.headers["Cache-Control"] == "no-store"
+    assert "login" in audit_actions(db)
+
+
+def test_staff_cookie_is_secure_over_https(make_app, db):
+    app = make_app(PUBLIC_URL="https://www.weprode.com")
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def test_public_pages_never_receive_or_set_the_staff_cookie(client, account):
+    log_in(client)
+    assert client.get_cookie("weprode_staff", path="/admin") is not None
+    for path in ("/", "/privacy", "/newsletter"):
+        response = client.get(path)
+        assert "Set-Cookie" not in response.headers
+    # The cookie's path keeps browsers from sending it outside /admin.
+    assert client.get_cookie("weprode_staff", path="/") is None
+
+
+def test_wrong_password_and_unknown_account_get_the_same_answer(client, account, db):
+    wrong = log_in(client, password="Not-The-Password-99")
+    unknown = log_in(client, email="nobody@weprode.com", password="Not-The-Password-99")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Incorrect e-mail, password or code." in wrong.get_data(as_text=True)
+    assert wrong.get_data(as_text=True).count("Incorrect") == unknown.get_data(as_text=True).count(
+        "Incorrect"
+    )
+    assert audit_actions(db).count("login_failed") == 2
+
+
+def test_five_failures_lock_the_account_for_15_minutes(client, account, db):
+    for _ in range(5):
+        assert log_in(client, password="Not-The-Password-99").status_code == 401
+    locked = log_in(client)  # even the right password
+    assert locked.status_code == 429
+    assert "15 minutes" in locked.get_data(as_text=True)
+    later = utcnow() + timedelta(minutes=16)
+    assert not staff.is_locked_out(db, STAFF_EMAIL, "127.0.0.1", later)
+
+
+def test_five_failures_from_one_address_lock_that_address(client, account):
+    for index in range(5):
+        log_in(client, email=f"guess{index}@weprode.com", password="Not-The-Password-99")
+    assert log_in(client).status_code == 429
+
+
+def test_disabled_account_cannot_log_in(client, account, db):
+    staff.disable(db, STAFF_EMAIL, utcnow())
+    assert log_in(client).status_code == 401
+
+
+def enrol_totp(client):
+    """Enrol through the page, as a person with an authenticator app would."""
+    import re
+
+    html = client.get("/admin/account/totp").get_data(as_text=True)
+    assert "<svg" in html  # the QR code, drawn by us
+    secret = re.search(r'class="totp-secret">([A-Z2-7]+)<', html).group(1)
+    token = csrf_token(client, "/admin/account/totp")
+    response = client.post(
+        "/admin/account/totp", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token}
+    )
+    assert response.status_code == 302
+    return secret
+
+
+def test_totp_enrolment_then_login_asks_for_the_code(app, client, account, db):
+    log_in(client)
+    secret = enrol_totp(client)
+    assert "totp_enabled" in audit_actions(db)
+    fresh = app.test_client()
+    response = log_in(fresh)
+    assert response.status_code == 302 and "/admin/login/code" in response.headers["Location"]
+    assert fresh.get("/admin/").status_code == 302  # not signed in yet
+    token = csrf_token(fresh, "/admin/login/code")
+    bad = fresh.post("/admin/login/code", data={"code": "000000", "csrf_token": token})
+    assert bad.status_code == 401
+    good = fresh.post(
+        "/admin/login/code", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token}
+    )
+    assert good.status_code == 302
+    assert fresh.get("/admin/").status_code == 200
+
+
+def test_required_totp_sends_everyone_to_enrolment_first(make_app):
+    app = make_app(STAFF_REQUIRE_TOTP=True)
+    from weprode.db import connect
+
+    db = connect(app.config["DATABASE"])
+    with app.app_context():
+        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+    client = app.test_client()
+    log_in(client)
+    response = client.get("/admin/audit")
+    assert response.status_code == 302
+    assert response.headers["Location"].endswith("/admin/account/totp")
+    enrol_totp(client)
+    assert client.get("/admin/audit").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "column, age",
+    [("last_seen_at", timedelta(minutes=31)), ("created_at", timedelta(hours=12, minutes=1))],
+)
+def test_idle_and_absolute_timeouts_end_the_session(client, account, db, column, age):
+    log_in(client)
+    assert client.get("/admin/").status_code == 200
+    old = (utcnow() - age).isoformat(timespec="seconds")
+    db.execute(f"UPDATE staff_sessions SET {column} = ?", [old])
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+def test_logout_ends_the_session_even_for_a_replayed_cookie(client, account, db):
+    log_in(client)
+    cookie = client.get_cookie("weprode_staff", path="/admin").value
+    token = csrf_token(client, "/admin/")
+    assert client.post("/admin/logout", data={"csrf_token": token}).status_code == 302
+    client.set_cookie("weprode_staff", cookie, path="/admin")
+    assert client.get("/admin/").status_code == 302
+    assert (
+        db.execute("SELECT count(*) FROM staff_sessions WHERE ended_at IS NULL").fetchone()[0] == 0
+    )
+
+
+def test_post_without_csrf_token_is_rejected(client, account):
+    log_in(client)
+    response = client.post("/admin/logout")
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 200  # still signed in
+
+
+def test_login_next_parameter_cannot_leave_the_staff_area(client, account):
+    token = csrf_token(client, "/admin/login")
+    response = client.post(
+        "/admin/login?next=https://evil.example/",
+        data={"email": STAFF_EMAIL, "password": STAFF_PASSWORD, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_guard_protects_every_admin_url(app, client, account):
+    open_endpoints = {"admin.login", "admin.login_code"}
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin")]
+    assert len(rules) >= 5
+    for rule in rules:
+        if rule.endpoint in open_endpoints:
+            continue
+        url = rule.build({name: "1" for name in rule.arguments})[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method)
+            assert response.status_code in (302, 400), (method, url)
+            if response.status_code == 302:
+                assert "/admin/login" in response.headers["Location"]
+            assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_audit_page_lists_logins_without_passwords(client, account):
+    log_in(client, password="Not-The-Password-99")
+    log_in(client)
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert "login_failed" in html and "login" in html
+    assert STAFF_PASSWORD not in html and "Not-The-Password-99" not in html

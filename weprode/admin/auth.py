@@ -1,0 +1,151 @@
+"""Staff login (password, then TOTP when enrolled), logout and TOTP enrolment."""
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import segno
+from flask import abort, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from .. import audit, staff
+from ..db import get_db, isoformat, parse_timestamp, utcnow
+from . import StaffUser, bp
+
+PENDING_LOGIN_MAX_AGE = timedelta(minutes=5)
+LOCKED_OUT_MESSAGE = "Too many failed attempts. Please try again in 15 minutes."
+BAD_LOGIN_MESSAGE = "Incorrect e-mail, password or code."
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Six-digit code",
+        validators=[DataRequired(), Length(max=10)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+def client_ip():
+    """The address lockouts count against (the proxy's, when TRUSTED_PROXIES is set)."""
+    return request.remote_addr or "unknown"
+
+
+def safe_next(default_endpoint="admin.dashboard"):
+    """Where to go after login: a path inside /admin only, never another site."""
+    target = request.args.get("next", "")
+    parts = urlsplit(target)
+    if target.startswith("/admin") and not parts.netloc and not parts.scheme:
+        return target
+    return url_for(default_endpoint)
+
+
+def complete_login(db, account, now):
+    """Renew the session (a fresh cookie, no pre-login state) and sign in."""
+    session.clear()
+    session_id = staff.start_session(db, account["id"], now)
+    login_user(StaffUser(session_id, account))
+    audit.record(db, account["email"], "login", now)
+
+
+def refuse_if_locked_out(db, login, now):
+    """429 while the account or this address has too many recent failures."""
+    if staff.is_locked_out(db, login, client_ip(), now):
+        audit.record(db, staff.normalise_login(login) or "-", "login_locked_out", now)
+        abort(429, description=LOCKED_OUT_MESSAGE)
+
+
+def fail(db, login, now, form, template):
+    """Count a failure and answer the same message whatever went wrong."""
+    staff.record_failure(db, login, client_ip(), now)
+    audit.record(db, staff.normalise_login(login) or "-", "login_failed", now)
+    return render_template(template, form=form, error=BAD_LOGIN_MESSAGE), 401
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Step one: e-mail and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("admin.dashboard"))
+    form = LoginForm()
+    if request.method == "GET" or not form.validate():
+        status = 400 if request.method == "POST" else 200
+        return render_template("admin/login.html", form=form), status
+    db, now = get_db(), utcnow()
+    refuse_if_locked_out(db, form.email.data, now)
+    account = staff.check_credentials(db, form.email.data, form.password.data)
+    if account is None:
+        return fail(db, form.email.data, now, form, "admin/login.html")
+    if account["totp_secret"]:
+        session.clear()
+        session["pending_staff_id"] = account["id"]
+        session["pending_since"] = isoformat(now)
+        return redirect(url_for("admin.login_code", next=request.args.get("next")))
+    complete_login(db, account, now)
+    return redirect(safe_next())
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    """Step two, for accounts with a second factor: the TOTP code."""
+    db, now = get_db(), utcnow()
+    pending_since = parse_timestamp(session.get("pending_since"))
+    account = staff.get(db, session.get("pending_staff_id"))
+    if account is None or pending_since is None or now - pending_since > PENDING_LOGIN_MAX_AGE:
+        session.clear()
+        return redirect(url_for("admin.login"))
+    form = CodeForm()
+    if request.method == "GET" or not form.validate():
+        status = 400 if request.method == "POST" else 200
+        return render_template("admin/login_code.html", form=form), status
+    refuse_if_locked_out(db, account["email"], now)
+    if not account["active"] or not staff.verify_totp(account["totp_secret"], form.code.data, now):
+        return fail(db, account["email"], now, form, "admin/login_code.html")
+    complete_login(db, account, now)
+    return redirect(safe_next())
+
+
+@bp.post("/logout")
+def logout():
+    """End the session on the server and in the browser."""
+    db, now = get_db(), utcnow()
+    staff.end_session(db, current_user.session_id, now)
+    audit.record(db, current_user.email, "logout", now)
+    logout_user()
+    session.clear()
+    return redirect(url_for("admin.login"))
+
+
+@bp.route("/account/totp", methods=["GET", "POST"])
+def totp_enrol():
+    """Enrol a second factor: show the secret (text and QR code), check one code."""
+    if current_user.has_totp:
+        return render_template("admin/totp_enrol.html", enrolled=True)
+    secret = session.get("totp_enrol_secret") or staff.new_totp_secret()
+    session["totp_enrol_secret"] = secret
+    form = CodeForm()
+    error = None
+    if request.method == "POST" and form.validate():
+        db, now = get_db(), utcnow()
+        if staff.verify_totp(secret, form.code.data, now):
+            staff.enable_totp(db, current_user.id, secret)
+            audit.record(db, current_user.email, "totp_enabled", now)
+            session.pop("totp_enrol_secret", None)
+            return redirect(url_for("admin.dashboard"))
+        error = "That code does not match. Check your device's clock and try again."
+    uri = staff.totp_uri(secret, current_user.email)
+    qr_svg = segno.make(uri, error="m").svg_inline(scale=5, title="TOTP QR code")
+    return render_template(
+        "admin/totp_enrol.html",
+        enrolled=False,
+        form=form,
+        secret=secret,
+        qr_svg=qr_svg,
+        error=error,
+    ), (400 if error else 200)

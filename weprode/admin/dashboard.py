@@ -1,0 +1,30 @@
+"""The dashboard and the audit log pages."""
+
+from flask import render_template, request
+
+from .. import audit, subscribers
+from ..db import get_db, utcnow
+from . import bp
+from .charts import weekly_chart
+
+
+@bp.get("/")
+def dashboard():
+    """Counts, the last 30 days, a year of weekly signups and churn."""
+    db, now = get_db(), utcnow()
+    weeks = subscribers.weekly_activity(db, now)
+    return render_template(
+        "admin/dashboard.html",
+        counts=subscribers.counts_by_status(db),
+        recent=subscribers.recent_activity(db, now),
+        weeks=weeks,
+        chart=weekly_chart(weeks),
+    )
+
+
+@bp.get("/audit")
+def audit_log():
+    """Who did what, newest first, 50 a page."""
+    before = request.args.get("before", type=int)
+    entries, next_before = audit.page(get_db(), before_id=before)
+    return render_template("admin/audit.html", entries=entries, next_before=next_before)

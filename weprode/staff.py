@@ -1,0 +1,241 @@
+"""Staff accounts: password policy, login checks with lockout, sessions, TOTP.
+
+Sessions live in the database, so logging out (or disabling an account) ends them
+for real, and idle and absolute timeouts are enforced on the server.
+"""
+
+import re
+import secrets
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+
+import pyotp
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .db import isoformat, parse_timestamp
+
+MIN_PASSWORD_LENGTH = 12
+PASSWORD_HASH_METHOD = "scrypt"
+LOCKOUT_ATTEMPTS = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+IDLE_TIMEOUT = timedelta(minutes=30)
+ABSOLUTE_TIMEOUT = timedelta(hours=12)
+TOTP_ISSUER = "Weprode staff"
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
+# Checked against when the account does not exist, so both cases cost the same time.
+DUMMY_HASH = generate_password_hash("not-a-real-password-0000", method=PASSWORD_HASH_METHOD)
+
+
+class PasswordRejected(ValueError):
+    """The password does not meet the policy; the message says why."""
+
+
+class StaffError(ValueError):
+    """A staff command cannot be done (unknown account, duplicate, ...)."""
+
+
+@cache
+def common_passwords():
+    """The shipped list of common passwords, lower-cased."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line and not line.startswith("#"))
+
+
+def check_password_policy(password, email=""):
+    """Raise `PasswordRejected` unless the password is long and not guessable."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise PasswordRejected(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+    lowered = password.lower()
+    # "password1234!" is as weak as "password": strip the usual suffixes before looking up.
+    core = re.sub(r"[\d\W_]+$", "", lowered)
+    # A string found inside itself doubled (minus the ends) repeats a shorter one.
+    repeats = lowered in (lowered + lowered)[1:-1]
+    if repeats or lowered in common_passwords() or core in common_passwords():
+        raise PasswordRejected("This password is too common; choose another one.")
+    if len(set(lowered)) < 5:
+        raise PasswordRejected("This password is too common; choose another one.")
+    local_part = email.split("@")[0].lower()
+    if len(local_part) >= 4 and local_part in lowered:
+        raise PasswordRejected("The password must not contain your e-mail address.")
+
+
+def normalise_login(email):
+    """Logins are compared lower-cased and trimmed."""
+    return (email or "").strip().lower()
+
+
+def get_by_email(db, email):
+    """The staff account with this e-mail, or None."""
+    rows = list(db.query("SELECT * FROM staff WHERE email = ?", [normalise_login(email)]))
+    return rows[0] if rows else None
+
+
+def get(db, staff_id):
+    """The staff account by id, or None."""
+    rows = list(db.query("SELECT * FROM staff WHERE id = ?", [staff_id]))
+    return rows[0] if rows else None
+
+
+def create(db, email, password, now):
+    """Create an active account; returns its id."""
+    email = normalise_login(email)
+    if "@" not in email or any(c in email for c in "\r\n\0 "):
+        raise StaffError(f"{email!r} is not an e-mail address.")
+    if get_by_email(db, email):
+        raise StaffError(f"{email} already has an account.")
+    check_password_policy(password, email)
+    row = {
+        "email": email,
+        "password_hash": generate_password_hash(password, method=PASSWORD_HASH_METHOD),
+        "active": 1,
+        "created_at": isoformat(now),
+        "password_changed_at": isoformat(now),
+    }
+    return db["staff"].insert(row).last_pk
+
+
+def list_accounts(db):
+    """Every account, without secrets."""
+    return list(
+        db.query(
+            "SELECT id, email, active, created_at, last_login_at, "
+            "totp_secret IS NOT NULL AS has_totp FROM staff ORDER BY email"
+        )
+    )
+
+
+def require(db, email):
+    """The account or a `StaffError`."""
+    account = get_by_email(db, email)
+    if account is None:
+        raise StaffError(f"No staff account for {normalise_login(email)}.")
+    return account
+
+
+def disable(db, email, now):
+    """Disable the account and end its sessions."""
+    account = require(db, email)
+    with db.atomic():
+        db["staff"].update(account["id"], {"active": 0})
+        end_all_sessions(db, account["id"], now)
+    return account["id"]
+
+
+def reset_password(db, email, password, now):
+    """Set a new password and end the account's sessions."""
+    account = require(db, email)
+    check_password_policy(password, account["email"])
+    with db.atomic():
+        db["staff"].update(
+            account["id"],
+            {
+                "password_hash": generate_password_hash(password, method=PASSWORD_HASH_METHOD),
+                "password_changed_at": isoformat(now),
+            },
+        )
+        end_all_sessions(db, account["id"], now)
+    return account["id"]
+
+
+def is_locked_out(db, email, ip, now):
+    """True after LOCKOUT_ATTEMPTS failures for this login or this IP in the window."""
+    since = isoformat(now - LOCKOUT_WINDOW)
+    for column, value in (("login", normalise_login(email)), ("ip", ip)):
+        count = db.execute(
+            f"SELECT count(*) FROM login_failures WHERE {column} = ? AND at > ?", [value, since]
+        ).fetchone()[0]
+        if count >= LOCKOUT_ATTEMPTS:
+            return True
+    return False
+
+
+def record_failure(db, email, ip, now):
+    """Remember a failed attempt (for the lockout only; purged with usage logs)."""
+    db["login_failures"].insert({"login": normalise_login(email), "ip": ip, "at": isoformat(now)})
+
+
+def check_credentials(db, email, password):
+    """The active account if the password matches, else None; constant work either way."""
+    account = get_by_email(db, email)
+    stored = account["password_hash"] if account else DUMMY_HASH
+    matches = check_password_hash(stored, password or "")
+    if account is None or not account["active"] or not matches:
+        return None
+    return account
+
+
+def start_session(db, staff_id, now):
+    """Open a server-side session; returns its random id (kept in the cookie)."""
+    session_id = secrets.token_urlsafe(32)
+    stamp = isoformat(now)
+    with db.atomic():
+        db["staff_sessions"].insert(
+            {"id": session_id, "staff_id": staff_id, "created_at": stamp, "last_seen_at": stamp}
+        )
+        db["staff"].update(staff_id, {"last_login_at": stamp})
+        db.execute(
+            "DELETE FROM login_failures WHERE login = (SELECT email FROM staff WHERE id = ?)",
+            [staff_id],
+        )
+    return session_id
+
+
+def resume_session(db, session_id, now):
+    """The account behind a live session, touching it; None if ended, idle or too old."""
+    rows = list(
+        db.query(
+            "SELECT s.created_at, s.last_seen_at, staff.* FROM staff_sessions s "
+            "JOIN staff ON staff.id = s.staff_id WHERE s.id = ? AND s.ended_at IS NULL",
+            [session_id],
+        )
+    )
+    if not rows or not rows[0]["active"]:
+        return None
+    row = rows[0]
+    too_old = now - parse_timestamp(row["created_at"]) > ABSOLUTE_TIMEOUT
+    idle = now - parse_timestamp(row["last_seen_at"]) > IDLE_TIMEOUT
+    if too_old or idle:
+        end_session(db, session_id, now)
+        return None
+    db["staff_sessions"].update(session_id, {"last_seen_at": isoformat(now)})
+    return row
+
+
+def end_session(db, session_id, now):
+    """Log out: the session id stops working even if the cookie is replayed."""
+    db.execute(
+        "UPDATE staff_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+        [isoformat(now), session_id],
+    )
+
+
+def end_all_sessions(db, staff_id, now):
+    """End every session of an account (disabled, or password changed)."""
+    db.execute(
+        "UPDATE staff_sessions SET ended_at = ? WHERE staff_id = ? AND ended_at IS NULL",
+        [isoformat(now), staff_id],
+    )
+
+
+def new_totp_secret():
+    """A fresh base32 secret for enrolment."""
+    return pyotp.random_base32()
+
+
+def totp_uri(secret, email):
+    """The otpauth:// URI that authenticator apps read from the QR code."""
+    return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
+
+
+def verify_totp(secret, code, now):
+    """True if `code` is valid at `now` (one step of clock drift allowed)."""
+    code = re.sub(r"\s", "", code or "")
+    if not secret or not code.isdigit():
+        return False
+    return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+
+
+def enable_totp(db, staff_id, secret):
+    """Turn on the second factor for the account."""
+    db["staff"].update(staff_id, {"totp_secret": secret})
