@@ -80,8 +80,25 @@ def check_cross_origin():
         abort(403, description="This form can only be sent from our own pages.")
 
 
+BODY_LIMIT_ATTR = "_body_limit_config_key"
+
+
+def larger_body_allowed(config_key):
+    """Let one view (an upload) accept bodies up to `config[config_key]` bytes."""
+
+    def mark(view):
+        setattr(view, BODY_LIMIT_ATTR, config_key)
+        return view
+
+    return mark
+
+
 def reject_oversized_body():
     """Answer 413 from the declared length, before routing or parsing anything."""
+    view = current_app.view_functions.get(request.endpoint)
+    config_key = getattr(view, BODY_LIMIT_ATTR, None)
+    if config_key:
+        request.max_content_length = current_app.config[config_key]
     limit = request.max_content_length
     if limit is not None and (request.content_length or 0) > limit:
         abort(413)

@@ -208,10 +208,19 @@ def write_export(db, output, export_format):
             output.write(("," if index else "") + "\n  " + json.dumps(row, ensure_ascii=False))
         output.write("\n]\n")
         return
-    writer = csv.writer(output)
-    writer.writerow(EXPORT_COLUMNS)
-    for row in rows:
-        writer.writerow([spreadsheet_safe(row[column]) for column in EXPORT_COLUMNS])
+    output.writelines(csv_lines(rows))
+
+
+def csv_lines(rows):
+    """Formula-safe CSV with a header, one line at a time (for files and streaming)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for values in ([EXPORT_COLUMNS], ([row[c] for c in EXPORT_COLUMNS] for row in rows)):
+        for record in values:
+            writer.writerow([spreadsheet_safe(value) for value in record])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
 
 
 def export_text(db, export_format="csv"):
@@ -233,11 +242,11 @@ def counts_by_status(db):
 
 
 def count_events(db, kinds, since, until):
-    """How many events of these kinds happened in [since, until)."""
+    """How many events of these kinds happened in [since, until]."""
     placeholders = ", ".join("?" for _ in kinds)
     sql = (
         f"SELECT count(*) FROM subscriber_events WHERE kind IN ({placeholders}) "
-        "AND at >= ? AND at < ?"
+        "AND at >= ? AND at <= ?"
     )
     return db.execute(sql, [*kinds, isoformat(since), isoformat(until)]).fetchone()[0]
 

@@ -79,4 +79,8 @@ def init_app(app):
     app.register_blueprint(bp)
 
 
-from . import auth, dashboard  # noqa: E402,F401  (register their views on bp)
+from . import (  # noqa: E402,F401  (register their views on bp)
+    auth,
+    dashboard,
+    subscribers,
+)

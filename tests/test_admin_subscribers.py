@@ -1,0 +1,155 @@
+"""Staff screens: dashboard figures, subscriber list, detail, rectify, unsubscribe, erase."""
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+
+from weprode import staff, subscribers
+from weprode.db import isoformat, utcnow
+
+
+@pytest.fixture
+def staff_client(app, client, db):
+    with app.app_context():
+        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+    log_in(client)
+    return client
+
+
+def add(app, db, email, when, first_name=None, language="en"):
+    """An active subscriber whose signup happened at `when`."""
+    with app.app_context():
+        subscriber_id, _ = subscribers.add_confirmed(
+            db, email, "test", when, first_name=first_name, language=language
+        )
+    return subscriber_id
+
+
+def test_dashboard_figures_match_a_known_dataset(app, db, staff_client):
+    now = utcnow()
+    for index in range(6):
+        add(app, db, f"new{index}@example.org", now - timedelta(days=index * 3))  # 6 in 30 days
+    for index in range(4):
+        add(app, db, f"old{index}@example.org", now - timedelta(days=200 + index))
+    db.execute(
+        "INSERT INTO subscribers (email, language, status, source, created_at, requested_at) "
+        "VALUES ('pending@example.org', 'en', 'pending', 'form', ?, ?)",
+        [isoformat(now), isoformat(now)],
+    )
+    from weprode.newsletter import optout
+
+    with app.app_context():
+        old_id = subscribers.find_by_email(db, "old0@example.org")["id"]
+        optout.unsubscribe(db, old_id, "one-click", now - timedelta(days=2))
+    assert subscribers.counts_by_status(db) == {"active": 9, "pending": 1, "churned": 1}
+    assert subscribers.recent_activity(db, now) == {"days": 30, "signups": 6, "churn": 1}
+    weeks = subscribers.weekly_activity(db, now)
+    assert len(weeks) == 52
+    assert sum(w["signups"] for w in weeks) == 10
+    assert sum(w["churn"] for w in weeks) == 1
+    html = staff_client.get("/admin/").get_data(as_text=True)
+    assert "<svg" in html and "Weekly signups and churn" in html
+    assert "<dd>9</dd>" in html and "<dd>1</dd>" in html
+
+
+def test_list_searches_filters_and_paginates_without_overlap(app, db, staff_client):
+    start = utcnow() - timedelta(days=10)
+    for index in range(60):
+        add(
+            app,
+            db,
+            f"user{index:02d}@example.org",
+            start + timedelta(minutes=index),
+            language="fr" if index % 2 else "en",
+        )
+    add(app, db, "zoe@other.org", start, first_name="Zoé")
+    first = staff_client.get("/admin/subscribers").get_data(as_text=True)
+    assert len(re.findall(r'href="/admin/subscribers/\d+"', first)) == 50
+    assert "user59@example.org" in first  # newest first
+    next_link = re.search(r'href="(/admin/subscribers\?after=[^"]+)"', first).group(1)
+    second = staff_client.get(next_link.replace("&amp;", "&")).get_data(as_text=True)
+    first_ids = set(re.findall(r'/admin/subscribers/(\d+)"', first))
+    second_ids = set(re.findall(r'/admin/subscribers/(\d+)"', second))
+    assert len(second_ids) == 11 and not first_ids & second_ids
+    found = staff_client.get("/admin/subscribers?q=USER0").get_data(as_text=True)
+    assert len(re.findall(r'href="/admin/subscribers/\d+"', found)) == 10
+    by_name = staff_client.get("/admin/subscribers?q=zo").get_data(as_text=True)
+    assert "zoe@other.org" in by_name and "user" not in by_name.split("<tbody>")[1]
+    french = staff_client.get("/admin/subscribers?language=fr&sort=oldest").get_data(as_text=True)
+    assert len(re.findall(r'href="/admin/subscribers/\d+"', french)) == 30
+    assert french.index("user01@") < french.index("user03@")
+
+
+def test_list_rejects_unknown_filters_with_a_clear_400(staff_client):
+    response = staff_client.get("/admin/subscribers?status=deleted")
+    assert response.status_code == 400
+    assert "Unknown status" in response.get_data(as_text=True)
+
+
+def test_detail_shows_consent_and_history_and_rectify_saves(app, db, staff_client):
+    subscriber_id = add(app, db, "ada@example.org", utcnow(), first_name="Ada")
+    html = staff_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
+    assert "Proof of consent" in html and "added_by_staff" in html
+    token = csrf_token(staff_client, f"/admin/subscribers/{subscriber_id}")
+    response = staff_client.post(
+        f"/admin/subscribers/{subscriber_id}/rectify",
+        data={"first_name": "Ada L.", "language": "fr", "csrf_token": token},
+    )
+    assert response.status_code == 302
+    subscriber = subscribers.get(db, subscriber_id)
+    assert (subscriber["first_name"], subscriber["language"]) == ("Ada L.", "fr")
+    assert staff_client.get("/admin/subscribers/999999").status_code == 404
+
+
+def test_rectify_without_csrf_token_changes_nothing(app, db, staff_client):
+    subscriber_id = add(app, db, "ada@example.org", utcnow(), first_name="Ada")
+    response = staff_client.post(
+        f"/admin/subscribers/{subscriber_id}/rectify", data={"first_name": "X", "language": "fr"}
+    )
+    assert response.status_code == 400
+    assert subscribers.get(db, subscriber_id)["first_name"] == "Ada"
+
+
+def test_unsubscribe_on_request_asks_first_then_records_staff_source(app, db, staff_client):
+    subscriber_id = add(app, db, "ada@example.org", utcnow())
+    url = f"/admin/subscribers/{subscriber_id}/unsubscribe"
+    page = staff_client.get(url)
+    assert "Unsubscribe ada@example.org?" in page.get_data(as_text=True)
+    assert subscribers.get(db, subscriber_id)["status"] == "active"
+    staff_client.post(url, data={"csrf_token": csrf_token(staff_client, url)})
+    subscriber = subscribers.get(db, subscriber_id)
+    assert subscriber["status"] == "churned" and subscriber["churn_source"] == "staff"
+
+
+def test_erase_keeps_only_the_suppression_hash(app, db, staff_client, runner):
+    subscriber_id = add(app, db, "ada@example.org", utcnow(), first_name="Ada")
+    url = f"/admin/subscribers/{subscriber_id}/erase"
+    assert "cannot be undone" in staff_client.get(url).get_data(as_text=True)
+    assert subscribers.get(db, subscriber_id) is not None
+    response = staff_client.post(url, data={"csrf_token": csrf_token(staff_client, url)})
+    assert response.status_code == 302
+    assert subscribers.get(db, subscriber_id) is None
+    assert db["consents"].count == 0 and db["subscriber_events"].count == 0
+    with app.app_context():
+        assert subscribers.is_suppressed(db, "ada@example.org")
+    entries = list(db.query("SELECT * FROM audit_log WHERE action = 'erase'"))
+    assert len(entries) == 1 and "ada" not in str(entries)
+    result = runner.invoke(args=["subscribers", "add", "ada@example.org", "--source", "x"])
+    assert result.exit_code == 1
+
+
+def test_export_of_current_filter_is_formula_safe_and_audited(app, db, staff_client):
+    add(app, db, "a@example.org", utcnow(), first_name="=cmd|'/c calc'!A1", language="fr")
+    add(app, db, "b@example.org", utcnow(), language="en")
+    response = staff_client.get("/admin/subscribers/export.csv?language=fr")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [row["email"] for row in rows] == ["a@example.org"]
+    assert rows[0]["first_name"].startswith("'=")
+    [entry] = db.query("SELECT * FROM audit_log WHERE action = 'export'")
+    assert entry["actor"] == STAFF_EMAIL and '"language": "fr"' in entry["detail"]

@@ -1,0 +1,174 @@
+"""Staff screens for subscribers: list, detail, rectify, unsubscribe, erase, export."""
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from .. import audit, subscriber_admin, subscribers
+from ..db import connect, get_db, utcnow
+from ..forms import single_line
+from . import bp
+
+
+class RectifyForm(FlaskForm):
+    first_name = StringField("First name", validators=[Optional(), single_line, Length(max=100)])
+    language = RadioField(
+        "Language",
+        choices=[SelectChoice("en", "English"), SelectChoice("fr", "French")],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token: the confirmation button."""
+
+
+def filters_from_args():
+    """The list's filters from the query string; 400 with the reason if malformed."""
+    try:
+        return subscriber_admin.SubscriberFilter(
+            query=request.args.get("q", "").strip(),
+            status=request.args.get("status", ""),
+            language=request.args.get("language", ""),
+            sort=request.args.get("sort", "newest"),
+        )
+    except ValueError as error:
+        abort(400, description=str(error))
+
+
+def subscriber_or_404(subscriber_id):
+    subscriber = subscribers.get(get_db(), subscriber_id)
+    if subscriber is None:
+        abort(404, description="No subscriber with this number (erased or purged?).")
+    return subscriber
+
+
+@bp.get("/subscribers")
+def subscriber_list():
+    """Search, filter, sort; 50 a page with keyset pagination."""
+    filters = filters_from_args()
+    page = subscriber_admin.search(get_db(), filters, cursor=request.args.get("after"))
+    return render_template(
+        "admin/subscribers.html",
+        page=page,
+        filters=filters,
+        counts=subscribers.counts_by_status(get_db()),
+        export_args={k: v for k, v in request.args.items() if k != "after"},
+    )
+
+
+@bp.get("/subscribers/export.csv")
+def subscriber_export():
+    """The current filter as CSV (formula-safe), recorded in the audit log."""
+    filters = filters_from_args()
+    db, now = get_db(), utcnow()
+    audit.record(
+        db,
+        current_user.email,
+        "export",
+        now,
+        target="subscribers",
+        query=filters.query,
+        status=filters.status,
+        language=filters.language,
+    )
+    filename = f"subscribers-{now:%Y%m%d-%H%M}.csv"
+    return Response(
+        export_stream(current_app.config["DATABASE"], filters),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def export_stream(database, filters):
+    """CSV lines over a connection of its own: the response outlives the request's."""
+    db = connect(database)
+    try:
+        yield from subscribers.csv_lines(subscriber_admin.filtered_rows(db, filters))
+    finally:
+        db.close()
+
+
+@bp.get("/subscribers/<int:subscriber_id>")
+def subscriber_detail(subscriber_id):
+    """Data, consent proof, history; the actions staff may take."""
+    subscriber = subscriber_or_404(subscriber_id)
+    db = get_db()
+    form = RectifyForm(
+        formdata=None, first_name=subscriber["first_name"], language=subscriber["language"]
+    )
+    return render_template(
+        "admin/subscriber.html",
+        subscriber=subscriber,
+        consents=subscribers.consents(db, subscriber_id),
+        history=subscribers.history(db, subscriber_id),
+        form=form,
+        confirm_form=ConfirmForm(),
+    )
+
+
+@bp.post("/subscribers/<int:subscriber_id>/rectify")
+def subscriber_rectify(subscriber_id):
+    """Correct the first name or language at the person's request."""
+    subscriber = subscriber_or_404(subscriber_id)
+    form = RectifyForm()
+    if not form.validate():
+        db = get_db()
+        return render_template(
+            "admin/subscriber.html",
+            subscriber=subscriber,
+            consents=subscribers.consents(db, subscriber_id),
+            history=subscribers.history(db, subscriber_id),
+            form=form,
+            confirm_form=ConfirmForm(),
+        ), 400
+    db, now = get_db(), utcnow()
+    subscriber_admin.rectify(db, subscriber_id, form.first_name.data, form.language.data, now)
+    audit.record(db, current_user.email, "rectify", now, target=f"subscriber:{subscriber_id}")
+    flash("Changes saved.")
+    return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber_id))
+
+
+@bp.route("/subscribers/<int:subscriber_id>/unsubscribe", methods=["GET", "POST"])
+def subscriber_unsubscribe(subscriber_id):
+    """Unsubscribe on the person's request, after a confirmation step."""
+    subscriber = subscriber_or_404(subscriber_id)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        db, now = get_db(), utcnow()
+        subscriber_admin.unsubscribe_on_request(db, subscriber_id, now)
+        audit.record(
+            db, current_user.email, "unsubscribe", now, target=f"subscriber:{subscriber_id}"
+        )
+        flash("Unsubscribed. The address is on the suppression list.")
+        return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber_id))
+    return render_template(
+        "admin/confirm_action.html", subscriber=subscriber, form=form, action="unsubscribe"
+    )
+
+
+@bp.route("/subscribers/<int:subscriber_id>/erase", methods=["GET", "POST"])
+def subscriber_erase(subscriber_id):
+    """Erase the person's data after a confirmation step; only the hash remains."""
+    subscriber = subscriber_or_404(subscriber_id)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate():
+        db, now = get_db(), utcnow()
+        subscriber_admin.erase(db, subscriber_id, now)
+        audit.record(db, current_user.email, "erase", now, target=f"subscriber:{subscriber_id}")
+        flash("The subscriber's data was erased. Only the suppression fingerprint remains.")
+        return redirect(url_for("admin.subscriber_list"))
+    return render_template(
+        "admin/confirm_action.html", subscriber=subscriber, form=form, action="erase"
+    )

@@ -1,0 +1,148 @@
+"""What staff do with subscribers: find them fast, rectify, unsubscribe, erase, export.
+
+The list stays fast at a million rows: keyset pagination on (created_at, id) instead
+of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
+"""
+
+from dataclasses import dataclass, field
+
+from . import subscribers
+from .newsletter import optout
+
+PAGE_SIZE = 50
+SORTS = {"newest": "DESC", "oldest": "ASC"}
+
+
+@dataclass(frozen=True)
+class SubscriberFilter:
+    """The list's search box and filters, as given in the URL."""
+
+    query: str = ""
+    status: str = ""
+    language: str = ""
+    sort: str = "newest"
+
+    def __post_init__(self):
+        if self.status and self.status not in subscribers.STATUSES:
+            raise ValueError("Unknown status.")
+        if self.language and self.language not in subscribers.LANGUAGES:
+            raise ValueError("Unknown language.")
+        if self.sort not in SORTS:
+            raise ValueError("Unknown sort order.")
+        if len(self.query) > 254:
+            raise ValueError("The search is too long.")
+
+
+@dataclass
+class Page:
+    """One page of subscribers plus the cursor of the next one, if any."""
+
+    rows: list
+    next_cursor: str | None = None
+    filters: SubscriberFilter = field(default_factory=SubscriberFilter)
+
+
+def prefix_range(prefix):
+    """(low, high) bounds matching every string that starts with `prefix`."""
+    return prefix, prefix + "\U0010ffff"
+
+
+def where_clause(filters):
+    """SQL conditions and parameters for the filters (not the cursor)."""
+    conditions, params = [], []
+    if filters.status:
+        conditions.append("status = ?")
+        params.append(filters.status)
+    if filters.language:
+        conditions.append("language = ?")
+        params.append(filters.language)
+    query = filters.query.strip().lower()
+    if query:
+        low, high = prefix_range(query)
+        # Two index range scans: e-mail prefix, or first-name prefix (lower-cased index).
+        conditions.append(
+            "id IN (SELECT id FROM subscribers WHERE email >= ? AND email < ? "
+            "UNION SELECT id FROM subscribers WHERE lower(first_name) >= ? "
+            "AND lower(first_name) < ?)"
+        )
+        params += [low, high, low, high]
+    return conditions, params
+
+
+def parse_cursor(cursor):
+    """`created_at|id` -> (created_at, id), or None when absent or malformed."""
+    if not cursor:
+        return None
+    created_at, _, raw_id = cursor.rpartition("|")
+    if not created_at or not raw_id.isdigit():
+        return None
+    return created_at, int(raw_id)
+
+
+def search(db, filters, cursor=None, limit=PAGE_SIZE):
+    """A page of subscribers matching `filters`, continuing after `cursor`."""
+    conditions, params = where_clause(filters)
+    direction = SORTS[filters.sort]
+    position = parse_cursor(cursor)
+    if position:
+        comparison = "<" if direction == "DESC" else ">"
+        conditions.append(f"(created_at, id) {comparison} (?, ?)")
+        params += list(position)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    sql = (
+        "SELECT id, email, first_name, language, status, created_at, confirmed_at, "
+        f"churned_at FROM subscribers {where} "
+        f"ORDER BY created_at {direction}, id {direction} LIMIT ?"
+    )
+    rows = list(db.query(sql, [*params, limit + 1]))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = f"{rows[-1]['created_at']}|{rows[-1]['id']}"
+    return Page(rows, next_cursor, filters)
+
+
+def filtered_rows(db, filters):
+    """Every row matching `filters`, for the CSV export, in list order."""
+    conditions, params = where_clause(filters)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    columns = ", ".join(subscribers.EXPORT_COLUMNS)
+    direction = SORTS[filters.sort]
+    return db.query(
+        f"SELECT {columns} FROM subscribers {where} ORDER BY created_at {direction}, id "
+        f"{direction}",
+        params,
+    )
+
+
+def rectify(db, subscriber_id, first_name, language, now):
+    """Correct the name or language at the person's request; True if found."""
+    if language not in subscribers.LANGUAGES:
+        raise ValueError("Unknown language.")
+    with db.atomic():
+        if subscribers.get(db, subscriber_id) is None:
+            return False
+        db["subscribers"].update(
+            subscriber_id, {"first_name": (first_name or "").strip() or None, "language": language}
+        )
+        subscribers.record_event(db, subscriber_id, "rectified", now, "staff")
+    return True
+
+
+def unsubscribe_on_request(db, subscriber_id, now):
+    """Unsubscribe someone who asked staff to (churn source "staff")."""
+    return optout.unsubscribe(db, subscriber_id, "staff", now)
+
+
+def erase(db, subscriber_id, now):
+    """Delete the person's data; keep only the keyed hash so they are never mailed again.
+
+    Their history and consent proofs go with them (ON DELETE CASCADE).
+    """
+    with db.atomic():
+        subscriber = subscribers.get(db, subscriber_id)
+        if subscriber is None:
+            return False
+        subscribers.suppress(db, subscriber["email"], "erasure", now)
+        db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber_id])
+    return True
