@@ -30,7 +30,12 @@ class ServerStartError(RuntimeError):
 
 @dataclass
 class LoadResult:
-    """What one load run measured; percentiles are None when the tool gave none."""
+    """What one load run measured; percentiles are None when the tool gave none.
+
+    `output` is wrk's report as printed (a Lua script's `done()` may add lines to it).
+    `paths_sent` and `distinct_paths` count the requests sent and the different paths
+    among them when the Python generator was given `paths`; None otherwise.
+    """
 
     tool: str
     requests: int
@@ -40,6 +45,9 @@ class LoadResult:
     p99_ms: float | None
     non_2xx: int
     errors: int
+    output: str = ""
+    paths_sent: int | None = None
+    distinct_paths: int | None = None
 
     @property
     def failures(self):
@@ -72,10 +80,15 @@ def supports_option(executable, option):
 
 def get_status(url, timeout=REQUEST_TIMEOUT_S):
     """The status code of one GET to `url` (raises OSError when nothing answers)."""
+    return request_status(url, timeout=timeout)
+
+
+def request_status(url, *, method="GET", body=None, headers=None, timeout=REQUEST_TIMEOUT_S):
+    """The status code of one request to `url` (raises OSError when nothing answers)."""
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
-        conn.request("GET", parts.path or "/")
+        conn.request(method, parts.path or "/", body=body, headers=dict(headers or {}))
         response = conn.getresponse()
         response.read()
         return response.status
@@ -219,6 +232,7 @@ def parse_wrk_output(text):
         p99_ms=percentiles.get(99),
         non_2xx=int(non_2xx[1]) if non_2xx else 0,
         errors=sum(int(n) for n in socket_errors.groups()) if socket_errors else 0,
+        output=text,
     )
 
 
@@ -260,31 +274,38 @@ def percentile(sorted_values, fraction):
     return sorted_values[index]
 
 
-def run_python(url, *, duration, connections, method="GET", body=None, headers=None):
+def run_python(url, *, duration, connections, method="GET", body=None, headers=None, paths=None):
     """Load `url` from `connections` threads with keep-alive http.client connections.
 
     The fallback when wrk is missing. The GIL makes it the bottleneck well before a
     fast server is, so its absolute req/s is low; compare ratios, not numbers.
+    With `paths`, connection k requests paths k, k + connections, ... in turn (no two
+    connections share a path) and starts its share again when it runs out.
     """
     parts = urlsplit(url)
     target = parts.path or "/"
     if parts.query:
         target += "?" + parts.query
+    if paths is not None and len(paths) < connections:
+        raise ValueError(f"{len(paths)} paths cannot give each of {connections} connections one")
+    shares = [paths[k::connections] if paths else [target] for k in range(connections)]
     headers = dict(headers or {})
     lock = threading.Lock()
-    latencies, counts = [], {"non_2xx": 0, "errors": 0}
+    latencies, counts = [], {"non_2xx": 0, "errors": 0, "sent": 0, "distinct": 0}
     start = time.monotonic()
     deadline = start + duration
 
-    def worker():
+    def worker(share):
         """Send requests back to back until the deadline, reconnecting after errors."""
-        own_latencies, non_2xx, errors = [], 0, 0
+        own_latencies, non_2xx, errors, sent = [], 0, 0, 0
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=REQUEST_TIMEOUT_S)
         try:
             while time.monotonic() < deadline:
+                path = share[sent % len(share)]
+                sent += 1
                 began = time.perf_counter()
                 try:
-                    conn.request(method, target, body=body, headers=headers)
+                    conn.request(method, path, body=body, headers=headers)
                     response = conn.getresponse()
                     response.read()
                 except (OSError, http.client.HTTPException):
@@ -300,8 +321,10 @@ def run_python(url, *, duration, connections, method="GET", body=None, headers=N
             latencies.extend(own_latencies)
             counts["non_2xx"] += non_2xx
             counts["errors"] += errors
+            counts["sent"] += sent
+            counts["distinct"] += min(sent, len(share))
 
-    workers = [threading.Thread(target=worker, daemon=True) for _ in range(connections)]
+    workers = [threading.Thread(target=worker, args=(share,), daemon=True) for share in shares]
     for thread in workers:
         thread.start()
     for thread in workers:
@@ -318,4 +341,6 @@ def run_python(url, *, duration, connections, method="GET", body=None, headers=N
             p99_ms=percentile(latencies, 0.99),
             non_2xx=counts["non_2xx"],
             errors=counts["errors"],
+            paths_sent=counts["sent"] if paths else None,
+            distinct_paths=counts["distinct"] if paths else None,
         )

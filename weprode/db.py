@@ -1,6 +1,8 @@
 """The SQLite connection: one per app context, tuned once when opened."""
 
 import sqlite3
+import threading
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlite_utils
@@ -35,18 +37,55 @@ def connect(path):
     return sqlite_utils.Database(conn, execute_plugins=False)
 
 
+@contextmanager
+def write_transaction(db):
+    """A transaction that takes the write lock first (BEGIN IMMEDIATE).
+
+    sqlite-utils' `atomic()` begins DEFERRED: a function that reads and then writes
+    fails at once with "database is locked" when another process committed in
+    between, and busy_timeout cannot help. Taking the lock up front makes concurrent
+    writers queue instead. Nested use becomes a savepoint.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.rollback()
+        raise
+    db.execute("COMMIT")
+
+
+# One connection per thread and database file, reused across requests. Opening one
+# costs the pragmas and a schema parse, and closing the last connection to a WAL
+# database checkpoints and deletes the WAL file: together ~1-2 ms a request.
+_connections = threading.local()
+
+
+def thread_connection(path):
+    """This thread's connection to `path`, opened on first use."""
+    pool = _connections.__dict__.setdefault("pool", {})
+    db = pool.get(path)
+    if db is None:
+        db = pool[path] = connect(path)
+    return db
+
+
 def get_db():
-    """The request's database, opened on first use and closed at teardown."""
+    """The request's database: this thread's connection, lent for the app context."""
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        g.db = thread_connection(current_app.config["DATABASE"])
     return g.db
 
 
 def close_db(exc=None):
-    """Close the app context's connection, if one was opened."""
+    """Give the connection back clean: no transaction left open by a failed request."""
     db = g.pop("db", None)
-    if db is not None:
-        db.close()
+    if db is not None and db.conn.in_transaction:
+        db.rollback()
 
 
 def init_app(app):

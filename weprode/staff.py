@@ -13,7 +13,7 @@ from pathlib import Path
 import pyotp
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import isoformat, parse_timestamp
+from .db import isoformat, parse_timestamp, write_transaction
 
 MIN_PASSWORD_LENGTH = 12
 PASSWORD_HASH_METHOD = "scrypt"
@@ -116,7 +116,7 @@ def require(db, email):
 def disable(db, email, now):
     """Disable the account and end its sessions."""
     account = require(db, email)
-    with db.atomic():
+    with write_transaction(db):
         db["staff"].update(account["id"], {"active": 0})
         end_all_sessions(db, account["id"], now)
     return account["id"]
@@ -126,7 +126,7 @@ def reset_password(db, email, password, now):
     """Set a new password and end the account's sessions."""
     account = require(db, email)
     check_password_policy(password, account["email"])
-    with db.atomic():
+    with write_transaction(db):
         db["staff"].update(
             account["id"],
             {
@@ -169,7 +169,7 @@ def start_session(db, staff_id, now):
     """Open a server-side session; returns its random id (kept in the cookie)."""
     session_id = secrets.token_urlsafe(32)
     stamp = isoformat(now)
-    with db.atomic():
+    with write_transaction(db):
         db["staff_sessions"].insert(
             {"id": session_id, "staff_id": staff_id, "created_at": stamp, "last_seen_at": stamp}
         )

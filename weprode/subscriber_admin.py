@@ -7,6 +7,7 @@ of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
 from dataclasses import dataclass, field
 
 from . import subscribers
+from .db import write_transaction
 from .newsletter import optout
 
 PAGE_SIZE = 50
@@ -119,7 +120,7 @@ def rectify(db, subscriber_id, first_name, language, now):
     """Correct the name or language at the person's request; True if found."""
     if language not in subscribers.LANGUAGES:
         raise ValueError("Unknown language.")
-    with db.atomic():
+    with write_transaction(db):
         if subscribers.get(db, subscriber_id) is None:
             return False
         db["subscribers"].update(
@@ -139,7 +140,7 @@ def erase(db, subscriber_id, now):
 
     Their history and consent proofs go with them (ON DELETE CASCADE).
     """
-    with db.atomic():
+    with write_transaction(db):
         subscriber = subscribers.get(db, subscriber_id)
         if subscriber is None:
             return False

@@ -11,7 +11,7 @@ from datetime import UTC, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 
-from .db import isoformat
+from .db import isoformat, write_transaction
 from .tokens import address_hash, address_hashes
 
 STATUSES = ("pending", "active", "churned")
@@ -73,14 +73,10 @@ def find_by_email(db, email):
 
 def record_event(db, subscriber_id, kind, now, source=None, campaign_id=None):
     """Append to the subscriber's history (subscribed, confirmed, churned, ...)."""
-    db["subscriber_events"].insert(
-        {
-            "subscriber_id": subscriber_id,
-            "kind": kind,
-            "at": isoformat(now),
-            "source": source,
-            "campaign_id": campaign_id,
-        }
+    db.execute(
+        "INSERT INTO subscriber_events (subscriber_id, kind, at, source, campaign_id) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [subscriber_id, kind, isoformat(now), source, campaign_id],
     )
 
 
@@ -161,7 +157,7 @@ def add_confirmed(db, email, source, now, first_name=None, language="en"):
             "and confirming itself."
         )
     stamp = isoformat(now)
-    with db.atomic():
+    with write_transaction(db):
         existing = find_by_email(db, email)
         if existing and existing["status"] == "active":
             return existing["id"], False

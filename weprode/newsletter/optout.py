@@ -1,7 +1,7 @@
 """Leaving: one-click unsubscribe, the churn record and suppression, and undo."""
 
 from .. import subscribers, tokens
-from ..db import isoformat, parse_timestamp
+from ..db import isoformat, parse_timestamp, write_transaction
 
 
 def unsubscribe(db, subscriber_id, source, now, campaign_id=None):
@@ -9,23 +9,19 @@ def unsubscribe(db, subscriber_id, source, now, campaign_id=None):
 
     Records the churn date, its source and campaign, and suppresses the address.
     Returns the subscriber afterwards, or None if the record no longer exists
-    (erased or purged), which callers treat as already done.
+    (erased or purged), which callers treat as already done. This is the hot path
+    of one-click requests, hence plain SQL: one conditional UPDATE decides.
     """
-    with db.atomic():
-        subscriber = subscribers.get(db, subscriber_id)
-        if subscriber is None or subscriber["status"] == "churned":
-            return subscriber
-        db["subscribers"].update(
-            subscriber_id,
-            {
-                "status": "churned",
-                "churned_at": isoformat(now),
-                "churn_source": source,
-                "churn_campaign_id": campaign_id,
-            },
-        )
-        subscribers.suppress(db, subscriber["email"], "unsubscribe", now)
-        subscribers.record_event(db, subscriber_id, "churned", now, source, campaign_id)
+    stamp = isoformat(now)
+    with write_transaction(db):
+        churned = db.execute(
+            "UPDATE subscribers SET status = 'churned', churned_at = ?, churn_source = ?, "
+            "churn_campaign_id = ? WHERE id = ? AND status != 'churned' RETURNING email",
+            [stamp, source, campaign_id, subscriber_id],
+        ).fetchone()
+        if churned is not None:
+            subscribers.suppress(db, churned[0], "unsubscribe", now)
+            subscribers.record_event(db, subscriber_id, "churned", now, source, campaign_id)
     return subscribers.get(db, subscriber_id)
 
 
@@ -44,7 +40,7 @@ def undo(db, token, now):
     if check.status == "invalid":
         return "invalid", None
     subscriber_id, churned_at = check.payload
-    with db.atomic():
+    with write_transaction(db):
         subscriber = subscribers.get(db, subscriber_id)
         if subscriber is None:
             return "invalid", None

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import mailer, subscribers, tokens
-from ..db import isoformat, parse_timestamp
+from ..db import isoformat, parse_timestamp, write_transaction
 from ..site import absolute_url
 
 # Every wording ever shown stays here, so a stored version id can always be quoted.
@@ -61,7 +61,7 @@ def prepare(db, request, now):
     Nothing changes when the address is over its mail limit, so an earlier link stays
     valid. Returns (kind, subscriber, send_id).
     """
-    with db.atomic():
+    with write_transaction(db):
         existing = subscribers.find_by_email(db, request.email)
         kind = "already" if existing and existing["status"] == "active" else "confirm"
         if not may_send(db, request.email, now):
@@ -151,7 +151,7 @@ def confirm(db, token, now):
         return "invalid", None
     subscriber_id, requested_at = check.payload
     stamp = isoformat(requested_at)
-    with db.atomic():
+    with write_transaction(db):
         subscriber = subscribers.get(db, subscriber_id)
         if subscriber is None:
             return "invalid", None

@@ -14,6 +14,7 @@ bp = Blueprint("newsletter", __name__)
 
 ONE_CLICK_FIELD = "List-Unsubscribe"
 ONE_CLICK_VALUE = "One-Click"
+ONE_CLICK_REPLY = "Unsubscribed from the Weprode newsletter.\n"
 
 
 @bp.context_processor
@@ -117,11 +118,16 @@ def unsubscribe_post(token):
 
     Answers 200 directly (never a redirect) and is idempotent; the signed token is its
     only protection, so it is exempt from the cross-origin check and sets no cookie.
+    A one-click request comes from the provider's servers after a campaign, often in
+    bursts, and nobody reads its answer: it gets a short plain-text reply instead of
+    the full page with its "Undo" button.
     """
     subscriber_id, campaign_id = subscriber_from_token(token)
     one_click = request.form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
     source = "one-click" if one_click else "page"
     subscriber = optout.unsubscribe(get_db(), subscriber_id, source, utcnow(), campaign_id)
+    if one_click:
+        return ONE_CLICK_REPLY, 200, {"Content-Type": "text/plain; charset=utf-8"}
     undo = optout.undo_token(subscriber) if subscriber and subscriber["churned_at"] else None
     return render_template("newsletter/unsubscribed.html", undo_token=undo)
 
