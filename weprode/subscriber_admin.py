@@ -48,7 +48,24 @@ def prefix_range(prefix):
     return prefix, prefix + "\U0010ffff"
 
 
-def where_clause(filters):
+# Above this many matches a search reads the date index and filters as it goes
+# (the first page fills quickly); below it, it collects the matches by index first.
+DENSE_MATCHES = 2000
+EMAIL_RANGE = "email >= ? AND email < ?"
+NAME_RANGE = "lower(first_name) >= ? AND lower(first_name) < ?"
+
+
+def matches_are_dense(db, low, high):
+    """True when a prefix matches many rows (counted by index, capped)."""
+    sql = (
+        f"SELECT (SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE {EMAIL_RANGE} LIMIT ?))"
+        f" + (SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE {NAME_RANGE} LIMIT ?))"
+    )
+    count = db.execute(sql, [low, high, DENSE_MATCHES, low, high, DENSE_MATCHES]).fetchone()[0]
+    return count >= DENSE_MATCHES
+
+
+def where_clause(db, filters):
     """SQL conditions and parameters for the filters (not the cursor)."""
     conditions, params = [], []
     if filters.status:
@@ -60,12 +77,17 @@ def where_clause(filters):
     query = filters.query.strip().lower()
     if query:
         low, high = prefix_range(query)
-        # Two index range scans: e-mail prefix, or first-name prefix (lower-cased index).
-        conditions.append(
-            "id IN (SELECT id FROM subscribers WHERE email >= ? AND email < ? "
-            "UNION SELECT id FROM subscribers WHERE lower(first_name) >= ? "
-            "AND lower(first_name) < ?)"
-        )
+        if matches_are_dense(db, low, high):
+            # Unary + keeps SQLite off the e-mail index so it walks the date order.
+            conditions.append(
+                "((+email >= ? AND +email < ?) OR (lower(first_name) || '' >= ? "
+                "AND lower(first_name) || '' < ?))"
+            )
+        else:
+            conditions.append(
+                f"id IN (SELECT id FROM subscribers WHERE {EMAIL_RANGE} "
+                f"UNION SELECT id FROM subscribers WHERE {NAME_RANGE})"
+            )
         params += [low, high, low, high]
     return conditions, params
 
@@ -82,7 +104,7 @@ def parse_cursor(cursor):
 
 def search(db, filters, cursor=None, limit=PAGE_SIZE):
     """A page of subscribers matching `filters`, continuing after `cursor`."""
-    conditions, params = where_clause(filters)
+    conditions, params = where_clause(db, filters)
     direction = SORTS[filters.sort]
     position = parse_cursor(cursor)
     if position:
@@ -105,7 +127,7 @@ def search(db, filters, cursor=None, limit=PAGE_SIZE):
 
 def filtered_rows(db, filters):
     """Every row matching `filters`, for the CSV export, in list order."""
-    conditions, params = where_clause(filters)
+    conditions, params = where_clause(db, filters)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
     columns = ", ".join(subscribers.EXPORT_COLUMNS)
     direction = SORTS[filters.sort]
