@@ -169,3 +169,54 @@ def test_dense_and_sparse_search_plans_find_the_same_rows(app, db, monkeypatch):
     dense = [row["id"] for row in subscriber_admin.search(db, filters, limit=100).rows]
     assert len(sparse) == 30 + 20
     assert dense == sparse
+
+
+def upload(staff_client, csv_text, mode="confirmed", source="Trade fair 2026"):
+    token = csrf_token(staff_client, "/admin/subscribers/import")
+    return staff_client.post(
+        "/admin/subscribers/import",
+        data={
+            "file": (io.BytesIO(csv_text.encode()), "list.csv"),
+            "source": source,
+            "legal_basis": "signed consent forms",
+            "mode": mode,
+            "csrf_token": token,
+        },
+        content_type="multipart/form-data",
+    )
+
+
+def test_import_page_adds_confirmed_subscribers(db, staff_client):
+    response = upload(staff_client, "email,first_name,language\nada@example.org,Ada,fr\n")
+    assert response.status_code == 200
+    assert "Imported." in response.get_data(as_text=True)
+    subscriber = subscribers.find_by_email(db, "ada@example.org")
+    assert subscriber["status"] == "active" and subscriber["language"] == "fr"
+
+
+def test_import_page_lists_bad_rows_and_imports_nothing(db, staff_client):
+    response = upload(staff_client, "email,first_name\nok@example.org,Ok\nnot-an-address,X\n")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "Nothing was imported" in html and "<td>3</td>" in html
+    assert db["subscribers"].count == 0
+
+
+def test_import_page_requires_source_and_mode(db, staff_client):
+    token = csrf_token(staff_client, "/admin/subscribers/import")
+    response = staff_client.post(
+        "/admin/subscribers/import",
+        data={"file": (io.BytesIO(b"email\na@example.org\n"), "l.csv"), "csrf_token": token},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "Choose what happens" in response.get_data(as_text=True)
+    assert db["subscribers"].count == 0
+
+
+def test_import_page_accepts_files_larger_than_the_public_limit(app, db, staff_client):
+    rows = "".join(f"user{i:06d}@example.org,Name{i},en\n" for i in range(40000))
+    assert len(rows) > app.config["MAX_CONTENT_LENGTH"]
+    response = upload(staff_client, "email,first_name,language\n" + rows)
+    assert response.status_code == 200
+    assert db["subscribers"].count == 40000

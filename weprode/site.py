@@ -1,6 +1,14 @@
 """The public pages, robots.txt, sitemap.xml and the favicon. None of them use a session."""
 
-from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    has_request_context,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_babel import get_locale
 
 bp = Blueprint("site", __name__)
@@ -68,8 +76,16 @@ def privacy():
 
 
 def absolute_url(endpoint, **values):
-    """A URL on the configured public host, for e-mails, the sitemap and robots.txt."""
-    return current_app.config["PUBLIC_URL"].rstrip("/") + url_for(endpoint, **values)
+    """A URL on the configured public host, for e-mails, the sitemap and robots.txt.
+
+    Works outside a request too (the command line, the campaign worker), where
+    `url_for` would need SERVER_NAME: the path comes from the URL map directly.
+    """
+    if has_request_context():
+        path = url_for(endpoint, **values)
+    else:
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
 
 
 @bp.get("/robots.txt")

@@ -82,5 +82,6 @@ def init_app(app):
 from . import (  # noqa: E402,F401  (register their views on bp)
     auth,
     dashboard,
+    subscriber_import,
     subscribers,
 )
