@@ -1,7 +1,8 @@
-"""Pieces shared by the bench scripts: a gunicorn server, wrk, and a Python fallback.
+"""Pieces shared by the bench scripts: a gunicorn server, wrk, a Python fallback, smtp-sink.
 
 Every loop here is bounded in time, and every process started here is stopped by
-`GunicornServer.stop` (terminate, then kill) so a bench never leaves a server behind.
+`GunicornServer.stop` or `SmtpSink.stop` (terminate, then kill) so a bench never leaves
+a server behind.
 """
 
 import http.client
@@ -344,3 +345,151 @@ def run_python(url, *, duration, connections, method="GET", body=None, headers=N
             paths_sent=counts["sent"] if paths else None,
             distinct_paths=counts["distinct"] if paths else None,
         )
+
+
+class SinkUnavailable(RuntimeError):
+    """smtp-sink is not installed and could not be fetched (no apt-get, no network)."""
+
+
+SINK_CACHE = Path.home() / ".cache" / "weprode-bench" / "postfix"
+
+
+def smtp_sink_command(cache=SINK_CACHE):
+    """(command prefix, environment) to run Postfix's `smtp-sink`, fetching it once.
+
+    An installed `smtp-sink` is used as is. Otherwise Debian's postfix package is
+    downloaded with `apt-get download` into `cache` and unpacked there with `dpkg -x`:
+    the binary runs from that folder and no mail service is installed or started.
+    """
+    installed = shutil.which("smtp-sink")
+    if installed:
+        return [installed], None
+    root = Path(cache) / "pf"
+    binary = root / "usr" / "sbin" / "smtp-sink"
+    if not binary.exists():
+        if not (shutil.which("apt-get") and shutil.which("dpkg")):
+            raise SinkUnavailable("smtp-sink is missing and apt-get/dpkg are not available")
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        for package in Path(cache).glob("postfix_*.deb"):
+            package.unlink()
+        fetched = subprocess.run(
+            ["apt-get", "download", "postfix"],
+            cwd=cache,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        packages = sorted(Path(cache).glob("postfix_*.deb"))
+        if fetched.returncode != 0 or not packages:
+            raise SinkUnavailable(f"apt-get download postfix failed: {fetched.stderr.strip()}")
+        subprocess.run(["dpkg", "-x", str(packages[-1]), str(root)], timeout=120, check=True)
+    env = {**os.environ, "LD_LIBRARY_PATH": str(root / "usr" / "lib" / "postfix")}
+    return [str(binary)], env
+
+
+class SmtpSink:
+    """Postfix's `smtp-sink` on a free loopback port: accepts and discards every message.
+
+    With `dump`, each message is also written to its own file under `dump_dir` (`-d`),
+    a temporary folder removed by `stop`; the dump uses LF line ends whatever the
+    client sent, so it cannot show bare LFs. Use it as a context manager: leaving the
+    block stops the sink (terminate, then kill).
+    """
+
+    def __init__(self, dump=False, backlog=1024):
+        self.dump = dump
+        self.dump_dir = None
+        self.backlog = backlog
+        self.port = None
+        self.process = None
+        self.log = None
+
+    def command(self):
+        """The smtp-sink command line and its environment."""
+        prefix, env = smtp_sink_command()
+        command = list(prefix)
+        # smtp-sink refuses to keep root privileges; -u is only allowed for root.
+        if os.geteuid() == 0:
+            command += ["-u", "nobody"]
+        if self.dump_dir is not None:
+            # One folder per second keeps the random 32-bit file names from colliding.
+            command += ["-d", f"{self.dump_dir}/%H%M%S/"]
+        return command + [f"{LOOPBACK}:{self.port}", str(self.backlog)], env
+
+    def start(self, timeout=10):
+        """Start the sink and wait until it accepts connections."""
+        if self.dump:
+            # A folder of its own under /tmp: the sink writes as `nobody` once it drops
+            # root, and could not reach a folder inside a private temporary directory.
+            self.dump_dir = Path(tempfile.mkdtemp(prefix="weprode-smtp-sink-"))
+            self.dump_dir.chmod(0o777)
+        self.port = free_port()
+        command, env = self.command()
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ServerStartError(
+                    f"smtp-sink exited with {self.process.returncode}: {self.log_tail()}"
+                )
+            try:
+                with socket.create_connection((LOOPBACK, self.port), timeout=1) as sock:
+                    if sock.recv(64).startswith(b"220"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise ServerStartError(f"smtp-sink did not answer within {timeout} s")
+
+    def alive(self):
+        """True while the sink process runs."""
+        return self.process is not None and self.process.poll() is None
+
+    def dumped_files(self):
+        """Every message file the sink wrote so far."""
+        if self.dump_dir is None:
+            return []
+        return [path for path in self.dump_dir.rglob("*") if path.is_file()]
+
+    def log_tail(self, lines=20):
+        """The last lines the sink wrote, for error messages."""
+        if self.log is None:
+            return ""
+        self.log.flush()
+        self.log.seek(0)
+        return "\n".join(self.log.read().decode("utf-8", "replace").splitlines()[-lines:])
+
+    def stop(self):
+        """Terminate the sink, kill it if it lingers."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=STOP_TIMEOUT_S)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+        if self.dump_dir is not None:
+            shutil.rmtree(self.dump_dir, ignore_errors=True)
+            self.dump_dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def vm_rss_mb():
+    """This process's resident memory right now (VmRSS), in MB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0

@@ -2,11 +2,12 @@
 
 from pathlib import Path
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, cli, config, db, errors, mailer, newsletter, security, site
+from . import admin, cli, config, contact, db, errors, mailer, newsletter, outbox, security, site
+from .campaigns import cli as campaigns_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,6 +16,8 @@ babel = Babel()
 
 def select_locale():
     """The page language: `?lang=` when given, else English (French comes later)."""
+    if not has_request_context():  # mails rendered by the command line or the worker
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     languages = current_app.config["SITE_LANGUAGES"]
     requested = request.args.get("lang")
     if requested in languages:
@@ -52,8 +55,11 @@ def create_app(test_config=None, instance_path=None):
     mailer.init_app(app)
     app.register_blueprint(site.bp)
     app.register_blueprint(newsletter.bp)
+    app.register_blueprint(contact.bp)
     admin.init_app(app)
     cli.init_app(app)
+    campaigns_cli.init_app(app)
+    outbox.init_app(app)
     app.context_processor(page_language)
     return app
 

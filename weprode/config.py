@@ -38,6 +38,8 @@ DEFAULTS = {
     "RATELIMIT_PUBLIC_FORMS": "10 per minute;60 per hour",
     "NEWSLETTER_CONFIRM_MAX_AGE_DAYS": 7,
     "NEWSLETTER_UNDO_MAX_AGE_HOURS": 24,
+    # Where contact and meeting requests are notified (Reply-To: the person).
+    "CONTACT_NOTIFY_ADDRESS": "contact@weprode.com",
     "SESSION_COOKIE_PATH": "/admin",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -47,6 +49,19 @@ DEFAULTS = {
     # CSRF is checked by the staff area's guard only; public forms carry no token.
     "WTF_CSRF_CHECK_DEFAULT": False,
     "STAFF_REQUIRE_TOTP": False,
+    # Campaigns: sender (empty: MAIL_DEFAULT_SENDER), replies, sending speed and safety.
+    "CAMPAIGN_SENDER": "",
+    "CAMPAIGN_REPLY_TO": "contact@weprode.com",
+    "CAMPAIGN_SMTP_CONNECTIONS": 4,
+    "CAMPAIGN_BATCH_SIZE": 50,
+    "CAMPAIGN_MESSAGES_PER_SECOND": 0,
+    "CAMPAIGN_RECONNECT_EVERY": 1000,
+    "CAMPAIGN_MAX_ATTEMPTS": 8,
+    "CAMPAIGN_PAUSE_AFTER_FAILURES": 20,
+    "CAMPAIGN_AUTO_RESUME": True,
+    "DKIM_SELECTOR": "",
+    "DKIM_DOMAIN": "",
+    "DKIM_PRIVATE_KEY_FILE": "",
 }
 
 SECRET_KEY_FILE = "secret_key"

@@ -1,6 +1,11 @@
-"""`make run`: the mail sink and the development server together; Ctrl-C stops both."""
+"""`make run`: the mail sink, the campaign worker and the development server together.
 
+Ctrl-C stops all three.
+"""
+
+import atexit
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -9,6 +14,26 @@ from .mailsink import start_sink
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SINK_PORT = int(os.environ.get("WEPRODE_SINK_PORT", "8025"))
 SITE_PORT = int(os.environ.get("WEPRODE_PORT", "5000"))
+
+
+def start_worker():
+    """`flask campaigns worker` beside the site, stopped when we exit."""
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "app",
+            "campaigns",
+            "worker",
+            "--poll-seconds",
+            "2",
+        ],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "FLASK_DEBUG": "1"},
+    )
+    atexit.register(worker.terminate)
 
 
 def main():
@@ -24,8 +49,10 @@ def main():
         os.environ["FLASK_MAIL_SERVER"] = "127.0.0.1"
         os.environ["FLASK_MAIL_PORT"] = str(SINK_PORT)
         os.environ.setdefault("FLASK_PUBLIC_URL", f"http://127.0.0.1:{SITE_PORT}")
+        start_worker()
         print(f" * Site:  http://127.0.0.1:{SITE_PORT}/")
         print(f" * Mail:  SMTP sink on 127.0.0.1:{SINK_PORT}, messages saved in {mail_dir}/")
+        print(" * Campaign worker running: 'send now' in the staff area delivers to the sink")
 
     from . import create_app
 

@@ -426,4 +426,3 @@ def send_confirmations(db, pending, report, steps):
         db.conn.executemany(
             "DELETE FROM newsletter_mail_sends WHERE id = ?", [(i,) for i in failed]
         )
-

@@ -20,9 +20,20 @@ class MailSinkHandler:
     def __init__(self, directory=None):
         self.directory = Path(directory) if directory else None
         self.messages = []
+        self.raw = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._counter = 0
+        # Tests make the sink refuse some recipients: address -> "550 ..." or "451 ...".
+        self.refusals = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        """Accept the recipient unless a test asked to refuse it."""
+        refusal = self.refusals.get(address)
+        if refusal:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd API)
         """Store the message; aiosmtpd calls this once per accepted message."""
@@ -34,6 +45,7 @@ class MailSinkHandler:
                 name = f"{time.strftime('%Y%m%d-%H%M%S')}-{self._counter:05d}.eml"
                 (self.directory / name).write_bytes(raw)
             self.messages.append(message)
+            self.raw.append(raw)
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 
@@ -44,9 +56,11 @@ class MailSinkHandler:
             return list(self.messages)
 
     def clear(self):
-        """Forget the messages received so far (files stay)."""
+        """Forget the messages received so far (files stay) and any refusals."""
         with self._lock:
             self.messages.clear()
+            self.raw.clear()
+            self.refusals.clear()
 
 
 def start_sink(host="127.0.0.1", port=8025, directory=None):

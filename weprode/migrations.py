@@ -6,6 +6,8 @@ Each migration is named and runs once inside a transaction (sqlite-utils records
 
 import sqlite_utils
 
+from .campaigns.schema import create_campaign_tables
+
 migrations = sqlite_utils.Migrations("weprode")
 
 
@@ -140,6 +142,88 @@ def index_subscriber_list(db):
     db.execute(
         "CREATE INDEX subscribers_language_created ON subscribers (language, created_at, id)"
     )
+
+
+@migrations(name="0005_prospects")
+def create_prospects(db):
+    """Prospects from the contact forms, their requests, staff notes and the mail outbox.
+
+    Prospects are kept 3 years from their last interaction, so that date is indexed
+    for the retention purge; interactions, notes and unsent mails about a prospect go
+    with them.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE prospects (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                email TEXT NOT NULL UNIQUE,
+                last_name TEXT NOT NULL,
+                first_name TEXT NOT NULL,
+                job_title TEXT,
+                company TEXT NOT NULL,
+                phone TEXT,
+                language TEXT NOT NULL DEFAULT 'en',
+                status TEXT NOT NULL DEFAULT 'new'
+                    CHECK (status IN ('new', 'in_progress', 'answered', 'closed')),
+                created_at TEXT NOT NULL,
+                last_interaction_at TEXT NOT NULL
+            )""",
+            "CREATE INDEX prospects_last_interaction ON prospects (last_interaction_at, id)",
+            "CREATE INDEX prospects_status_last_interaction ON prospects "
+            "(status, last_interaction_at, id)",
+            """CREATE TABLE interactions (
+                id INTEGER PRIMARY KEY,
+                prospect_id INTEGER NOT NULL REFERENCES prospects (id) ON DELETE CASCADE,
+                kind TEXT NOT NULL CHECK (kind IN ('contact', 'meeting')),
+                at TEXT NOT NULL,
+                subject TEXT,
+                message TEXT,
+                topic TEXT,
+                format TEXT CHECK (format IS NULL OR format IN ('video', 'on_site')),
+                time_slots TEXT,
+                language TEXT
+            )""",
+            "CREATE INDEX interactions_prospect ON interactions (prospect_id, at)",
+            """CREATE TABLE prospect_notes (
+                id INTEGER PRIMARY KEY,
+                prospect_id INTEGER NOT NULL REFERENCES prospects (id) ON DELETE CASCADE,
+                author TEXT NOT NULL,
+                at TEXT NOT NULL,
+                body TEXT NOT NULL
+            )""",
+            "CREATE INDEX prospect_notes_prospect ON prospect_notes (prospect_id, at)",
+            """CREATE TABLE outbox (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL,
+                prospect_id INTEGER REFERENCES prospects (id) ON DELETE CASCADE,
+                created_at TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                body_text TEXT NOT NULL,
+                body_html TEXT,
+                reply_to TEXT,
+                headers TEXT,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at TEXT NOT NULL,
+                last_error TEXT
+            )""",
+            "CREATE INDEX outbox_due ON outbox (next_attempt_at)",
+            "CREATE INDEX outbox_prospect ON outbox (prospect_id)",
+        ],
+    )
+
+
+@migrations(name="0006_campaigns")
+def create_campaigns(db):
+    """Campaigns and their delivery ledger (see weprode/campaigns/schema.py)."""
+    create_campaign_tables(db)
+
+
+@migrations(name="0007_consent_legal_basis")
+def add_consent_legal_basis(db):
+    """Imports state the legal basis of the consent they bring; keep it with the proof."""
+    db.execute("ALTER TABLE consents ADD COLUMN legal_basis TEXT")
 
 
 def apply_pending(db):

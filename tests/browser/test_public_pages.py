@@ -3,7 +3,7 @@
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-PUBLIC_PAGES = ["/", "/services", "/about", "/legal", "/privacy", "/newsletter"]
+PUBLIC_PAGES = ["/", "/services", "/about", "/legal", "/privacy", "/newsletter", "/contact"]
 MISSING_PAGE = "/this-page-does-not-exist"
 PAGES_WITH_STATUS = [(path, 200) for path in PUBLIC_PAGES] + [(MISSING_PAGE, 404)]
 ALL_PAGES = PUBLIC_PAGES + [MISSING_PAGE]

@@ -81,7 +81,9 @@ def init_app(app):
 
 from . import (  # noqa: E402,F401  (register their views on bp)
     auth,
+    campaigns,
     dashboard,
+    prospects,
     subscriber_import,
     subscribers,
 )

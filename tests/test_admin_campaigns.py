@@ -1,0 +1,88 @@
+"""Campaign screens: editor validation, preview policy, test send, send, pause, cancel."""
+
+import pytest
+from campaign_helpers import BODY, add_subscribers
+from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+
+from weprode import staff
+from weprode.campaigns import ledger, worker
+from weprode.db import utcnow
+
+
+@pytest.fixture
+def staff_client(app, client, db):
+    with app.app_context():
+        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+    log_in(client)
+    return client
+
+
+def save(staff_client, **changes):
+    data = {"subject": "Our news", "preheader": "", "language": "all", "body_markdown": BODY}
+    data.update(changes)
+    data["csrf_token"] = csrf_token(staff_client, "/admin/campaigns/new")
+    return staff_client.post("/admin/campaigns/new", data=data)
+
+
+def test_editor_refuses_unknown_placeholder_next_to_the_field(db, staff_client):
+    response = save(staff_client, body_markdown="Hi {{ firstname }}")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="body_markdown-error"' in html and "Unknown placeholder firstname" in html
+    assert "Hi {{ firstname }}" in html  # what was typed is kept
+    assert db["campaigns"].count == 0
+
+
+def test_compose_preview_test_send_and_watch_it_finish(app, db, staff_client, mailbox):
+    add_subscribers(app, db, [("ada@example.org", "Ada", "en"), ("bob@example.org", None, "fr")])
+    response = save(staff_client)
+    assert response.status_code == 302
+    campaign_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    preview = staff_client.get(f"/admin/campaigns/{campaign_id}/preview")
+    assert "frame-src 'self'" in preview.headers["Content-Security-Policy"]
+    document = staff_client.get(f"/admin/campaigns/{campaign_id}/preview.html")
+    policy = document.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in policy and "'unsafe-hashes' 'sha256-" in policy
+    assert "Hello there," in document.get_data(as_text=True)
+    url = f"/admin/campaigns/{campaign_id}"
+    staff_client.post(f"{url}/test", data={"csrf_token": csrf_token(staff_client, url)})
+    [test_mail] = mailbox.wait_for(1)
+    assert test_mail["To"] == STAFF_EMAIL
+    mailbox.clear()
+    staff_client.post(f"{url}/send", data={"csrf_token": csrf_token(staff_client, url)})
+    sending = staff_client.get(url).get_data(as_text=True)
+    assert 'http-equiv="refresh"' in sending and "<progress" in sending
+    with app.app_context():
+        worker.run_once(db, utcnow())
+    done = staff_client.get(url).get_data(as_text=True)
+    assert "status-sent" in done and 'http-equiv="refresh"' not in done
+    assert len(mailbox.wait_for(2)) == 2
+    actions = [r["action"] for r in db.query("SELECT action FROM audit_log")]
+    assert {"campaign_created", "campaign_test", "campaign_send"} <= set(actions)
+
+
+def test_pause_resume_cancel_buttons(app, db, staff_client):
+    add_subscribers(app, db, [("ada@example.org", "Ada", "en")])
+    campaign_id = int(save(staff_client).headers["Location"].rsplit("/", 1)[1])
+    url = f"/admin/campaigns/{campaign_id}"
+    for step, expected in (
+        ("send", "sending"),
+        ("pause", "paused"),
+        ("resume", "sending"),
+        ("cancel", "cancelled"),
+    ):
+        staff_client.post(f"{url}/{step}", data={"csrf_token": csrf_token(staff_client, url)})
+        assert ledger.get(db, campaign_id)["status"] == expected, step
+    # A state change that makes no sense is refused with a message, not a 500.
+    response = staff_client.post(
+        f"{url}/resume", data={"csrf_token": csrf_token(staff_client, url)}
+    )
+    assert response.status_code == 302
+    assert "is cancelled" in staff_client.get(url).get_data(as_text=True)
+
+
+def test_editing_a_sent_campaign_is_refused(app, db, staff_client):
+    campaign_id = int(save(staff_client).headers["Location"].rsplit("/", 1)[1])
+    with app.app_context():
+        ledger.start(db, campaign_id, utcnow())
+    assert staff_client.get(f"/admin/campaigns/{campaign_id}/edit").status_code == 409

@@ -1,0 +1,1 @@
+"""E-mail campaigns: compose (drafts, placeholders), render (MIME), ledger and worker."""

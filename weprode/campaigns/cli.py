@@ -1,0 +1,128 @@
+"""`flask campaigns ...`: create, list, send (foreground, resumable), worker."""
+
+import signal
+import threading
+import time
+
+import click
+from flask.cli import with_appcontext
+
+from ..db import get_db, utcnow
+from . import compose, ledger, worker
+
+
+@click.group("campaigns")
+def campaigns_group():
+    """Compose and send e-mail campaigns."""
+
+
+@campaigns_group.command("create")
+@click.option("--subject", required=True, help="Subject line; placeholders allowed.")
+@click.option(
+    "--body-file",
+    type=click.File("r", encoding="utf-8"),
+    required=True,
+    help="The body in Markdown.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(compose.LANGUAGES),
+    default="all",
+    help="Who receives it: English, French or all subscribers.",
+)
+@click.option("--preheader", default="", help="The preview line shown by mail clients.")
+@with_appcontext
+def create_command(subject, body_file, language, preheader):
+    """Save a draft campaign and print its id."""
+    try:
+        campaign_id = compose.create(
+            get_db(),
+            subject=subject,
+            body_markdown=body_file.read(),
+            language=language,
+            preheader=preheader,
+            author="cli",
+            now=utcnow(),
+        )
+    except compose.CampaignInvalid as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(campaign_id)
+
+
+@campaigns_group.command("list")
+@with_appcontext
+def list_command():
+    """List campaigns with their figures, newest first."""
+    rows, _ = compose.page(get_db(), limit=1000)
+    for row in rows:
+        f = row["figures"]
+        click.echo(
+            f"{row['id']}\t{row['status']}\t{f['recipients']} recipients, {f['sent']} sent, "
+            f"{f['failed']} failed, {f['unsubscribed']} unsubscribed\t{row['subject']}"
+        )
+
+
+def stop_on_signals():
+    """An event set by Ctrl-C or SIGTERM, so a send stops between batches."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+@campaigns_group.command("send")
+@click.argument("campaign_id", type=int)
+@with_appcontext
+def send_command(campaign_id):
+    """Send now in the foreground with a progress bar; resumes an interrupted send."""
+    db = get_db()
+    try:
+        total = ledger.start(db, campaign_id, utcnow())
+    except ledger.CampaignStateError as error:
+        raise click.ClickException(str(error)) from error
+    stop = stop_on_signals()
+    started, start_done = time.monotonic(), None
+    with click.progressbar(length=total, label=f"campaign {campaign_id}", file=None) as bar:
+        state = {"done": 0}
+
+        def progress(figures):
+            nonlocal start_done
+            done = figures["sent"] + figures["failed"] + figures["skipped"]
+            if start_done is None:
+                start_done = done
+            bar.update(done - state["done"])
+            state["done"] = done
+            elapsed = time.monotonic() - started
+            rate = (done - start_done) / elapsed if elapsed else 0
+            eta = (total - done) / rate if rate else 0
+            bar.label = f"campaign {campaign_id}: {rate:,.0f} msg/s, ETA {eta:,.0f} s"
+
+        status = "sending"
+        while status == "sending" and not stop.is_set():
+            status = worker.send_campaign(db, campaign_id, progress=progress, stop=stop)
+            if status == "sending":
+                stop.wait(2)  # only retries are left; wait for them to fall due
+        progress(ledger.figures(db, campaign_id))
+    figures = ledger.figures(db, campaign_id)
+    click.echo(
+        f"{status}: {figures['sent']} sent, {figures['failed']} failed, "
+        f"{figures['skipped']} skipped, {figures['queued'] + figures['sending']} left"
+    )
+    if status == "paused":
+        click.echo(f"paused: {ledger.get(db, campaign_id)['paused_reason']}", err=True)
+        raise SystemExit(1)
+
+
+@campaigns_group.command("worker")
+@click.option("--poll-seconds", default=5.0, show_default=True)
+@with_appcontext
+def worker_command(poll_seconds):
+    """Send scheduled and queued campaigns, resume interrupted ones; runs until stopped."""
+    stop = stop_on_signals()
+    click.echo("campaign worker running (Ctrl-C to stop)")
+    worker.run_forever(get_db(), stop, poll_seconds=poll_seconds)
+
+
+def init_app(app):
+    """Register the command group."""
+    app.cli.add_command(campaigns_group)

@@ -1,0 +1,92 @@
+"""Writing campaigns: validation (placeholders included), drafts, the list with figures."""
+
+from ..db import isoformat, write_transaction
+from . import ledger, render
+
+LANGUAGES = ("en", "fr", "all")
+MAX_SUBJECT = 200
+MAX_PREHEADER = 200
+MAX_BODY = 100_000
+
+
+def validation_errors(subject, preheader, body_markdown, language):
+    """{field: message} for everything wrong; empty when the campaign can be saved."""
+    errors = {}
+    subject, preheader, body_markdown = subject or "", preheader or "", body_markdown or ""
+    if not subject.strip():
+        errors["subject"] = "A subject is required."
+    elif len(subject) > MAX_SUBJECT or any(c in subject for c in "\r\n\0"):
+        errors["subject"] = f"One line of at most {MAX_SUBJECT} characters."
+    if len(preheader) > MAX_PREHEADER or any(c in preheader for c in "\r\n\0"):
+        errors["preheader"] = f"One line of at most {MAX_PREHEADER} characters."
+    if not body_markdown.strip():
+        errors["body_markdown"] = "The body is empty."
+    elif len(body_markdown) > MAX_BODY:
+        errors["body_markdown"] = f"At most {MAX_BODY:,} characters."
+    if language not in LANGUAGES:
+        errors["language"] = "Choose English, French or all subscribers."
+    for name, text in (("subject", subject), ("body_markdown", body_markdown)):
+        if name not in errors:
+            try:
+                render.check_placeholders(text)
+            except render.PlaceholderError as error:
+                errors[name] = str(error)
+    return errors
+
+
+class CampaignInvalid(ValueError):
+    """Raised with the `validation_errors` dict."""
+
+    def __init__(self, errors):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def create(db, *, subject, body_markdown, language, author, now, preheader=""):
+    """Save a new draft; returns its id."""
+    errors = validation_errors(subject, preheader, body_markdown, language)
+    if errors:
+        raise CampaignInvalid(errors)
+    stamp = isoformat(now)
+    cursor = db.execute(
+        "INSERT INTO campaigns (subject, preheader, body_markdown, language, created_at, "
+        "created_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [subject.strip(), preheader.strip(), body_markdown, language, stamp, author, stamp],
+    )
+    return cursor.lastrowid
+
+
+def update(db, campaign_id, *, subject, body_markdown, language, now, preheader=""):
+    """Change a draft (a scheduled campaign goes back to draft)."""
+    errors = validation_errors(subject, preheader, body_markdown, language)
+    if errors:
+        raise CampaignInvalid(errors)
+    with write_transaction(db):
+        ledger.require(db, campaign_id, "draft", "scheduled")
+        db.execute(
+            "UPDATE campaigns SET subject = ?, preheader = ?, body_markdown = ?, language = ?, "
+            "updated_at = ?, status = 'draft', scheduled_at = NULL WHERE id = ?",
+            [
+                subject.strip(),
+                preheader.strip(),
+                body_markdown,
+                language,
+                isoformat(now),
+                campaign_id,
+            ],
+        )
+
+
+def page(db, before_id=None, limit=25):
+    """Campaigns newest first with their figures; keyset pagination by id."""
+    condition, params = ("WHERE id < ?", [before_id]) if before_id else ("", [])
+    rows = list(
+        db.query(
+            f"SELECT * FROM campaigns {condition} ORDER BY id DESC LIMIT ?", [*params, limit + 1]
+        )
+    )
+    next_before = rows[limit - 1]["id"] if len(rows) > limit else None
+    rows = rows[:limit]
+    for row in rows:
+        row["figures"] = ledger.figures(db, row["id"])
+    return rows, next_before

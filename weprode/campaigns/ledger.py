@@ -1,0 +1,309 @@
+"""The delivery ledger: the frozen audience and each recipient's state, in SQLite.
+
+Starting a send writes one row per recipient. Senders claim rows in batches (status
+`sending`), send them, and mark them `sent`, `failed` or back to `queued` with a retry
+time. A sender that dies leaves rows in `sending`; whoever takes the campaign over
+puts them back in the queue, so at most the messages in flight at the crash go twice.
+"""
+
+import os
+import socket
+from datetime import timedelta
+
+from ..db import isoformat, parse_timestamp, write_transaction
+
+# A sender refreshes its heartbeat at least this often while it works.
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+ACTIVE = ("sending",)
+
+
+class CampaignStateError(ValueError):
+    """The campaign is not in a state that allows this action."""
+
+
+def get(db, campaign_id):
+    """The campaign row, or None."""
+    rows = list(db.query("SELECT * FROM campaigns WHERE id = ?", [campaign_id]))
+    return rows[0] if rows else None
+
+
+def require(db, campaign_id, *statuses):
+    """The campaign, checked to be in one of `statuses`."""
+    campaign = get(db, campaign_id)
+    if campaign is None:
+        raise CampaignStateError(f"No campaign {campaign_id}.")
+    if statuses and campaign["status"] not in statuses:
+        raise CampaignStateError(
+            f"Campaign {campaign_id} is {campaign['status']}; this needs it "
+            f"{' or '.join(statuses)}."
+        )
+    return campaign
+
+
+def audience_condition(language):
+    """Who a campaign goes to: active subscribers, of one language or all."""
+    if language == "all":
+        return "status = 'active'", []
+    return "status = 'active' AND language = ?", [language]
+
+
+def audience_size(db, language):
+    """How many people a campaign in `language` would reach now."""
+    condition, params = audience_condition(language)
+    return db.execute(f"SELECT count(*) FROM subscribers WHERE {condition}", params).fetchone()[0]
+
+
+def start(db, campaign_id, now):
+    """Freeze the audience (one row per recipient) and mark the campaign sending.
+
+    Idempotent: rows are unique per (campaign, subscriber), so starting again adds
+    nobody twice. Returns the number of recipients.
+    """
+    with write_transaction(db):
+        campaign = require(db, campaign_id, "draft", "scheduled", "sending")
+        if campaign["status"] != "sending":
+            condition, params = audience_condition(campaign["language"])
+            db.execute(
+                "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id) "
+                f"SELECT ?, id FROM subscribers WHERE {condition} ORDER BY id",
+                [campaign_id, *params],
+            )
+            db.execute(
+                "UPDATE campaigns SET status = 'sending', started_at = ?, scheduled_at = NULL "
+                "WHERE id = ?",
+                [isoformat(now), campaign_id],
+            )
+    return recipients(db, campaign_id)
+
+
+def schedule(db, campaign_id, when, now):
+    """Send at `when` (the worker starts it then)."""
+    if when <= now:
+        raise CampaignStateError("Choose a time in the future.")
+    with write_transaction(db):
+        require(db, campaign_id, "draft", "scheduled")
+        db.execute(
+            "UPDATE campaigns SET status = 'scheduled', scheduled_at = ? WHERE id = ?",
+            [isoformat(when), campaign_id],
+        )
+
+
+def unschedule(db, campaign_id):
+    """Back to draft."""
+    with write_transaction(db):
+        require(db, campaign_id, "scheduled")
+        db.execute(
+            "UPDATE campaigns SET status = 'draft', scheduled_at = NULL WHERE id = ?",
+            [campaign_id],
+        )
+
+
+def pause(db, campaign_id, reason, now):
+    """Stop sending; rows stay queued. `reason` is shown to staff."""
+    with write_transaction(db):
+        require(db, campaign_id, "sending")
+        db.execute(
+            "UPDATE campaigns SET status = 'paused', paused_reason = ?, paused_at = ? WHERE id = ?",
+            [reason, isoformat(now), campaign_id],
+        )
+
+
+def resume(db, campaign_id):
+    """Carry on sending where it stopped."""
+    with write_transaction(db):
+        require(db, campaign_id, "paused")
+        db.execute(
+            "UPDATE campaigns SET status = 'sending', paused_reason = NULL, paused_at = NULL "
+            "WHERE id = ?",
+            [campaign_id],
+        )
+
+
+def cancel(db, campaign_id, now):
+    """Stop for good: whoever was not sent to yet is skipped."""
+    with write_transaction(db):
+        require(db, campaign_id, "draft", "scheduled", "sending", "paused")
+        db.execute(
+            "UPDATE deliveries SET status = 'skipped', smtp_reply = 'cancelled' "
+            "WHERE campaign_id = ? AND status IN ('queued', 'sending')",
+            [campaign_id],
+        )
+        db.execute(
+            "UPDATE campaigns SET status = 'cancelled', finished_at = ? WHERE id = ?",
+            [isoformat(now), campaign_id],
+        )
+
+
+def new_sender_id():
+    """Identifies one sending process: host, pid, and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def sender_is_gone(sender_id, heartbeat_at, now):
+    """True when the previous sender stopped beating or its process is dead here."""
+    if not sender_id or heartbeat_at is None or now - heartbeat_at > HEARTBEAT_TIMEOUT:
+        return True
+    host, _, rest = sender_id.partition(":")
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
+
+
+def take_over(db, campaign_id, sender_id, now):
+    """Become the campaign's sender if nobody live is; requeue a dead sender's rows.
+
+    Returns True when `sender_id` now owns the campaign.
+    """
+    with write_transaction(db):
+        campaign = get(db, campaign_id)
+        if campaign is None or campaign["status"] != "sending":
+            return False
+        current = campaign["sender_id"]
+        if current and current != sender_id:
+            if not sender_is_gone(current, parse_timestamp(campaign["heartbeat_at"]), now):
+                return False
+        db.execute(
+            "UPDATE deliveries SET status = 'queued', claimed_by = NULL "
+            "WHERE campaign_id = ? AND status = 'sending'",
+            [campaign_id],
+        )
+        db.execute(
+            "UPDATE campaigns SET sender_id = ?, heartbeat_at = ? WHERE id = ?",
+            [sender_id, isoformat(now), campaign_id],
+        )
+    return True
+
+
+def heartbeat(db, campaign_id, sender_id, now):
+    """Prove the sender is alive; False if it lost the campaign (paused, cancelled...)."""
+    cursor = db.execute(
+        "UPDATE campaigns SET heartbeat_at = ? WHERE id = ? AND sender_id = ? "
+        "AND status = 'sending'",
+        [isoformat(now), campaign_id, sender_id],
+    )
+    return cursor.rowcount == 1
+
+
+def release(db, campaign_id, sender_id):
+    """Let go of the campaign (normal end of a sender)."""
+    db.execute(
+        "UPDATE campaigns SET sender_id = NULL WHERE id = ? AND sender_id = ?",
+        [campaign_id, sender_id],
+    )
+
+
+def claim(db, campaign_id, sender_id, batch_size, now):
+    """Take up to `batch_size` due rows; returns recipients still subscribed.
+
+    Rows of people who unsubscribed (or were erased) since the audience was frozen
+    are marked `skipped` here, at send time.
+    """
+    stamp = isoformat(now)
+    with write_transaction(db):
+        claimed = db.execute(
+            "UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?, "
+            "attempts = attempts + 1 WHERE id IN (SELECT id FROM deliveries "
+            "WHERE campaign_id = ? AND status = 'queued' "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?) "
+            "RETURNING id",
+            [sender_id, stamp, campaign_id, stamp, batch_size],
+        ).fetchall()
+        if not claimed:
+            return []
+        ids = [row[0] for row in claimed]
+        placeholders = ", ".join("?" for _ in ids)
+        rows = list(
+            db.query(
+                "SELECT d.id AS delivery_id, d.attempts, s.id, s.email, s.first_name, "
+                "s.language, s.status FROM deliveries d JOIN subscribers s "
+                f"ON s.id = d.subscriber_id WHERE d.id IN ({placeholders}) ORDER BY d.id",
+                ids,
+            )
+        )
+        gone = [row["delivery_id"] for row in rows if row["status"] != "active"]
+        if gone:
+            mark(db, [(delivery_id, "skipped", None, "unsubscribed") for delivery_id in gone])
+    return [row for row in rows if row["status"] == "active"]
+
+
+def mark(db, outcomes, now=None):
+    """Record results: (delivery_id, status, next_attempt_at, reply) tuples.
+
+    `status` is sent, failed, skipped, or queued (a retry at next_attempt_at).
+    """
+    stamp = isoformat(now) if now else None
+    db.conn.executemany(
+        "UPDATE deliveries SET status = ?, next_attempt_at = ?, smtp_reply = ?, "
+        "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, claimed_by = NULL "
+        "WHERE id = ?",
+        [
+            (status, isoformat(retry_at) if retry_at else None, reply, status, stamp, delivery_id)
+            for delivery_id, status, retry_at, reply in outcomes
+        ],
+    )
+
+
+def record_outcomes(db, outcomes, now):
+    """`mark` in its own transaction."""
+    with write_transaction(db):
+        mark(db, outcomes, now)
+
+
+def next_due(db, campaign_id):
+    """When the earliest queued row becomes due (None: nothing queued)."""
+    row = db.execute(
+        "SELECT min(coalesce(next_attempt_at, '')) FROM deliveries "
+        "WHERE campaign_id = ? AND status = 'queued'",
+        [campaign_id],
+    ).fetchone()
+    return row[0]
+
+
+def finish_if_done(db, campaign_id, now):
+    """Mark the campaign sent once no row is queued or in flight; True if finished."""
+    with write_transaction(db):
+        pending = db.execute(
+            "SELECT 1 FROM deliveries WHERE campaign_id = ? AND status IN ('queued', 'sending') "
+            "LIMIT 1",
+            [campaign_id],
+        ).fetchone()
+        if pending:
+            return False
+        db.execute(
+            "UPDATE campaigns SET status = 'sent', finished_at = ?, sender_id = NULL "
+            "WHERE id = ? AND status = 'sending'",
+            [isoformat(now), campaign_id],
+        )
+    return True
+
+
+def recipients(db, campaign_id):
+    """How many rows the frozen audience has."""
+    sql = "SELECT count(*) FROM deliveries WHERE campaign_id = ?"
+    return db.execute(sql, [campaign_id]).fetchone()[0]
+
+
+def figures(db, campaign_id):
+    """Recipients and counts per delivery state, plus unsubscribes from this campaign."""
+    counts = dict.fromkeys(("queued", "sending", "sent", "failed", "skipped"), 0)
+    for row in db.query(
+        "SELECT status, count(*) AS n FROM deliveries WHERE campaign_id = ? GROUP BY status",
+        [campaign_id],
+    ):
+        counts[row["status"]] = row["n"]
+    counts["recipients"] = sum(
+        counts[s] for s in ("queued", "sending", "sent", "failed", "skipped")
+    )
+    counts["unsubscribed"] = db.execute(
+        "SELECT count(*) FROM subscriber_events WHERE kind = 'churned' AND campaign_id = ?",
+        [campaign_id],
+    ).fetchone()[0]
+    done = counts["sent"] + counts["failed"] + counts["skipped"]
+    counts["percent"] = round(100 * done / counts["recipients"]) if counts["recipients"] else 0
+    return counts

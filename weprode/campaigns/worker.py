@@ -1,0 +1,237 @@
+"""Sending a campaign: several SMTP sessions in parallel, each claiming batches.
+
+Each sender thread has its own database connection and SMTP session (reopened after
+an error and every CAMPAIGN_RECONNECT_EVERY messages). Results are written a batch
+at a time; a crash leaves that batch in `sending`, and the next sender requeues it.
+Temporary failures retry with exponential backoff; permanent ones fail the row.
+Too many failures in a row pause the campaign with the relay's last answer.
+"""
+
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import current_app
+
+from .. import mailer
+from ..db import connect, utcnow
+from . import ledger, render
+
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=1)
+PAUSED_BY_FAILURES = "Paused after repeated failures"
+
+
+@dataclass
+class SendState:
+    """What the threads of one send share."""
+
+    campaign_id: int
+    sender_id: str
+    prepared: render.PreparedCampaign
+    stop: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    failures_in_a_row: int = 0
+    last_failure: str = ""
+    sent: int = 0
+    next_send_at: float = 0.0
+
+
+def retry_delay(attempts):
+    """30 s, 1 min, 2 min... capped at one hour."""
+    return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
+
+
+def wait_for_rate(state, rate):
+    """Hold a thread so all of them together send at most `rate` messages a second."""
+    if not rate:
+        return
+    with state.lock:
+        now = time.monotonic()
+        slot = max(state.next_send_at, now)
+        state.next_send_at = slot + 1.0 / rate
+    if slot > now:
+        time.sleep(slot - now)
+
+
+def note_result(state, failure, pause_after):
+    """Count failures in a row; True when the campaign should pause."""
+    with state.lock:
+        if failure is None:
+            state.failures_in_a_row = 0
+            state.sent += 1
+            return False
+        state.failures_in_a_row += 1
+        state.last_failure = str(failure)
+        return state.failures_in_a_row >= pause_after
+
+
+def outcome_for(row, error, now, max_attempts):
+    """The ledger row's next state after a failed send."""
+    if isinstance(error, mailer.PermanentFailure) or row["attempts"] >= max_attempts:
+        return (row["delivery_id"], "failed", None, str(error)[:500])
+    return (row["delivery_id"], "queued", now + retry_delay(row["attempts"]), str(error)[:500])
+
+
+def send_batch(state, rows, connection, config):
+    """Send one claimed batch; returns (outcomes, connection, pause_reason)."""
+    outcomes, pause_reason = [], None
+    sender = state.prepared.envelope_sender
+    for index, row in enumerate(rows):
+        if state.stop.is_set() or pause_reason:
+            # Not attempted: back to the queue, without using up an attempt.
+            outcomes += [(r["delivery_id"], "queued", None, None) for r in rows[index:]]
+            break
+        wait_for_rate(state, config["CAMPAIGN_MESSAGES_PER_SECOND"])
+        now = utcnow()
+        error = None
+        try:
+            message = state.prepared.message_for(row, now)
+            if connection is None:
+                connection = mailer.connect()
+            mailer.send_raw(connection, sender, row["email"], message)
+        except UnicodeEncodeError:
+            error = mailer.PermanentFailure("address needs SMTPUTF8, which we do not use")
+        except mailer.MailDeliveryError as failure:
+            error = failure
+        if error is None:
+            outcomes.append((row["delivery_id"], "sent", None, "250"))
+        else:
+            outcomes.append(outcome_for(row, error, now, config["CAMPAIGN_MAX_ATTEMPTS"]))
+            if isinstance(error, mailer.TemporaryFailure) and connection is not None:
+                mailer.close_quietly(connection)
+                connection = None
+        if note_result(state, error, config["CAMPAIGN_PAUSE_AFTER_FAILURES"]):
+            pause_reason = f"{PAUSED_BY_FAILURES}; last answer: {state.last_failure}"
+    return outcomes, connection, pause_reason
+
+
+def sender_thread(app, state):
+    """One SMTP session's loop: claim, send, record, until the queue is empty."""
+    with app.app_context():
+        config = app.config
+        db = connect(config["DATABASE"])
+        connection, since_reconnect = None, 0
+        try:
+            while not state.stop.is_set():
+                rows = ledger.claim(
+                    db, state.campaign_id, state.sender_id, config["CAMPAIGN_BATCH_SIZE"], utcnow()
+                )
+                if not rows:
+                    return
+                outcomes, connection, pause_reason = send_batch(state, rows, connection, config)
+                ledger.record_outcomes(db, outcomes, utcnow())
+                since_reconnect += len(rows)
+                if connection is not None and since_reconnect >= config["CAMPAIGN_RECONNECT_EVERY"]:
+                    mailer.close_quietly(connection)
+                    connection, since_reconnect = None, 0
+                if pause_reason:
+                    state.stop.set()
+                    ledger.pause(db, state.campaign_id, pause_reason, utcnow())
+                    return
+        finally:
+            if connection is not None:
+                mailer.close_quietly(connection)
+            db.close()
+
+
+def heartbeat_thread(app, state, interval):
+    """Keep the campaign's heartbeat fresh; stop everyone if we lost the campaign."""
+    db = connect(app.config["DATABASE"])
+    try:
+        while not state.stop.wait(interval):
+            if not ledger.heartbeat(db, state.campaign_id, state.sender_id, utcnow()):
+                state.stop.set()  # paused, cancelled, or taken over
+    finally:
+        db.close()
+
+
+def send_campaign(db, campaign_id, *, progress=None, stop=None):
+    """Send what is due of a `sending` campaign; returns its status afterwards.
+
+    Returns early (status still "sending") when the only rows left wait for a retry
+    time; the worker comes back for them. `progress(figures)` is called about once a
+    second; setting `stop` ends the send cleanly.
+    """
+    app = current_app._get_current_object()
+    sender_id = ledger.new_sender_id()
+    if not ledger.take_over(db, campaign_id, sender_id, utcnow()):
+        return ledger.get(db, campaign_id)["status"]
+    state = SendState(campaign_id, sender_id, render.prepare(ledger.get(db, campaign_id)))
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), state.stop.set()), daemon=True).start()
+    threads = [
+        threading.Thread(target=sender_thread, args=(app, state), daemon=True)
+        for _ in range(max(1, int(app.config["CAMPAIGN_SMTP_CONNECTIONS"])))
+    ]
+    beat = threading.Thread(
+        target=heartbeat_thread,
+        args=(app, state, ledger.HEARTBEAT_TIMEOUT.total_seconds() / 3),
+        daemon=True,
+    )
+    for thread in [*threads, beat]:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(timeout=1.0)
+        if progress is not None:
+            progress(ledger.figures(db, campaign_id))
+    state.stop.set()
+    beat.join()
+    ledger.release(db, campaign_id, sender_id)
+    ledger.finish_if_done(db, campaign_id, utcnow())
+    return ledger.get(db, campaign_id)["status"]
+
+
+def due_campaigns(db, now):
+    """Campaigns the worker should work on now: scheduled and due, or sending."""
+    return list(
+        db.query(
+            "SELECT id, status FROM campaigns WHERE status = 'sending' "
+            "OR (status = 'scheduled' AND scheduled_at <= ?) ORDER BY id",
+            [now.isoformat(timespec="seconds")],
+        )
+    )
+
+
+def relay_answers():
+    """True when the relay accepts a session again (for auto-resume)."""
+    try:
+        mailer.close_quietly(mailer.connect())
+    except mailer.MailDeliveryError:
+        return False
+    return True
+
+
+def resume_paused_if_relay_back(db):
+    """Resume campaigns paused by failures once the relay answers (CAMPAIGN_AUTO_RESUME)."""
+    paused = list(
+        db.query(
+            "SELECT id FROM campaigns WHERE status = 'paused' AND paused_reason LIKE ?",
+            [PAUSED_BY_FAILURES + "%"],
+        )
+    )
+    if paused and relay_answers():
+        for row in paused:
+            ledger.resume(db, row["id"])
+
+
+def run_once(db, now, progress=None, stop=None):
+    """One pass of the worker: start due campaigns, send, auto-resume. Returns work done."""
+    if current_app.config["CAMPAIGN_AUTO_RESUME"]:
+        resume_paused_if_relay_back(db)
+    worked = False
+    for row in due_campaigns(db, now):
+        if row["status"] == "scheduled":
+            ledger.start(db, row["id"], now)
+        send_campaign(db, row["id"], progress=progress, stop=stop)
+        worked = True
+    return worked
+
+
+def run_forever(db, stop, poll_seconds=5.0):
+    """The `campaigns worker` loop; returns when `stop` is set."""
+    while not stop.is_set():
+        run_once(db, utcnow(), stop=stop)
+        stop.wait(poll_seconds)

@@ -1,0 +1,5 @@
+"""Contact and meeting-request forms; what they send becomes prospect data."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,292 @@
+"""Prospect records: one per e-mail address, their requests, staff notes, retention.
+
+Fed by the contact and meeting-request forms (`weprode.contact`), read by the staff
+area. Every function takes `db` and, where time matters, `now`. Prospecting data is
+kept 3 years from the last interaction with the person (see the privacy policy).
+"""
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+
+from .db import isoformat, write_transaction
+from .subscribers import spreadsheet_safe
+
+STATUSES = ("new", "in_progress", "answered", "closed")
+STATUS_LABELS = {
+    "new": "New",
+    "in_progress": "In progress",
+    "answered": "Answered",
+    "closed": "Closed",
+}
+# A new request from someone whose file was answered or closed needs a look again.
+REOPENED_STATUSES = ("answered", "closed")
+INTERACTION_KINDS = ("contact", "meeting")
+MEETING_FORMATS = ("video", "on_site")
+RETENTION_YEARS = 3
+PAGE_SIZE = 50
+IDENTITY_FIELDS = ("last_name", "first_name", "job_title", "company", "phone")
+EXPORT_COLUMNS = [
+    "email",
+    "last_name",
+    "first_name",
+    "job_title",
+    "company",
+    "phone",
+    "status",
+    "created_at",
+    "last_interaction_at",
+    "interactions",
+]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who wrote: the identity fields shared by both forms, already validated."""
+
+    email: str
+    last_name: str
+    first_name: str
+    company: str
+    job_title: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class Interaction:
+    """One request: a message (subject, message) or a meeting (topic, format, slots)."""
+
+    kind: str
+    subject: str | None = None
+    message: str | None = None
+    topic: str | None = None
+    format: str | None = None
+    time_slots: tuple = ()
+    language: str = "en"
+
+    def __post_init__(self):
+        if self.kind not in INTERACTION_KINDS:
+            raise ValueError("Unknown kind of request.")
+        if self.format is not None and self.format not in MEETING_FORMATS:
+            raise ValueError("Unknown meeting format.")
+
+
+def get(db, prospect_id):
+    """The prospect row as a dict, or None."""
+    rows = list(db.query("SELECT * FROM prospects WHERE id = ?", [prospect_id]))
+    return rows[0] if rows else None
+
+
+def find_by_email(db, email):
+    """The prospect with this (normalised) address, or None."""
+    rows = list(db.query("SELECT * FROM prospects WHERE email = ?", [email]))
+    return rows[0] if rows else None
+
+
+def record_request(db, identity, interaction, now):
+    """Store a request: create or update the prospect, append the interaction.
+
+    The latest request's identity wins (people change jobs), but a field left empty
+    does not erase what we knew. Returns (prospect_id, interaction_id).
+    """
+    stamp = isoformat(now)
+    with write_transaction(db):
+        existing = find_by_email(db, identity.email)
+        values = {
+            name: getattr(identity, name)
+            for name in IDENTITY_FIELDS
+            if getattr(identity, name) or existing is None
+        }
+        values |= {"language": interaction.language, "last_interaction_at": stamp}
+        if existing is None:
+            values |= {"email": identity.email, "status": "new", "created_at": stamp}
+            prospect_id = db["prospects"].insert(values).last_pk
+        else:
+            prospect_id = existing["id"]
+            if existing["status"] in REOPENED_STATUSES:
+                values["status"] = "new"
+            db["prospects"].update(prospect_id, values)
+        interaction_id = (
+            db["interactions"]
+            .insert(
+                {
+                    "prospect_id": prospect_id,
+                    "kind": interaction.kind,
+                    "at": stamp,
+                    "subject": interaction.subject,
+                    "message": interaction.message,
+                    "topic": interaction.topic,
+                    "format": interaction.format,
+                    "time_slots": json.dumps(list(interaction.time_slots), ensure_ascii=False)
+                    if interaction.time_slots
+                    else None,
+                    "language": interaction.language,
+                }
+            )
+            .last_pk
+        )
+    return prospect_id, interaction_id
+
+
+def interactions(db, prospect_id):
+    """The prospect's requests, newest first, with time slots decoded."""
+    rows = list(
+        db.query(
+            "SELECT * FROM interactions WHERE prospect_id = ? ORDER BY at DESC, id DESC",
+            [prospect_id],
+        )
+    )
+    for row in rows:
+        row["time_slots"] = json.loads(row["time_slots"]) if row["time_slots"] else []
+    return rows
+
+
+def notes(db, prospect_id):
+    """Staff notes about the prospect, newest first."""
+    return list(
+        db.query(
+            "SELECT * FROM prospect_notes WHERE prospect_id = ? ORDER BY at DESC, id DESC",
+            [prospect_id],
+        )
+    )
+
+
+def add_note(db, prospect_id, author, body, now):
+    """Append an internal note by `author`; return its id."""
+    row = {"prospect_id": prospect_id, "author": author, "at": isoformat(now), "body": body}
+    return db["prospect_notes"].insert(row).last_pk
+
+
+def set_status(db, prospect_id, status):
+    """Move the prospect to `status`; return the previous status (None if not found)."""
+    if status not in STATUSES:
+        raise ValueError("Unknown status.")
+    with write_transaction(db):
+        prospect = get(db, prospect_id)
+        if prospect is None:
+            return None
+        db["prospects"].update(prospect_id, {"status": status})
+    return prospect["status"]
+
+
+def counts_by_status(db):
+    """How many prospects are in each status (every status present, zeros included)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for status, count in db.execute("SELECT status, count(*) FROM prospects GROUP BY status"):
+        counts[status] = count
+    return counts
+
+
+def retention_cutoff(now):
+    """The moment 3 calendar years before `now` (29 February becomes the 28th)."""
+    try:
+        return now.replace(year=now.year - RETENTION_YEARS)
+    except ValueError:
+        return now.replace(year=now.year - RETENTION_YEARS, day=28)
+
+
+def prospects_due_for_deletion(db, now):
+    """Prospects whose last interaction is more than 3 years before `now`, oldest first."""
+    return list(
+        db.query(
+            "SELECT id, email, last_interaction_at FROM prospects "
+            "WHERE last_interaction_at < ? ORDER BY last_interaction_at, id",
+            [isoformat(retention_cutoff(now))],
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ProspectFilter:
+    """The staff list's search box and status filter, as given in the URL."""
+
+    query: str = ""
+    status: str = ""
+
+    def __post_init__(self):
+        if self.status and self.status not in STATUSES:
+            raise ValueError("Unknown status.")
+        if len(self.query) > 254:
+            raise ValueError("The search is too long.")
+
+
+def like_pattern(text):
+    """`%text%` for LIKE ... ESCAPE '\\', with the user's % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def where_clause(filters):
+    """SQL conditions and parameters for the filters.
+
+    A substring match (a full scan) is fine here: prospects number in the thousands,
+    not the million rows the subscriber list is built for.
+    """
+    conditions, params = [], []
+    if filters.status:
+        conditions.append("status = ?")
+        params.append(filters.status)
+    query = filters.query.strip()
+    if query:
+        columns = ("email", "last_name", "first_name", "company")
+        conditions.append(
+            "(" + " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in columns) + ")"
+        )
+        params += [like_pattern(query)] * len(columns)
+    return conditions, params
+
+
+def parse_cursor(cursor):
+    """`last_interaction_at|id` -> (last_interaction_at, id), or None when malformed."""
+    if not cursor:
+        return None
+    moment, _, raw_id = cursor.rpartition("|")
+    if not moment or not raw_id.isdigit():
+        return None
+    return moment, int(raw_id)
+
+
+def search(db, filters, cursor=None, limit=PAGE_SIZE):
+    """(rows, next cursor): prospects matching `filters`, latest interaction first."""
+    conditions, params = where_clause(filters)
+    position = parse_cursor(cursor)
+    if position:
+        conditions.append("(last_interaction_at, id) < (?, ?)")
+        params += list(position)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = list(
+        db.query(
+            f"SELECT * FROM prospects {where} ORDER BY last_interaction_at DESC, id DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+    )
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, f"{rows[-1]['last_interaction_at']}|{rows[-1]['id']}"
+
+
+def filtered_rows(db, filters):
+    """Every prospect matching `filters` with their number of requests, in list order."""
+    conditions, params = where_clause(filters)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    return db.query(
+        "SELECT prospects.*, (SELECT count(*) FROM interactions "
+        "WHERE interactions.prospect_id = prospects.id) AS interactions "
+        f"FROM prospects {where} ORDER BY last_interaction_at DESC, id DESC",
+        params,
+    )
+
+
+def csv_lines(rows):
+    """Formula-safe CSV with a header, one line at a time (for streaming)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    yield buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([spreadsheet_safe(row[column]) for column in EXPORT_COLUMNS])
+        yield buffer.getvalue()
