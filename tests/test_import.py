@@ -57,7 +57,7 @@ def test_confirmed_import_adds_active_subscribers_with_consent_proof(run_import,
     assert (bob["first_name"], bob["language"]) == (None, "en")
     [consent] = subscribers.consents(db, ada["id"])
     assert consent["method"] == "import"
-    assert SOURCE in consent["source"] and LEGAL_BASIS in consent["source"]
+    assert consent["source"] == SOURCE and consent["legal_basis"] == LEGAL_BASIS
     assert consent["submitted_at"] == consent["confirmed_at"] == ada["confirmed_at"]
     assert events(db, "bob@example.org") == ["imported"]
     # Two passes over the two rows (check, write): the bar only moves forward.

@@ -348,12 +348,10 @@ def write_confirmed(db, new, revived, source, legal_basis, now, steps):
     )
     steps.advance(len(revived))
     subscriber_ids = [ids[e.email] for e in new] + [sid for sid, _ in revived]
-    # The consents table has no column for the legal basis: it goes with the source.
-    proof = f"{source} (legal basis: {legal_basis})"
     db.conn.executemany(
-        "INSERT INTO consents (subscriber_id, method, submitted_at, confirmed_at, source) "
-        "VALUES (?, 'import', ?, ?, ?)",
-        [(sid, stamp, stamp, proof) for sid in subscriber_ids],
+        "INSERT INTO consents (subscriber_id, method, submitted_at, confirmed_at, source, "
+        "legal_basis) VALUES (?, 'import', ?, ?, ?, ?)",
+        [(sid, stamp, stamp, source, legal_basis) for sid in subscriber_ids],
     )
     db.conn.executemany(
         "INSERT INTO subscriber_events (subscriber_id, kind, at, source) "
