@@ -429,3 +429,19 @@ def test_site_links_lead_to_the_contact_page(client):
     assert "<loc>http://localhost/contact</loc>" in client.get("/sitemap.xml").get_data(
         as_text=True
     )
+
+
+def test_campaign_worker_also_retries_the_outbox(make_app, mailbox):
+    from weprode.campaigns import worker
+
+    down = make_app(MAIL_PORT=closed_port())
+    send_contact(down.test_client())
+    db = connect(down.config["DATABASE"])
+    assert db["outbox"].count == 2
+    db.execute("UPDATE outbox SET next_attempt_at = ?", [isoformat(utcnow())])
+    up = make_app(DATABASE=down.config["DATABASE"])
+    with up.app_context():
+        worker.run_once(db, utcnow())
+    assert db["outbox"].count == 0
+    assert len(mailbox.wait_for(2)) == 2
+    db.close()

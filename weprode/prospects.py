@@ -5,13 +5,11 @@ area. Every function takes `db` and, where time matters, `now`. Prospecting data
 kept 3 years from the last interaction with the person (see the privacy policy).
 """
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 
+from . import subscribers
 from .db import isoformat, write_transaction
-from .subscribers import spreadsheet_safe
 
 STATUSES = ("new", "in_progress", "answered", "closed")
 STATUS_LABELS = {
@@ -281,12 +279,4 @@ def filtered_rows(db, filters):
 
 def csv_lines(rows):
     """Formula-safe CSV with a header, one line at a time (for streaming)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(EXPORT_COLUMNS)
-    yield buffer.getvalue()
-    for row in rows:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([spreadsheet_safe(row[column]) for column in EXPORT_COLUMNS])
-        yield buffer.getvalue()
+    return subscribers.csv_lines(rows, EXPORT_COLUMNS)

@@ -207,11 +207,11 @@ def write_export(db, output, export_format):
     output.writelines(csv_lines(rows))
 
 
-def csv_lines(rows):
+def csv_lines(rows, columns=EXPORT_COLUMNS):
     """Formula-safe CSV with a header, one line at a time (for files and streaming)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    for values in ([EXPORT_COLUMNS], ([row[c] for c in EXPORT_COLUMNS] for row in rows)):
+    for values in ([columns], ([row[c] for c in columns] for row in rows)):
         for record in values:
             writer.writerow([spreadsheet_safe(value) for value in record])
             yield buffer.getvalue()

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from flask import current_app
 
-from .. import mailer
+from .. import mailer, outbox
 from ..db import connect, utcnow
 from . import ledger, render
 
@@ -218,7 +218,11 @@ def resume_paused_if_relay_back(db):
 
 
 def run_once(db, now, progress=None, stop=None):
-    """One pass of the worker: start due campaigns, send, auto-resume. Returns work done."""
+    """One pass of the worker: retry the outbox, start due campaigns, send, auto-resume.
+
+    Returns True when a campaign was worked on.
+    """
+    outbox.send_due(db, now)
     if current_app.config["CAMPAIGN_AUTO_RESUME"]:
         resume_paused_if_relay_back(db)
     worked = False
