@@ -226,6 +226,50 @@ def add_consent_legal_basis(db):
     db.execute("ALTER TABLE consents ADD COLUMN legal_basis TEXT")
 
 
+@migrations(name="0008_privacy")
+def create_privacy_tables(db):
+    """Rights requests (kept for accountability) and anonymous monthly statistics.
+
+    Statistics are what remains of purged people: counts per month, metric and
+    dimension (a churn source, a campaign id), never an address, hash or IP.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE rights_requests (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                email TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('access', 'rectify', 'erase', 'object')),
+                channel TEXT NOT NULL DEFAULT 'web',
+                status TEXT NOT NULL DEFAULT 'awaiting_verification' CHECK (status IN
+                    ('awaiting_verification', 'verified', 'completed', 'expired')),
+                received_at TEXT NOT NULL,
+                due_at TEXT NOT NULL,
+                verified_at TEXT,
+                completed_at TEXT,
+                copy_number INTEGER,
+                note TEXT
+            )""",
+            "CREATE INDEX rights_requests_email ON rights_requests (email, received_at)",
+            "CREATE INDEX rights_requests_received ON rights_requests (received_at)",
+            """CREATE TABLE monthly_statistics (
+                month TEXT NOT NULL,
+                metric TEXT NOT NULL,
+                dimension TEXT NOT NULL DEFAULT '',
+                value INTEGER NOT NULL,
+                PRIMARY KEY (month, metric, dimension)
+            )""",
+            "CREATE INDEX newsletter_mail_sends_sent_at ON newsletter_mail_sends (sent_at)",
+            "CREATE INDEX login_failures_at ON login_failures (at)",
+            "CREATE INDEX staff_sessions_last_seen ON staff_sessions (last_seen_at)",
+            "CREATE INDEX subscribers_pending ON subscribers (status, requested_at)",
+            # A prospect who objected to prospecting keeps their record (a request in
+            # progress) but must never be contacted for marketing.
+            "ALTER TABLE prospects ADD COLUMN marketing_objection_at TEXT",
+        ],
+    )
+
+
 def apply_pending(db):
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]
