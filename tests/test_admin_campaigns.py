@@ -49,13 +49,23 @@ def test_compose_preview_test_send_and_watch_it_finish(app, db, staff_client, ma
     [test_mail] = mailbox.wait_for(1)
     assert test_mail["To"] == STAFF_EMAIL
     mailbox.clear()
-    staff_client.post(f"{url}/send", data={"csrf_token": csrf_token(staff_client, url)})
+    unconfirmed = staff_client.post(
+        f"{url}/send", data={"csrf_token": csrf_token(staff_client, url)}
+    )
+    assert unconfirmed.status_code == 302
+    assert ledger.get(db, campaign_id)["status"] == "draft"  # the box was not ticked
+    staff_client.post(
+        f"{url}/send", data={"csrf_token": csrf_token(staff_client, url), "confirm": "yes"}
+    )
     sending = staff_client.get(url).get_data(as_text=True)
-    assert 'http-equiv="refresh"' in sending and "<progress" in sending
+    assert "campaign-progress.js" in sending and "<progress" in sending
+    progress = staff_client.get(f"{url}/progress.json").get_json()
+    assert progress["status"] == "sending" and progress["recipients"] == 2
     with app.app_context():
         worker.run_once(db, utcnow())
     done = staff_client.get(url).get_data(as_text=True)
-    assert "status-sent" in done and 'http-equiv="refresh"' not in done
+    assert "status-sent" in done and "campaign-progress.js" not in done
+    assert staff_client.get(f"{url}/progress.json").get_json()["percent"] == 100
     assert len(mailbox.wait_for(2)) == 2
     actions = [r["action"] for r in db.query("SELECT action FROM audit_log")]
     assert {"campaign_created", "campaign_test", "campaign_send"} <= set(actions)
@@ -71,7 +81,8 @@ def test_pause_resume_cancel_buttons(app, db, staff_client):
         ("resume", "sending"),
         ("cancel", "cancelled"),
     ):
-        staff_client.post(f"{url}/{step}", data={"csrf_token": csrf_token(staff_client, url)})
+        data = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes"}
+        staff_client.post(f"{url}/{step}", data=data)
         assert ledger.get(db, campaign_id)["status"] == expected, step
     # A state change that makes no sense is refused with a message, not a 500.
     response = staff_client.post(

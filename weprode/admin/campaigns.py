@@ -109,6 +109,23 @@ def campaign_detail(campaign_id):
     )
 
 
+@bp.get("/campaigns/<int:campaign_id>/progress.json")
+def campaign_progress(campaign_id):
+    """Figures for the page's progress script."""
+    campaign = campaign_or_404(campaign_id)
+    figures = ledger.figures(get_db(), campaign_id)
+    done = figures["sent"] + figures["failed"] + figures["skipped"]
+    return {
+        "status": campaign["status"],
+        "done": done,
+        "waiting": figures["queued"] + figures["sending"],
+        **{
+            k: figures[k]
+            for k in ("recipients", "percent", "sent", "failed", "skipped", "unsubscribed")
+        },
+    }
+
+
 def sample_subscriber():
     """The staff member previewing, as a recipient."""
     return {"id": 0, "email": current_user.email, "first_name": None}
@@ -186,6 +203,9 @@ def campaign_test(campaign_id):
 @bp.post("/campaigns/<int:campaign_id>/send")
 def campaign_send(campaign_id):
     """Freeze the audience and queue every message; the worker sends them."""
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm you checked the preview and the test e-mail.")
+        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     return action(
         campaign_id,
         "campaign_send",
