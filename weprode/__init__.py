@@ -6,7 +6,21 @@ from flask import Flask, current_app, has_request_context, request
 from flask_babel import Babel, get_locale
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import admin, cli, config, contact, db, errors, mailer, newsletter, outbox, security, site
+from . import (
+    admin,
+    cli,
+    config,
+    contact,
+    db,
+    errors,
+    mailer,
+    newsletter,
+    outbox,
+    rights,
+    security,
+    site,
+    usage_log,
+)
 from .campaigns import cli as campaigns_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -50,12 +64,14 @@ def create_app(test_config=None, instance_path=None):
 
     babel.init_app(app, locale_selector=select_locale)
     db.init_app(app)
+    usage_log.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     mailer.init_app(app)
     app.register_blueprint(site.bp)
     app.register_blueprint(newsletter.bp)
     app.register_blueprint(contact.bp)
+    app.register_blueprint(rights.bp)
     admin.init_app(app)
     cli.init_app(app)
     campaigns_cli.init_app(app)

@@ -36,6 +36,8 @@ DEFAULTS = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_PUBLIC_FORMS": "10 per minute;60 per hour",
+    # Daily usage and security logs; empty means `<instance>/logs`.
+    "LOG_FOLDER": "",
     "NEWSLETTER_CONFIRM_MAX_AGE_DAYS": 7,
     "NEWSLETTER_UNDO_MAX_AGE_HOURS": 24,
     # Where contact and meeting requests are notified (Reply-To: the person).

@@ -33,6 +33,9 @@ def connect(path):
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows are overwritten with zeros: an erased or purged address must not
+    # linger in free pages of the file.
+    conn.execute("PRAGMA secure_delete=ON")
     # Plugins are looked up through entry points on every Database(); we use none.
     return sqlite_utils.Database(conn, execute_plugins=False)
 

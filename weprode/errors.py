@@ -2,7 +2,11 @@
 
 from flask import render_template
 from flask_babel import lazy_gettext as _l
+from flask_limiter.errors import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from .usage_log import security_event
 
 TITLES = {
     400: _l("This request could not be understood"),
@@ -44,6 +48,20 @@ def render_error(error):
     return response, code
 
 
+def reject_csrf(error):
+    """Log a missing or bad CSRF token in the security log, then the usual 400 page."""
+    security_event("csrf_rejected", reason=error.description)
+    return render_error(error)
+
+
+def rate_limited(error):
+    """Log a rate-limit hit in the security log, then the usual 429 page."""
+    security_event("rate_limited", limit=error.description)
+    return render_error(error)
+
+
 def init_app(app):
-    """Register the handler; Flask routes unhandled exceptions to it as a 500."""
+    """Register the handlers; Flask routes unhandled exceptions to them as a 500."""
     app.register_error_handler(HTTPException, render_error)
+    app.register_error_handler(CSRFError, reject_csrf)
+    app.register_error_handler(RateLimitExceeded, rate_limited)

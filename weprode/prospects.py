@@ -8,7 +8,7 @@ kept 3 years from the last interaction with the person (see the privacy policy).
 import json
 from dataclasses import dataclass
 
-from . import subscribers
+from . import retention, subscribers
 from .db import isoformat, write_transaction
 
 STATUSES = ("new", "in_progress", "answered", "closed")
@@ -22,7 +22,6 @@ STATUS_LABELS = {
 REOPENED_STATUSES = ("answered", "closed")
 INTERACTION_KINDS = ("contact", "meeting")
 MEETING_FORMATS = ("video", "on_site")
-RETENTION_YEARS = 3
 PAGE_SIZE = 50
 IDENTITY_FIELDS = ("last_name", "first_name", "job_title", "company", "phone")
 EXPORT_COLUMNS = [
@@ -178,10 +177,7 @@ def counts_by_status(db):
 
 def retention_cutoff(now):
     """The moment 3 calendar years before `now` (29 February becomes the 28th)."""
-    try:
-        return now.replace(year=now.year - RETENTION_YEARS)
-    except ValueError:
-        return now.replace(year=now.year - RETENTION_YEARS, day=28)
+    return retention.RULES_BY_KEY["prospects"].cutoff(now)
 
 
 def prospects_due_for_deletion(db, now):

@@ -6,6 +6,8 @@ from flask import abort, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from .usage_log import security_event
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'none'",
@@ -77,6 +79,11 @@ def check_cross_origin():
     if getattr(view, CROSS_ORIGIN_EXEMPT_ATTR, False):
         return
     if is_cross_origin_request():
+        security_event(
+            "cross_origin_rejected",
+            origin=request.headers.get("Origin", "-"),
+            fetch_site=request.headers.get("Sec-Fetch-Site", "-"),
+        )
         abort(403, description="This form can only be sent from our own pages.")
 
 

@@ -11,6 +11,8 @@ from flask import (
 )
 from flask_babel import get_locale
 
+from . import retention
+
 bp = Blueprint("site", __name__)
 
 # Pages listed in the sitemap; endpoints of capabilities not installed are skipped.
@@ -28,7 +30,7 @@ CACHE_ONE_DAY = 86400
 PAGE_CACHE = "weprode.page_cache"
 
 
-def render_page(template):
+def render_page(template, **context):
     """Render a public page once per path and language, then serve it from memory.
 
     These pages are the same for every visitor and change only with a deployment, yet
@@ -36,12 +38,12 @@ def render_page(template):
     nearly as cheap as a static file. The debug server renders every time.
     """
     if current_app.debug:
-        return render_template(template)
+        return render_template(template, **context)
     cache = current_app.extensions.setdefault(PAGE_CACHE, {})
     key = (template, request.path, str(get_locale()))
     html = cache.get(key)
     if html is None:
-        html = cache[key] = render_template(template)
+        html = cache[key] = render_template(template, **context)
     return html
 
 
@@ -72,7 +74,7 @@ def legal():
 @bp.get("/privacy")
 def privacy():
     """The privacy policy."""
-    return render_page("site/privacy.html")
+    return render_page("site/privacy.html", retention_rules=retention.RULES)
 
 
 def absolute_url(endpoint, **values):

@@ -16,7 +16,7 @@ from .tokens import address_hash, address_hashes
 
 STATUSES = ("pending", "active", "churned")
 LANGUAGES = ("en", "fr")
-CHURN_SOURCES = ("one-click", "page", "staff", "erasure")
+CHURN_SOURCES = ("one-click", "page", "staff", "erasure", "rights-request")
 EXPORT_COLUMNS = [
     "email",
     "first_name",

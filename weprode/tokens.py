@@ -17,6 +17,8 @@ from itsdangerous import BadData, URLSafeSerializer
 CONFIRM_SALT = "weprode.newsletter.confirm"
 UNSUBSCRIBE_SALT = "weprode.newsletter.unsubscribe"
 UNDO_SALT = "weprode.newsletter.undo"
+RIGHTS_SALT = "weprode.rights.verify"
+RIGHTS_MAX_AGE = timedelta(hours=1)
 SUPPRESSION_HASH_CONTEXT = b"weprode.suppression.v1"
 
 
@@ -110,6 +112,16 @@ def check_undo_token(token, now):
     """Valid for NEWSLETTER_UNDO_MAX_AGE_HOURS after the churn."""
     hours = current_app.config["NEWSLETTER_UNDO_MAX_AGE_HOURS"]
     return check_timed(UNDO_SALT, token, now, timedelta(hours=hours))
+
+
+def make_rights_token(request_id, received_at):
+    """The link proving a rights request comes from the address's owner."""
+    return make_timed(RIGHTS_SALT, request_id, received_at)
+
+
+def check_rights_token(token, now):
+    """Valid for one hour after the request; payload is (request_id, received_at)."""
+    return check_timed(RIGHTS_SALT, token, now, RIGHTS_MAX_AGE)
 
 
 def make_unsubscribe_token(subscriber_id, campaign_id=None):

@@ -84,6 +84,7 @@ from . import (  # noqa: E402,F401  (register their views on bp)
     campaigns,
     dashboard,
     prospects,
+    rights,
     subscriber_import,
     subscribers,
 )

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import audit, staff
 from ..db import get_db, isoformat, parse_timestamp, utcnow
+from ..usage_log import security_event
 from . import StaffUser, bp
 
 PENDING_LOGIN_MAX_AGE = timedelta(minutes=5)
@@ -52,12 +53,14 @@ def complete_login(db, account, now):
     session_id = staff.start_session(db, account["id"], now)
     login_user(StaffUser(session_id, account))
     audit.record(db, account["email"], "login", now)
+    security_event("staff_login", login=account["email"])
 
 
 def refuse_if_locked_out(db, login, now):
     """429 while the account or this address has too many recent failures."""
     if staff.is_locked_out(db, login, client_ip(), now):
         audit.record(db, staff.normalise_login(login) or "-", "login_locked_out", now)
+        security_event("staff_login_locked_out", login=staff.normalise_login(login) or "-")
         abort(429, description=LOCKED_OUT_MESSAGE)
 
 
@@ -65,6 +68,7 @@ def fail(db, login, now, form, template):
     """Count a failure and answer the same message whatever went wrong."""
     staff.record_failure(db, login, client_ip(), now)
     audit.record(db, staff.normalise_login(login) or "-", "login_failed", now)
+    security_event("staff_login_failed", login=staff.normalise_login(login) or "-")
     return render_template(template, form=form, error=BAD_LOGIN_MESSAGE), 401
 
 

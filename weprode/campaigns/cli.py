@@ -5,8 +5,10 @@ import threading
 import time
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 
+from .. import retention
 from ..db import get_db, utcnow
 from . import compose, ledger, worker
 
@@ -119,8 +121,14 @@ def send_command(campaign_id):
 def worker_command(poll_seconds):
     """Send scheduled and queued campaigns, resume interrupted ones; runs until stopped."""
     stop = stop_on_signals()
-    click.echo("campaign worker running (Ctrl-C to stop)")
-    worker.run_forever(get_db(), stop, poll_seconds=poll_seconds)
+    db = get_db()
+    click.echo("campaign worker running (Ctrl-C to stop); retention purge once a day")
+
+    def daily_purge(now):
+        results = retention.purge(db, now, log_folder=retention.log_folder(current_app))
+        click.echo("purge: " + ", ".join(f"{r.key} {r.due}" for r in results))
+
+    worker.run_forever(db, stop, poll_seconds=poll_seconds, purge=daily_purge)
 
 
 def init_app(app):

@@ -234,8 +234,19 @@ def run_once(db, now, progress=None, stop=None):
     return worked
 
 
-def run_forever(db, stop, poll_seconds=5.0):
-    """The `campaigns worker` loop; returns when `stop` is set."""
+PURGE_EVERY = timedelta(days=1)
+
+
+def run_forever(db, stop, poll_seconds=5.0, purge=None):
+    """The `campaigns worker` loop; returns when `stop` is set.
+
+    `purge(now)`, when given, runs at start and then once a day (the retention purge).
+    """
+    last_purge = None
     while not stop.is_set():
-        run_once(db, utcnow(), stop=stop)
+        now = utcnow()
+        if purge is not None and (last_purge is None or now - last_purge >= PURGE_EVERY):
+            purge(now)
+            last_purge = now
+        run_once(db, now, stop=stop)
         stop.wait(poll_seconds)

@@ -7,6 +7,7 @@ from .. import subscribers, tokens
 from ..db import get_db, utcnow
 from ..mailer import MailDeliveryError
 from ..security import cross_origin_exempt, limiter, public_form_limit
+from ..usage_log import security_event
 from . import optout, signup
 from .forms import SignupForm
 
@@ -77,11 +78,13 @@ def confirm(token):
     if request.method == "GET":
         check = tokens.check_confirm_token(token, utcnow())
         if not check.ok:
+            security_event("bad_token", purpose="confirm", outcome=check.status, token=token)
             return render_template("newsletter/confirm_failed.html", outcome=check.status), 400
         return render_template("newsletter/confirm.html", token=token)
     outcome, subscriber = signup.confirm(get_db(), token, utcnow())
     if outcome in ("confirmed", "already"):
         return render_template("newsletter/confirmed.html", outcome=outcome)
+    security_event("bad_token", purpose="confirm", outcome=outcome, token=token)
     return render_template("newsletter/confirm_failed.html", outcome=outcome), 400
 
 
@@ -89,6 +92,7 @@ def subscriber_from_token(token):
     """(subscriber id, campaign id or None) from an unsubscribe token; 400 if forged."""
     check = tokens.check_unsubscribe_token(token)
     if not check.ok:
+        security_event("bad_token", purpose="unsubscribe", outcome=check.status, token=token)
         abort(
             400,
             description="This unsubscribe link is not valid. Please copy the whole link "
@@ -137,4 +141,6 @@ def undo(token):
     """Reactivate a subscription just ended, without a new opt-in (24 hours)."""
     outcome, _subscriber = optout.undo(get_db(), token, utcnow())
     status = 200 if outcome in ("restored", "already") else 400
+    if status == 400:
+        security_event("bad_token", purpose="undo", outcome=outcome, token=token)
     return render_template("newsletter/undone.html", outcome=outcome), status

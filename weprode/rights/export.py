@@ -1,0 +1,185 @@
+"""The copy of someone's data (GDPR articles 15 and 20): one JSON document per address.
+
+It holds every row we keep about the address, internal staff notes included (they
+are personal data too), and the information article 15 requires, as data: purposes,
+recipients, retention, rights, where to complain. Retention comes from the
+retention rules, so the copy says what the code does.
+"""
+
+from flask_babel import gettext as _
+
+from .. import prospects, retention, subscribers, tokens
+from ..db import isoformat
+from ..site import absolute_url
+from . import records
+
+FORMAT_VERSION = 1
+
+
+def newsletter_part(db, email):
+    """The subscriber row, consent proofs, history and campaign deliveries (or None)."""
+    subscriber = subscribers.find_by_email(db, email)
+    if subscriber is None:
+        return None
+    subscriber_id = subscriber["id"]
+    deliveries = list(
+        db.query(
+            "SELECT d.campaign_id, c.subject AS campaign_subject, d.status, d.sent_at "
+            "FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id "
+            "WHERE d.subscriber_id = ? ORDER BY d.id",
+            [subscriber_id],
+        )
+    )
+    return {
+        "subscriber": subscriber,
+        "consents": subscribers.consents(db, subscriber_id),
+        "history": subscribers.history(db, subscriber_id),
+        "deliveries": deliveries,
+    }
+
+
+def prospect_part(db, email):
+    """The prospect row, their requests, staff notes and mails waiting to be sent (or None)."""
+    prospect = prospects.find_by_email(db, email)
+    if prospect is None:
+        return None
+    prospect_id = prospect["id"]
+    unsent = list(
+        db.query(
+            "SELECT kind, created_at, recipient, subject, body_text FROM outbox "
+            "WHERE prospect_id = ? ORDER BY id",
+            [prospect_id],
+        )
+    )
+    return {
+        "prospect": prospect,
+        "requests": prospects.interactions(db, prospect_id),
+        "staff_notes": prospects.notes(db, prospect_id),
+        "mails_waiting_to_be_sent": unsent,
+    }
+
+
+def mail_sends(db, email):
+    """Which newsletter mails (confirmations...) went to the address, and when."""
+    hashes = tokens.address_hashes(email)
+    placeholders = ", ".join("?" for _ in hashes)
+    return list(
+        db.query(
+            "SELECT kind, sent_at FROM newsletter_mail_sends "
+            f"WHERE address_hash IN ({placeholders}) ORDER BY sent_at, id",
+            hashes,
+        )
+    )
+
+
+def suppression(db, email):
+    """The suppression entry (date and reason), or None: the address is not blocked."""
+    hashes = tokens.address_hashes(email)
+    placeholders = ", ".join("?" for _ in hashes)
+    rows = list(
+        db.query(
+            "SELECT created_at, source FROM suppressions "
+            f"WHERE address_hash IN ({placeholders}) LIMIT 1",
+            hashes,
+        )
+    )
+    return rows[0] if rows else None
+
+
+def retention_periods():
+    """The retention rules, as plain strings in the current language."""
+    return [
+        {
+            "data": str(rule.data),
+            "kept_for": str(rule.period),
+            "counted_from": str(rule.clock),
+            "then": str(rule.action),
+        }
+        for rule in retention.RULES
+    ]
+
+
+def article_15_information():
+    """What article 15 says a person must be told, with the facts of FACTS.md."""
+    return {
+        "controller": {
+            "name": "WEPRODE S.A.S.",
+            "registration": "RCS Chambéry 908 323 652",
+            "address": "19 Boulevard de la mer Caspienne, Savoie Technolac – BP 219, "
+            "73370 Le Bourget-du-Lac, France",
+            "privacy_contact": "privacy@weprode.com",
+        },
+        "categories_of_data": [
+            _(
+                "Identification and professional status: last name, first name, job title, "
+                "organisation."
+            ),
+            _("Contact details: professional e-mail address and telephone number."),
+            _("Website usage data: IP address, logs, browser, pages visited."),
+        ],
+        "purposes": [
+            _("Answering requests for information or a demonstration."),
+            _(
+                "Managing the commercial and prospecting relationship (e-mail campaigns, "
+                "satisfaction surveys, customer studies)."
+            ),
+            _("Following up contracts."),
+            _("Sending information about Weprode, such as the newsletter."),
+            _("Keeping the website secure."),
+        ],
+        "sources": [
+            _("Your browsing on the website (usage data)."),
+            _("The website's forms: contact, meeting request, newsletter signup."),
+            _("Prospecting and contract management outside the website."),
+        ],
+        "recipients": [
+            _("Weprode's own staff."),
+            _(
+                "Processors acting on Weprode's instructions: today only the host, OVH "
+                "(2 rue Kellermann, 59100 Roubaix, France)."
+            ),
+            _("Public authorities, when the law requires it."),
+        ],
+        "transfers_outside_the_eu": _("None: the data is stored by OVH in France."),
+        "automated_decision_making": _("None."),
+        "retention": retention_periods(),
+        "your_rights": [
+            _("Access and a copy of your data."),
+            _("Rectification of inaccurate or incomplete data."),
+            _("Erasure, except where a legal duty requires us to keep the data."),
+            _("Objection, including to any commercial prospecting, at any time."),
+            _("Portability: this document is in a structured, machine-readable format."),
+        ],
+        "copies": _(
+            "The first copy is free. From the second copy, Weprode may charge the cost of "
+            "producing it. Manifestly abusive or repetitive requests may be refused."
+        ),
+        "how_to_exercise_your_rights": {
+            "online": absolute_url("rights.request"),
+            "email": "privacy@weprode.com",
+            "post": "WEPRODE, 19 Boulevard de la mer Caspienne, Savoie Technolac – BP 219, "
+            "73370 Le Bourget-du-Lac, France",
+        },
+        "complaints": {
+            "authority": "CNIL – Service des plaintes",
+            "address": "3 Place de Fontenoy, TSA 80715, 75334 Paris Cedex 07, France",
+            "phone": "+33 (0)1 53 73 22 22",
+        },
+    }
+
+
+def document(db, email, now, copy_number):
+    """Everything we hold about `email`, plus the article 15 information."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "title": _("Personal data held by Weprode about an e-mail address"),
+        "email": email,
+        "generated_at": isoformat(now),
+        "copy_number": copy_number,
+        "newsletter": newsletter_part(db, email),
+        "newsletter_mails_sent": mail_sends(db, email),
+        "prospect": prospect_part(db, email),
+        "suppression": suppression(db, email),
+        "rights_requests": records.for_email(db, email),
+        "about_this_processing": article_15_information(),
+    }

@@ -1,0 +1,108 @@
+"""The rights request form and the correction form (public: no CSRF cookie, a honeypot)."""
+
+from flask_babel import lazy_gettext as _l
+from wtforms import EmailField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
+
+from .. import subscribers
+from ..forms import PublicForm, single_line
+
+KIND_CHOICES = [
+    SelectChoice("access", _l("Send me a copy of my data (access and portability)")),
+    SelectChoice("rectify", _l("Correct my data")),
+    SelectChoice("erase", _l("Erase my data")),
+    SelectChoice("object", _l("Stop all marketing to me")),
+]
+PROSPECT_REQUIRED = ("first_name", "last_name", "company")
+LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("fr", "Français")]
+
+
+class RightsRequestForm(PublicForm):
+    """E-mail* and what the person wants*."""
+
+    email = EmailField(
+        _l("Your e-mail address"),
+        validators=[
+            DataRequired(_l("Please enter your e-mail address.")),
+            single_line,
+            Length(max=254),
+            Email(_l("Please enter a valid e-mail address."), check_deliverability=False),
+        ],
+        render_kw={"autocomplete": "email"},
+    )
+    kind = RadioField(
+        _l("What would you like us to do?"),
+        choices=KIND_CHOICES,
+        validators=[InputRequired(_l("Please choose what you would like us to do."))],
+    )
+
+    def validate_email(self, field):
+        """The address must also be one we can store and compare (normalised)."""
+        try:
+            subscribers.normalise_email(field.data)
+        except subscribers.InvalidAddress as error:
+            raise ValidationError(_l("Please enter a valid e-mail address.")) from error
+
+
+def required_for_prospects(message):
+    """A validator: the field may be empty unless the person is a prospect.
+
+    Prospects' names and organisation cannot be blank (the contact forms require
+    them); a subscriber has only a first name, which they may remove.
+    """
+
+    def check(form, field):
+        if form.holds_prospect and not (field.data or "").strip():
+            raise ValidationError(message)
+
+    return check
+
+
+class RectifyForm(PublicForm):
+    """The identity we hold, to correct. Which fields are shown depends on what we hold."""
+
+    def __init__(self, *args, holds_prospect=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.holds_prospect = holds_prospect
+        if holds_prospect:
+            for name in PROSPECT_REQUIRED:
+                self[name].flags.required = True
+
+    first_name = StringField(
+        _l("First name"),
+        validators=[
+            single_line,
+            Length(max=100),
+            required_for_prospects(_l("Please enter your first name.")),
+        ],
+        render_kw={"autocomplete": "given-name"},
+    )
+    last_name = StringField(
+        _l("Last name"),
+        validators=[
+            single_line,
+            Length(max=100),
+            required_for_prospects(_l("Please enter your last name.")),
+        ],
+        render_kw={"autocomplete": "family-name"},
+    )
+    company = StringField(
+        _l("Organisation"),
+        validators=[
+            single_line,
+            Length(max=150),
+            required_for_prospects(_l("Please enter your organisation.")),
+        ],
+        render_kw={"autocomplete": "organization"},
+    )
+    job_title = StringField(
+        _l("Job title"),
+        validators=[single_line, Length(max=100)],
+        render_kw={"autocomplete": "organization-title"},
+    )
+    language = RadioField(
+        _l("Language we write to you in"),
+        choices=LANGUAGE_CHOICES,
+        validators=[InputRequired(_l("Please choose a language."))],
+    )

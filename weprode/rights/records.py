@@ -1,0 +1,182 @@
+"""Rights requests as records: received, due a month later, verified, completed.
+
+Every request is kept, whatever became of it: the table is our proof that each
+request was answered in time (the retention rules say for how long). Requests are
+listed for staff newest first with keyset pagination on (received_at, id).
+"""
+
+import calendar
+from datetime import timedelta
+
+from ..db import isoformat
+from ..tokens import RIGHTS_MAX_AGE
+
+KINDS = ("access", "rectify", "erase", "object")
+STATUSES = ("awaiting_verification", "verified", "completed", "expired")
+STATUS_LABELS = {
+    "awaiting_verification": "Awaiting verification",
+    "verified": "Verified",
+    "completed": "Completed",
+    "expired": "Expired (never verified)",
+}
+KIND_LABELS = {
+    "access": "Copy of data",
+    "rectify": "Correction",
+    "erase": "Erasure",
+    "object": "Stop marketing",
+}
+WEB = "web"
+POST_OR_EMAIL = "post-or-email"
+# Verification mails per address and window, so our form cannot flood an inbox.
+MAIL_LIMITS = ((timedelta(hours=1), 3), (timedelta(days=1), 10))
+PAGE_SIZE = 50
+# From this copy on, the controller may charge the cost of producing it (FACTS.md).
+FEE_FROM_COPY = 2
+
+
+def add_months(moment, months):
+    """The same day `months` calendar months later; the 31st becomes the month's last day."""
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def due_date(received_at):
+    """When the answer is due: one calendar month after receipt (GDPR art. 12(3))."""
+    return add_months(received_at, 1)
+
+
+def get(db, request_id):
+    """The request row as a dict, or None."""
+    rows = list(db.query("SELECT * FROM rights_requests WHERE id = ?", [request_id]))
+    return rows[0] if rows else None
+
+
+def create(db, email, kind, now, channel=WEB, verified=False):
+    """Record a request received `now`; return its id.
+
+    Requests by post or e-mail are `verified` on creation: staff checked who wrote.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of: {', '.join(KINDS)}")
+    row = {
+        "email": email,
+        "kind": kind,
+        "channel": channel,
+        "status": "verified" if verified else "awaiting_verification",
+        "received_at": isoformat(now),
+        "due_at": isoformat(due_date(now)),
+        "verified_at": isoformat(now) if verified else None,
+    }
+    return db["rights_requests"].insert(row).last_pk
+
+
+def may_mail(db, email, now):
+    """True while the address is under every limit in `MAIL_LIMITS` (web requests)."""
+    for window, most in MAIL_LIMITS:
+        sent = db.execute(
+            "SELECT count(*) FROM rights_requests WHERE email = ? AND channel = ? "
+            "AND received_at > ?",
+            [email, WEB, isoformat(now - window)],
+        ).fetchone()[0]
+        if sent >= most:
+            return False
+    return True
+
+
+def expire_unverified(db, now):
+    """Mark requests whose link ran out unused as expired; return how many."""
+    cursor = db.execute(
+        "UPDATE rights_requests SET status = 'expired' "
+        "WHERE status = 'awaiting_verification' AND received_at < ?",
+        [isoformat(now - RIGHTS_MAX_AGE)],
+    )
+    return cursor.rowcount
+
+
+def completed_copies(db, email):
+    """How many copies of their data this address has been given so far."""
+    return db.execute(
+        "SELECT count(*) FROM rights_requests WHERE email = ? AND kind = 'access' "
+        "AND status = 'completed'",
+        [email],
+    ).fetchone()[0]
+
+
+def complete(db, request_id, now, note=None, copy_number=None):
+    """Mark the request done (verified too, if it was not yet); the first completion counts."""
+    stamp = isoformat(now)
+    db.execute(
+        "UPDATE rights_requests SET status = 'completed', "
+        "verified_at = coalesce(verified_at, ?), completed_at = coalesce(completed_at, ?), "
+        "copy_number = coalesce(copy_number, ?), note = coalesce(?, note) WHERE id = ?",
+        [stamp, stamp, copy_number, note, request_id],
+    )
+
+
+def for_email(db, email):
+    """Every request from this address, oldest first, without repeating the address."""
+    return list(
+        db.query(
+            "SELECT id, kind, channel, status, received_at, due_at, verified_at, "
+            "completed_at, copy_number FROM rights_requests WHERE email = ? "
+            "ORDER BY received_at, id",
+            [email],
+        )
+    )
+
+
+# The status as it stands now: an unused link older than an hour has expired, even
+# before a later request's `expire_unverified` wrote it down.
+CURRENT_STATUS = (
+    "CASE WHEN status = 'awaiting_verification' AND received_at < ? THEN 'expired' ELSE status END"
+)
+
+
+def parse_cursor(cursor):
+    """`received_at|id` -> (received_at, id), or None when absent or malformed."""
+    if not cursor:
+        return None
+    moment, _, raw_id = cursor.rpartition("|")
+    if not moment or not raw_id.isdigit():
+        return None
+    return moment, int(raw_id)
+
+
+def search(db, now, status="", cursor=None, limit=PAGE_SIZE):
+    """(rows, next cursor): requests newest first, optionally of one status.
+
+    Each row carries its current status and `overdue` (not answered by its due date).
+    """
+    if status and status not in STATUSES:
+        raise ValueError("Unknown status.")
+    expiry = isoformat(now - RIGHTS_MAX_AGE)
+    current = CURRENT_STATUS
+    conditions, params = [], [expiry]
+    if status:
+        conditions.append(f"({current}) = ?")
+        params += [expiry, status]
+    position = parse_cursor(cursor)
+    if position:
+        conditions.append("(received_at, id) < (?, ?)")
+        params += list(position)
+    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = list(
+        db.query(
+            f"SELECT id, email, kind, channel, ({current}) AS status, received_at, due_at, "
+            "verified_at, completed_at, copy_number, note FROM rights_requests "
+            f"{where} ORDER BY received_at DESC, id DESC LIMIT ?",
+            [*params, limit + 1],
+        )
+    )
+    stamp = isoformat(now)
+    for row in rows:
+        row["overdue"] = row["status"] in ("awaiting_verification", "verified") and (
+            row["due_at"] < stamp
+        )
+        row["fee_may_apply"] = (row["copy_number"] or 0) >= FEE_FROM_COPY
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, f"{rows[-1]['received_at']}|{rows[-1]['id']}"
