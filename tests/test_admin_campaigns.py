@@ -97,3 +97,68 @@ def test_editing_a_sent_campaign_is_refused(app, db, staff_client):
     with app.app_context():
         ledger.start(db, campaign_id, utcnow())
     assert staff_client.get(f"/admin/campaigns/{campaign_id}/edit").status_code == 409
+
+
+def test_dashboard_lists_last_campaigns_and_detail_lists_campaigns_received(
+    app, db, staff_client, mailbox
+):
+    [subscriber_id] = add_subscribers(app, db, [("ada@example.org", "Ada", "en")])
+    campaign_id = int(
+        save(staff_client, subject="Spring letter").headers["Location"].rsplit("/", 1)[1]
+    )
+    with app.app_context():
+        ledger.start(db, campaign_id, utcnow())
+        worker.send_campaign(db, campaign_id)
+    dashboard = staff_client.get("/admin/").get_data(as_text=True)
+    assert "Last campaigns" in dashboard and "Spring letter" in dashboard
+    detail = staff_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
+    received = detail.split("Campaigns received")[1].split("</table>")[0]
+    assert "Spring letter" in received and "sent" in received
+
+
+def test_cli_create_list_and_send(app, db, runner, mailbox, tmp_path):
+    add_subscribers(app, db, [("ada@example.org", "Ada", "en"), ("bo@example.org", None, "fr")])
+    body = tmp_path / "body.md"
+    body.write_text(BODY, encoding="utf-8")
+    created = runner.invoke(
+        args=[
+            "campaigns",
+            "create",
+            "--subject",
+            "CLI news",
+            "--body-file",
+            str(body),
+            "--language",
+            "fr",
+        ]
+    )
+    assert created.exit_code == 0, created.output
+    campaign_id = int(created.output.strip())
+    bad = tmp_path / "bad.md"
+    bad.write_text("Hi {{ nom }}", encoding="utf-8")
+    refused = runner.invoke(args=["campaigns", "create", "--subject", "x", "--body-file", str(bad)])
+    assert refused.exit_code == 1 and "Unknown placeholder nom" in refused.output
+    listed = runner.invoke(args=["campaigns", "list"]).output
+    assert f"{campaign_id}\tdraft\t0 recipients" in listed and "CLI news" in listed
+    sent = runner.invoke(args=["campaigns", "send", str(campaign_id)])
+    assert sent.exit_code == 0, sent.output
+    assert "sent: 1 sent, 0 failed, 0 skipped, 0 left" in sent.output
+    [message] = mailbox.wait_for(1)
+    assert message["To"] == "bo@example.org"
+
+
+def test_sending_rate_limit_is_honoured(make_app, mailbox):
+    import time
+
+    app = make_app(CAMPAIGN_MESSAGES_PER_SECOND=20, CAMPAIGN_SMTP_CONNECTIONS=2)
+    from weprode.db import connect
+
+    db = connect(app.config["DATABASE"])
+    add_subscribers(app, db, [(f"r{i}@example.org", None, "en") for i in range(10)])
+    from campaign_helpers import new_campaign, send
+
+    started = time.monotonic()
+    assert send(app, db, new_campaign(db)) == "sent"
+    # 10 messages at 20 per second cannot take less than 9 intervals of 50 ms.
+    assert time.monotonic() - started >= 0.45
+    assert len(mailbox.wait_for(10)) == 10

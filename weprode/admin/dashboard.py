@@ -3,6 +3,7 @@
 from flask import render_template, request
 
 from .. import audit, subscribers
+from ..campaigns import compose
 from ..db import get_db, utcnow
 from . import bp
 from .charts import weekly_chart
@@ -19,6 +20,7 @@ def dashboard():
         recent=subscribers.recent_activity(db, now),
         weeks=weeks,
         chart=weekly_chart(weeks),
+        campaigns=compose.page(db, limit=5)[0],
     )
 
 

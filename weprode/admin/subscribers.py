@@ -17,6 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from .. import audit, subscriber_admin, subscribers
+from ..campaigns import ledger
 from ..db import connect, get_db, utcnow
 from ..forms import single_line
 from . import bp
@@ -113,6 +114,7 @@ def subscriber_detail(subscriber_id):
         subscriber=subscriber,
         consents=subscribers.consents(db, subscriber_id),
         history=subscribers.history(db, subscriber_id),
+        deliveries=ledger.deliveries_for(db, subscriber_id),
         form=form,
         confirm_form=ConfirmForm(),
     )
@@ -130,6 +132,7 @@ def subscriber_rectify(subscriber_id):
             subscriber=subscriber,
             consents=subscribers.consents(db, subscriber_id),
             history=subscribers.history(db, subscriber_id),
+            deliveries=ledger.deliveries_for(db, subscriber_id),
             form=form,
             confirm_form=ConfirmForm(),
         ), 400

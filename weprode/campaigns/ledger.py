@@ -307,3 +307,15 @@ def figures(db, campaign_id):
     done = counts["sent"] + counts["failed"] + counts["skipped"]
     counts["percent"] = round(100 * done / counts["recipients"]) if counts["recipients"] else 0
     return counts
+
+
+def deliveries_for(db, subscriber_id, limit=100):
+    """The campaigns a subscriber was sent (or is queued for), newest first."""
+    return list(
+        db.query(
+            "SELECT c.id AS campaign_id, c.subject, d.status, d.sent_at, d.smtp_reply "
+            "FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id "
+            "WHERE d.subscriber_id = ? ORDER BY d.id DESC LIMIT ?",
+            [subscriber_id, limit],
+        )
+    )
