@@ -29,6 +29,7 @@ import email
 import email.policy
 import io
 import multiprocessing
+import os
 import pstats
 import random
 import re
@@ -605,7 +606,8 @@ def run(args, tmp):
         sink.start()
         print(
             f"smtp-sink on {_harness.LOOPBACK}:{sink.port} "
-            f"({'dumping each message to a file' if dump else 'no dump'})"
+            f"({f'dumping each message under {sink.dump_dir.parent}' if dump else 'no dump'}); "
+            f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
         )
         instance = tmp / "instance"
         config = bench_config(instance, sink.port, secret_key, overrides)
