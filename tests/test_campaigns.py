@@ -225,3 +225,26 @@ def test_dkim_signature_covers_both_list_unsubscribe_headers_and_verifies(
         b"List-Unsubscribe-Post: List-Unsubscribe=Two-Click",
     )
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+def test_mixed_refusals_in_one_batch_with_and_without_pipelining(app, db, mailbox, pipelining):
+    mailbox.pipelining = pipelining
+    people = [(f"m{i}@example.org", f"N{i}", "en") for i in range(6)]
+    add_subscribers(app, db, people)
+    mailbox.refusals["m1@example.org"] = "550 5.1.1 No such mailbox"
+    mailbox.refusals["m4@example.org"] = "452 4.2.2 Mailbox full"
+    campaign_id = new_campaign(db)
+    assert send(app, db, campaign_id) == "sending"  # m4 waits for its retry
+    received = by_recipient(mailbox, 4)
+    assert sorted(received) == [
+        "m0@example.org",
+        "m2@example.org",
+        "m3@example.org",
+        "m5@example.org",
+    ]
+    for email, message in received.items():
+        assert f"Hello N{email[1]}," in text_part(message)  # each got their own message
+    rows = {r["subscriber_id"]: r for r in db.query("SELECT * FROM deliveries")}
+    statuses = sorted((r["status"], (r["smtp_reply"] or "")[:3]) for r in rows.values())
+    assert statuses == [("failed", "550"), ("queued", "452")] + [("sent", "250")] * 4

@@ -26,6 +26,14 @@ class MailSinkHandler:
         self._counter = 0
         # Tests make the sink refuse some recipients: address -> "550 ..." or "451 ...".
         self.refusals = {}
+        self.pipelining = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        """Offer PIPELINING like Postfix does (aiosmtpd reads commands in order anyway)."""
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         """Accept the recipient unless a test asked to refuse it."""
@@ -61,6 +69,7 @@ class MailSinkHandler:
             self.messages.clear()
             self.raw.clear()
             self.refusals.clear()
+            self.pipelining = True
 
 
 def start_sink(host="127.0.0.1", port=8025, directory=None):

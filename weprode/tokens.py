@@ -8,11 +8,13 @@ sent. Checks return a `TokenCheck` (ok / expired / invalid) instead of raising.
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous.encoding import base64_encode
 
 CONFIRM_SALT = "weprode.newsletter.confirm"
 UNSUBSCRIBE_SALT = "weprode.newsletter.unsubscribe"
@@ -128,6 +130,25 @@ def make_unsubscribe_token(subscriber_id, campaign_id=None):
     """The opt-out link's token: never expires, names no address, may name a campaign."""
     payload = [subscriber_id] if campaign_id is None else [subscriber_id, campaign_id]
     return serializer(UNSUBSCRIBE_SALT).dumps(payload)
+
+
+def unsubscribe_token_maker(campaign_id):
+    """A fast `make_unsubscribe_token(id, campaign_id)` for one campaign's send.
+
+    Builds the same bytes as itsdangerous (compact JSON, URL-safe base64, HMAC with
+    the derived key) but derives the key once instead of once per message: token
+    making was a tenth of the time spent building each campaign message.
+    """
+    signer = serializer(UNSUBSCRIBE_SALT).make_signer()
+    key, digest, separator = signer.derive_key(), signer.digest_method, signer.sep
+
+    def make(subscriber_id):
+        body = [subscriber_id] if campaign_id is None else [subscriber_id, campaign_id]
+        payload = base64_encode(json.dumps(body, separators=(",", ":")).encode())
+        signature = base64_encode(hmac.new(key, payload, digest).digest())
+        return (payload + separator + signature).decode("ascii")
+
+    return make
 
 
 def check_unsubscribe_token(token):

@@ -11,9 +11,10 @@ import base64
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
+from functools import lru_cache
 
 import css_inline
 import dkim
@@ -28,6 +29,7 @@ from .. import tokens
 from ..site import absolute_url
 
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
+MAX_CACHED_VALUES = 100_000
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 STATEMENT = re.compile(r"\{%|%\}|\{#")
 MARKER = "WPRDPH{}X"
@@ -44,14 +46,30 @@ class PlaceholderError(ValueError):
 
 @dataclass(frozen=True)
 class Placeholders:
-    """A text with its placeholders replaced by markers, and the compiled expressions."""
+    """A text with its placeholders replaced by markers, and the compiled expressions.
+
+    `expressions[i]` is (compiled template, names of the variables it reads) for
+    marker i. Values are cached by those variables' values: most placeholders read
+    only the first name, which many recipients share, and a Jinja render costs
+    ~10 µs per placeholder per message otherwise.
+    """
 
     text: str
-    expressions: tuple  # compiled Jinja templates, index = marker number
+    expressions: tuple
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     def values(self, context):
         """Each placeholder's value for one recipient (plain text, not escaped)."""
-        return [template.render(context) for template in self.expressions]
+        if len(self.cache) > MAX_CACHED_VALUES:
+            self.cache.clear()
+        result = []
+        for index, (template, names) in enumerate(self.expressions):
+            key = (index, *(context.get(name) for name in names))
+            value = self.cache.get(key)
+            if value is None:
+                value = self.cache[key] = template.render(context)
+            result.append(value)
+        return result
 
 
 def extract_placeholders(source, start=0):
@@ -81,7 +99,8 @@ def extract_placeholders(source, start=0):
             raise PlaceholderError(f"Placeholder {expression}: {error.message}") from error
         except Exception as error:  # e.g. an unknown filter, only found at render time
             raise PlaceholderError(f"Placeholder {expression}: {error}") from error
-        expressions.append(compiled)
+        names = tuple(sorted(meta.find_undeclared_variables(parsed)))
+        expressions.append((compiled, names))
         return MARKER.format(start + len(expressions) - 1)
 
     text = PLACEHOLDER.sub(swap, source)
@@ -123,17 +142,16 @@ def encode_part(text):
     return encoded.replace("\n", CRLF)
 
 
+@lru_cache(maxsize=4096)
 def encode_header(value):
     """An RFC 2047-encoded header value (ASCII stays readable)."""
     return Header(value, "utf-8", maxlinelen=76).encode(linesep=CRLF)
 
 
-def message_id(campaign_id, subscriber_id, domain):
+def message_id(key, campaign_id, subscriber_id, domain):
     """Deterministic per (campaign, subscriber), so a resend is recognisably the same."""
-    digest = hmac.new(
-        tokens.address_hash_keys()[-1], f"{campaign_id}:{subscriber_id}".encode(), hashlib.sha256
-    ).hexdigest()[:16]
-    return f"<campaign-{campaign_id}.{subscriber_id}.{digest}@{domain}>"
+    digest = hmac.new(key, f"{campaign_id}:{subscriber_id}".encode(), hashlib.sha256)
+    return f"<campaign-{campaign_id}.{subscriber_id}.{digest.hexdigest()[:16]}@{domain}>"
 
 
 @dataclass
@@ -150,6 +168,9 @@ class PreparedCampaign:
     html: Placeholders
     boundary: str
     domain: str
+    unsubscribe_prefix: str
+    make_token: object
+    message_id_key: bytes
     dkim_key: bytes | None = None
     dkim_selector: bytes = b""
     dkim_domain: bytes = b""
@@ -167,15 +188,16 @@ class PreparedCampaign:
 
     def message_for(self, subscriber, now):
         """The complete message (bytes, CRLF) for one subscriber."""
-        token = tokens.make_unsubscribe_token(subscriber["id"], self.campaign_id)
-        unsubscribe = absolute_url("newsletter.unsubscribe", token=token)
+        unsubscribe = self.unsubscribe_prefix + self.make_token(subscriber["id"])
         subject, text, html = self.parts_for(subscriber, unsubscribe)
         headers = (
             f"{self.headers_before}"
             f"To: {subscriber['email']}{CRLF}"
             f"Subject: {encode_header(subject)}{CRLF}"
             f"Date: {formatdate(now.timestamp())}{CRLF}"
-            f"Message-ID: {message_id(self.campaign_id, subscriber['id'], self.domain)}{CRLF}"
+            f"Message-ID: "
+            f"{message_id(self.message_id_key, self.campaign_id, subscriber['id'], self.domain)}"
+            f"{CRLF}"
             f"List-Unsubscribe: <{unsubscribe}>{CRLF}"
             f"{self.headers_after}"
         )
@@ -279,4 +301,8 @@ def prepare(campaign):
         html=Placeholders(html, body_source.expressions),
         boundary=boundary,
         domain=domain,
+        # Built once: url_for and the token's key derivation cost more than the rest.
+        unsubscribe_prefix=absolute_url("newsletter.unsubscribe", token="T").removesuffix("T"),
+        make_token=tokens.unsubscribe_token_maker(campaign["id"]),
+        message_id_key=tokens.address_hash_keys()[-1],
     )

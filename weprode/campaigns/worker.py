@@ -74,36 +74,52 @@ def outcome_for(row, error, now, max_attempts):
     return (row["delivery_id"], "queued", now + retry_delay(row["attempts"]), str(error)[:500])
 
 
-def send_batch(state, rows, connection, config):
-    """Send one claimed batch; returns (outcomes, connection, pause_reason)."""
-    outcomes, pause_reason = [], None
-    sender = state.prepared.envelope_sender
-    for index, row in enumerate(rows):
-        if state.stop.is_set() or pause_reason:
-            # Not attempted: back to the queue, without using up an attempt.
-            outcomes += [(r["delivery_id"], "queued", None, None) for r in rows[index:]]
-            break
+def build_messages(state, rows, config):
+    """Each row's message bytes; rows whose message cannot be built get an outcome."""
+    built, outcomes = [], []
+    for row in rows:
         wait_for_rate(state, config["CAMPAIGN_MESSAGES_PER_SECOND"])
-        now = utcnow()
-        error = None
         try:
-            message = state.prepared.message_for(row, now)
-            if connection is None:
-                connection = mailer.connect()
-            mailer.send_raw(connection, sender, row["email"], message)
+            built.append((row, state.prepared.message_for(row, utcnow())))
         except UnicodeEncodeError:
-            error = mailer.PermanentFailure("address needs SMTPUTF8, which we do not use")
+            failure = mailer.PermanentFailure("address needs SMTPUTF8, which we do not use")
+            outcomes.append(outcome_for(row, failure, utcnow(), 0))
+    return built, outcomes
+
+
+def send_batch(state, rows, connection, config):
+    """Send one claimed batch over one session; returns (outcomes, connection, pause_reason).
+
+    The whole batch goes out pipelined (see `mailer.send_many`); a crash in the middle
+    leaves the batch in `sending`, to be requeued by the next sender.
+    """
+    built, outcomes = build_messages(state, rows, config)
+    if not built:
+        return outcomes, connection, None
+    if connection is None:
+        try:
+            connection = mailer.connect()
         except mailer.MailDeliveryError as failure:
-            error = failure
+            results, usable = [failure] * len(built), False
+        else:
+            results, usable = mailer.send_many(
+                connection, state.prepared.envelope_sender, [(r["email"], m) for r, m in built]
+            )
+    else:
+        results, usable = mailer.send_many(
+            connection, state.prepared.envelope_sender, [(r["email"], m) for r, m in built]
+        )
+    now, pause_reason = utcnow(), None
+    for (row, _), error in zip(built, results, strict=True):
         if error is None:
             outcomes.append((row["delivery_id"], "sent", None, "250"))
         else:
             outcomes.append(outcome_for(row, error, now, config["CAMPAIGN_MAX_ATTEMPTS"]))
-            if isinstance(error, mailer.TemporaryFailure) and connection is not None:
-                mailer.close_quietly(connection)
-                connection = None
         if note_result(state, error, config["CAMPAIGN_PAUSE_AFTER_FAILURES"]):
             pause_reason = f"{PAUSED_BY_FAILURES}; last answer: {state.last_failure}"
+    if not usable and connection is not None:
+        mailer.close_quietly(connection)
+        connection = None
     return outcomes, connection, pause_reason
 
 
@@ -128,7 +144,10 @@ def sender_thread(app, state):
                     connection, since_reconnect = None, 0
                 if pause_reason:
                     state.stop.set()
-                    ledger.pause(db, state.campaign_id, pause_reason, utcnow())
+                    try:
+                        ledger.pause(db, state.campaign_id, pause_reason, utcnow())
+                    except ledger.CampaignStateError:
+                        pass  # another sender thread paused it first
                     return
         finally:
             if connection is not None:
