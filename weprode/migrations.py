@@ -270,6 +270,18 @@ def create_privacy_tables(db):
     )
 
 
+@migrations(name="0009_fewer_subscriber_indexes")
+def drop_redundant_subscriber_indexes(db):
+    """Every index costs each insert and delete; a purge deletes up to millions of rows.
+
+    These three only served queries that the (status, created_at) and (created_at, id)
+    indexes answer nearly as fast: the language filter walks the date order, and the
+    purge reads churned or pending rows through the status index.
+    """
+    for name in ("subscribers_churned_at", "subscribers_pending", "subscribers_language_created"):
+        db.execute(f"DROP INDEX IF EXISTS {name}")
+
+
 def apply_pending(db):
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -155,19 +155,42 @@ def add_statistics(db, metric, rows):
     )
 
 
+# Tables that hang off a subscriber (ON DELETE CASCADE), deleted explicitly in bulk.
+SUBSCRIBER_CHILDREN = ("subscriber_events", "consents", "deliveries")
+PURGE_CACHE_KIB = 512 * 1024
+
+
 def purge_subscribers(db, now, dry_run):
-    """Churned more than 3 years ago: statistics first, then the rows (and deliveries)."""
+    """Churned more than 3 years ago: statistics first, then the rows (and deliveries).
+
+    Children are deleted set by set before the parents, with foreign-key actions off
+    for the connection meanwhile: the cascade would otherwise probe three child
+    indexes once per deleted subscriber. A larger page cache keeps the index pages
+    of a million-row delete in memory.
+    """
     cutoff = RULES_BY_KEY["subscribers"].cutoff(now)
-    with write_transaction(db):
-        due = doomed_subscribers(db, cutoff)
-        deliveries = db.execute(
-            "SELECT count(*) FROM deliveries WHERE subscriber_id IN (SELECT id FROM temp.doomed)"
-        ).fetchone()[0]
-        if due and not dry_run:
-            for metric, sql in STATISTICS_QUERIES.items():
-                add_statistics(db, metric, db.execute(sql).fetchall())
-            db.execute("DELETE FROM subscribers WHERE id IN (SELECT id FROM temp.doomed)")
-        db.execute("DROP TABLE temp.doomed")
+    cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
+    db.execute(f"PRAGMA cache_size=-{PURGE_CACHE_KIB}")
+    db.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; restored below
+    try:
+        with write_transaction(db):
+            due = doomed_subscribers(db, cutoff)
+            deliveries = db.execute(
+                "SELECT count(*) FROM deliveries "
+                "WHERE subscriber_id IN (SELECT id FROM temp.doomed)"
+            ).fetchone()[0]
+            if due and not dry_run:
+                for metric, sql in STATISTICS_QUERIES.items():
+                    add_statistics(db, metric, db.execute(sql).fetchall())
+                for table in SUBSCRIBER_CHILDREN:
+                    db.execute(
+                        f"DELETE FROM {table} WHERE subscriber_id IN (SELECT id FROM temp.doomed)"
+                    )
+                db.execute("DELETE FROM subscribers WHERE id IN (SELECT id FROM temp.doomed)")
+            db.execute("DROP TABLE temp.doomed")
+    finally:
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute(f"PRAGMA cache_size={cache_size}")
     return CategoryResult("subscribers", due, {"deliveries": deliveries})
 
 
