@@ -112,11 +112,17 @@ def reject_oversized_body():
 
 
 def add_security_headers(response):
-    """Every response gets the same strict headers; HSTS only over HTTPS."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if request.is_secure:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    """Every response gets the same strict headers; HSTS only over HTTPS.
+
+    A view may set its own value first (the campaign preview's policy); one pass over
+    the existing names instead of `setdefault` per header, which scans them each time.
+    """
+    present = {name.lower() for name in response.headers.keys()}
+    response.headers.extend(
+        [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]
+    )
+    if request.is_secure and "strict-transport-security" not in present:
+        response.headers["Strict-Transport-Security"] = HSTS
     return response
 
 

@@ -14,15 +14,18 @@ def unsubscribe(db, subscriber_id, source, now, campaign_id=None):
     """
     stamp = isoformat(now)
     with write_transaction(db):
-        churned = db.execute(
+        cursor = db.execute(
             "UPDATE subscribers SET status = 'churned', churned_at = ?, churn_source = ?, "
-            "churn_campaign_id = ? WHERE id = ? AND status != 'churned' RETURNING email",
+            "churn_campaign_id = ? WHERE id = ? AND status != 'churned' RETURNING *",
             [stamp, source, campaign_id, subscriber_id],
-        ).fetchone()
-        if churned is not None:
-            subscribers.suppress(db, churned[0], "unsubscribe", now)
-            subscribers.record_event(db, subscriber_id, "churned", now, source, campaign_id)
-    return subscribers.get(db, subscriber_id)
+        )
+        row = cursor.fetchone()
+        if row is None:  # already churned, or gone
+            return subscribers.get(db, subscriber_id)
+        churned = dict(zip([column[0] for column in cursor.description], row, strict=True))
+        subscribers.suppress(db, churned["email"], "unsubscribe", now)
+        subscribers.record_event(db, subscriber_id, "churned", now, source, campaign_id)
+    return churned
 
 
 def undo_token(subscriber):

@@ -117,6 +117,7 @@ def unsubscribe(token):
 
 @bp.post("/unsubscribe/<token>")
 @cross_origin_exempt
+@limiter.exempt
 def unsubscribe_post(token):
     """Unsubscribe: the page's button or a mailbox provider's RFC 8058 one-click POST.
 
