@@ -254,3 +254,12 @@ def test_concurrent_unsubscribes_from_several_connections_all_succeed(app, db):
     churned = db.execute("SELECT count(*) FROM subscribers WHERE status = 'churned'").fetchone()
     assert churned[0] == 120
     assert db["suppressions"].count == 120
+
+
+def test_write_lock_is_one_per_database_file_and_process(app):
+    from weprode.db import connect
+
+    first, second = connect(app.config["DATABASE"]), connect(app.config["DATABASE"])
+    assert first.write_lock is second.write_lock  # one file descriptor, however many connections
+    first.close()
+    second.close()
