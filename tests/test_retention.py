@@ -1,5 +1,6 @@
 """The retention engine: boundaries per category, raw-file scan, anonymous statistics."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -185,3 +186,59 @@ def test_purge_removes_access_logs_older_than_a_year(app, db):
     assert Path(old).exists()
     retention.purge(db, NOW, log_folder=folder)
     assert not Path(old).exists() and Path(kept).exists()
+
+
+def schema(db):
+    """Every table and index definition; a renamed table's name comes back quoted."""
+    return sorted(
+        (kind, name, re.sub(r'^CREATE TABLE "(\w+)"', r"CREATE TABLE \1", sql or ""))
+        for kind, name, sql in db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        )
+    )
+
+
+def test_mass_purge_by_copying_survivors_keeps_schema_ids_and_leaves_no_trace(
+    app, db, mailbox, monkeypatch
+):
+    import sqlite3
+
+    from weprode import bulk_delete
+
+    monkeypatch.setattr(bulk_delete, "MIN_ROWS", 1)  # take the copy path on a small table
+    secret = "mass-purge-secret-5521@example.org"
+    keeper_ids = add_subscribers(
+        app, db, [("keep1@example.org", "Kay", "fr"), ("keep2@example.org", None, "en")]
+    )
+    doomed_ids = [
+        churned(app, db, email, retention.years_before(NOW, 4))
+        for email in (secret, "gone2@example.org", "gone3@example.org")
+    ]
+    campaign_id = new_campaign(db)
+    send(app, db, campaign_id)  # deliveries for the keepers
+    before_schema = schema(db)
+    highest = max(doomed_ids)
+    keeper_rows = [dict(subscribers.get(db, i)) for i in keeper_ids]
+    with app.app_context():
+        results = retention.purge(db, NOW)
+    assert due(results, "subscribers") == 3
+    assert schema(db) == before_schema  # same tables, same indexes, same definitions
+    assert [dict(subscribers.get(db, i)) for i in keeper_ids] == keeper_rows
+    assert all(subscribers.get(db, i) is None for i in doomed_ids)
+    assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 2
+    assert db.execute("SELECT count(*) FROM consents").fetchone()[0] == 2
+    # Foreign keys are enforced again, and ids of purged rows are never handed out again.
+    with pytest.raises(sqlite3.IntegrityError):
+        db.execute(
+            "INSERT INTO consents (subscriber_id, method, submitted_at, confirmed_at) "
+            "VALUES (?, 'x', 'a', 'b')",
+            [highest],
+        )
+    [new_id] = add_subscribers(app, db, [("new@example.org", None, "en")])
+    assert new_id > highest
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    path = Path(app.config["DATABASE"])
+    for file in (path, Path(f"{path}-wal")):
+        if file.exists():
+            assert secret.encode() not in file.read_bytes(), file.name
+    assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1  # restored

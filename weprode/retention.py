@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
-from . import usage_log
+from . import bulk_delete, usage_log
 from .db import isoformat, write_transaction
 
 
@@ -163,15 +163,16 @@ PURGE_CACHE_KIB = 512 * 1024
 def purge_subscribers(db, now, dry_run):
     """Churned more than 3 years ago: statistics first, then the rows (and deliveries).
 
-    Children are deleted set by set before the parents, with foreign-key actions off
-    for the connection meanwhile: the cascade would otherwise probe three child
-    indexes once per deleted subscriber. A larger page cache keeps the index pages
-    of a million-row delete in memory.
+    Foreign-key actions are off for the connection meanwhile: children are removed
+    set by set before their parents instead of probed once per deleted subscriber.
+    A larger page cache keeps the index pages of a big delete in memory. When most
+    of the table goes, the survivors are copied instead (see `bulk_delete`).
     """
     cutoff = RULES_BY_KEY["subscribers"].cutoff(now)
     cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
     db.execute(f"PRAGMA cache_size=-{PURGE_CACHE_KIB}")
     db.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; restored below
+    rebuilt = False
     try:
         with write_transaction(db):
             due = doomed_subscribers(db, cutoff)
@@ -182,16 +183,30 @@ def purge_subscribers(db, now, dry_run):
             if due and not dry_run:
                 for metric, sql in STATISTICS_QUERIES.items():
                     add_statistics(db, metric, db.execute(sql).fetchall())
-                for table in SUBSCRIBER_CHILDREN:
-                    db.execute(
-                        f"DELETE FROM {table} WHERE subscriber_id IN (SELECT id FROM temp.doomed)"
-                    )
-                db.execute("DELETE FROM subscribers WHERE id IN (SELECT id FROM temp.doomed)")
+                rebuilt = remove_doomed(db, due)
             db.execute("DROP TABLE temp.doomed")
+        if rebuilt:
+            bulk_delete.vacuum(db)
     finally:
         db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA secure_delete=ON")
         db.execute(f"PRAGMA cache_size={cache_size}")
     return CategoryResult("subscribers", due, {"deliveries": deliveries})
+
+
+def remove_doomed(db, due):
+    """Delete the doomed subscribers and their children; True if tables were rebuilt."""
+    if not bulk_delete.worth_rebuilding(db, "subscribers", due):
+        for table in SUBSCRIBER_CHILDREN:
+            db.execute(f"DELETE FROM {table} WHERE subscriber_id IN (SELECT id FROM temp.doomed)")
+        db.execute("DELETE FROM subscribers WHERE id IN (SELECT id FROM temp.doomed)")
+        return False
+    # The dropped pages are not zeroed (that would write them all); `vacuum` follows.
+    db.execute("PRAGMA secure_delete=OFF")
+    for table in SUBSCRIBER_CHILDREN:
+        bulk_delete.rebuild_keeping(db, table, "subscriber_id NOT IN (SELECT id FROM temp.doomed)")
+    bulk_delete.rebuild_keeping(db, "subscribers", "id NOT IN (SELECT id FROM temp.doomed)")
+    return True
 
 
 def delete_where(db, table, condition, params, dry_run, statistics=None):
