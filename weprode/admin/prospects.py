@@ -1,6 +1,6 @@
 """Staff screens for prospects: list, detail with requests, status, notes, CSV export."""
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
@@ -8,8 +8,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from .. import audit, prospects
-from ..db import connect, get_db, utcnow
-from . import bp
+from ..db import get_db, utcnow
+from . import bp, lists
 
 NOTE_MAX_LENGTH = 5000
 
@@ -38,12 +38,11 @@ class NoteForm(FlaskForm):
 
 def filters_from_args():
     """The list's filters from the query string; 400 with the reason if malformed."""
-    try:
-        return prospects.ProspectFilter(
-            query=request.args.get("q", "").strip(), status=request.args.get("status", "")
-        )
-    except ValueError as error:
-        abort(400, description=str(error))
+    return lists.filters_or_400(
+        prospects.ProspectFilter,
+        query=request.args.get("q", "").strip(),
+        status=request.args.get("status", ""),
+    )
 
 
 def prospect_or_404(prospect_id):
@@ -81,7 +80,7 @@ def prospect_list():
         filters=filters,
         counts=prospects.counts_by_status(get_db()),
         labels=prospects.STATUS_LABELS,
-        list_args={k: v for k, v in request.args.items() if k != "after"},
+        list_args=lists.args_without_cursor(),
     )
 
 
@@ -89,31 +88,12 @@ def prospect_list():
 def prospect_export():
     """The current filter as CSV (formula-safe), recorded in the audit log."""
     filters = filters_from_args()
-    db, now = get_db(), utcnow()
-    audit.record(
-        db,
-        current_user.email,
-        "export",
-        now,
-        target="prospects",
+    return lists.csv_download(
+        "prospects",
+        lambda db: prospects.csv_lines(prospects.filtered_rows(db, filters)),
         query=filters.query,
         status=filters.status,
     )
-    filename = f"prospects-{now:%Y%m%d-%H%M}.csv"
-    return Response(
-        export_stream(current_app.config["DATABASE"], filters),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def export_stream(database, filters):
-    """CSV lines over a connection of its own: the response outlives the request's."""
-    db = connect(database)
-    try:
-        yield from prospects.csv_lines(prospects.filtered_rows(db, filters))
-    finally:
-        db.close()
 
 
 @bp.get("/prospects/<int:prospect_id>")

@@ -4,7 +4,7 @@ from flask import abort, render_template, request
 
 from ..db import get_db, utcnow
 from ..rights import records
-from . import bp
+from . import bp, lists
 
 
 @bp.get("/requests")
@@ -24,5 +24,5 @@ def rights_request_list():
         status=status,
         status_labels=records.STATUS_LABELS,
         kind_labels=records.KIND_LABELS,
-        list_args={k: v for k, v in request.args.items() if k != "after"},
+        list_args=lists.args_without_cursor(),
     )

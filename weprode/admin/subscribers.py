@@ -1,15 +1,6 @@
 """Staff screens for subscribers: list, detail, rectify, unsubscribe, erase, export."""
 
-from flask import (
-    Response,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
@@ -18,9 +9,9 @@ from wtforms.validators import Length, Optional
 
 from .. import audit, subscriber_admin, subscribers
 from ..campaigns import ledger
-from ..db import connect, get_db, utcnow
+from ..db import get_db, utcnow
 from ..forms import single_line
-from . import bp
+from . import bp, lists
 
 
 class RectifyForm(FlaskForm):
@@ -37,22 +28,38 @@ class ConfirmForm(FlaskForm):
 
 def filters_from_args():
     """The list's filters from the query string; 400 with the reason if malformed."""
-    try:
-        return subscriber_admin.SubscriberFilter(
-            query=request.args.get("q", "").strip(),
-            status=request.args.get("status", ""),
-            language=request.args.get("language", ""),
-            sort=request.args.get("sort", "newest"),
-        )
-    except ValueError as error:
-        abort(400, description=str(error))
+    return lists.filters_or_400(
+        subscriber_admin.SubscriberFilter,
+        query=request.args.get("q", "").strip(),
+        status=request.args.get("status", ""),
+        language=request.args.get("language", ""),
+        sort=request.args.get("sort", "newest"),
+    )
 
 
 def subscriber_or_404(subscriber_id):
+    """The subscriber, or a 404 page saying they may have been erased or purged."""
     subscriber = subscribers.get(get_db(), subscriber_id)
     if subscriber is None:
         abort(404, description="No subscriber with this number (erased or purged?).")
     return subscriber
+
+
+def detail_page(subscriber, form=None, status=200):
+    """The detail page, with the rectify form as given (carrying its errors) or a fresh one."""
+    db = get_db()
+    form = form or RectifyForm(
+        formdata=None, first_name=subscriber["first_name"], language=subscriber["language"]
+    )
+    return render_template(
+        "admin/subscriber.html",
+        subscriber=subscriber,
+        consents=subscribers.consents(db, subscriber["id"]),
+        history=subscribers.history(db, subscriber["id"]),
+        deliveries=ledger.deliveries_for(db, subscriber["id"]),
+        form=form,
+        confirm_form=ConfirmForm(),
+    ), status
 
 
 @bp.get("/subscribers")
@@ -65,7 +72,7 @@ def subscriber_list():
         page=page,
         filters=filters,
         counts=subscribers.counts_by_status(get_db()),
-        export_args={k: v for k, v in request.args.items() if k != "after"},
+        export_args=lists.args_without_cursor(),
     )
 
 
@@ -73,51 +80,19 @@ def subscriber_list():
 def subscriber_export():
     """The current filter as CSV (formula-safe), recorded in the audit log."""
     filters = filters_from_args()
-    db, now = get_db(), utcnow()
-    audit.record(
-        db,
-        current_user.email,
-        "export",
-        now,
-        target="subscribers",
+    return lists.csv_download(
+        "subscribers",
+        lambda db: subscribers.csv_lines(subscriber_admin.filtered_rows(db, filters)),
         query=filters.query,
         status=filters.status,
         language=filters.language,
     )
-    filename = f"subscribers-{now:%Y%m%d-%H%M}.csv"
-    return Response(
-        export_stream(current_app.config["DATABASE"], filters),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def export_stream(database, filters):
-    """CSV lines over a connection of its own: the response outlives the request's."""
-    db = connect(database)
-    try:
-        yield from subscribers.csv_lines(subscriber_admin.filtered_rows(db, filters))
-    finally:
-        db.close()
 
 
 @bp.get("/subscribers/<int:subscriber_id>")
 def subscriber_detail(subscriber_id):
     """Data, consent proof, history; the actions staff may take."""
-    subscriber = subscriber_or_404(subscriber_id)
-    db = get_db()
-    form = RectifyForm(
-        formdata=None, first_name=subscriber["first_name"], language=subscriber["language"]
-    )
-    return render_template(
-        "admin/subscriber.html",
-        subscriber=subscriber,
-        consents=subscribers.consents(db, subscriber_id),
-        history=subscribers.history(db, subscriber_id),
-        deliveries=ledger.deliveries_for(db, subscriber_id),
-        form=form,
-        confirm_form=ConfirmForm(),
-    )
+    return detail_page(subscriber_or_404(subscriber_id))
 
 
 @bp.post("/subscribers/<int:subscriber_id>/rectify")
@@ -126,16 +101,7 @@ def subscriber_rectify(subscriber_id):
     subscriber = subscriber_or_404(subscriber_id)
     form = RectifyForm()
     if not form.validate():
-        db = get_db()
-        return render_template(
-            "admin/subscriber.html",
-            subscriber=subscriber,
-            consents=subscribers.consents(db, subscriber_id),
-            history=subscribers.history(db, subscriber_id),
-            deliveries=ledger.deliveries_for(db, subscriber_id),
-            form=form,
-            confirm_form=ConfirmForm(),
-        ), 400
+        return detail_page(subscriber, form=form, status=400)
     db, now = get_db(), utcnow()
     subscriber_admin.rectify(db, subscriber_id, form.first_name.data, form.language.data, now)
     audit.record(db, current_user.email, "rectify", now, target=f"subscriber:{subscriber_id}")
