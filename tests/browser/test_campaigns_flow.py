@@ -3,7 +3,15 @@
 import re
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from browser_helpers import (
+    assert_no_serious_axe_violations,
+    describe,
+    field_error,
+    heading,
+    split_status_reports,
+    stat,
+    submit,
+)
 from newsletter_helpers import html_part, text_part
 from playwright.sync_api import expect
 
@@ -11,7 +19,6 @@ from weprode import staff, subscribers, tokens
 from weprode.campaigns import worker
 from weprode.db import connect, utcnow
 
-SERIOUS_IMPACTS = {"serious", "critical"}
 MAIL_TIMEOUT_S = 5
 # While sending, the detail page's script polls the figures every 2 seconds.
 REFRESH_TIMEOUT_MS = 8000
@@ -36,8 +43,6 @@ Our **new guide** to sovereign Education Clouds is out.
 BODY = BAD_BODY.replace("{{ firstname }}", '{{ first_name | default("there") }}')
 UNKNOWN_PLACEHOLDER = "Unknown placeholder firstname"
 
-axe = Axe()
-
 
 @pytest.fixture(scope="module")
 def newsroom(live_server):
@@ -54,48 +59,6 @@ def newsroom(live_server):
     finally:
         db.close()
     return ids
-
-
-def describe(problems):
-    return "\n".join(str(problem) for problem in problems)
-
-
-def assert_no_serious_axe_violations(page, what):
-    violations = axe.run(page).response["violations"]
-    serious = [v for v in violations if v["impact"] in SERIOUS_IMPACTS]
-    report = "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']}\n"
-        + "\n".join(f"    {node['target']} {node['html'][:160]}" for node in v["nodes"])
-        for v in serious
-    )
-    assert not serious, f"axe found serious or critical violations on {what}:\n{report}"
-
-
-def submit(page, button):
-    """Click a form's button; return the response of the page it leads to."""
-    with page.expect_navigation() as navigation:
-        button.click()
-    return navigation.value
-
-
-def heading(page):
-    return page.locator("h1").inner_text().strip()
-
-
-def field_error(page, field_id):
-    """The error text tied to a field by aria-describedby, or None."""
-    field = page.locator(f"#{field_id}")
-    if field.get_attribute("aria-invalid") != "true":
-        return None
-    described_by = field.get_attribute("aria-describedby").split()
-    errors = [ref for ref in described_by if ref.endswith("-error")]
-    assert len(errors) == 1, described_by
-    return page.locator(f"#{errors[0]}").inner_text().strip()
-
-
-def stat(page, label):
-    """The figure shown under a label on the campaign page."""
-    return page.locator(".stat", has=page.locator("dt", has_text=label)).locator("dd").inner_text()
 
 
 def status(page):
@@ -125,11 +88,6 @@ def unsubscribe_url(live_server, subscriber_id, campaign_id):
     with live_server.app.app_context():
         token = tokens.make_unsubscribe_token(subscriber_id, campaign_id)
     return f"http://localhost/unsubscribe/{token}"
-
-
-def is_expected_400_report(problem, url):
-    """Chromium logs the 400 of the editor sent back with errors; that one we asked for."""
-    return problem.kind == "console" and problem.url == url and "status of 400" in problem.text
 
 
 def test_compose_preview_test_send_and_watch_the_campaign_finish(
@@ -244,7 +202,9 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
         assert f"Hello {first_name or 'there'}," in html_part(message)
     assert len(mailbox.messages) == len(AUDIENCE)
 
-    new_campaign_errors = [p for p in browser_problems if is_expected_400_report(p, new_url)]
+    # Chromium logs the 400 of the editor sent back with errors; that one we asked for.
+    new_campaign_errors, problems = split_status_reports(
+        browser_problems, 400, lambda url: url == new_url
+    )
     assert len(new_campaign_errors) == 1, describe(browser_problems)
-    problems = [p for p in browser_problems if p not in new_campaign_errors]
     assert not problems, describe(problems)

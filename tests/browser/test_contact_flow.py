@@ -1,69 +1,27 @@
 """The contact page in Chromium: a meeting request sent with the keyboard alone, errors, axe."""
 
-import uuid
-
-import pytest
-from axe_playwright_python.sync_playwright import Axe
+from browser_helpers import (
+    assert_no_serious_axe_violations,
+    describe,
+    split_status_reports,
+    tab_until,
+    unique_address,
+)
 from contact_helpers import by_recipient
 from newsletter_helpers import text_part
 
 from weprode import prospects
 from weprode.db import connect
 
-SERIOUS_IMPACTS = {"serious", "critical"}
 MAIL_TIMEOUT_S = 5
 # Header links, the skip link and the in-page links before "Request a meeting".
 MAX_TABS_TO_MEETING_LINK = 20
-
-axe = Axe()
-
-FOCUSED_JS = """() => {
-    const el = document.activeElement;
-    return {
-        tag: el.tagName.toLowerCase(),
-        id: el.id,
-        type: el.getAttribute("type"),
-        text: (el.innerText || "").trim(),
-        inMain: el.closest("main") !== null,
-    };
-}"""
-
-
-def unique_address(label):
-    return f"{label}-{uuid.uuid4().hex[:10]}@example.org"
-
-
-def focused(page):
-    return page.evaluate(FOCUSED_JS)
-
-
-def tab_until(page, predicate, limit):
-    """Press Tab until the focused element matches; fail with the path taken if it never does."""
-    seen = []
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        seen.append(focused(page))
-        if predicate(seen[-1]):
-            return seen[-1]
-    walked = [f"{e['tag']}#{e['id']} {e['text'][:30]!r}" for e in seen]
-    pytest.fail(f"no match after {limit} Tab presses; focus went to: {walked}")
 
 
 def type_into(page, field_id, text):
     """Tab to the field (the next one in order) and type, as a keyboard user would."""
     tab_until(page, lambda e: e["id"] == field_id, limit=2)
     page.keyboard.type(text)
-
-
-def assert_no_serious_axe_violations(page, what):
-    violations = axe.run(page).response["violations"]
-    serious = [v for v in violations if v["impact"] in SERIOUS_IMPACTS]
-    report = "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']}\n"
-        + "\n".join(f"    {node['target']} {node['html'][:160]}" for node in v["nodes"])
-        for v in serious
-    )
-    assert not serious, f"axe found serious or critical violations on {what}:\n{report}"
 
 
 def prospect_row(live_server, email):
@@ -73,10 +31,6 @@ def prospect_row(live_server, email):
         return prospect, prospects.interactions(db, prospect["id"]) if prospect else []
     finally:
         db.close()
-
-
-def describe(problems):
-    return "\n".join(str(problem) for problem in problems)
 
 
 def test_meeting_request_with_the_keyboard_alone(
@@ -160,12 +114,10 @@ def test_errors_are_shown_beside_fields_and_the_page_stays_accessible(
     assert page.locator("#message").get_by_role("alert").count() == 0
     assert_no_serious_axe_violations(page, "/contact with errors shown")
 
-    expected = [
-        p
-        for p in browser_problems
-        if p.kind == "console" and "status of 400" in p.text and "/contact/meeting" in p.url
-    ]
+    expected, problems = split_status_reports(
+        browser_problems, 400, lambda url: "/contact/meeting" in url
+    )
     assert len(expected) == 1
-    assert not [p for p in browser_problems if p not in expected], describe(browser_problems)
+    assert not problems, describe(browser_problems)
     assert mailbox.messages == []
     assert context.cookies() == []

@@ -1,48 +1,26 @@
 """The newsletter as a person in Chromium lives it: sign up, confirm, unsubscribe, undo."""
 
-import uuid
-
-import pytest
-from axe_playwright_python.sync_playwright import Axe
+from browser_helpers import (
+    assert_no_serious_axe_violations,
+    describe,
+    field_error,
+    heading,
+    split_status_reports,
+    submit,
+    tab_until,
+    unique_address,
+)
 from newsletter_helpers import html_part, link_path, text_part
 
 from weprode import subscribers, tokens
 from weprode.db import connect
 
-SERIOUS_IMPACTS = {"serious", "critical"}
 MAIL_TIMEOUT_S = 5
 # /about has header, page and footer links before the footer's signup form.
 MAX_TABS_TO_FOOTER_FORM = 60
 
 EMAIL_REQUIRED = "Please enter your e-mail address."
 CONSENT_REQUIRED = "Please tick the box to agree to receive the newsletter."
-
-axe = Axe()
-
-# What has focus: enough to recognise the footer's fields and button.
-FOCUSED_JS = """() => {
-    const el = document.activeElement;
-    return {
-        tag: el.tagName.toLowerCase(),
-        id: el.id,
-        text: (el.innerText || "").trim(),
-        inFooter: el.closest("footer") !== null,
-    };
-}"""
-
-
-def unique_address(label):
-    """A fresh lower-case address, so tests never meet each other's subscribers."""
-    return f"{label}-{uuid.uuid4().hex[:10]}@example.org"
-
-
-def is_expected_400_report(problem, url):
-    """Chromium logs the 400 of a form sent back with errors; that one is what we asked for."""
-    return problem.kind == "console" and problem.url == url and "status of 400" in problem.text
-
-
-def describe(problems):
-    return "\n".join(str(problem) for problem in problems)
 
 
 def subscriber_row(live_server, email):
@@ -52,55 +30,6 @@ def subscriber_row(live_server, email):
         return subscribers.find_by_email(db, email)
     finally:
         db.close()
-
-
-def assert_no_serious_axe_violations(page, what):
-    violations = axe.run(page).response["violations"]
-    serious = [v for v in violations if v["impact"] in SERIOUS_IMPACTS]
-    report = "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']}\n"
-        + "\n".join(f"    {node['target']} {node['html'][:160]}" for node in v["nodes"])
-        for v in serious
-    )
-    assert not serious, f"axe found serious or critical violations on {what}:\n{report}"
-
-
-def submit(page, button):
-    """Click a form's button; return the response of the page it leads to."""
-    with page.expect_navigation() as navigation:
-        button.click()
-    return navigation.value
-
-
-def heading(page):
-    return page.locator("h1").inner_text().strip()
-
-
-def field_error(page, field_id):
-    """The error text tied to a field by aria-describedby, or None."""
-    field = page.locator(f"#{field_id}")
-    if field.get_attribute("aria-invalid") != "true":
-        return None
-    described_by = field.get_attribute("aria-describedby").split()
-    errors = [ref for ref in described_by if ref.endswith("-error")]
-    assert len(errors) == 1, described_by
-    return page.locator(f"#{errors[0]}").inner_text().strip()
-
-
-def focused(page):
-    return page.evaluate(FOCUSED_JS)
-
-
-def tab_until(page, predicate, limit):
-    """Press Tab until the focused element matches; fail with the path taken if it never does."""
-    seen = []
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        seen.append(focused(page))
-        if predicate(seen[-1]):
-            return seen[-1]
-    walked = [f"{e['tag']}#{e['id']} {e['text'][:30]!r}" for e in seen]
-    pytest.fail(f"no match after {limit} Tab presses; focus went to: {walked}")
 
 
 def test_signup_confirm_unsubscribe_and_undo_in_the_browser(
@@ -195,9 +124,8 @@ def test_signup_confirm_unsubscribe_and_undo_in_the_browser(
 
     # 6. The whole journey ran clean and left no cookie behind.
     signup_url = live_server.url + "/newsletter"
-    expected = [p for p in browser_problems if is_expected_400_report(p, signup_url)]
+    expected, problems = split_status_reports(browser_problems, 400, lambda url: url == signup_url)
     assert len(expected) == 2, "each invalid submit should answer 400"
-    problems = [p for p in browser_problems if p not in expected]
     assert not problems, describe(problems)
     assert context.cookies() == []
     assert len(mailbox.messages) == 1, "only the confirmation mail should have been sent"

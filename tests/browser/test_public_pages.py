@@ -1,19 +1,16 @@
 """The public pages as a visitor's browser sees them: rendering, CSP, accessibility, keyboard."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from browser_helpers import assert_no_serious_axe_violations, describe
 
 PUBLIC_PAGES = ["/", "/services", "/about", "/legal", "/privacy", "/newsletter", "/contact"]
 MISSING_PAGE = "/this-page-does-not-exist"
 PAGES_WITH_STATUS = [(path, 200) for path in PUBLIC_PAGES] + [(MISSING_PAGE, 404)]
 ALL_PAGES = PUBLIC_PAGES + [MISSING_PAGE]
 
-SERIOUS_IMPACTS = {"serious", "critical"}
 MOBILE_WIDTH = 375
 # How many Tab presses may separate the top of the page from the header's links.
 MAX_TABS_TO_NAV = 10
-
-axe = Axe()
 
 # What the element that has focus is, and whether a sighted keyboard user can see it.
 ACTIVE_ELEMENT_JS = """() => {
@@ -60,10 +57,6 @@ DEFAULT_BODY_MARGIN = "8px"
 def is_expected_404_report(problem, url):
     """Chromium logs the 404 of the missing page itself; that one is what we asked for."""
     return problem.url == url and "status of 404" in problem.text
-
-
-def describe(problems):
-    return "\n".join(str(problem) for problem in problems)
 
 
 def active_element(page):
@@ -128,14 +121,7 @@ def test_error_capture_reports_csp_violations(page, live_server, browser_problem
 @pytest.mark.parametrize("path", ALL_PAGES)
 def test_page_has_no_serious_accessibility_violations(page, live_server, path):
     page.goto(live_server.url + path, wait_until="load")
-    violations = axe.run(page).response["violations"]
-    serious = [v for v in violations if v["impact"] in SERIOUS_IMPACTS]
-    report = "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']} [{v['helpUrl']}]\n"
-        + "\n".join(f"    {node['target']} {node['html'][:160]}" for node in v["nodes"])
-        for v in serious
-    )
-    assert not serious, f"axe found serious or critical violations on {path}:\n{report}"
+    assert_no_serious_axe_violations(page, path)
 
 
 def test_first_tab_focuses_a_visible_skip_link_to_main_content(page, live_server):

@@ -1,12 +1,18 @@
 """The staff area in Chromium: log in, dashboard, search, CSV import, detail, cookie, log out."""
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
+from browser_helpers import (
+    assert_no_serious_axe_violations,
+    describe,
+    heading,
+    split_status_reports,
+    stat,
+    submit,
+)
 
 from weprode import staff, subscribers
 from weprode.db import connect, utcnow
 
-SERIOUS_IMPACTS = {"serious", "critical"}
 STAFF_EMAIL = "editor@weprode.com"
 STAFF_PASSWORD = "Glacier-Lake-Savoie-42"
 COOKIE_NAME = "weprode_staff"
@@ -28,8 +34,6 @@ IMPORTED = ["carla.import@example.org", "david.import@example.org"]
 IMPORT_SOURCE = "Salon Educatice 2026, visitors' sheet"
 IMPORT_LEGAL_BASIS = "Ticked box on the signed paper form"
 
-axe = Axe()
-
 
 @pytest.fixture(scope="module")
 def staff_area(live_server):
@@ -45,55 +49,15 @@ def staff_area(live_server):
     return live_server
 
 
-def describe(problems):
-    return "\n".join(str(problem) for problem in problems)
-
-
-def assert_no_serious_axe_violations(page, what):
-    violations = axe.run(page).response["violations"]
-    serious = [v for v in violations if v["impact"] in SERIOUS_IMPACTS]
-    report = "\n".join(
-        f"{v['id']} ({v['impact']}): {v['help']}\n"
-        + "\n".join(f"    {node['target']} {node['html'][:160]}" for node in v["nodes"])
-        for v in serious
-    )
-    assert not serious, f"axe found serious or critical violations on {what}:\n{report}"
-
-
-def submit(page, button):
-    """Click a form's button; return the response of the page it leads to."""
-    with page.expect_navigation() as navigation:
-        button.click()
-    return navigation.value
-
-
-def heading(page):
-    return page.locator("h1").inner_text().strip()
-
-
 def listed_emails(page):
     """The e-mail column of the subscriber table (empty when nothing matches)."""
     return [text.strip() for text in page.locator("table.data-table tbody td a").all_inner_texts()]
-
-
-def stat(page, label):
-    """The figure shown under a dashboard label."""
-    return page.locator(".stat", has=page.locator("dt", has_text=label)).locator("dd").inner_text()
 
 
 def log_in(page, url, password):
     page.locator("#email").fill(STAFF_EMAIL)
     page.locator("#password").fill(password)
     return submit(page, page.get_by_role("button", name="Log in"))
-
-
-def is_expected_401_report(problem, url):
-    """Chromium logs the 401 of the wrong-password attempt; that one is what we asked for."""
-    return (
-        problem.kind == "console"
-        and problem.url.startswith(url)
-        and "status of 401" in problem.text
-    )
 
 
 def test_staff_log_in_dashboard_search_import_detail_and_log_out(
@@ -214,9 +178,11 @@ def test_staff_log_in_dashboard_search_import_detail_and_log_out(
     page.goto(base + "/admin/subscribers")
     assert page.url.startswith(login_url + "?next="), page.url
 
-    expected = [p for p in browser_problems if is_expected_401_report(p, login_url)]
+    # Chromium logs the 401 of the wrong-password attempt; that one is what we asked for.
+    expected, problems = split_status_reports(
+        browser_problems, 401, lambda url: url.startswith(login_url)
+    )
     assert len(expected) == 1, (
         f"the wrong password should answer 401 once:\n{describe(browser_problems)}"
     )
-    problems = [p for p in browser_problems if p not in expected]
     assert not problems, describe(problems)
