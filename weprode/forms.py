@@ -1,10 +1,13 @@
-"""Pieces shared by the public forms: no CSRF cookie, no line breaks, a honeypot."""
+"""Pieces shared by the public forms: no CSRF cookie, no line breaks, a honeypot, fields."""
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import StringField
-from wtforms.validators import ValidationError
+from wtforms import EmailField, StringField
+from wtforms.validators import DataRequired, Email, Length, ValidationError
 
 FORBIDDEN_CHARACTERS = ("\r", "\n", "\0")
+# The longest address SMTP accepts (RFC 5321's 256-octet path, less the angle brackets).
+EMAIL_MAX_LENGTH = 254
 
 
 def single_line(form, field):
@@ -18,6 +21,35 @@ def local_path(form, field):
     value = field.data or ""
     if value and (not value.startswith("/") or value.startswith("//") or len(value) > 200):
         raise ValidationError("Unknown page.")
+
+
+def text_line(
+    label, max_length, presence=None, checks=(), autocomplete=None, field_class=StringField
+):
+    """A one-line text field: `presence`, then no line breaks and `max_length`, then `checks`.
+
+    `presence` is DataRequired or Optional, which stop on empty input so that an empty
+    field gets one message, or None where a later check decides whether empty is fine.
+    The order matters: every failing validator adds its message, in this order.
+    """
+    leading = [presence] if presence is not None else []
+    return field_class(
+        label,
+        validators=[*leading, single_line, Length(max=max_length), *checks],
+        render_kw={"autocomplete": autocomplete} if autocomplete else None,
+    )
+
+
+def email_field(label):
+    """A required e-mail address: one line, at most 254 characters, well formed."""
+    return text_line(
+        label,
+        EMAIL_MAX_LENGTH,
+        DataRequired(_l("Please enter your e-mail address.")),
+        checks=[Email(_l("Please enter a valid e-mail address."), check_deliverability=False)],
+        autocomplete="email",
+        field_class=EmailField,
+    )
 
 
 class PublicForm(FlaskForm):

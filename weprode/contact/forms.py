@@ -5,17 +5,15 @@ import re
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
-    EmailField,
     HiddenField,
     RadioField,
-    StringField,
     TelField,
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
-from ..forms import PublicForm, single_line
+from ..forms import PublicForm, email_field, single_line, text_line
 from ..newsletter.forms import known_consent_version
 from ..newsletter.signup import CONSENT_TEXTS, CURRENT_CONSENT_VERSION
 
@@ -38,48 +36,33 @@ def loose_phone(form, field):
 class IdentityForm(PublicForm):
     """Who is writing: the fields both forms share, plus the optional newsletter box."""
 
-    last_name = StringField(
+    last_name = text_line(
         _l("Last name"),
-        validators=[DataRequired(_l("Please enter your last name.")), single_line, Length(max=100)],
-        render_kw={"autocomplete": "family-name"},
+        100,
+        DataRequired(_l("Please enter your last name.")),
+        autocomplete="family-name",
     )
-    first_name = StringField(
+    first_name = text_line(
         _l("First name"),
-        validators=[
-            DataRequired(_l("Please enter your first name.")),
-            single_line,
-            Length(max=100),
-        ],
-        render_kw={"autocomplete": "given-name"},
+        100,
+        DataRequired(_l("Please enter your first name.")),
+        autocomplete="given-name",
     )
-    job_title = StringField(
-        _l("Job title"),
-        validators=[Optional(), single_line, Length(max=100)],
-        render_kw={"autocomplete": "organization-title"},
-    )
-    company = StringField(
+    job_title = text_line(_l("Job title"), 100, Optional(), autocomplete="organization-title")
+    company = text_line(
         _l("Organisation"),
-        validators=[
-            DataRequired(_l("Please enter your organisation.")),
-            single_line,
-            Length(max=150),
-        ],
-        render_kw={"autocomplete": "organization"},
+        150,
+        DataRequired(_l("Please enter your organisation.")),
+        autocomplete="organization",
     )
-    email = EmailField(
-        _l("Professional e-mail"),
-        validators=[
-            DataRequired(_l("Please enter your e-mail address.")),
-            single_line,
-            Length(max=254),
-            Email(_l("Please enter a valid e-mail address."), check_deliverability=False),
-        ],
-        render_kw={"autocomplete": "email"},
-    )
-    phone = TelField(
+    email = email_field(_l("Professional e-mail"))
+    phone = text_line(
         _l("Professional phone"),
-        validators=[Optional(), single_line, Length(max=30), loose_phone],
-        render_kw={"autocomplete": "tel"},
+        30,
+        Optional(),
+        checks=[loose_phone],
+        autocomplete="tel",
+        field_class=TelField,
     )
     newsletter = BooleanField(CONSENT_TEXTS[CURRENT_CONSENT_VERSION], default=False)
     consent_version = HiddenField(
@@ -90,7 +73,7 @@ class IdentityForm(PublicForm):
 class ContactForm(IdentityForm):
     """Last name*, first name*, job title, organisation*, e-mail*, phone, subject, message*."""
 
-    subject = StringField(_l("Subject"), validators=[Optional(), single_line, Length(max=200)])
+    subject = text_line(_l("Subject"), 200, Optional())
     message = TextAreaField(
         _l("Message"),
         validators=[
@@ -107,13 +90,10 @@ class ContactForm(IdentityForm):
 class MeetingForm(IdentityForm):
     """The identity fields, the topic*, a format* and two or three time slots (two required)."""
 
-    topic = StringField(
+    topic = text_line(
         _l("Topic of the meeting"),
-        validators=[
-            DataRequired(_l("Please tell us what you would like to discuss.")),
-            single_line,
-            Length(max=200),
-        ],
+        200,
+        DataRequired(_l("Please tell us what you would like to discuss.")),
     )
     format = RadioField(
         _l("Preferred format"),
@@ -123,21 +103,15 @@ class MeetingForm(IdentityForm):
         ],
         validators=[InputRequired(_l("Please choose a format."))],
     )
-    slot_1 = StringField(
-        _l("First preferred time slot"),
-        validators=[DataRequired(_l("Please suggest a time slot.")), single_line, Length(max=100)],
+    slot_1 = text_line(
+        _l("First preferred time slot"), 100, DataRequired(_l("Please suggest a time slot."))
     )
-    slot_2 = StringField(
+    slot_2 = text_line(
         _l("Second preferred time slot"),
-        validators=[
-            DataRequired(_l("Please suggest a second time slot.")),
-            single_line,
-            Length(max=100),
-        ],
+        100,
+        DataRequired(_l("Please suggest a second time slot.")),
     )
-    slot_3 = StringField(
-        _l("Third preferred time slot"), validators=[Optional(), single_line, Length(max=100)]
-    )
+    slot_3 = text_line(_l("Third preferred time slot"), 100, Optional())
 
     def time_slots(self):
         """The slots filled in, in order, trimmed."""

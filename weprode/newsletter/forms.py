@@ -1,11 +1,11 @@
 """The signup form."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, RadioField, StringField
+from wtforms import BooleanField, HiddenField, RadioField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
-from ..forms import PublicForm, local_path, single_line
+from ..forms import PublicForm, email_field, local_path, single_line, text_line
 from .signup import CONSENT_TEXTS, CURRENT_CONSENT_VERSION
 
 
@@ -18,18 +18,10 @@ def known_consent_version(form, field):
 class SignupForm(PublicForm):
     """E-mail*, first name, language, consent*; plus where it was shown and which wording."""
 
-    email = StringField(
-        _l("Professional e-mail"),
-        validators=[
-            DataRequired(_l("Please enter your e-mail address.")),
-            single_line,
-            Length(max=254),
-            Email(_l("Please enter a valid e-mail address."), check_deliverability=False),
-        ],
-    )
-    first_name = StringField(
-        _l("First name"), validators=[Optional(), single_line, Length(max=100)]
-    )
+    # newsletter/_signup_fields.html writes the inputs by hand, so the widget's type and
+    # autocomplete that email_field sets are never rendered here; only validation counts.
+    email = email_field(_l("Professional e-mail"))
+    first_name = text_line(_l("First name"), 100, Optional())
     language = RadioField(
         _l("Language of the newsletter"),
         choices=[SelectChoice("en", "English"), SelectChoice("fr", "Français")],

@@ -1,12 +1,12 @@
 """The rights request form and the correction form (public: no CSRF cookie, a honeypot)."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, RadioField, StringField
+from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
+from wtforms.validators import InputRequired, ValidationError
 
 from .. import subscribers
-from ..forms import PublicForm, single_line
+from ..forms import PublicForm, email_field, text_line
 
 KIND_CHOICES = [
     SelectChoice("access", _l("Send me a copy of my data (access and portability)")),
@@ -21,16 +21,7 @@ LANGUAGE_CHOICES = [SelectChoice("en", "English"), SelectChoice("fr", "Français
 class RightsRequestForm(PublicForm):
     """E-mail* and what the person wants*."""
 
-    email = EmailField(
-        _l("Your e-mail address"),
-        validators=[
-            DataRequired(_l("Please enter your e-mail address.")),
-            single_line,
-            Length(max=254),
-            Email(_l("Please enter a valid e-mail address."), check_deliverability=False),
-        ],
-        render_kw={"autocomplete": "email"},
-    )
+    email = email_field(_l("Your e-mail address"))
     kind = RadioField(
         _l("What would you like us to do?"),
         choices=KIND_CHOICES,
@@ -69,38 +60,25 @@ class RectifyForm(PublicForm):
             for name in PROSPECT_REQUIRED:
                 self[name].flags.required = True
 
-    first_name = StringField(
+    first_name = text_line(
         _l("First name"),
-        validators=[
-            single_line,
-            Length(max=100),
-            required_for_prospects(_l("Please enter your first name.")),
-        ],
-        render_kw={"autocomplete": "given-name"},
+        100,
+        checks=[required_for_prospects(_l("Please enter your first name."))],
+        autocomplete="given-name",
     )
-    last_name = StringField(
+    last_name = text_line(
         _l("Last name"),
-        validators=[
-            single_line,
-            Length(max=100),
-            required_for_prospects(_l("Please enter your last name.")),
-        ],
-        render_kw={"autocomplete": "family-name"},
+        100,
+        checks=[required_for_prospects(_l("Please enter your last name."))],
+        autocomplete="family-name",
     )
-    company = StringField(
+    company = text_line(
         _l("Organisation"),
-        validators=[
-            single_line,
-            Length(max=150),
-            required_for_prospects(_l("Please enter your organisation.")),
-        ],
-        render_kw={"autocomplete": "organization"},
+        150,
+        checks=[required_for_prospects(_l("Please enter your organisation."))],
+        autocomplete="organization",
     )
-    job_title = StringField(
-        _l("Job title"),
-        validators=[single_line, Length(max=100)],
-        render_kw={"autocomplete": "organization-title"},
-    )
+    job_title = text_line(_l("Job title"), 100, autocomplete="organization-title")
     language = RadioField(
         _l("Language we write to you in"),
         choices=LANGUAGE_CHOICES,
