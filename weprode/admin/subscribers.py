@@ -72,7 +72,7 @@ def subscriber_list():
         page=page,
         filters=filters,
         counts=subscribers.counts_by_status(get_db()),
-        export_args=lists.args_without_cursor(),
+        list_args=lists.args_without_cursor(),
     )
 
 
