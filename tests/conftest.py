@@ -3,9 +3,10 @@
 import socket
 
 import pytest
+from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
-from weprode import create_app
-from weprode.db import connect
+from weprode import create_app, staff
+from weprode.db import connect, utcnow
 from weprode.mailsink import start_sink
 from weprode.migrations import apply_pending
 
@@ -94,3 +95,12 @@ def db(app):
     connection = connect(app.config["DATABASE"])
     yield connection
     connection.close()
+
+
+@pytest.fixture
+def staff_client(app, client, db):
+    """The test client, signed in as a freshly created staff account."""
+    with app.app_context():
+        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+    log_in(client)
+    return client

@@ -1,20 +1,10 @@
 """Campaign screens: editor validation, preview policy, test send, send, pause, cancel."""
 
-import pytest
 from campaign_helpers import BODY, add_subscribers
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+from staff_helpers import STAFF_EMAIL, csrf_token
 
-from weprode import staff
 from weprode.campaigns import ledger, worker
 from weprode.db import utcnow
-
-
-@pytest.fixture
-def staff_client(app, client, db):
-    with app.app_context():
-        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
-    log_in(client)
-    return client
 
 
 def save(staff_client, **changes):

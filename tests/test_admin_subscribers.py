@@ -5,19 +5,10 @@ import io
 import re
 from datetime import timedelta
 
-import pytest
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+from staff_helpers import STAFF_EMAIL, csrf_token
 
-from weprode import staff, subscribers
+from weprode import subscribers
 from weprode.db import isoformat, utcnow
-
-
-@pytest.fixture
-def staff_client(app, client, db):
-    with app.app_context():
-        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
-    log_in(client)
-    return client
 
 
 def add(app, db, email, when, first_name=None, language="en"):

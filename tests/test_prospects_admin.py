@@ -7,20 +7,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+from staff_helpers import STAFF_EMAIL, csrf_token
 
-from weprode import prospects, staff
-from weprode.db import utcnow
+from weprode import prospects
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def staff_client(app, client, db):
-    with app.app_context():
-        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
-    log_in(client)
-    return client
 
 
 def add(db, email, when, kind="contact", **identity):

@@ -424,14 +424,6 @@ def test_admin_requests_list_is_guarded(client, db):
     assert "/admin/login" in response.headers["Location"]
 
 
-@pytest.fixture
-def staff_client(app, client, db):
-    with app.app_context():
-        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
-    log_in(client)
-    return client
-
-
 def test_admin_list_shows_due_dates_overdue_and_status_filter(staff_client, db):
     now = utcnow()
     late = records.create(db, "late@example.org", "erase", now - timedelta(days=40), verified=True)
