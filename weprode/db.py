@@ -28,6 +28,20 @@ def parse_timestamp(text):
     return datetime.fromisoformat(text) if text else None
 
 
+def parse_keyset_cursor(cursor):
+    """A list page's cursor `moment|id` -> (moment, id), or None when absent or malformed.
+
+    Lists page on (timestamp, id) instead of OFFSET, which would read and skip every
+    earlier row; the cursor is the last row shown.
+    """
+    if not cursor:
+        return None
+    moment, _, raw_id = cursor.rpartition("|")
+    if not moment or not raw_id.isdigit():
+        return None
+    return moment, int(raw_id)
+
+
 def connect(path):
     """Open the database with the pragmas every connection needs."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)

@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from . import retention, subscribers
-from .db import isoformat, write_transaction
+from .db import isoformat, parse_keyset_cursor, write_transaction
 
 STATUSES = ("new", "in_progress", "answered", "closed")
 STATUS_LABELS = {
@@ -231,20 +231,10 @@ def where_clause(filters):
     return conditions, params
 
 
-def parse_cursor(cursor):
-    """`last_interaction_at|id` -> (last_interaction_at, id), or None when malformed."""
-    if not cursor:
-        return None
-    moment, _, raw_id = cursor.rpartition("|")
-    if not moment or not raw_id.isdigit():
-        return None
-    return moment, int(raw_id)
-
-
 def search(db, filters, cursor=None, limit=PAGE_SIZE):
     """(rows, next cursor): prospects matching `filters`, latest interaction first."""
     conditions, params = where_clause(filters)
-    position = parse_cursor(cursor)
+    position = parse_keyset_cursor(cursor)
     if position:
         conditions.append("(last_interaction_at, id) < (?, ?)")
         params += list(position)

@@ -7,7 +7,7 @@ of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
 from dataclasses import dataclass, field
 
 from . import subscribers
-from .db import write_transaction
+from .db import parse_keyset_cursor, write_transaction
 from .newsletter import optout
 
 PAGE_SIZE = 50
@@ -92,21 +92,11 @@ def where_clause(db, filters):
     return conditions, params
 
 
-def parse_cursor(cursor):
-    """`created_at|id` -> (created_at, id), or None when absent or malformed."""
-    if not cursor:
-        return None
-    created_at, _, raw_id = cursor.rpartition("|")
-    if not created_at or not raw_id.isdigit():
-        return None
-    return created_at, int(raw_id)
-
-
 def search(db, filters, cursor=None, limit=PAGE_SIZE):
     """A page of subscribers matching `filters`, continuing after `cursor`."""
     conditions, params = where_clause(db, filters)
     direction = SORTS[filters.sort]
-    position = parse_cursor(cursor)
+    position = parse_keyset_cursor(cursor)
     if position:
         comparison = "<" if direction == "DESC" else ">"
         conditions.append(f"(created_at, id) {comparison} (?, ?)")

@@ -8,7 +8,7 @@ listed for staff newest first with keyset pagination on (received_at, id).
 import calendar
 from datetime import timedelta
 
-from ..db import isoformat
+from ..db import isoformat, parse_keyset_cursor
 from ..tokens import RIGHTS_MAX_AGE
 
 KINDS = ("access", "rectify", "erase", "object")
@@ -134,16 +134,6 @@ CURRENT_STATUS = (
 )
 
 
-def parse_cursor(cursor):
-    """`received_at|id` -> (received_at, id), or None when absent or malformed."""
-    if not cursor:
-        return None
-    moment, _, raw_id = cursor.rpartition("|")
-    if not moment or not raw_id.isdigit():
-        return None
-    return moment, int(raw_id)
-
-
 def search(db, now, status="", cursor=None, limit=PAGE_SIZE):
     """(rows, next cursor): requests newest first, optionally of one status.
 
@@ -157,7 +147,7 @@ def search(db, now, status="", cursor=None, limit=PAGE_SIZE):
     if status:
         conditions.append(f"({current}) = ?")
         params += [expiry, status]
-    position = parse_cursor(cursor)
+    position = parse_keyset_cursor(cursor)
     if position:
         conditions.append("(received_at, id) < (?, ?)")
         params += list(position)
