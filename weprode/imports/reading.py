@@ -1,0 +1,203 @@
+"""Reading an import file: the header, every row checked, duplicates merged.
+
+Nothing here touches the database. The report and the progress counter it starts
+are filled in further by `writing` once the file is known to be valid.
+"""
+
+import csv
+import re
+from dataclasses import dataclass, field
+
+from .. import subscribers
+
+COLUMNS = ("email", "first_name", "language")
+MAX_FIRST_NAME = 100
+PROGRESS_EVERY = 1000
+# Plain ASCII dot-atom local parts: email_validator accepts these exactly as written.
+SIMPLE_LOCAL_PART = re.compile(r"[A-Za-z0-9_%+-]+(?:\.[A-Za-z0-9_%+-]+)*")
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did. Nothing was written unless `imported` is True.
+
+    `added` counts addresses made active ("confirmed") or left pending with a
+    confirmation mail on its way ("double-opt-in"); `mails_limited` counts pending
+    addresses not mailed because they were mailed very recently.
+    """
+
+    total_rows: int = 0
+    added: int = 0
+    merged_duplicates: int = 0
+    already_subscribed: int = 0
+    refused_suppressed: list = field(default_factory=list)  # (line, masked e-mail)
+    errors: list = field(default_factory=list)  # (line, reason)
+    imported: bool = False
+    mails_sent: int = 0
+    mails_failed: int = 0
+    mails_limited: int = 0
+
+
+@dataclass
+class Entry:
+    """One address of the file, duplicates merged; `language` None when never given."""
+
+    line: int
+    email: str
+    first_name: str | None
+    language: str | None
+
+
+class Progress:
+    """Feeds `progress(done, total)` every `PROGRESS_EVERY` steps.
+
+    Every row is a step of each pass (check, write, and mail in double opt-in mode),
+    so the total is known once the file is read; rows a pass skips count at its end.
+    """
+
+    def __init__(self, callback, passes):
+        self.callback, self.passes = callback, passes
+        self.rows = self.done = self.total = 0
+
+    def start(self, rows):
+        """The file has `rows` rows: announce the total."""
+        self.rows, self.total = rows, rows * self.passes
+        self.report()
+
+    def end_pass(self, number):
+        """Pass `number` (from 1) is over: count the rows it had nothing to do for."""
+        self.advance(self.rows * number - self.done)
+
+    def advance(self, steps=1):
+        """Count `steps` done; report on every thousand and at the end."""
+        before, self.done = self.done, self.done + steps
+        if before // PROGRESS_EVERY != self.done // PROGRESS_EVERY or self.done == self.total:
+            self.report()
+
+    def report(self):
+        """Tell the callback, if there is one."""
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+def read_entries(rows_or_stream, report, steps):
+    """Parse and check the file; returns {email: Entry} with duplicates merged."""
+    positions, records = read_records(rows_or_stream, report)
+    if positions is None:
+        return {}
+    report.total_rows = len(records)
+    steps.start(len(records))
+    entries, domains = {}, {}
+    for line, row in records:
+        entry = read_row(line, row, positions, domains, report)
+        steps.advance()
+        if entry is None:
+            continue
+        merged = entries.get(entry.email)
+        if merged is None:
+            entries[entry.email] = entry
+            continue
+        report.merged_duplicates += 1
+        merged.first_name = entry.first_name or merged.first_name
+        merged.language = entry.language or merged.language
+    return entries
+
+
+def read_records(rows_or_stream, report):
+    """({column: position}, [(line, cells)]) of the non-blank rows; (None, []) on errors.
+
+    Lines are counted in the file, the header being line 1, and a row quoted over
+    several lines is reported at its first one.
+    """
+    if isinstance(rows_or_stream, str):  # the whole text: iterating it would give letters
+        rows_or_stream = rows_or_stream.splitlines(keepends=True)
+    lines, reader = iter(rows_or_stream), None
+    try:
+        first = next(lines, "").lstrip("\ufeff")
+        # The header holds only column names, so whichever separator it uses is the one.
+        delimiter = ";" if first.count(";") > first.count(",") else ","
+        reader = csv.reader(prepend(first, lines), delimiter=delimiter)
+        positions = read_header(next(reader, None), report)
+        if positions is None:
+            return None, []
+        records, last_line = [], reader.line_num
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                records.append((last_line + 1, row))
+            last_line = reader.line_num
+    except (csv.Error, UnicodeDecodeError) as error:
+        line = reader.line_num + 1 if reader is not None else 1
+        report.errors.append((line, f"the file cannot be read from here on: {error}"))
+        return None, []
+    return positions, records
+
+
+def prepend(first, lines):
+    """The first line (BOM removed) followed by the rest."""
+    yield first
+    yield from lines
+
+
+def read_header(header, report):
+    """{column: position} from the header row, or None (with an error) if unusable."""
+    if not header or not any(cell.strip() for cell in header):
+        report.errors.append((1, "the first line must name the columns, e.g. email,first_name"))
+        return None
+    names = [cell.strip().lower() for cell in header]
+    problems = [f"unknown column {name!r}" for name in names if name not in COLUMNS]
+    problems += [f"column {name!r} appears twice" for name in set(names) if names.count(name) > 1]
+    if "email" not in names:
+        problems.append("no 'email' column")
+    if problems:
+        allowed = ", ".join(COLUMNS)
+        report.errors.append((1, f"{'; '.join(problems)} (columns allowed: {allowed})"))
+        return None
+    return {name: names.index(name) for name in names}
+
+
+def read_row(line, row, positions, domains, report):
+    """The row's Entry, or None after adding its error to the report."""
+    if len(row) > len(positions):
+        reason = f"too many columns ({len(row)}; the header has {len(positions)})"
+        report.errors.append((line, reason))
+        return None
+    row += [""] * (len(positions) - len(row))
+    email_text = row[positions["email"]]
+    try:
+        email = normalise_email(email_text, domains)
+    except subscribers.InvalidAddress as error:
+        reason = str(error) if email_text.strip() else "the e-mail address is missing"
+        report.errors.append((line, f"invalid e-mail address: {reason}"))
+        return None
+    first_name = row[positions["first_name"]] if "first_name" in positions else ""
+    if len(first_name) > MAX_FIRST_NAME or any(c in first_name for c in "\r\n\0"):
+        reason = f"first name must be one line of at most {MAX_FIRST_NAME} characters"
+        report.errors.append((line, reason))
+        return None
+    language = row[positions["language"]].strip().lower() if "language" in positions else ""
+    if language and language not in subscribers.LANGUAGES:
+        allowed = ", ".join(subscribers.LANGUAGES)
+        report.errors.append((line, f"language must be one of: {allowed} (got {language[:20]!r})"))
+        return None
+    return Entry(line, email, first_name.strip() or None, language or None)
+
+
+def normalise_email(text, domains):
+    """`subscribers.normalise_email`, with each domain's verdict cached in `domains`.
+
+    Checking the domain is two thirds of email_validator's cost, and a list holds few
+    distinct domains. Only plain ASCII addresses take this shortcut, with the same
+    length limits; everything else gets the full check, the only one that rejects.
+    """
+    text = (text or "").strip()
+    local, _, domain = text.rpartition("@")
+    if len(text) <= 254 and len(local) <= 64 and domain.isascii():
+        if SIMPLE_LOCAL_PART.fullmatch(local):
+            if domain not in domains:
+                try:
+                    domains[domain] = subscribers.normalise_email("a@" + domain)[2:]
+                except subscribers.InvalidAddress:
+                    domains[domain] = None
+            if domains[domain] is not None:
+                return f"{local.lower()}@{domains[domain]}"
+    return subscribers.normalise_email(text)

@@ -1,0 +1,171 @@
+"""Writing an import: sort the addresses against the database, write, then mail.
+
+Everything but the mails runs inside the caller's write transaction, in bulk:
+chunked `IN (...)` look-ups and `executemany`, never one query per row.
+"""
+
+import contextlib
+
+from flask import current_app
+
+from .. import mailer, subscribers, tokens
+from ..db import isoformat, write_transaction
+from ..newsletter import signup
+from .reading import PROGRESS_EVERY
+
+# Bound parameters per `IN (...)`: well under SQLite's lowest compiled-in limit (999).
+CHUNK = 500
+# After this many failures in a row the relay is taken to be down: stop trying.
+MAX_MAIL_FAILURES_IN_A_ROW = 3
+
+
+def chunks(items, size=CHUNK):
+    """`items` (a list) in slices of at most `size`."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def select_in(run, sql, values):
+    """What `run(sql, chunk)` yields for `values` in chunks; `{}` in `sql` is the list."""
+    for chunk in chunks(values):
+        yield from run(sql.format(", ".join("?" * len(chunk))), chunk)
+
+
+def sort_entries(db, entries, report):
+    """Split the file's addresses into (new, revived); count the refused and the active.
+
+    Revived are existing records that are not active: pending, or churned without
+    being suppressed (which does not happen: churning suppresses), as (id, Entry).
+    """
+    sql = "SELECT email, id, status FROM subscribers WHERE email IN ({})"
+    existing = {
+        email: (sid, status) for email, sid, status in select_in(db.execute, sql, [*entries])
+    }
+    candidates = []
+    for email, entry in entries.items():
+        if email in existing and existing[email][1] == "active":
+            report.already_subscribed += 1
+        else:
+            candidates.append((entry, tokens.address_hashes(email)))
+    hashes = [address for _, keyed in candidates for address in keyed]
+    sql = "SELECT address_hash FROM suppressions WHERE address_hash IN ({})"
+    suppressed = {address for (address,) in select_in(db.execute, sql, hashes)}
+    new, revived = [], []
+    for entry, keyed in candidates:
+        if suppressed.intersection(keyed):
+            report.refused_suppressed.append((entry.line, subscribers.mask_email(entry.email)))
+        elif entry.email in existing:
+            revived.append((existing[entry.email][0], entry))
+        else:
+            new.append(entry)
+    return new, revived
+
+
+def insert_subscribers(db, entries, status, source, now, steps):
+    """Insert new subscribers (pending ones with a request time); returns {email: id}."""
+    stamp = isoformat(now)
+    requested_at, confirmed_at = (stamp, None) if status == "pending" else (None, stamp)
+    sql = (
+        "INSERT INTO subscribers (email, first_name, language, status, source, created_at, "
+        "requested_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    )
+    fixed = (status, source, stamp, requested_at, confirmed_at)
+    values = [(e.email, e.first_name, e.language or "en", *fixed) for e in entries]
+    # We hold the write lock, so every id above the current highest is one of ours.
+    (highest,) = db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
+    for chunk in chunks(values, PROGRESS_EVERY):
+        db.conn.executemany(sql, chunk)
+        steps.advance(len(chunk))
+    return dict(db.execute("SELECT email, id FROM subscribers WHERE id > ?", [highest]))
+
+
+def write_confirmed(db, new, revived, source, legal_basis, now, steps):
+    """Make the addresses active on staff authority, with consent proof and history."""
+    stamp = isoformat(now)
+    ids = insert_subscribers(db, new, "active", f"import: {source}", now, steps)
+    # A pending record keeps what it knew unless the file says otherwise, and its
+    # `source` (how the record began): the consent proof below says what happened.
+    db.conn.executemany(
+        "UPDATE subscribers SET status = 'active', confirmed_at = ?, churned_at = NULL, "
+        "churn_source = NULL, churn_campaign_id = NULL, first_name = coalesce(?, first_name), "
+        "language = coalesce(?, language) WHERE id = ?",
+        [(stamp, e.first_name, e.language, sid) for sid, e in revived],
+    )
+    steps.advance(len(revived))
+    subscriber_ids = [ids[e.email] for e in new] + [sid for sid, _ in revived]
+    db.conn.executemany(
+        "INSERT INTO consents (subscriber_id, method, submitted_at, confirmed_at, source, "
+        "legal_basis) VALUES (?, 'import', ?, ?, ?, ?)",
+        [(sid, stamp, stamp, source, legal_basis) for sid in subscriber_ids],
+    )
+    db.conn.executemany(
+        "INSERT INTO subscriber_events (subscriber_id, kind, at, source) "
+        "VALUES (?, 'imported', ?, ?)",
+        [(sid, stamp, source) for sid in subscriber_ids],
+    )
+
+
+def write_pending(db, new, revived, source, now, report, steps):
+    """Store signup requests like the public form does; returns [(subscriber id, send id)].
+
+    An address over the signup mail limits is left as it is, as `signup.prepare`
+    leaves it, so a link mailed moments ago stays valid.
+    """
+    asked = len(new) + len(revived)
+    new = [e for e in new if signup.may_send(db, e.email, now)]
+    revived = [(sid, e) for sid, e in revived if signup.may_send(db, e.email, now)]
+    report.mails_limited = asked - len(new) - len(revived)
+    steps.advance(report.mails_limited)
+    ids = insert_subscribers(db, new, "pending", f"import: {source}", now, steps)
+    # A re-signup: a fresh request (the old link stops working), names kept if not given.
+    db.conn.executemany(
+        "UPDATE subscribers SET requested_at = ?, request_text_version = NULL, "
+        "request_page = NULL, first_name = coalesce(?, first_name), "
+        "language = coalesce(?, language) WHERE id = ?",
+        [(isoformat(now), e.first_name, e.language, sid) for sid, e in revived],
+    )
+    steps.advance(len(revived))
+    pending = []
+    for subscriber_id, entry in [(ids[e.email], e) for e in new] + revived:
+        subscribers.record_event(db, subscriber_id, "signup_requested", now, "import")
+        pending.append((subscriber_id, signup.record_send(db, entry.email, "confirm", now)))
+    report.added = len(pending)
+    return pending
+
+
+def send_confirmations(db, pending, report, steps):
+    """Mail each pending address its confirmation link over one reused SMTP connection.
+
+    As in `signup.subscribe`, a failed mail is not counted against the address's
+    limits, so importing the file again mails it. After a few failures in a row the
+    relay is taken to be down and the rest are counted as failed without trying.
+    """
+    send_ids = dict(pending)
+    sql = "SELECT * FROM subscribers WHERE id IN ({}) ORDER BY id"
+    failed, in_a_row, connection = [], 0, None
+    with contextlib.ExitStack() as stack:
+        for subscriber in list(select_in(db.query, sql, [*send_ids])):
+            steps.advance()
+            if in_a_row >= MAX_MAIL_FAILURES_IN_A_ROW:
+                failed.append(send_ids[subscriber["id"]])
+                continue
+            try:
+                if connection is None:
+                    connection = stack.enter_context(mailer.open_connection())
+                mailer.send(signup.confirmation_message(subscriber), connection)
+            # Opening the connection raises what smtplib raises: OSError subclasses.
+            except (mailer.MailDeliveryError, OSError) as error:
+                current_app.logger.warning("import: confirmation mail failed: %s", error)
+                failed.append(send_ids[subscriber["id"]])
+                in_a_row += 1
+                # Start afresh with the next mail; a broken relay may fail the goodbye too.
+                with contextlib.suppress(OSError):
+                    stack.close()
+                connection = None
+            else:
+                report.mails_sent, in_a_row = report.mails_sent + 1, 0
+    report.mails_failed = len(failed)
+    with write_transaction(db):
+        db.conn.executemany(
+            "DELETE FROM newsletter_mail_sends WHERE id = ?", [(i,) for i in failed]
+        )
