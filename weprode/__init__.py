@@ -16,12 +16,14 @@ from . import (
     mailer,
     newsletter,
     outbox,
+    retention_cli,
     rights,
     security,
     site,
     usage_log,
 )
 from .campaigns import cli as campaigns_cli
+from .rights import cli as rights_cli
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +77,8 @@ def create_app(test_config=None, instance_path=None):
     admin.init_app(app)
     cli.init_app(app)
     campaigns_cli.init_app(app)
+    rights_cli.init_app(app)
+    retention_cli.init_app(app)
     outbox.init_app(app)
     app.context_processor(page_language)
     return app
