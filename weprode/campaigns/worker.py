@@ -16,7 +16,7 @@ from flask import current_app
 
 from .. import mailer, outbox
 from ..db import connect, utcnow
-from . import ledger, render
+from . import ledger, render, senders
 
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
@@ -160,7 +160,7 @@ def heartbeat_thread(app, state, interval):
     db = connect(app.config["DATABASE"])
     try:
         while not state.stop.wait(interval):
-            if not ledger.heartbeat(db, state.campaign_id, state.sender_id, utcnow()):
+            if not senders.heartbeat(db, state.campaign_id, state.sender_id, utcnow()):
                 state.stop.set()  # paused, cancelled, or taken over
     finally:
         db.close()
@@ -174,8 +174,8 @@ def send_campaign(db, campaign_id, *, progress=None, stop=None):
     second; setting `stop` ends the send cleanly.
     """
     app = current_app._get_current_object()
-    sender_id = ledger.new_sender_id()
-    if not ledger.take_over(db, campaign_id, sender_id, utcnow()):
+    sender_id = senders.new_sender_id()
+    if not senders.take_over(db, campaign_id, sender_id, utcnow()):
         return ledger.get(db, campaign_id)["status"]
     state = SendState(campaign_id, sender_id, render.prepare(ledger.get(db, campaign_id)))
     if stop is not None:
@@ -186,7 +186,7 @@ def send_campaign(db, campaign_id, *, progress=None, stop=None):
     ]
     beat = threading.Thread(
         target=heartbeat_thread,
-        args=(app, state, ledger.HEARTBEAT_TIMEOUT.total_seconds() / 3),
+        args=(app, state, senders.HEARTBEAT_TIMEOUT.total_seconds() / 3),
         daemon=True,
     )
     for thread in [*threads, beat]:
@@ -198,7 +198,7 @@ def send_campaign(db, campaign_id, *, progress=None, stop=None):
             progress(ledger.figures(db, campaign_id))
     state.stop.set()
     beat.join()
-    ledger.release(db, campaign_id, sender_id)
+    senders.release(db, campaign_id, sender_id)
     ledger.finish_if_done(db, campaign_id, utcnow())
     return ledger.get(db, campaign_id)["status"]
 

@@ -1,0 +1,81 @@
+"""Who sends a campaign: one live sender at a time, proved by a heartbeat.
+
+A sender is one process (host, pid, random part). It takes a campaign over when
+nobody live holds it, beats while it works, and lets go at the end. A sender that
+stopped beating, or whose process is gone from this host, is taken over; its rows
+in flight go back to the queue (see `ledger`).
+"""
+
+import os
+import socket
+from datetime import timedelta
+
+from ..db import isoformat, parse_timestamp, write_transaction
+from . import ledger
+
+# A sender refreshes its heartbeat at least this often while it works.
+HEARTBEAT_TIMEOUT = timedelta(seconds=30)
+
+
+def new_sender_id():
+    """Identifies one sending process: host, pid, and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
+
+
+def sender_is_gone(sender_id, heartbeat_at, now):
+    """True when the previous sender stopped beating or its process is dead here."""
+    if not sender_id or heartbeat_at is None or now - heartbeat_at > HEARTBEAT_TIMEOUT:
+        return True
+    host, _, rest = sender_id.partition(":")
+    pid = rest.partition(":")[0]
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
+
+
+def take_over(db, campaign_id, sender_id, now):
+    """Become the campaign's sender if nobody live is; requeue a dead sender's rows.
+
+    Returns True when `sender_id` now owns the campaign.
+    """
+    with write_transaction(db):
+        campaign = ledger.get(db, campaign_id)
+        if campaign is None or campaign["status"] != "sending":
+            return False
+        current = campaign["sender_id"]
+        if current and current != sender_id:
+            if not sender_is_gone(current, parse_timestamp(campaign["heartbeat_at"]), now):
+                return False
+        db.execute(
+            "UPDATE deliveries SET status = 'queued', claimed_by = NULL "
+            "WHERE campaign_id = ? AND status = 'sending'",
+            [campaign_id],
+        )
+        db.execute(
+            "UPDATE campaigns SET sender_id = ?, heartbeat_at = ? WHERE id = ?",
+            [sender_id, isoformat(now), campaign_id],
+        )
+    return True
+
+
+def heartbeat(db, campaign_id, sender_id, now):
+    """Prove the sender is alive; False if it lost the campaign (paused, cancelled...)."""
+    cursor = db.execute(
+        "UPDATE campaigns SET heartbeat_at = ? WHERE id = ? AND sender_id = ? "
+        "AND status = 'sending'",
+        [isoformat(now), campaign_id, sender_id],
+    )
+    return cursor.rowcount == 1
+
+
+def release(db, campaign_id, sender_id):
+    """Let go of the campaign (normal end of a sender)."""
+    db.execute(
+        "UPDATE campaigns SET sender_id = NULL WHERE id = ? AND sender_id = ?",
+        [campaign_id, sender_id],
+    )
