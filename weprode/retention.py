@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
-from . import bulk_delete, usage_log
+from . import retention_subscribers, usage_log
 from .db import isoformat, write_transaction
 
 
@@ -116,97 +116,11 @@ class CategoryResult:
     details: dict
 
 
-def doomed_subscribers(db, cutoff):
-    """Fill a temporary table with churned subscribers past their retention."""
-    db.execute("DROP TABLE IF EXISTS temp.doomed")
-    db.execute("CREATE TEMP TABLE doomed (id INTEGER PRIMARY KEY)")
-    db.execute(
-        "INSERT INTO temp.doomed SELECT id FROM subscribers "
-        "WHERE status = 'churned' AND churned_at < ?",
-        [isoformat(cutoff)],
-    )
-    return db.execute("SELECT count(*) FROM temp.doomed").fetchone()[0]
-
-
-STATISTICS_QUERIES = {
-    # metric: SQL giving (month, dimension, value) for the doomed subscribers
-    "signups": "SELECT substr(e.at, 1, 7), e.kind, count(*) FROM subscriber_events e "
-    "JOIN temp.doomed d ON d.id = e.subscriber_id WHERE e.kind IN "
-    "('confirmed', 'added_by_staff', 'imported') GROUP BY 1, 2",
-    "churn": "SELECT substr(e.at, 1, 7), coalesce(e.source, ''), count(*) "
-    "FROM subscriber_events e JOIN temp.doomed d ON d.id = e.subscriber_id "
-    "WHERE e.kind = 'churned' GROUP BY 1, 2",
-    "campaign_deliveries": "SELECT substr(c.created_at, 1, 7), "
-    "dl.campaign_id || ':' || dl.status, count(*) FROM deliveries dl "
-    "JOIN temp.doomed d ON d.id = dl.subscriber_id JOIN campaigns c ON c.id = dl.campaign_id "
-    "GROUP BY 1, 2",
-    "campaign_unsubscribes": "SELECT substr(s.churned_at, 1, 7), s.churn_campaign_id, count(*) "
-    "FROM subscribers s JOIN temp.doomed d ON d.id = s.id "
-    "WHERE s.churn_campaign_id IS NOT NULL GROUP BY 1, 2",
-}
-
-
-def add_statistics(db, metric, rows):
-    """Add (month, dimension, value) counts to the anonymous monthly statistics."""
-    db.conn.executemany(
-        "INSERT INTO monthly_statistics (month, metric, dimension, value) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (month, metric, dimension) DO UPDATE SET value = value + excluded.value",
-        [(month, metric, str(dimension), value) for month, dimension, value in rows],
-    )
-
-
-# Tables that hang off a subscriber (ON DELETE CASCADE), deleted explicitly in bulk.
-SUBSCRIBER_CHILDREN = ("subscriber_events", "consents", "deliveries")
-PURGE_CACHE_KIB = 512 * 1024
-
-
 def purge_subscribers(db, now, dry_run):
-    """Churned more than 3 years ago: statistics first, then the rows (and deliveries).
-
-    Foreign-key actions are off for the connection meanwhile: children are removed
-    set by set before their parents instead of probed once per deleted subscriber.
-    A larger page cache keeps the index pages of a big delete in memory. When most
-    of the table goes, the survivors are copied instead (see `bulk_delete`).
-    """
+    """Churned more than 3 years ago: see `retention_subscribers.purge_subscribers`."""
     cutoff = RULES_BY_KEY["subscribers"].cutoff(now)
-    cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
-    db.execute(f"PRAGMA cache_size=-{PURGE_CACHE_KIB}")
-    db.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; restored below
-    rebuilt = False
-    try:
-        with write_transaction(db):
-            due = doomed_subscribers(db, cutoff)
-            deliveries = db.execute(
-                "SELECT count(*) FROM deliveries "
-                "WHERE subscriber_id IN (SELECT id FROM temp.doomed)"
-            ).fetchone()[0]
-            if due and not dry_run:
-                for metric, sql in STATISTICS_QUERIES.items():
-                    add_statistics(db, metric, db.execute(sql).fetchall())
-                rebuilt = remove_doomed(db, due)
-            db.execute("DROP TABLE temp.doomed")
-        if rebuilt:
-            bulk_delete.vacuum(db)
-    finally:
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA secure_delete=ON")
-        db.execute(f"PRAGMA cache_size={cache_size}")
+    due, deliveries = retention_subscribers.purge_subscribers(db, cutoff, dry_run)
     return CategoryResult("subscribers", due, {"deliveries": deliveries})
-
-
-def remove_doomed(db, due):
-    """Delete the doomed subscribers and their children; True if tables were rebuilt."""
-    if not bulk_delete.worth_rebuilding(db, "subscribers", due):
-        for table in SUBSCRIBER_CHILDREN:
-            db.execute(f"DELETE FROM {table} WHERE subscriber_id IN (SELECT id FROM temp.doomed)")
-        db.execute("DELETE FROM subscribers WHERE id IN (SELECT id FROM temp.doomed)")
-        return False
-    # The dropped pages are not zeroed (that would write them all); `vacuum` follows.
-    db.execute("PRAGMA secure_delete=OFF")
-    for table in SUBSCRIBER_CHILDREN:
-        bulk_delete.rebuild_keeping(db, table, "subscriber_id NOT IN (SELECT id FROM temp.doomed)")
-    bulk_delete.rebuild_keeping(db, "subscribers", "id NOT IN (SELECT id FROM temp.doomed)")
-    return True
 
 
 def delete_where(db, table, condition, params, dry_run, statistics=None):
@@ -216,7 +130,8 @@ def delete_where(db, table, condition, params, dry_run, statistics=None):
         if due and not dry_run:
             if statistics:
                 metric, sql = statistics
-                add_statistics(db, metric, db.execute(sql, params).fetchall())
+                rows = db.execute(sql, params).fetchall()
+                retention_subscribers.add_statistics(db, metric, rows)
             db.execute(f"DELETE FROM {table} WHERE {condition}", params)
     return due
 

@@ -1,0 +1,104 @@
+"""Purging subscribers past their retention period: statistics first, then the rows.
+
+`retention` decides when (its "subscribers" rule); this is how, for the table that
+grows largest. What statistics need is folded into anonymous monthly counts, then
+the subscribers and the rows hanging off them go in bulk, by copying the survivors
+when most of the table is due (see `bulk_delete`).
+"""
+
+from . import bulk_delete
+from .db import isoformat, write_transaction
+
+
+def doomed_subscribers(db, cutoff):
+    """Fill a temporary table with churned subscribers past their retention."""
+    db.execute("DROP TABLE IF EXISTS temp.doomed")
+    db.execute("CREATE TEMP TABLE doomed (id INTEGER PRIMARY KEY)")
+    db.execute(
+        "INSERT INTO temp.doomed SELECT id FROM subscribers "
+        "WHERE status = 'churned' AND churned_at < ?",
+        [isoformat(cutoff)],
+    )
+    return db.execute("SELECT count(*) FROM temp.doomed").fetchone()[0]
+
+
+STATISTICS_QUERIES = {
+    # metric: SQL giving (month, dimension, value) for the doomed subscribers
+    "signups": "SELECT substr(e.at, 1, 7), e.kind, count(*) FROM subscriber_events e "
+    "JOIN temp.doomed d ON d.id = e.subscriber_id WHERE e.kind IN "
+    "('confirmed', 'added_by_staff', 'imported') GROUP BY 1, 2",
+    "churn": "SELECT substr(e.at, 1, 7), coalesce(e.source, ''), count(*) "
+    "FROM subscriber_events e JOIN temp.doomed d ON d.id = e.subscriber_id "
+    "WHERE e.kind = 'churned' GROUP BY 1, 2",
+    "campaign_deliveries": "SELECT substr(c.created_at, 1, 7), "
+    "dl.campaign_id || ':' || dl.status, count(*) FROM deliveries dl "
+    "JOIN temp.doomed d ON d.id = dl.subscriber_id JOIN campaigns c ON c.id = dl.campaign_id "
+    "GROUP BY 1, 2",
+    "campaign_unsubscribes": "SELECT substr(s.churned_at, 1, 7), s.churn_campaign_id, count(*) "
+    "FROM subscribers s JOIN temp.doomed d ON d.id = s.id "
+    "WHERE s.churn_campaign_id IS NOT NULL GROUP BY 1, 2",
+}
+
+
+def add_statistics(db, metric, rows):
+    """Add (month, dimension, value) counts to the anonymous monthly statistics."""
+    db.conn.executemany(
+        "INSERT INTO monthly_statistics (month, metric, dimension, value) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (month, metric, dimension) DO UPDATE SET value = value + excluded.value",
+        [(month, metric, str(dimension), value) for month, dimension, value in rows],
+    )
+
+
+# Tables that hang off a subscriber (ON DELETE CASCADE), deleted explicitly in bulk.
+SUBSCRIBER_CHILDREN = ("subscriber_events", "consents", "deliveries")
+PURGE_CACHE_KIB = 512 * 1024
+
+
+def purge_subscribers(db, cutoff, dry_run):
+    """Churned before `cutoff`: statistics first, then the rows (and deliveries).
+
+    Returns (subscribers due, their deliveries); with `dry_run` nothing is changed.
+
+    Foreign-key actions are off for the connection meanwhile: children are removed
+    set by set before their parents instead of probed once per deleted subscriber.
+    A larger page cache keeps the index pages of a big delete in memory. When most
+    of the table goes, the survivors are copied instead (see `bulk_delete`).
+    """
+    cache_size = db.execute("PRAGMA cache_size").fetchone()[0]
+    db.execute(f"PRAGMA cache_size=-{PURGE_CACHE_KIB}")
+    db.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; restored below
+    rebuilt = False
+    try:
+        with write_transaction(db):
+            due = doomed_subscribers(db, cutoff)
+            deliveries = db.execute(
+                "SELECT count(*) FROM deliveries "
+                "WHERE subscriber_id IN (SELECT id FROM temp.doomed)"
+            ).fetchone()[0]
+            if due and not dry_run:
+                for metric, sql in STATISTICS_QUERIES.items():
+                    add_statistics(db, metric, db.execute(sql).fetchall())
+                rebuilt = remove_doomed(db, due)
+            db.execute("DROP TABLE temp.doomed")
+        if rebuilt:
+            bulk_delete.vacuum(db)
+    finally:
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA secure_delete=ON")
+        db.execute(f"PRAGMA cache_size={cache_size}")
+    return due, deliveries
+
+
+def remove_doomed(db, due):
+    """Delete the doomed subscribers and their children; True if tables were rebuilt."""
+    if not bulk_delete.worth_rebuilding(db, "subscribers", due):
+        for table in SUBSCRIBER_CHILDREN:
+            db.execute(f"DELETE FROM {table} WHERE subscriber_id IN (SELECT id FROM temp.doomed)")
+        db.execute("DELETE FROM subscribers WHERE id IN (SELECT id FROM temp.doomed)")
+        return False
+    # The dropped pages are not zeroed (that would write them all); `vacuum` follows.
+    db.execute("PRAGMA secure_delete=OFF")
+    for table in SUBSCRIBER_CHILDREN:
+        bulk_delete.rebuild_keeping(db, table, "subscriber_id NOT IN (SELECT id FROM temp.doomed)")
+    bulk_delete.rebuild_keeping(db, "subscribers", "id NOT IN (SELECT id FROM temp.doomed)")
+    return True
