@@ -5,6 +5,7 @@ import io
 import re
 from datetime import timedelta
 
+import pytest
 from staff_helpers import STAFF_EMAIL, csrf_token
 
 from weprode import subscribers
@@ -211,3 +212,15 @@ def test_import_page_accepts_files_larger_than_the_public_limit(app, db, staff_c
     response = upload(staff_client, "email,first_name,language\n" + rows)
     assert response.status_code == 200
     assert db["subscribers"].count == 40000
+
+
+@pytest.mark.parametrize(
+    "top, labels", [(1, [0, 1]), (2, [0, 1, 2]), (5, [0, 5]), (10, [0, 5, 10])]
+)
+def test_chart_axis_labels_are_distinct_whole_numbers(top, labels):
+    from datetime import date
+
+    from weprode.admin.charts import weekly_chart
+
+    chart = weekly_chart([{"start": date(2026, 1, 5), "signups": top, "churn": 0}])
+    assert [value for _, value in chart.y_ticks] == labels

@@ -68,5 +68,7 @@ def weekly_chart(weeks):
         if week["start"].month != previous_month:
             x_labels.append((round(x, 2), f"{week['start']:%b}"))
             previous_month = week["start"].month
-    y_ticks = [(round(baseline - plot_height * f, 2), int(top * f)) for f in (0, 0.5, 1)]
+    # Gridlines at 0, the top, and half-way when that is a whole number.
+    values = [0, top // 2, top] if top % 2 == 0 else [0, top]
+    y_ticks = [(round(baseline - plot_height * v / top, 2), v) for v in values]
     return Chart(WIDTH, HEIGHT, signup_bars, churn_bars, y_ticks, x_labels, baseline)
