@@ -282,6 +282,29 @@ def drop_redundant_subscriber_indexes(db):
         db.execute(f"DROP INDEX IF EXISTS {name}")
 
 
+@migrations(name="0010_suppressions_without_rowid")
+def suppressions_without_rowid(db):
+    """The suppression list is looked up and written only by its hash: one b-tree.
+
+    A rowid table with a TEXT primary key keeps two (the rows and the key's index),
+    and every one-click unsubscribe writes both.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE suppressions_by_hash (
+                address_hash TEXT PRIMARY KEY,
+                created_at TEXT NOT NULL,
+                source TEXT NOT NULL
+            ) WITHOUT ROWID""",
+            "INSERT INTO suppressions_by_hash SELECT address_hash, created_at, source "
+            "FROM suppressions",
+            "DROP TABLE suppressions",
+            "ALTER TABLE suppressions_by_hash RENAME TO suppressions",
+        ],
+    )
+
+
 def apply_pending(db):
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]
