@@ -52,6 +52,10 @@ def connect(path):
     # Deleted rows are overwritten with zeros: an erased or purged address must not
     # linger in free pages of the file.
     conn.execute("PRAGMA secure_delete=ON")
+    # Checkpoint every ~12 MB of WAL instead of 4 MB: pages rewritten by every write
+    # (index interiors, table tails) are copied once per checkpoint, not three times.
+    # Much larger and the request that runs the checkpoint shows in p99 latency.
+    conn.execute("PRAGMA wal_autocheckpoint=3000")
     # Plugins are looked up through entry points on every Database(); we use none.
     database = sqlite_utils.Database(conn, execute_plugins=False)
     database.write_lock = write_lock(str(path)) if str(path) != ":memory:" else None

@@ -115,6 +115,21 @@ def unsubscribe(token):
     )
 
 
+ONE_CLICK_BODY = f"{ONE_CLICK_FIELD}={ONE_CLICK_VALUE}".encode()
+
+
+def is_one_click():
+    """True for an RFC 8058 request: `List-Unsubscribe=One-Click` in the form body.
+
+    Providers send exactly these urlencoded bytes; recognising them skips the form
+    parser on the hot path. Any other body (multipart, more fields) is parsed.
+    """
+    if request.mimetype == "application/x-www-form-urlencoded":
+        if request.get_data(cache=True) == ONE_CLICK_BODY:
+            return True
+    return request.form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
+
+
 @bp.post("/unsubscribe/<token>")
 @cross_origin_exempt
 @limiter.exempt
@@ -128,7 +143,7 @@ def unsubscribe_post(token):
     the full page with its "Undo" button.
     """
     subscriber_id, campaign_id = subscriber_from_token(token)
-    one_click = request.form.get(ONE_CLICK_FIELD) == ONE_CLICK_VALUE
+    one_click = is_one_click()
     source = "one-click" if one_click else "page"
     subscriber = optout.unsubscribe(get_db(), subscriber_id, source, utcnow(), campaign_id)
     if one_click:
