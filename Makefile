@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrate bench clean
+.PHONY: run test lint format migrate bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,13 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# Re-extract the strings, merge them into each catalogue, compile the .mo files (committed).
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-wrap --sort-by-file \
+		--project Weprode -o weprode/translations/messages.pot .
+	$(BIN)/pybabel update -i weprode/translations/messages.pot -d weprode/translations --no-wrap
+	$(BIN)/pybabel compile -d weprode/translations --statistics
 
 bench: $(STAMP)
 	$(BIN)/python bench/pages.py

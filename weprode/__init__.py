@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from flask import Flask, current_app, has_request_context, request
-from flask_babel import Babel, get_locale
+from flask import Flask
+from flask_babel import Babel
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
@@ -13,6 +13,7 @@ from . import (
     contact,
     db,
     errors,
+    languages,
     mailer,
     newsletter,
     outbox,
@@ -28,17 +29,6 @@ from .rights import cli as rights_cli
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 babel = Babel()
-
-
-def select_locale():
-    """The page language: `?lang=` when given, else English (French comes later)."""
-    if not has_request_context():  # mails rendered by the command line or the worker
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
-    languages = current_app.config["SITE_LANGUAGES"]
-    requested = request.args.get("lang")
-    if requested in languages:
-        return requested
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def create_app(test_config=None, instance_path=None):
@@ -64,7 +54,8 @@ def create_app(test_config=None, instance_path=None):
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    babel.init_app(app, locale_selector=select_locale)
+    babel.init_app(app, locale_selector=languages.select_locale)
+    languages.init_app(app)
     db.init_app(app)
     usage_log.init_app(app)
     security.init_app(app)
@@ -80,10 +71,4 @@ def create_app(test_config=None, instance_path=None):
     rights_cli.init_app(app)
     retention_cli.init_app(app)
     outbox.init_app(app)
-    app.context_processor(page_language)
     return app
-
-
-def page_language():
-    """The `lang` of every page, from the locale Flask-Babel selected."""
-    return {"page_language": str(get_locale())}

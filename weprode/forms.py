@@ -13,14 +13,14 @@ EMAIL_MAX_LENGTH = 254
 def single_line(form, field):
     """Refuse CR, LF and NUL: they could smuggle headers into a mail we send."""
     if field.data and any(c in field.data for c in FORBIDDEN_CHARACTERS):
-        raise ValidationError("Line breaks and control characters are not allowed here.")
+        raise ValidationError(_l("Line breaks and control characters are not allowed here."))
 
 
 def local_path(form, field):
     """A path on this site (where a form was shown), never another host."""
     value = field.data or ""
     if value and (not value.startswith("/") or value.startswith("//") or len(value) > 200):
-        raise ValidationError("Unknown page.")
+        raise ValidationError(_l("Unknown page."))
 
 
 def text_line(

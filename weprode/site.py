@@ -81,11 +81,13 @@ def absolute_url(endpoint, **values):
     """A URL on the configured public host, for e-mails, the sitemap and robots.txt.
 
     Works outside a request too (the command line, the campaign worker), where
-    `url_for` would need SERVER_NAME: the path comes from the URL map directly.
+    `url_for` would need SERVER_NAME: the path comes from the URL map directly, with
+    the same URL defaults (the language of a mail rendered under `force_locale`).
     """
     if has_request_context():
         path = url_for(endpoint, **values)
     else:
+        current_app.inject_url_defaults(endpoint, values)
         path = current_app.url_map.bind("localhost").build(endpoint, values)
     return current_app.config["PUBLIC_URL"].rstrip("/") + path
 
@@ -99,9 +101,17 @@ def robots():
 
 @bp.get("/sitemap.xml")
 def sitemap():
-    """The public pages, for search engines."""
-    urls = [absolute_url(endpoint) for endpoint in sitemap_endpoints()]
-    body = render_template("site/sitemap.xml", urls=urls)
+    """The public pages in every language, each with its translations as alternates."""
+    languages = current_app.config["SITE_LANGUAGES"]
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    pages = [
+        {
+            language: absolute_url(endpoint, lang=None if language == default else language)
+            for language in languages
+        }
+        for endpoint in sitemap_endpoints()
+    ]
+    body = render_template("site/sitemap.xml", pages=pages, default_language=default)
     return body, 200, {"Content-Type": "application/xml; charset=utf-8"}
 
 

@@ -4,9 +4,11 @@ import pytest
 from browser_helpers import assert_no_serious_axe_violations, describe
 
 PUBLIC_PAGES = ["/", "/services", "/about", "/legal", "/privacy", "/newsletter", "/contact"]
+# The same checks on French pages (longer words, another `lang`, the language switch).
+FRENCH_PAGES = ["/?lang=fr", "/privacy?lang=fr"]
 MISSING_PAGE = "/this-page-does-not-exist"
-PAGES_WITH_STATUS = [(path, 200) for path in PUBLIC_PAGES] + [(MISSING_PAGE, 404)]
-ALL_PAGES = PUBLIC_PAGES + [MISSING_PAGE]
+PAGES_WITH_STATUS = [(path, 200) for path in PUBLIC_PAGES + FRENCH_PAGES] + [(MISSING_PAGE, 404)]
+ALL_PAGES = PUBLIC_PAGES + FRENCH_PAGES + [MISSING_PAGE]
 
 MOBILE_WIDTH = 375
 # How many Tab presses may separate the top of the page from the header's links.
