@@ -219,13 +219,6 @@ def csv_lines(rows, columns=EXPORT_COLUMNS):
             buffer.truncate()
 
 
-def export_text(db, export_format="csv"):
-    """The export as a string (for small exports and tests)."""
-    buffer = io.StringIO()
-    write_export(db, buffer, export_format)
-    return buffer.getvalue()
-
-
 SIGNUP_EVENTS = ("confirmed", "added_by_staff", "resubscribed")
 
 

@@ -83,16 +83,6 @@ def schedule(db, campaign_id, when, now):
         )
 
 
-def unschedule(db, campaign_id):
-    """Back to draft."""
-    with write_transaction(db):
-        require(db, campaign_id, "scheduled")
-        db.execute(
-            "UPDATE campaigns SET status = 'draft', scheduled_at = NULL WHERE id = ?",
-            [campaign_id],
-        )
-
-
 def pause(db, campaign_id, reason, now):
     """Stop sending; rows stay queued. `reason` is shown to staff."""
     with write_transaction(db):
@@ -184,16 +174,6 @@ def record_outcomes(db, outcomes, now):
     """`mark` in its own transaction."""
     with write_transaction(db):
         mark(db, outcomes, now)
-
-
-def next_due(db, campaign_id):
-    """When the earliest queued row becomes due (None: nothing queued)."""
-    row = db.execute(
-        "SELECT min(coalesce(next_attempt_at, '')) FROM deliveries "
-        "WHERE campaign_id = ? AND status = 'queued'",
-        [campaign_id],
-    ).fetchone()
-    return row[0]
 
 
 def finish_if_done(db, campaign_id, now):
