@@ -23,8 +23,6 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 TOTP_ISSUER = "Weprode staff"
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
-# Checked against when the account does not exist, so both cases cost the same time.
-DUMMY_HASH = generate_password_hash("not-a-real-password-0000", method=PASSWORD_HASH_METHOD)
 
 
 class PasswordRejected(ValueError):
@@ -33,6 +31,15 @@ class PasswordRejected(ValueError):
 
 class StaffError(ValueError):
     """A staff command cannot be done (unknown account, duplicate, ...)."""
+
+
+@cache
+def dummy_hash():
+    """Checked against when the account does not exist, so both cases cost the same time.
+
+    Made on first use: scrypt costs ~50 ms, which every app start and command paid.
+    """
+    return generate_password_hash("not-a-real-password-0000", method=PASSWORD_HASH_METHOD)
 
 
 @cache
@@ -158,7 +165,7 @@ def record_failure(db, email, ip, now):
 def check_credentials(db, email, password):
     """The active account if the password matches, else None; constant work either way."""
     account = get_by_email(db, email)
-    stored = account["password_hash"] if account else DUMMY_HASH
+    stored = account["password_hash"] if account else dummy_hash()
     matches = check_password_hash(stored, password or "")
     if account is None or not account["active"] or not matches:
         return None
