@@ -18,7 +18,7 @@ migrate: $(STAMP)
 	$(BIN)/flask --app app migrate
 
 run: migrate
-	$(BIN)/python -m weprode.devserver
+	$(BIN)/python -m devtools.devserver
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

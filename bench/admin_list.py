@@ -18,9 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weprode import create_app, staff  # noqa: E402
+from weprode import create_app
 from weprode.db import connect, isoformat  # noqa: E402
 from weprode.migrations import apply_pending  # noqa: E402
+from weprode.staff import accounts  # noqa: E402
 
 TARGET_MS = 200
 PASSWORD = "Glacier-Lake-Savoie-42"
@@ -78,7 +79,7 @@ def main(argv=None):
         fill(db, args.subscribers)
         print(f"filled {args.subscribers:,} subscribers in {time.perf_counter() - started:.1f} s")
         with app.app_context():
-            staff.create(db, "bench@weprode.com", PASSWORD, datetime.now(UTC))
+            accounts.create(db, "bench@weprode.com", PASSWORD, datetime.now(UTC))
         client = app.test_client()
         page = client.get("/admin/login").get_data(as_text=True)
         token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]

@@ -18,8 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from weprode import create_app, db, imports, tokens
+from weprode import create_app, db, tokens
 from weprode.migrations import apply_pending
+from weprode.newsletter import importing
 
 TARGET_S = 5.0
 DUPLICATE_SHARE = 0.01
@@ -109,7 +110,7 @@ def main(argv=None):
             before_mb = peak_rss_mb()
             with open(tmp / "list.csv", encoding="utf-8", newline="") as file:
                 began, cpu_began = time.perf_counter(), time.process_time()
-                report = imports.import_subscribers(
+                report = importing.import_subscribers(
                     database,
                     file,
                     source="bench",

@@ -16,9 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weprode import create_app, retention  # noqa: E402
+from weprode import create_app
 from weprode.db import connect, isoformat  # noqa: E402
 from weprode.migrations import apply_pending  # noqa: E402
+from weprode.privacy import retention  # noqa: E402
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 TARGET_FULL_S = 3.0

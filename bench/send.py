@@ -46,13 +46,13 @@ from pathlib import Path
 import _harness
 from flask_mail import Message
 
+from devtools.mailsink import start_sink
 from weprode import create_app, tokens
 from weprode.campaigns import compose, ledger, render, worker
 from weprode.db import connect, isoformat, utcnow
-from weprode.mailer import mail
-from weprode.mailsink import start_sink
+from weprode.mail.messages import mail
 from weprode.migrations import apply_pending
-from weprode.site import absolute_url
+from weprode.site.views import absolute_url
 
 TARGET_RATE = 5_000
 TARGET_RATIO = 8.0

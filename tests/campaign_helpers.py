@@ -1,8 +1,8 @@
 """Helpers for campaign tests: subscribers, a campaign, sending it in-process."""
 
-from weprode import subscribers
 from weprode.campaigns import compose, ledger, worker
 from weprode.db import utcnow
+from weprode.newsletter import subscribers
 
 BODY = """# News from Weprode
 

@@ -5,10 +5,11 @@ import socket
 import pytest
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
-from weprode import create_app, staff
+from devtools.mailsink import start_sink
+from weprode import create_app
 from weprode.db import connect, utcnow
-from weprode.mailsink import start_sink
 from weprode.migrations import apply_pending
+from weprode.staff import accounts
 
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 
@@ -101,6 +102,6 @@ def db(app):
 def staff_client(app, client, db):
     """The test client, signed in as a freshly created staff account."""
     with app.app_context():
-        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
     log_in(client)
     return client

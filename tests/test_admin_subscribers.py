@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from staff_helpers import STAFF_EMAIL, csrf_token
 
-from weprode import subscribers
 from weprode.db import isoformat, utcnow
+from weprode.newsletter import subscribers
 
 
 def add(app, db, email, when, first_name=None, language="en"):
@@ -148,17 +148,17 @@ def test_export_of_current_filter_is_formula_safe_and_audited(app, db, staff_cli
 
 
 def test_dense_and_sparse_search_plans_find_the_same_rows(app, db, monkeypatch):
-    from weprode import subscriber_admin
+    from weprode.newsletter import search
 
     start = utcnow() - timedelta(days=1)
     for index in range(30):
         add(app, db, f"ann{index:02d}@example.org", start + timedelta(minutes=index))
         add(app, db, f"x{index:02d}@example.org", start, first_name="Annie" if index % 3 else "Bob")
-    filters = subscriber_admin.SubscriberFilter(query="ann")
-    sparse = [row["id"] for row in subscriber_admin.search(db, filters, limit=100).rows]
-    monkeypatch.setattr(subscriber_admin, "DENSE_MATCHES", 1)
-    assert subscriber_admin.matches_are_dense(db, "ann", "ann\U0010ffff")
-    dense = [row["id"] for row in subscriber_admin.search(db, filters, limit=100).rows]
+    filters = search.SubscriberFilter(query="ann")
+    sparse = [row["id"] for row in search.search(db, filters, limit=100).rows]
+    monkeypatch.setattr(search, "DENSE_MATCHES", 1)
+    assert search.matches_are_dense(db, "ann", "ann\U0010ffff")
+    dense = [row["id"] for row in search.search(db, filters, limit=100).rows]
     assert len(sparse) == 30 + 20
     assert dense == sparse
 

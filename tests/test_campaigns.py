@@ -7,10 +7,9 @@ import pytest
 from campaign_helpers import add_subscribers, new_campaign, send
 from newsletter_helpers import html_part, text_part
 
-from weprode import subscribers
 from weprode.campaigns import compose, ledger, worker
 from weprode.db import utcnow
-from weprode.newsletter import optout
+from weprode.newsletter import optout, subscribers
 
 PEOPLE = [
     ("ada@example.org", "Ada", "en"),

@@ -7,9 +7,9 @@ import pytest
 from contact_helpers import by_recipient, closed_port, send_contact, send_meeting
 from newsletter_helpers import html_part, link_path, text_part
 
-from weprode import mailer, outbox, prospects
-from weprode.contact import service
+from weprode.contact import prospects, service
 from weprode.db import connect, isoformat, utcnow
+from weprode.mail import messages, outbox
 
 NOTIFY = "contact@weprode.com"
 
@@ -262,7 +262,7 @@ def test_relay_down_still_thanks_then_retry_delivers_each_mail_exactly_once(make
 def sample_message():
     """A small rendered message to queue (needs a request context)."""
     identity = prospects.Identity("someone@example.org", "One", "Some", "Org")
-    return mailer.render_message(
+    return messages.render_message(
         identity.email,
         "Test",
         "contact_acknowledgement",

@@ -9,9 +9,8 @@ from datetime import timedelta
 import pytest
 from newsletter_helpers import link_path, text_part
 
-from weprode import imports, subscribers
 from weprode.db import connect, utcnow
-from weprode.newsletter import optout, signup
+from weprode.newsletter import importing, optout, signup, subscribers
 
 SOURCE = "Trade fair 2026 list"
 LEGAL_BASIS = "consent collected at trade fair 2026"
@@ -23,7 +22,7 @@ def run_import(app, db):
 
     def run(text, mode="confirmed", now=None, **options):
         with app.app_context():
-            return imports.import_subscribers(
+            return importing.import_subscribers(
                 db,
                 io.StringIO(text),
                 source=SOURCE,
@@ -113,7 +112,7 @@ def test_suppressed_addresses_are_refused_and_listed_while_others_import(app, ru
     assert report.refused_suppressed == [(3, "l***@example.org"), (4, "e***@example.org")]
     assert subscribers.find_by_email(db, "left@example.org")["status"] == "churned"
     assert subscribers.find_by_email(db, "erased@example.org") is None
-    assert "only their own signup" in imports.REFUSED_REASON
+    assert "only their own signup" in importing.REFUSED_REASON
 
 
 def test_existing_active_untouched_and_pending_becomes_active(app, run_import, db):
@@ -164,7 +163,7 @@ def test_double_opt_in_with_relay_down_keeps_them_pending_and_retryable(make_app
     down = make_app(MAIL_PORT=1)  # nothing listens there
     db = connect(down.config["DATABASE"])
     with down.app_context():
-        report = imports.import_subscribers(
+        report = importing.import_subscribers(
             db,
             io.StringIO("email\na@example.org\nb@example.org\nc@example.org\nd@example.org\n"),
             source=SOURCE,
@@ -183,7 +182,7 @@ def test_semicolons_bom_and_header_case_are_accepted(app, run_import, db):
     text = "\ufeff Email ;LANGUAGE; First_Name\r\nsemi@example.org;fr;Sé\r\n"
     report = run_import(text)
     with app.app_context():  # the text itself works as well as a stream
-        again = imports.import_subscribers(
+        again = importing.import_subscribers(
             db, text, source="s", legal_basis="l", mode="confirmed", actor="t", now=utcnow()
         )
     assert again.already_subscribed == 1
@@ -214,7 +213,7 @@ def test_unusable_header_is_an_error_on_line_1(run_import, db, header, message):
 def test_source_and_legal_basis_are_required_single_lines(app, db, name, value):
     options = {"source": SOURCE, "legal_basis": LEGAL_BASIS, name: value}
     with app.app_context(), pytest.raises(ValueError):
-        imports.import_subscribers(
+        importing.import_subscribers(
             db, io.StringIO("email\n"), mode="confirmed", actor="t", now=utcnow(), **options
         )
 
@@ -235,7 +234,7 @@ def test_the_fast_address_check_agrees_with_normalise_email():
         except subscribers.InvalidAddress:
             expected = "invalid"
         try:
-            got = imports.normalise_email(text, cache)
+            got = importing.normalise_email(text, cache)
         except subscribers.InvalidAddress:
             got = "invalid"
         assert got == expected, text
@@ -288,7 +287,7 @@ def test_cli_imports_prints_a_summary_and_audits_counts_only(app, runner, tmp_pa
     assert result.exit_code == 0, result.output
     assert "rows read: 3 (1 duplicates merged)" in result.output
     assert "added as active subscribers: 1" in result.output
-    assert f"refused, {imports.REFUSED_REASON}: 1" in result.output
+    assert f"refused, {importing.REFUSED_REASON}: 1" in result.output
     assert "line 4: g***@example.org" in result.output
     [entry] = db["audit_log"].rows
     assert entry["action"] == "import" and entry["actor"].startswith("cli:")
@@ -319,7 +318,7 @@ def test_cli_double_opt_in_sends_mails(runner, tmp_path, db, mailbox):
 def test_a_file_that_is_not_utf8_is_refused(app, db):
     raw = io.BytesIO(b"email,first_name\nok@example.org,Ok\nlatin@example.org,Ren\xe9\n")
     with app.app_context():
-        report = imports.import_subscribers(
+        report = importing.import_subscribers(
             db,
             io.TextIOWrapper(raw, encoding="utf-8-sig", newline=""),
             source=SOURCE,

@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 from newsletter_helpers import link_path, sign_up, unsubscribe_path
 
-from weprode import subscribers, tokens
+from weprode import tokens
 from weprode.db import utcnow
-from weprode.newsletter import optout
+from weprode.newsletter import optout, subscribers
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 

@@ -5,9 +5,8 @@ from datetime import timedelta
 import pytest
 from newsletter_helpers import VALID_SIGNUP, html_part, link_path, sign_up, text_part
 
-from weprode import subscribers
 from weprode.db import connect, utcnow
-from weprode.newsletter import signup
+from weprode.newsletter import signup, subscribers
 
 
 def only_subscriber(db):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from staff_helpers import STAFF_EMAIL, csrf_token
 
-from weprode import prospects
+from weprode.contact import prospects
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

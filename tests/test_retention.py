@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from campaign_helpers import add_subscribers, new_campaign, send
 
-from weprode import retention, subscribers
 from weprode.db import isoformat
-from weprode.newsletter import optout
+from weprode.newsletter import optout, subscribers
+from weprode.privacy import retention
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -203,7 +203,7 @@ def test_mass_purge_by_copying_survivors_keeps_schema_ids_and_leaves_no_trace(
 ):
     import sqlite3
 
-    from weprode import bulk_delete
+    from weprode.privacy import bulk_delete
 
     monkeypatch.setattr(bulk_delete, "MIN_ROWS", 1)  # take the copy path on a small table
     secret = "mass-purge-secret-5521@example.org"

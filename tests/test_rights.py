@@ -10,10 +10,13 @@ from flask_mail import Message
 from newsletter_helpers import link_path, text_part
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
-from weprode import imports, outbox, prospects, staff, subscribers, tokens
+from weprode import tokens
+from weprode.contact import prospects
 from weprode.db import connect, isoformat, utcnow
-from weprode.newsletter import signup
-from weprode.rights import records, service
+from weprode.mail import outbox
+from weprode.newsletter import importing, signup, subscribers
+from weprode.privacy.rights import records, service
+from weprode.staff import accounts
 
 EMAIL = "jane.doe@example.org"
 LINK_PREFIX = "/privacy/request/"
@@ -160,7 +163,7 @@ def test_copies_are_counted_per_person_and_the_second_is_noted_for_staff(
     assert json.loads(client.post(second).data)["copy_number"] == 2
     assert records.completed_copies(db, EMAIL) == 2
     with app.app_context():
-        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
     log_in(client)
     html = client.get("/admin/requests").get_data(as_text=True)
     assert "copy 2 <span" in html and "copy 1<" in html
@@ -201,7 +204,7 @@ def test_erasure_blocks_reimport_and_readd(app, db, runner, person):
     with app.app_context():
         request_id = service.record_offline(db, EMAIL, "erase", utcnow())
         service.erase(db, request_id, utcnow())
-        report = imports.import_subscribers(
+        report = importing.import_subscribers(
             db,
             io.StringIO(f"email\n{EMAIL}\nother@example.org\n"),
             source="fair",

@@ -6,14 +6,14 @@ import pyotp
 import pytest
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
 
-from weprode import staff
 from weprode.db import utcnow
+from weprode.staff import accounts
 
 
 @pytest.fixture
 def account(app, db):
     with app.app_context():
-        return staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        return accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
 
 
 def audit_actions(db):
@@ -31,8 +31,8 @@ def audit_actions(db):
     ],
 )
 def test_password_policy_refuses_weak_passwords(password, reason):
-    with pytest.raises(staff.PasswordRejected, match=reason):
-        staff.check_password_policy(password, STAFF_EMAIL)
+    with pytest.raises(accounts.PasswordRejected, match=reason):
+        accounts.check_password_policy(password, STAFF_EMAIL)
 
 
 def test_passwords_are_hashed_with_scrypt(account, db):
@@ -113,7 +113,7 @@ def test_five_failures_lock_the_account_for_15_minutes(client, account, db):
     assert locked.status_code == 429
     assert "15 minutes" in locked.get_data(as_text=True)
     later = utcnow() + timedelta(minutes=16)
-    assert not staff.is_locked_out(db, STAFF_EMAIL, "127.0.0.1", later)
+    assert not accounts.is_locked_out(db, STAFF_EMAIL, "127.0.0.1", later)
 
 
 def test_five_failures_from_one_address_lock_that_address(client, account):
@@ -123,7 +123,7 @@ def test_five_failures_from_one_address_lock_that_address(client, account):
 
 
 def test_disabled_account_cannot_log_in(client, account, db):
-    staff.disable(db, STAFF_EMAIL, utcnow())
+    accounts.disable(db, STAFF_EMAIL, utcnow())
     assert log_in(client).status_code == 401
 
 
@@ -166,7 +166,7 @@ def test_required_totp_sends_everyone_to_enrolment_first(make_app):
 
     db = connect(app.config["DATABASE"])
     with app.app_context():
-        staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
     client = app.test_client()
     log_in(client)
     response = client.get("/admin/audit")

@@ -4,8 +4,8 @@ import csv
 import io
 import json
 
-from weprode import subscribers
 from weprode.db import utcnow
+from weprode.newsletter import subscribers
 
 
 def test_add_confirmed_subscriber_records_staff_consent(runner, db):

@@ -7,8 +7,9 @@ import pytest
 from newsletter_helpers import sign_up, unsubscribe_path
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
-from weprode import staff, usage_log
+from weprode import usage_log
 from weprode.db import utcnow
+from weprode.staff import accounts
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 WRONG_PASSWORD = "Not-The-Password-99"
@@ -38,7 +39,7 @@ def clock(monkeypatch):
 def account(app, db):
     """A staff account with a known password."""
     with app.app_context():
-        return staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        return accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
 
 
 def log_text(app, day=NOW):

@@ -8,23 +8,23 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import (
     admin,
+    campaigns,
     cli,
     config,
     contact,
     db,
     errors,
     languages,
-    mailer,
+    mail,
     newsletter,
-    outbox,
-    retention_cli,
-    rights,
+    privacy,
     security,
     site,
     usage_log,
 )
-from .campaigns import cli as campaigns_cli
-from .rights import cli as rights_cli
+
+# Each capability registers its own blueprint and commands through `init_app(app)`.
+CAPABILITIES = (site, newsletter, contact, privacy, mail, campaigns, admin)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,15 +60,7 @@ def create_app(test_config=None, instance_path=None):
     usage_log.init_app(app)
     security.init_app(app)
     errors.init_app(app)
-    mailer.init_app(app)
-    app.register_blueprint(site.bp)
-    app.register_blueprint(newsletter.bp)
-    app.register_blueprint(contact.bp)
-    app.register_blueprint(rights.bp)
-    admin.init_app(app)
+    for capability in CAPABILITIES:
+        capability.init_app(app)
     cli.init_app(app)
-    campaigns_cli.init_app(app)
-    rights_cli.init_app(app)
-    retention_cli.init_app(app)
-    outbox.init_app(app)
     return app

@@ -10,8 +10,10 @@ import sys
 import click
 from flask.cli import with_appcontext
 
-from . import audit, imports, migrations, staff, subscribers
+from . import audit, migrations
 from .db import get_db, utcnow
+from .newsletter import importing, subscribers
+from .staff import accounts
 
 
 @click.command("migrate")
@@ -68,7 +70,7 @@ MAX_LISTED = 50
 def label_option(ctx, param, value):
     """Check --source and --legal-basis as the import service will."""
     try:
-        return imports.check_label(param.name, value)
+        return importing.check_label(param.name, value)
     except ValueError as error:
         raise click.BadParameter(str(error)) from error
 
@@ -110,7 +112,7 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
             bar.length = max(total, 1)
             bar.update(done - bar.pos)
 
-        report = imports.import_subscribers(
+        report = importing.import_subscribers(
             get_db(),
             file,
             source=source,
@@ -131,7 +133,7 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
         click.echo(f"stored as pending, confirmation mail sent: {report.mails_sent}")
     click.echo(f"already subscribed, left as they are: {report.already_subscribed}")
     refused = report.refused_suppressed
-    click.echo(f"refused, {imports.REFUSED_REASON}: {len(refused)}")
+    click.echo(f"refused, {importing.REFUSED_REASON}: {len(refused)}")
     echo_listed(refused)
     if report.mails_limited:
         click.echo(f"not mailed, mailed too recently: {report.mails_limited}")
@@ -168,18 +170,18 @@ def staff_create_command(email, password_stdin):
     """Create a staff account (password: 12+ characters, not a common one)."""
     db, now = get_db(), utcnow()
     try:
-        staff.create(db, email, read_new_password(password_stdin), now)
-    except (staff.StaffError, staff.PasswordRejected) as error:
+        accounts.create(db, email, read_new_password(password_stdin), now)
+    except (accounts.StaffError, accounts.PasswordRejected) as error:
         raise click.ClickException(str(error)) from error
-    audit.record(db, cli_actor(), "staff_created", now, target=staff.normalise_login(email))
-    click.echo(f"created {staff.normalise_login(email)}")
+    audit.record(db, cli_actor(), "staff_created", now, target=accounts.normalise_login(email))
+    click.echo(f"created {accounts.normalise_login(email)}")
 
 
 @staff_group.command("list")
 @with_appcontext
 def staff_list_command():
     """List staff accounts."""
-    for account in staff.list_accounts(get_db()):
+    for account in accounts.list_accounts(get_db()):
         state = "active" if account["active"] else "disabled"
         totp = "totp" if account["has_totp"] else "no-totp"
         last = account["last_login_at"] or "never"
@@ -193,11 +195,11 @@ def staff_disable_command(email):
     """Disable an account and end its sessions."""
     db, now = get_db(), utcnow()
     try:
-        staff.disable(db, email, now)
-    except staff.StaffError as error:
+        accounts.disable(db, email, now)
+    except accounts.StaffError as error:
         raise click.ClickException(str(error)) from error
-    audit.record(db, cli_actor(), "staff_disabled", now, target=staff.normalise_login(email))
-    click.echo(f"disabled {staff.normalise_login(email)}")
+    audit.record(db, cli_actor(), "staff_disabled", now, target=accounts.normalise_login(email))
+    click.echo(f"disabled {accounts.normalise_login(email)}")
 
 
 @staff_group.command("reset-password")
@@ -208,11 +210,13 @@ def staff_reset_password_command(email, password_stdin):
     """Set a new password (ends the account's sessions)."""
     db, now = get_db(), utcnow()
     try:
-        staff.reset_password(db, email, read_new_password(password_stdin), now)
-    except (staff.StaffError, staff.PasswordRejected) as error:
+        accounts.reset_password(db, email, read_new_password(password_stdin), now)
+    except (accounts.StaffError, accounts.PasswordRejected) as error:
         raise click.ClickException(str(error)) from error
-    audit.record(db, cli_actor(), "staff_password_reset", now, target=staff.normalise_login(email))
-    click.echo(f"password changed for {staff.normalise_login(email)}")
+    audit.record(
+        db, cli_actor(), "staff_password_reset", now, target=accounts.normalise_login(email)
+    )
+    click.echo(f"password changed for {accounts.normalise_login(email)}")
 
 
 def init_app(app):

@@ -15,9 +15,11 @@ from browser_helpers import (
 from newsletter_helpers import html_part, text_part
 from playwright.sync_api import expect
 
-from weprode import staff, subscribers, tokens
+from weprode import tokens
 from weprode.campaigns import worker
 from weprode.db import connect, utcnow
+from weprode.newsletter import subscribers
+from weprode.staff import accounts
 
 MAIL_TIMEOUT_S = 5
 # While sending, the detail page's script polls the figures every 2 seconds.
@@ -51,7 +53,7 @@ def newsroom(live_server):
     ids = {}
     try:
         with live_server.app.app_context():
-            staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+            accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
             for email, first_name, language in SUBSCRIBERS:
                 ids[email] = subscribers.add_confirmed(
                     db, email, "browser test", utcnow(), first_name=first_name, language=language

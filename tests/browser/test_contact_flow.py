@@ -10,7 +10,7 @@ from browser_helpers import (
 from contact_helpers import by_recipient
 from newsletter_helpers import text_part
 
-from weprode import prospects
+from weprode.contact import prospects
 from weprode.db import connect
 
 MAIL_TIMEOUT_S = 5

@@ -12,8 +12,9 @@ from browser_helpers import (
 )
 from newsletter_helpers import html_part, link_path, text_part
 
-from weprode import subscribers, tokens
+from weprode import tokens
 from weprode.db import connect
+from weprode.newsletter import subscribers
 
 MAIL_TIMEOUT_S = 5
 # /about has header, page and footer links before the footer's signup form.

@@ -10,8 +10,9 @@ from browser_helpers import (
     submit,
 )
 
-from weprode import staff, subscribers
 from weprode.db import connect, utcnow
+from weprode.newsletter import subscribers
+from weprode.staff import accounts
 
 STAFF_EMAIL = "editor@weprode.com"
 STAFF_PASSWORD = "Glacier-Lake-Savoie-42"
@@ -41,7 +42,7 @@ def staff_area(live_server):
     db = connect(live_server.app.config["DATABASE"])
     try:
         with live_server.app.app_context():
-            staff.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+            accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
             for email, first_name in EXISTING:
                 subscribers.add_confirmed(db, email, "browser test", utcnow(), first_name)
     finally:

@@ -8,8 +8,8 @@ from flask import Blueprint, current_app, redirect, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
-from .. import staff
 from ..db import get_db, utcnow
+from ..staff import accounts
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 login_manager = LoginManager()
@@ -46,7 +46,7 @@ class StaffUser:
 @login_manager.user_loader
 def load_staff(session_id):
     """Resume a live session (enforcing idle and absolute timeouts), or nobody."""
-    account = staff.resume_session(get_db(), session_id, utcnow())
+    account = accounts.resume_session(get_db(), session_id, utcnow())
     return StaffUser(session_id, account) if account else None
 
 

@@ -10,8 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from .. import audit, staff
+from .. import audit
 from ..db import get_db, isoformat, parse_timestamp, utcnow
+from ..staff import accounts
 from ..usage_log import security_event
 from . import StaffUser, bp
 
@@ -50,7 +51,7 @@ def safe_next(default_endpoint="admin.dashboard"):
 def complete_login(db, account, now):
     """Renew the session (a fresh cookie, no pre-login state) and sign in."""
     session.clear()
-    session_id = staff.start_session(db, account["id"], now)
+    session_id = accounts.start_session(db, account["id"], now)
     login_user(StaffUser(session_id, account))
     audit.record(db, account["email"], "login", now)
     security_event("staff_login", login=account["email"])
@@ -58,17 +59,17 @@ def complete_login(db, account, now):
 
 def refuse_if_locked_out(db, login, now):
     """429 while the account or this address has too many recent failures."""
-    if staff.is_locked_out(db, login, client_ip(), now):
-        audit.record(db, staff.normalise_login(login) or "-", "login_locked_out", now)
-        security_event("staff_login_locked_out", login=staff.normalise_login(login) or "-")
+    if accounts.is_locked_out(db, login, client_ip(), now):
+        audit.record(db, accounts.normalise_login(login) or "-", "login_locked_out", now)
+        security_event("staff_login_locked_out", login=accounts.normalise_login(login) or "-")
         abort(429, description=LOCKED_OUT_MESSAGE)
 
 
 def fail(db, login, now, form, template):
     """Count a failure and answer the same message whatever went wrong."""
-    staff.record_failure(db, login, client_ip(), now)
-    audit.record(db, staff.normalise_login(login) or "-", "login_failed", now)
-    security_event("staff_login_failed", login=staff.normalise_login(login) or "-")
+    accounts.record_failure(db, login, client_ip(), now)
+    audit.record(db, accounts.normalise_login(login) or "-", "login_failed", now)
+    security_event("staff_login_failed", login=accounts.normalise_login(login) or "-")
     return render_template(template, form=form, error=BAD_LOGIN_MESSAGE), 401
 
 
@@ -83,7 +84,7 @@ def login():
         return render_template("admin/login.html", form=form), status
     db, now = get_db(), utcnow()
     refuse_if_locked_out(db, form.email.data, now)
-    account = staff.check_credentials(db, form.email.data, form.password.data)
+    account = accounts.check_credentials(db, form.email.data, form.password.data)
     if account is None:
         return fail(db, form.email.data, now, form, "admin/login.html")
     if account["totp_secret"]:
@@ -100,7 +101,7 @@ def login_code():
     """Step two, for accounts with a second factor: the TOTP code."""
     db, now = get_db(), utcnow()
     pending_since = parse_timestamp(session.get("pending_since"))
-    account = staff.get(db, session.get("pending_staff_id"))
+    account = accounts.get(db, session.get("pending_staff_id"))
     if account is None or pending_since is None or now - pending_since > PENDING_LOGIN_MAX_AGE:
         session.clear()
         return redirect(url_for("admin.login"))
@@ -109,7 +110,9 @@ def login_code():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/login_code.html", form=form), status
     refuse_if_locked_out(db, account["email"], now)
-    if not account["active"] or not staff.verify_totp(account["totp_secret"], form.code.data, now):
+    if not account["active"] or not accounts.verify_totp(
+        account["totp_secret"], form.code.data, now
+    ):
         return fail(db, account["email"], now, form, "admin/login_code.html")
     complete_login(db, account, now)
     return redirect(safe_next())
@@ -119,7 +122,7 @@ def login_code():
 def logout():
     """End the session on the server and in the browser."""
     db, now = get_db(), utcnow()
-    staff.end_session(db, current_user.session_id, now)
+    accounts.end_session(db, current_user.session_id, now)
     audit.record(db, current_user.email, "logout", now)
     logout_user()
     session.clear()
@@ -131,19 +134,19 @@ def totp_enrol():
     """Enrol a second factor: show the secret (text and QR code), check one code."""
     if current_user.has_totp:
         return render_template("admin/totp_enrol.html", enrolled=True)
-    secret = session.get("totp_enrol_secret") or staff.new_totp_secret()
+    secret = session.get("totp_enrol_secret") or accounts.new_totp_secret()
     session["totp_enrol_secret"] = secret
     form = CodeForm()
     error = None
     if request.method == "POST" and form.validate():
         db, now = get_db(), utcnow()
-        if staff.verify_totp(secret, form.code.data, now):
-            staff.enable_totp(db, current_user.id, secret)
+        if accounts.verify_totp(secret, form.code.data, now):
+            accounts.enable_totp(db, current_user.id, secret)
             audit.record(db, current_user.email, "totp_enabled", now)
             session.pop("totp_enrol_secret", None)
             return redirect(url_for("admin.dashboard"))
         error = "That code does not match. Check your device's clock and try again."
-    uri = staff.totp_uri(secret, current_user.email)
+    uri = accounts.totp_uri(secret, current_user.email)
     qr_svg = segno.make(uri, error="m").svg_inline(scale=5, title="TOTP QR code")
     return render_template(
         "admin/totp_enrol.html",

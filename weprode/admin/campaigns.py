@@ -9,9 +9,10 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
-from .. import audit, mailer
+from .. import audit
 from ..campaigns import compose, ledger, render
 from ..db import get_db, utcnow
+from ..mail import messages
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
 
@@ -176,7 +177,7 @@ def action(campaign_id, name, do, message):
     db, now = get_db(), utcnow()
     try:
         do(db, now)
-    except (ledger.CampaignStateError, mailer.MailDeliveryError) as error:
+    except (ledger.CampaignStateError, messages.MailDeliveryError) as error:
         flash(str(error))
     else:
         audit.record(db, current_user.email, name, now, target=f"campaign:{campaign_id}")
@@ -190,12 +191,12 @@ def campaign_test(campaign_id):
 
     def send_test(db, now):
         prepared = render.prepare(ledger.get(db, campaign_id))
-        connection = mailer.connect()
+        connection = messages.connect()
         try:
             message = prepared.message_for(sample_subscriber(), now)
-            mailer.send_raw(connection, prepared.envelope_sender, current_user.email, message)
+            messages.send_raw(connection, prepared.envelope_sender, current_user.email, message)
         finally:
-            mailer.close_quietly(connection)
+            messages.close_quietly(connection)
 
     return action(campaign_id, "campaign_test", send_test, f"Test sent to {current_user.email}.")
 

@@ -2,9 +2,10 @@
 
 from flask import render_template, request
 
-from .. import audit, subscribers
+from .. import audit
 from ..campaigns import compose
 from ..db import get_db, utcnow
+from ..newsletter import subscribers
 from . import bp
 from .charts import weekly_chart
 

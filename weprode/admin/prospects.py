@@ -7,7 +7,8 @@ from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from .. import audit, prospects
+from .. import audit
+from ..contact import prospects
 from ..db import get_db, utcnow
 from . import bp, lists
 

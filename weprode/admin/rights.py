@@ -3,7 +3,7 @@
 from flask import abort, render_template, request
 
 from ..db import get_db, utcnow
-from ..rights import records
+from ..privacy.rights import records
 from . import bp, lists
 
 

@@ -10,9 +10,9 @@ from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
-from .. import imports
 from ..db import get_db, utcnow
 from ..forms import single_line
+from ..newsletter import importing
 from ..security import larger_body_allowed
 from . import bp
 
@@ -47,7 +47,7 @@ def subscriber_import():
         return render_template("admin/import.html", form=form, report=None), status
     # Undecodable bytes become line errors in the report, not an exception.
     text = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
-    report = imports.import_subscribers(
+    report = importing.import_subscribers(
         get_db(),
         text,
         source=form.source.data,

@@ -7,10 +7,11 @@ from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
-from .. import audit, subscriber_admin, subscribers
+from .. import audit
 from ..campaigns import ledger
 from ..db import get_db, utcnow
 from ..forms import single_line
+from ..newsletter import search, subscribers
 from . import bp, lists
 
 
@@ -29,7 +30,7 @@ class ConfirmForm(FlaskForm):
 def filters_from_args():
     """The list's filters from the query string; 400 with the reason if malformed."""
     return lists.filters_or_400(
-        subscriber_admin.SubscriberFilter,
+        search.SubscriberFilter,
         query=request.args.get("q", "").strip(),
         status=request.args.get("status", ""),
         language=request.args.get("language", ""),
@@ -66,7 +67,7 @@ def detail_page(subscriber, form=None, status=200):
 def subscriber_list():
     """Search, filter, sort; 50 a page with keyset pagination."""
     filters = filters_from_args()
-    page = subscriber_admin.search(get_db(), filters, cursor=request.args.get("after"))
+    page = search.search(get_db(), filters, cursor=request.args.get("after"))
     return render_template(
         "admin/subscribers.html",
         page=page,
@@ -82,7 +83,7 @@ def subscriber_export():
     filters = filters_from_args()
     return lists.csv_download(
         "subscribers",
-        lambda db: subscribers.csv_lines(subscriber_admin.filtered_rows(db, filters)),
+        lambda db: subscribers.csv_lines(search.filtered_rows(db, filters)),
         query=filters.query,
         status=filters.status,
         language=filters.language,
@@ -103,7 +104,7 @@ def subscriber_rectify(subscriber_id):
     if not form.validate():
         return detail_page(subscriber, form=form, status=400)
     db, now = get_db(), utcnow()
-    subscriber_admin.rectify(db, subscriber_id, form.first_name.data, form.language.data, now)
+    search.rectify(db, subscriber_id, form.first_name.data, form.language.data, now)
     audit.record(db, current_user.email, "rectify", now, target=f"subscriber:{subscriber_id}")
     flash("Changes saved.")
     return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber_id))
@@ -116,7 +117,7 @@ def subscriber_unsubscribe(subscriber_id):
     form = ConfirmForm()
     if request.method == "POST" and form.validate():
         db, now = get_db(), utcnow()
-        subscriber_admin.unsubscribe_on_request(db, subscriber_id, now)
+        search.unsubscribe_on_request(db, subscriber_id, now)
         audit.record(
             db, current_user.email, "unsubscribe", now, target=f"subscriber:{subscriber_id}"
         )
@@ -134,7 +135,7 @@ def subscriber_erase(subscriber_id):
     form = ConfirmForm()
     if request.method == "POST" and form.validate():
         db, now = get_db(), utcnow()
-        subscriber_admin.erase(db, subscriber_id, now)
+        search.erase(db, subscriber_id, now)
         audit.record(db, current_user.email, "erase", now, target=f"subscriber:{subscriber_id}")
         flash("The subscriber's data was erased. Only the suppression fingerprint remains.")
         return redirect(url_for("admin.subscriber_list"))

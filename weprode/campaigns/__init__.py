@@ -1,1 +1,8 @@
 """E-mail campaigns: compose (drafts, placeholders), render (MIME), ledger and worker."""
+
+from . import cli
+
+
+def init_app(app):
+    """Register the `campaigns` commands (staff views live in the admin package)."""
+    cli.init_app(app)

@@ -8,8 +8,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import retention
 from ..db import get_db, utcnow
+from ..privacy import retention
 from . import compose, ledger, worker
 
 

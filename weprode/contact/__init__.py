@@ -1,5 +1,8 @@
 """Contact and meeting-request forms; what they send becomes prospect data."""
 
-from .views import bp
+from . import views
 
-__all__ = ["bp"]
+
+def init_app(app):
+    """Register the contact pages."""
+    app.register_blueprint(views.bp)

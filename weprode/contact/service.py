@@ -10,10 +10,11 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-from .. import mailer, outbox, prospects
 from ..db import isoformat, write_transaction
+from ..mail import messages, outbox
 from ..newsletter import signup
-from ..site import absolute_url
+from ..site.views import absolute_url
+from . import prospects
 
 FORMAT_LABELS = {"video": "Video call", "on_site": "On site"}
 
@@ -42,7 +43,7 @@ def acknowledgement(request):
             if interaction.kind == "meeting"
             else _("Your message to Weprode")
         )
-        return mailer.render_message(
+        return messages.render_message(
             request.identity.email,
             subject,
             "contact_acknowledgement",
@@ -61,7 +62,7 @@ def notification(request, prospect_id, now):
     else:
         subject = f"Contact: {interaction.subject or 'message'} ({who})"
     with force_locale("en"):
-        return mailer.render_message(
+        return messages.render_message(
             current_app.config["CONTACT_NOTIFY_ADDRESS"],
             subject,
             "contact_notification",
@@ -117,6 +118,6 @@ def subscribe_to_newsletter(db, request, now):
     )
     try:
         return signup.subscribe(db, signup_request, now)
-    except mailer.MailDeliveryError as error:
+    except messages.MailDeliveryError as error:
         current_app.logger.error("newsletter confirmation from the contact form failed: %s", error)
         return None

@@ -4,10 +4,10 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from .. import prospects, subscribers
 from ..db import get_db, utcnow
+from ..newsletter import subscribers
 from ..security import limiter, public_form_limit
-from . import service
+from . import prospects, service
 from .forms import ContactForm, MeetingForm
 
 bp = Blueprint("contact", __name__)

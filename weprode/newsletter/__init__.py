@@ -1,5 +1,8 @@
-"""The newsletter: double opt-in signup, one-click opt-out, churn and undo."""
+"""The newsletter: double opt-in signup, one-click opt-out, churn and undo, subscribers."""
 
-from .views import bp
+from . import views
 
-__all__ = ["bp"]
+
+def init_app(app):
+    """Register the signup and unsubscribe pages."""
+    app.register_blueprint(views.bp)

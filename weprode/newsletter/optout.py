@@ -1,7 +1,8 @@
 """Leaving: one-click unsubscribe, the churn record and suppression, and undo."""
 
-from .. import subscribers, tokens
+from .. import tokens
 from ..db import isoformat, parse_timestamp, write_transaction
+from . import subscribers
 
 
 def unsubscribe(db, subscriber_id, source, now, campaign_id=None):

@@ -7,9 +7,11 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from .. import mailer, subscribers, tokens
+from .. import tokens
 from ..db import isoformat, parse_timestamp, write_transaction
-from ..site import absolute_url
+from ..mail import messages
+from ..site.views import absolute_url
+from . import subscribers
 
 # Every wording ever shown stays here, so a stored version id can always be quoted.
 CONSENT_TEXTS = {
@@ -97,7 +99,7 @@ def confirmation_message(subscriber):
     requested_at = parse_timestamp(subscriber["requested_at"])
     token = tokens.make_confirm_token(subscriber["id"], requested_at)
     with force_locale(subscriber["language"]):
-        return mailer.render_message(
+        return messages.render_message(
             subscriber["email"],
             _("Please confirm your subscription to the Weprode newsletter"),
             "confirm_subscription",
@@ -110,7 +112,7 @@ def confirmation_message(subscriber):
 def already_subscribed_message(subscriber):
     """A short note to a confirmed subscriber who signed up again."""
     with force_locale(subscriber["language"]):
-        return mailer.render_message(
+        return messages.render_message(
             subscriber["email"],
             _("You are already subscribed to the Weprode newsletter"),
             "already_subscribed",
@@ -124,7 +126,7 @@ def already_subscribed_message(subscriber):
 def subscribe(db, request, now):
     """Handle a signup: store it, then mail the person if their limits allow.
 
-    Raises `mailer.MailDeliveryError` when the relay fails; the send is then not
+    Raises `messages.MailDeliveryError` when the relay fails; the send is then not
     counted against the address, so the visitor can simply try again.
     """
     kind, subscriber, send_id = prepare(db, request, now)
@@ -132,8 +134,8 @@ def subscribe(db, request, now):
         return None
     build = confirmation_message if kind == "confirm" else already_subscribed_message
     try:
-        mailer.send(build(subscriber))
-    except mailer.MailDeliveryError:
+        messages.send(build(subscriber))
+    except messages.MailDeliveryError:
         db["newsletter_mail_sends"].delete(send_id)
         raise
     return kind

@@ -3,12 +3,12 @@
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import get_locale
 
-from .. import subscribers, tokens
+from .. import tokens
 from ..db import get_db, utcnow
-from ..mailer import MailDeliveryError
+from ..mail.messages import MailDeliveryError
 from ..security import cross_origin_exempt, limiter, public_form_limit
 from ..usage_log import security_event
-from . import optout, signup
+from . import optout, signup, subscribers
 from .forms import SignupForm
 
 bp = Blueprint("newsletter", __name__)

@@ -11,8 +11,8 @@ from datetime import UTC, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 
-from .db import isoformat, write_transaction
-from .tokens import address_hash, address_hashes
+from ..db import isoformat, write_transaction
+from ..tokens import address_hash, address_hashes
 
 STATUSES = ("pending", "active", "churned")
 LANGUAGES = ("en", "fr")

@@ -13,10 +13,12 @@ from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
-from .. import mailer, prospects, subscribers, tokens
-from ..db import isoformat, parse_timestamp, write_transaction
-from ..newsletter import optout
-from ..site import absolute_url
+from ... import tokens
+from ...contact import prospects
+from ...db import isoformat, parse_timestamp, write_transaction
+from ...mail import messages
+from ...newsletter import optout, subscribers
+from ...site.views import absolute_url
 from . import export, records
 
 SUBJECTS = {
@@ -82,7 +84,7 @@ def verification_message(rights_request, language):
     if language != current_app.config["BABEL_DEFAULT_LOCALE"]:
         values["lang"] = language
     with force_locale(language):
-        return mailer.render_message(
+        return messages.render_message(
             rights_request["email"],
             str(SUBJECTS[rights_request["kind"]]),
             "rights_verify",
@@ -96,7 +98,7 @@ def submit(db, email, kind, language, now):
     """Record a web request and mail its verification link; True if a mail went out.
 
     Over the per-address limit nothing is recorded or sent (and the visitor sees the
-    same page). Raises `mailer.MailDeliveryError` when the relay fails; the request
+    same page). Raises `messages.MailDeliveryError` when the relay fails; the request
     is then dropped so it does not count against the address and can be retried.
     """
     with write_transaction(db):
@@ -105,8 +107,8 @@ def submit(db, email, kind, language, now):
             return False
         request_id = records.create(db, email, kind, now)
     try:
-        mailer.send(verification_message(records.get(db, request_id), language))
-    except mailer.MailDeliveryError:
+        messages.send(verification_message(records.get(db, request_id), language))
+    except messages.MailDeliveryError:
         db["rights_requests"].delete(request_id)
         raise
     return True

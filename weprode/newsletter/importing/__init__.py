@@ -9,8 +9,8 @@ Work is set-based (chunked look-ups, `executemany`) so 100,000 rows take seconds
 its addresses against the database, writes them and mails the confirmations.
 """
 
-from .. import audit
-from ..db import write_transaction
+from ... import audit
+from ...db import write_transaction
 from .reading import ImportReport, Progress, normalise_email, read_entries
 from .writing import send_confirmations, sort_entries, write_confirmed, write_pending
 

@@ -8,9 +8,12 @@ retention rules, so the copy says what the code does.
 
 from flask_babel import gettext as _
 
-from .. import prospects, retention, subscribers, tokens
-from ..db import isoformat
-from ..site import absolute_url
+from ... import tokens
+from ...contact import prospects
+from ...db import isoformat
+from ...newsletter import subscribers
+from ...site.views import absolute_url
+from .. import retention
 from . import records
 
 FORMAT_VERSION = 1

@@ -12,8 +12,9 @@ from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
 
-from . import retention_subscribers, usage_log
-from .db import isoformat, write_transaction
+from .. import usage_log
+from ..db import isoformat, write_transaction
+from . import subscriber_purge
 
 
 def years_before(moment, years):
@@ -117,9 +118,9 @@ class CategoryResult:
 
 
 def purge_subscribers(db, now, dry_run):
-    """Churned more than 3 years ago: see `retention_subscribers.purge_subscribers`."""
+    """Churned more than 3 years ago: see `subscriber_purge.purge_subscribers`."""
     cutoff = RULES_BY_KEY["subscribers"].cutoff(now)
-    due, deliveries = retention_subscribers.purge_subscribers(db, cutoff, dry_run)
+    due, deliveries = subscriber_purge.purge_subscribers(db, cutoff, dry_run)
     return CategoryResult("subscribers", due, {"deliveries": deliveries})
 
 
@@ -131,7 +132,7 @@ def delete_where(db, table, condition, params, dry_run, statistics=None):
             if statistics:
                 metric, sql = statistics
                 rows = db.execute(sql, params).fetchall()
-                retention_subscribers.add_statistics(db, metric, rows)
+                subscriber_purge.add_statistics(db, metric, rows)
             db.execute(f"DELETE FROM {table} WHERE {condition}", params)
     return due
 

@@ -5,9 +5,10 @@ import json
 import click
 from flask.cli import with_appcontext
 
-from .. import audit, subscribers
-from ..cli import cli_actor
-from ..db import get_db, utcnow
+from ... import audit
+from ...cli import cli_actor
+from ...db import get_db, utcnow
+from ...newsletter import subscribers
 from . import records, service
 
 

@@ -5,8 +5,8 @@ from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
-from .. import subscribers
-from ..forms import PublicForm, email_field, text_line
+from ...forms import PublicForm, email_field, text_line
+from ...newsletter import subscribers
 
 KIND_CHOICES = [
     SelectChoice("access", _l("Send me a copy of my data (access and portability)")),

@@ -8,8 +8,8 @@ listed for staff newest first with keyset pagination on (received_at, id).
 import calendar
 from datetime import timedelta
 
-from ..db import isoformat, parse_keyset_cursor
-from ..tokens import RIGHTS_MAX_AGE
+from ...db import isoformat, parse_keyset_cursor
+from ...tokens import RIGHTS_MAX_AGE
 
 KINDS = ("access", "rectify", "erase", "object")
 STATUSES = ("awaiting_verification", "verified", "completed", "expired")

@@ -8,9 +8,10 @@ import contextlib
 
 from flask import current_app
 
-from .. import mailer, subscribers, tokens
-from ..db import isoformat, write_transaction
-from ..newsletter import signup
+from ... import tokens
+from ...db import isoformat, write_transaction
+from ...mail import messages
+from .. import signup, subscribers
 from .reading import PROGRESS_EVERY
 
 # Bound parameters per `IN (...)`: well under SQLite's lowest compiled-in limit (999).
@@ -151,10 +152,10 @@ def send_confirmations(db, pending, report, steps):
                 continue
             try:
                 if connection is None:
-                    connection = stack.enter_context(mailer.open_connection())
-                mailer.send(signup.confirmation_message(subscriber), connection)
+                    connection = stack.enter_context(messages.open_connection())
+                messages.send(signup.confirmation_message(subscriber), connection)
             # Opening the connection raises what smtplib raises: OSError subclasses.
-            except (mailer.MailDeliveryError, OSError) as error:
+            except (messages.MailDeliveryError, OSError) as error:
                 current_app.logger.warning("import: confirmation mail failed: %s", error)
                 failed.append(send_ids[subscriber["id"]])
                 in_a_row += 1

@@ -8,8 +8,9 @@ kept 3 years from the last interaction with the person (see the privacy policy).
 import json
 from dataclasses import dataclass
 
-from . import retention, subscribers
-from .db import isoformat, parse_keyset_cursor, write_transaction
+from ..db import isoformat, parse_keyset_cursor, write_transaction
+from ..newsletter import subscribers
+from ..privacy import retention
 
 STATUSES = ("new", "in_progress", "answered", "closed")
 STATUS_LABELS = {

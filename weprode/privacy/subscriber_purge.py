@@ -6,8 +6,8 @@ the subscribers and the rows hanging off them go in bulk, by copying the survivo
 when most of the table is due (see `bulk_delete`).
 """
 
+from ..db import isoformat, write_transaction
 from . import bulk_delete
-from .db import isoformat, write_transaction
 
 
 def doomed_subscribers(db, cutoff):

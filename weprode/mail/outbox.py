@@ -19,8 +19,8 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_mail import Message
 
-from . import mailer
-from .db import get_db, isoformat, utcnow
+from ..db import get_db, isoformat, utcnow
+from . import messages
 
 FIRST_RETRY_DELAY = timedelta(minutes=1)
 LONGEST_RETRY_DELAY = timedelta(hours=6)
@@ -89,8 +89,8 @@ def deliver_one(db, message_id, now):
     if row is None:
         return True
     try:
-        mailer.send(message_from_row(row))
-    except mailer.MailDeliveryError as error:
+        messages.send(message_from_row(row))
+    except messages.MailDeliveryError as error:
         attempts = row["attempts"] + 1
         db.execute(
             "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",

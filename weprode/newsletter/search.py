@@ -6,9 +6,8 @@ of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
 
 from dataclasses import dataclass, field
 
-from . import subscribers
-from .db import parse_keyset_cursor, write_transaction
-from .newsletter import optout
+from ..db import parse_keyset_cursor, write_transaction
+from . import optout, subscribers
 
 PAGE_SIZE = 50
 SORTS = {"newest": "DESC", "oldest": "ASC"}

@@ -6,8 +6,8 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..db import get_db, utcnow
 from . import retention
-from .db import get_db, utcnow
 
 
 @click.group("retention")

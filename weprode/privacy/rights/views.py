@@ -8,11 +8,11 @@ import json
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import get_locale
 
-from .. import subscribers
-from ..db import get_db, utcnow
-from ..mailer import MailDeliveryError
-from ..security import limiter, public_form_limit
-from ..usage_log import security_event
+from ...db import get_db, utcnow
+from ...mail.messages import MailDeliveryError
+from ...newsletter import subscribers
+from ...security import limiter, public_form_limit
+from ...usage_log import security_event
 from . import records, service
 from .forms import RectifyForm, RightsRequestForm
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .mailsink import start_sink
+from devtools.mailsink import start_sink
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SINK_PORT = int(os.environ.get("WEPRODE_SINK_PORT", "8025"))
@@ -54,7 +54,7 @@ def main():
         print(f" * Mail:  SMTP sink on 127.0.0.1:{SINK_PORT}, messages saved in {mail_dir}/")
         print(" * Campaign worker running: 'send now' in the staff area delivers to the sink")
 
-    from . import create_app
+    from weprode import create_app
 
     app = create_app()
     app.run(host="127.0.0.1", port=SITE_PORT, debug=True, use_reloader=True)

@@ -11,7 +11,7 @@ from flask import (
 )
 from flask_babel import get_locale
 
-from . import retention
+from ..privacy import retention
 
 bp = Blueprint("site", __name__)
 

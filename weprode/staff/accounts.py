@@ -13,7 +13,7 @@ from pathlib import Path
 import pyotp
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import isoformat, parse_timestamp, write_transaction
+from ..db import isoformat, parse_timestamp, write_transaction
 
 MIN_PASSWORD_LENGTH = 12
 PASSWORD_HASH_METHOD = "scrypt"
@@ -22,7 +22,7 @@ LOCKOUT_WINDOW = timedelta(minutes=15)
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 TOTP_ISSUER = "Weprode staff"
-COMMON_PASSWORDS_FILE = Path(__file__).parent / "data" / "common-passwords.txt"
+COMMON_PASSWORDS_FILE = Path(__file__).parent / "common-passwords.txt"
 
 
 class PasswordRejected(ValueError):

@@ -1,0 +1,1 @@
+"""Development tools: the mail sink and `make run`'s supervisor (not shipped at runtime)."""

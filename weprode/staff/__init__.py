@@ -1,0 +1,1 @@
+"""Staff accounts: passwords, lockout, sessions and the TOTP second factor."""
