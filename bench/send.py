@@ -52,7 +52,7 @@ from weprode.campaigns import compose, ledger, render, worker
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail.messages import mail
 from weprode.migrations import apply_pending
-from weprode.site.views import absolute_url
+from weprode.urls import absolute_url
 
 TARGET_RATE = 5_000
 TARGET_RATIO = 8.0
@@ -219,14 +219,14 @@ def profile_sender_threads():
 PROFILE_GROUPS = [
     ("render.message_for (whole message)", "campaigns/render.py", "message_for"),
     ("  tokens.make_unsubscribe_token", "weprode/tokens.py", "make_unsubscribe_token"),
-    ("  site.absolute_url", "weprode/site.py", "absolute_url"),
+    ("  urls.absolute_url", "weprode/urls.py", "absolute_url"),
     ("  PreparedCampaign.parts_for", "campaigns/render.py", "parts_for"),
     ("    Placeholders.values (Jinja)", "campaigns/render.py", "values"),
     ("  render.encode_part (base64)", "campaigns/render.py", "encode_part"),
     ("  render.encode_header", "campaigns/render.py", "encode_header"),
     ("  render.message_id (HMAC)", "campaigns/render.py", "message_id"),
     ("  email.utils.formatdate", "email/utils.py", "formatdate"),
-    ("mailer.send_raw (SMTP transaction)", "weprode/mailer.py", "send_raw"),
+    ("bulk_smtp.send_raw (SMTP transaction)", "weprode/mail/bulk_smtp.py", "send_raw"),
     ("  smtplib.SMTP.getreply (waiting)", "smtplib.py", "getreply"),
     ("  smtplib._quote_periods", "smtplib.py", "_quote_periods"),
     ("ledger.claim", "campaigns/ledger.py", "claim"),

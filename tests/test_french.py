@@ -12,7 +12,8 @@ from flask import url_for
 from flask_babel import force_locale
 from newsletter_helpers import VALID_SIGNUP, html_part, link_path, text_part
 
-from weprode.site.views import PUBLIC_PAGES, absolute_url
+from weprode.site.views import PUBLIC_PAGES
+from weprode.urls import absolute_url
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "weprode" / "translations"
 FRENCH_PO = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"

@@ -20,11 +20,12 @@ from . import (
     privacy,
     security,
     site,
+    staff,
     usage_log,
 )
 
 # Each capability registers its own blueprint and commands through `init_app(app)`.
-CAPABILITIES = (site, newsletter, contact, privacy, mail, campaigns, admin)
+CAPABILITIES = (site, newsletter, contact, privacy, mail, campaigns, staff, admin)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,10 +1,16 @@
 """The audit log: who did what, when. Never passwords, never message bodies."""
 
+import getpass
 import json
 
 from .db import isoformat
 
 PAGE_SIZE = 50
+
+
+def cli_actor():
+    """Who ran a command, for the audit log."""
+    return f"cli:{getpass.getuser()}"
 
 
 def record(db, actor, action, now, target=None, **detail):

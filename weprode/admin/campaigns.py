@@ -12,7 +12,7 @@ from flask_wtf import FlaskForm
 from .. import audit
 from ..campaigns import compose, ledger, render
 from ..db import get_db, utcnow
-from ..mail import messages
+from ..mail import bulk_smtp, messages
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
 
@@ -191,12 +191,12 @@ def campaign_test(campaign_id):
 
     def send_test(db, now):
         prepared = render.prepare(ledger.get(db, campaign_id))
-        connection = messages.connect()
+        connection = bulk_smtp.connect()
         try:
             message = prepared.message_for(sample_subscriber(), now)
-            messages.send_raw(connection, prepared.envelope_sender, current_user.email, message)
+            bulk_smtp.send_raw(connection, prepared.envelope_sender, current_user.email, message)
         finally:
-            messages.close_quietly(connection)
+            bulk_smtp.close_quietly(connection)
 
     return action(campaign_id, "campaign_test", send_test, f"Test sent to {current_user.email}.")
 

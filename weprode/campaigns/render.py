@@ -26,7 +26,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .. import tokens
-from ..site.views import absolute_url
+from ..urls import absolute_url
 
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
 MAX_CACHED_VALUES = 100_000

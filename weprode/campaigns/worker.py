@@ -15,7 +15,7 @@ from datetime import timedelta
 from flask import current_app
 
 from ..db import connect, utcnow
-from ..mail import messages, outbox
+from ..mail import bulk_smtp, messages, outbox
 from . import ledger, render, senders
 
 RETRY_BASE = timedelta(seconds=30)
@@ -69,7 +69,7 @@ def note_result(state, failure, pause_after):
 
 def outcome_for(row, error, now, max_attempts):
     """The ledger row's next state after a failed send."""
-    if isinstance(error, messages.PermanentFailure) or row["attempts"] >= max_attempts:
+    if isinstance(error, bulk_smtp.PermanentFailure) or row["attempts"] >= max_attempts:
         return (row["delivery_id"], "failed", None, str(error)[:500])
     return (row["delivery_id"], "queued", now + retry_delay(row["attempts"]), str(error)[:500])
 
@@ -82,7 +82,7 @@ def build_messages(state, rows, config):
         try:
             built.append((row, state.prepared.message_for(row, utcnow())))
         except UnicodeEncodeError:
-            failure = messages.PermanentFailure("address needs SMTPUTF8, which we do not use")
+            failure = bulk_smtp.PermanentFailure("address needs SMTPUTF8, which we do not use")
             outcomes.append(outcome_for(row, failure, utcnow(), 0))
     return built, outcomes
 
@@ -90,7 +90,7 @@ def build_messages(state, rows, config):
 def send_batch(state, rows, connection, config):
     """Send one claimed batch over one session; returns (outcomes, connection, pause_reason).
 
-    The whole batch goes out pipelined (see `messages.send_many`); a crash in the middle
+    The whole batch goes out pipelined (see `bulk_smtp.send_many`); a crash in the middle
     leaves the batch in `sending`, to be requeued by the next sender.
     """
     built, outcomes = build_messages(state, rows, config)
@@ -98,15 +98,15 @@ def send_batch(state, rows, connection, config):
         return outcomes, connection, None
     if connection is None:
         try:
-            connection = messages.connect()
+            connection = bulk_smtp.connect()
         except messages.MailDeliveryError as failure:
             results, usable = [failure] * len(built), False
         else:
-            results, usable = messages.send_many(
+            results, usable = bulk_smtp.send_many(
                 connection, state.prepared.envelope_sender, [(r["email"], m) for r, m in built]
             )
     else:
-        results, usable = messages.send_many(
+        results, usable = bulk_smtp.send_many(
             connection, state.prepared.envelope_sender, [(r["email"], m) for r, m in built]
         )
     now, pause_reason = utcnow(), None
@@ -118,7 +118,7 @@ def send_batch(state, rows, connection, config):
         if note_result(state, error, config["CAMPAIGN_PAUSE_AFTER_FAILURES"]):
             pause_reason = f"{PAUSED_BY_FAILURES}; last answer: {state.last_failure}"
     if not usable and connection is not None:
-        messages.close_quietly(connection)
+        bulk_smtp.close_quietly(connection)
         connection = None
     return outcomes, connection, pause_reason
 
@@ -140,7 +140,7 @@ def sender_thread(app, state):
                 ledger.record_outcomes(db, outcomes, utcnow())
                 since_reconnect += len(rows)
                 if connection is not None and since_reconnect >= config["CAMPAIGN_RECONNECT_EVERY"]:
-                    messages.close_quietly(connection)
+                    bulk_smtp.close_quietly(connection)
                     connection, since_reconnect = None, 0
                 if pause_reason:
                     state.stop.set()
@@ -151,7 +151,7 @@ def sender_thread(app, state):
                     return
         finally:
             if connection is not None:
-                messages.close_quietly(connection)
+                bulk_smtp.close_quietly(connection)
             db.close()
 
 
@@ -217,7 +217,7 @@ def due_campaigns(db, now):
 def relay_answers():
     """True when the relay accepts a session again (for auto-resume)."""
     try:
-        messages.close_quietly(messages.connect())
+        bulk_smtp.close_quietly(bulk_smtp.connect())
     except messages.MailDeliveryError:
         return False
     return True

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from ..db import isoformat, write_transaction
 from ..mail import messages, outbox
 from ..newsletter import signup
-from ..site.views import absolute_url
+from ..urls import absolute_url
 from . import prospects
 
 FORMAT_LABELS = {"video": "Video call", "on_site": "On site"}

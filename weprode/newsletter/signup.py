@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from .. import tokens
 from ..db import isoformat, parse_timestamp, write_transaction
 from ..mail import messages
-from ..site.views import absolute_url
+from ..urls import absolute_url
 from . import subscribers
 
 # Every wording ever shown stays here, so a stored version id can always be quoted.

@@ -1,7 +1,6 @@
 """Privacy: the retention rules and their purge, and people's GDPR rights."""
 
 from . import cli
-from .rights import cli as rights_cli
 from .rights import views as rights_views
 
 
@@ -9,4 +8,3 @@ def init_app(app):
     """Register the rights pages and the `privacy` and `retention` commands."""
     app.register_blueprint(rights_views.bp)
     cli.init_app(app)
-    rights_cli.init_app(app)

@@ -3,15 +3,14 @@
 from flask import (
     Blueprint,
     current_app,
-    has_request_context,
     render_template,
     request,
     send_from_directory,
-    url_for,
 )
 from flask_babel import get_locale
 
 from ..privacy import retention
+from ..urls import absolute_url
 
 bp = Blueprint("site", __name__)
 
@@ -75,21 +74,6 @@ def legal():
 def privacy():
     """The privacy policy."""
     return render_page("site/privacy.html", retention_rules=retention.RULES)
-
-
-def absolute_url(endpoint, **values):
-    """A URL on the configured public host, for e-mails, the sitemap and robots.txt.
-
-    Works outside a request too (the command line, the campaign worker), where
-    `url_for` would need SERVER_NAME: the path comes from the URL map directly, with
-    the same URL defaults (the language of a mail rendered under `force_locale`).
-    """
-    if has_request_context():
-        path = url_for(endpoint, **values)
-    else:
-        current_app.inject_url_defaults(endpoint, values)
-        path = current_app.url_map.bind("localhost").build(endpoint, values)
-    return current_app.config["PUBLIC_URL"].rstrip("/") + path
 
 
 @bp.get("/robots.txt")

@@ -12,7 +12,7 @@ from ... import tokens
 from ...contact import prospects
 from ...db import isoformat
 from ...newsletter import subscribers
-from ...site.views import absolute_url
+from ...urls import absolute_url
 from .. import retention
 from . import records
 

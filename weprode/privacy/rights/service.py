@@ -18,7 +18,7 @@ from ...contact import prospects
 from ...db import isoformat, parse_timestamp, write_transaction
 from ...mail import messages
 from ...newsletter import optout, subscribers
-from ...site.views import absolute_url
+from ...urls import absolute_url
 from . import export, records
 
 SUBJECTS = {

@@ -1,0 +1,153 @@
+"""Many messages over one SMTP session, pipelined: the campaign sender's transport.
+
+Campaigns build their MIME themselves (see campaigns.render) and hand the bytes here;
+every failure comes back classified as temporary (retry later) or permanent.
+"""
+
+import re
+import smtplib
+
+from .messages import MailDeliveryError, open_connection
+
+
+class TemporaryFailure(MailDeliveryError):
+    """Worth retrying later: a 4xx reply, or the relay unreachable or hanging up."""
+
+
+class RelayUnavailable(TemporaryFailure):
+    """The session itself failed (unreachable, dropped, timed out): reconnect later."""
+
+
+class PermanentFailure(MailDeliveryError):
+    """The relay refused this recipient or message for good (5xx)."""
+
+
+def classify_reply(code, message):
+    """Turn an SMTP status into our failure type, keeping the relay's words."""
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    reply = f"{code} {text}".strip()
+    return PermanentFailure(reply) if 500 <= code < 600 else TemporaryFailure(reply)
+
+
+def send_raw(connection, sender, recipient, message_bytes):
+    """Send pre-built message bytes to one recipient over an open connection.
+
+    Campaigns build their MIME themselves (see campaigns.render) because building each
+    message with Flask-Mail costs ~1 ms; the SMTP session is still this module's.
+    """
+    host = connection.host
+    try:
+        refused = host.sendmail(sender, [recipient], message_bytes)
+    except smtplib.SMTPRecipientsRefused as error:
+        code, message = error.recipients[recipient]
+        raise classify_reply(code, message) from error
+    except smtplib.SMTPResponseException as error:
+        raise classify_reply(error.smtp_code, error.smtp_error) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise RelayUnavailable(str(error) or type(error).__name__) from error
+    if refused:
+        code, message = refused[recipient]
+        raise classify_reply(code, message)
+
+
+def close_quietly(connection):
+    """End a session that may already be broken."""
+    host = getattr(connection, "host", None)
+    if host is None:
+        return
+    try:
+        host.quit()
+    except (smtplib.SMTPException, OSError):
+        host.close()
+
+
+def connect():
+    """An open SMTP session for many messages; end it with `close_quietly`."""
+    connection = open_connection()
+    try:
+        connection.host = connection.configure_host()
+    except (smtplib.SMTPException, OSError) as error:
+        raise RelayUnavailable(f"cannot reach the mail relay: {error}") from error
+    return connection
+
+
+def dot_stuffed(message):
+    """Message content as sent after DATA: leading dots doubled, ended by CRLF.CRLF."""
+    content = re.sub(rb"(?m)^\.", b"..", message)
+    if not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    return content + b".\r\n"
+
+
+def send_many(connection, sender, messages):
+    """Send [(recipient, message bytes)] over one session.
+
+    Returns (results, usable): one None (accepted) or MailDeliveryError per message,
+    and whether the session can carry on. With PIPELINING (RFC 2920) each write
+    carries the previous message's content and the next MAIL, RCPT and DATA, so a
+    message costs one round trip instead of four; without it, one message at a time.
+    """
+    host = connection.host
+    try:
+        host.ehlo_or_helo_if_needed()
+    except (smtplib.SMTPException, OSError) as error:
+        failure = RelayUnavailable(str(error) or type(error).__name__)
+        return [failure] * len(messages), False
+    if not host.has_extn("pipelining"):
+        return send_one_by_one(connection, sender, messages)
+    results = [None] * len(messages)
+    unresolved = set(range(len(messages)))
+    pending = None  # the message whose DATA was accepted and whose content is next
+    try:
+        for index, (recipient, _message) in enumerate(messages):
+            chunk = dot_stuffed(messages[pending][1]) if pending is not None else b""
+            chunk += f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
+            host.send(chunk)
+            if pending is not None:
+                results[pending] = reply_failure(*host.getreply())
+                unresolved.discard(pending)
+                pending = None
+            mail, rcpt, data = host.getreply(), host.getreply(), host.getreply()
+            refusal = next((r for r in (mail, rcpt) if r[0] not in (250, 251)), None)
+            if data[0] == 354 and refusal is None:
+                pending = index
+                continue
+            if data[0] == 354:
+                # A relay that opened DATA without a recipient: end the empty message.
+                host.send(b".\r\n")
+                host.getreply()
+            results[index] = classify_reply(*(refusal or data))
+            unresolved.discard(index)
+            if mail[0] == 250:
+                host.send(b"RSET\r\n")
+                host.getreply()
+        if pending is not None:
+            host.send(dot_stuffed(messages[pending][1]))
+            results[pending] = reply_failure(*host.getreply())
+            unresolved.discard(pending)
+    except (smtplib.SMTPException, OSError) as error:
+        for index in unresolved:
+            results[index] = RelayUnavailable(str(error) or type(error).__name__)
+        return results, False
+    return results, True
+
+
+def reply_failure(code, message):
+    """None for an accepting reply, else the failure it means."""
+    return None if code == 250 else classify_reply(code, message)
+
+
+def send_one_by_one(connection, sender, messages):
+    """`send_many` for relays without PIPELINING."""
+    results = []
+    for position, (recipient, message) in enumerate(messages):
+        try:
+            send_raw(connection, sender, recipient, message)
+            results.append(None)
+        except RelayUnavailable as failure:
+            # The session is broken: leave the rest for another attempt.
+            results += [failure] * (len(messages) - position)
+            return results, False
+        except MailDeliveryError as failure:
+            results.append(failure)
+    return results, True
