@@ -5,7 +5,7 @@ import io
 import json
 
 from weprode.db import utcnow
-from weprode.newsletter import subscribers
+from weprode.newsletter import export, subscribers
 
 
 def test_add_confirmed_subscriber_records_staff_consent(runner, db):
@@ -62,7 +62,7 @@ def test_export_csv_escapes_formulas_and_lists_every_subscriber(app, runner, db,
     assert rows[0]["first_name"] == "'=HYPERLINK(1)"
     assert rows[1]["first_name"] == "'+33 Bob"
     assert rows[0]["status"] == "active"
-    assert set(subscribers.EXPORT_COLUMNS) == set(rows[0])
+    assert set(export.EXPORT_COLUMNS) == set(rows[0])
 
 
 def test_export_json_to_stdout(app, runner, db):

@@ -5,7 +5,7 @@ from flask import render_template, request
 from .. import audit
 from ..campaigns import compose
 from ..db import get_db, utcnow
-from ..newsletter import subscribers
+from ..newsletter import stats
 from . import bp
 from .charts import weekly_chart
 
@@ -14,11 +14,11 @@ from .charts import weekly_chart
 def dashboard():
     """Counts, the last 30 days, a year of weekly signups and churn."""
     db, now = get_db(), utcnow()
-    weeks = subscribers.weekly_activity(db, now)
+    weeks = stats.weekly_activity(db, now)
     return render_template(
         "admin/dashboard.html",
-        counts=subscribers.counts_by_status(db),
-        recent=subscribers.recent_activity(db, now),
+        counts=stats.counts_by_status(db),
+        recent=stats.recent_activity(db, now),
         weeks=weeks,
         chart=weekly_chart(weeks),
         campaigns=compose.page(db, limit=5)[0],

@@ -11,7 +11,7 @@ from .. import audit
 from ..campaigns import ledger
 from ..db import get_db, utcnow
 from ..forms import single_line
-from ..newsletter import search, subscribers
+from ..newsletter import export, optout, search, stats, subscribers
 from . import bp, lists
 
 
@@ -72,7 +72,7 @@ def subscriber_list():
         "admin/subscribers.html",
         page=page,
         filters=filters,
-        counts=subscribers.counts_by_status(get_db()),
+        counts=stats.counts_by_status(get_db()),
         list_args=lists.args_without_cursor(),
     )
 
@@ -83,7 +83,7 @@ def subscriber_export():
     filters = filters_from_args()
     return lists.csv_download(
         "subscribers",
-        lambda db: subscribers.csv_lines(search.filtered_rows(db, filters)),
+        lambda db: export.csv_lines(search.filtered_rows(db, filters)),
         query=filters.query,
         status=filters.status,
         language=filters.language,
@@ -104,7 +104,7 @@ def subscriber_rectify(subscriber_id):
     if not form.validate():
         return detail_page(subscriber, form=form, status=400)
     db, now = get_db(), utcnow()
-    search.rectify(db, subscriber_id, form.first_name.data, form.language.data, now)
+    subscribers.rectify(db, subscriber_id, form.first_name.data, form.language.data, now)
     audit.record(db, current_user.email, "rectify", now, target=f"subscriber:{subscriber_id}")
     flash("Changes saved.")
     return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber_id))
@@ -117,7 +117,7 @@ def subscriber_unsubscribe(subscriber_id):
     form = ConfirmForm()
     if request.method == "POST" and form.validate():
         db, now = get_db(), utcnow()
-        search.unsubscribe_on_request(db, subscriber_id, now)
+        optout.unsubscribe(db, subscriber_id, "staff", now)
         audit.record(
             db, current_user.email, "unsubscribe", now, target=f"subscriber:{subscriber_id}"
         )
@@ -135,7 +135,7 @@ def subscriber_erase(subscriber_id):
     form = ConfirmForm()
     if request.method == "POST" and form.validate():
         db, now = get_db(), utcnow()
-        search.erase(db, subscriber_id, now)
+        subscribers.erase(db, subscriber_id, now)
         audit.record(db, current_user.email, "erase", now, target=f"subscriber:{subscriber_id}")
         flash("The subscriber's data was erased. Only the suppression fingerprint remains.")
         return redirect(url_for("admin.subscriber_list"))

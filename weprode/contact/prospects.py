@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 
 from ..db import isoformat, parse_keyset_cursor, write_transaction
-from ..newsletter import subscribers
+from ..newsletter import export
 from ..privacy import retention
 
 STATUSES = ("new", "in_progress", "answered", "closed")
@@ -266,4 +266,4 @@ def filtered_rows(db, filters):
 
 def csv_lines(rows):
     """Formula-safe CSV with a header, one line at a time (for streaming)."""
-    return subscribers.csv_lines(rows, EXPORT_COLUMNS)
+    return export.csv_lines(rows, EXPORT_COLUMNS)

@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from .. import audit
 from ..db import get_db, utcnow
-from . import importing, subscribers
+from . import export, importing, subscribers
 
 
 @click.group("subscribers")
@@ -43,7 +43,7 @@ def subscribers_add_command(email, first_name, language, source):
 @with_appcontext
 def subscribers_export_command(export_format, output):
     """Write every subscriber with status, language, dates and churn source."""
-    subscribers.write_export(get_db(), output, export_format)
+    export.write_export(get_db(), output, export_format)
 
 
 MAX_LISTED = 50

@@ -1,4 +1,4 @@
-"""What staff do with subscribers: find them fast, rectify, unsubscribe, erase, export.
+"""Finding subscribers for the staff list and its CSV export.
 
 The list stays fast at a million rows: keyset pagination on (created_at, id) instead
 of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
@@ -6,8 +6,8 @@ of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
 
 from dataclasses import dataclass, field
 
-from ..db import parse_keyset_cursor, write_transaction
-from . import optout, subscribers
+from ..db import parse_keyset_cursor
+from . import export, subscribers
 
 PAGE_SIZE = 50
 SORTS = {"newest": "DESC", "oldest": "ASC"}
@@ -118,43 +118,10 @@ def filtered_rows(db, filters):
     """Every row matching `filters`, for the CSV export, in list order."""
     conditions, params = where_clause(db, filters)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    columns = ", ".join(subscribers.EXPORT_COLUMNS)
+    columns = ", ".join(export.EXPORT_COLUMNS)
     direction = SORTS[filters.sort]
     return db.query(
         f"SELECT {columns} FROM subscribers {where} ORDER BY created_at {direction}, id "
         f"{direction}",
         params,
     )
-
-
-def rectify(db, subscriber_id, first_name, language, now):
-    """Correct the name or language at the person's request; True if found."""
-    if language not in subscribers.LANGUAGES:
-        raise ValueError("Unknown language.")
-    with write_transaction(db):
-        if subscribers.get(db, subscriber_id) is None:
-            return False
-        db["subscribers"].update(
-            subscriber_id, {"first_name": (first_name or "").strip() or None, "language": language}
-        )
-        subscribers.record_event(db, subscriber_id, "rectified", now, "staff")
-    return True
-
-
-def unsubscribe_on_request(db, subscriber_id, now):
-    """Unsubscribe someone who asked staff to (churn source "staff")."""
-    return optout.unsubscribe(db, subscriber_id, "staff", now)
-
-
-def erase(db, subscriber_id, now):
-    """Delete the person's data; keep only the keyed hash so they are never mailed again.
-
-    Their history and consent proofs go with them (ON DELETE CASCADE).
-    """
-    with write_transaction(db):
-        subscriber = subscribers.get(db, subscriber_id)
-        if subscriber is None:
-            return False
-        subscribers.suppress(db, subscriber["email"], "erasure", now)
-        db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber_id])
-    return True

@@ -1,13 +1,8 @@
-"""Subscriber records: addresses, history, suppression, staff additions and export.
+"""Subscriber records: addresses, history, suppression, consent, staff additions and erasure.
 
 Shared by the public newsletter flows, the command line and (later) the staff area.
 Every function takes `db` and, where time matters, `now`.
 """
-
-import csv
-import io
-import json
-from datetime import UTC, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -16,21 +11,6 @@ from ..tokens import address_hash, address_hashes
 
 STATUSES = ("pending", "active", "churned")
 LANGUAGES = ("en", "fr")
-CHURN_SOURCES = ("one-click", "page", "staff", "erasure", "rights-request")
-EXPORT_COLUMNS = [
-    "email",
-    "first_name",
-    "language",
-    "status",
-    "source",
-    "created_at",
-    "requested_at",
-    "confirmed_at",
-    "churned_at",
-    "churn_source",
-]
-# Spreadsheet programs run cells starting with these as formulas.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class InvalidAddress(ValueError):
@@ -182,92 +162,29 @@ def add_confirmed(db, email, source, now, first_name=None, language="en"):
     return subscriber_id, True
 
 
-def export_rows(db):
-    """Every subscriber with status, language, dates and churn source, by id."""
-    columns = ", ".join(EXPORT_COLUMNS)
-    return db.query(f"SELECT {columns} FROM subscribers ORDER BY id")
+def rectify(db, subscriber_id, first_name, language, now):
+    """Correct the name or language at the person's request; True if found."""
+    if language not in LANGUAGES:
+        raise ValueError("Unknown language.")
+    with write_transaction(db):
+        if get(db, subscriber_id) is None:
+            return False
+        db["subscribers"].update(
+            subscriber_id, {"first_name": (first_name or "").strip() or None, "language": language}
+        )
+        record_event(db, subscriber_id, "rectified", now, "staff")
+    return True
 
 
-def spreadsheet_safe(value):
-    """Neutralise cells a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+def erase(db, subscriber_id, now):
+    """Delete the person's data; keep only the keyed hash so they are never mailed again.
 
-
-def write_export(db, output, export_format):
-    """Write the export as CSV (formula-safe) or JSON to a text stream."""
-    rows = export_rows(db)
-    if export_format == "json":
-        output.write("[")
-        for index, row in enumerate(rows):
-            output.write(("," if index else "") + "\n  " + json.dumps(row, ensure_ascii=False))
-        output.write("\n]\n")
-        return
-    output.writelines(csv_lines(rows))
-
-
-def csv_lines(rows, columns=EXPORT_COLUMNS):
-    """Formula-safe CSV with a header, one line at a time (for files and streaming)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for values in ([columns], ([row[c] for c in columns] for row in rows)):
-        for record in values:
-            writer.writerow([spreadsheet_safe(value) for value in record])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-
-
-SIGNUP_EVENTS = ("confirmed", "added_by_staff", "resubscribed")
-
-
-def counts_by_status(db):
-    """How many subscribers are active, pending and churned."""
-    counts = dict.fromkeys(STATUSES, 0)
-    for row in db.query("SELECT status, count(*) AS n FROM subscribers GROUP BY status"):
-        counts[row["status"]] = row["n"]
-    return counts
-
-
-def count_events(db, kinds, since, until):
-    """How many events of these kinds happened in [since, until]."""
-    placeholders = ", ".join("?" for _ in kinds)
-    sql = (
-        f"SELECT count(*) FROM subscriber_events WHERE kind IN ({placeholders}) "
-        "AND at >= ? AND at <= ?"
-    )
-    return db.execute(sql, [*kinds, isoformat(since), isoformat(until)]).fetchone()[0]
-
-
-def recent_activity(db, now, days=30):
-    """Signups (confirmations, staff additions, undos) and churn over the last `days`."""
-    since = now - timedelta(days=days)
-    return {
-        "days": days,
-        "signups": count_events(db, SIGNUP_EVENTS, since, now),
-        "churn": count_events(db, ("churned",), since, now),
-    }
-
-
-def weekly_activity(db, now, weeks=52):
-    """Signups and churn per week for the last `weeks` weeks, oldest first."""
-    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = today - timedelta(days=today.weekday(), weeks=weeks - 1)
-    series = [
-        {"start": (start + timedelta(weeks=i)).date(), "signups": 0, "churn": 0}
-        for i in range(weeks)
-    ]
-    kinds = (*SIGNUP_EVENTS, "churned")
-    placeholders = ", ".join("?" for _ in kinds)
-    rows = db.query(
-        "SELECT kind, CAST((julianday(at) - julianday(?)) / 7 AS INTEGER) AS week, "
-        f"count(*) AS n FROM subscriber_events WHERE kind IN ({placeholders}) AND at >= ? "
-        "GROUP BY kind, week",
-        [isoformat(start), *kinds, isoformat(start)],
-    )
-    for row in rows:
-        if 0 <= row["week"] < weeks:
-            key = "churn" if row["kind"] == "churned" else "signups"
-            series[row["week"]][key] += row["n"]
-    return series
+    Their history and consent proofs go with them (ON DELETE CASCADE).
+    """
+    with write_transaction(db):
+        subscriber = get(db, subscriber_id)
+        if subscriber is None:
+            return False
+        suppress(db, subscriber["email"], "erasure", now)
+        db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber_id])
+    return True
