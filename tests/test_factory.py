@@ -98,3 +98,22 @@ def test_connection_pragmas(db):
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+
+
+def test_migrations_import_no_application_code():
+    """A migration is frozen history: editing a live module must not rewrite it."""
+    import ast
+    import inspect
+
+    import weprode.migrations as module
+
+    tree = ast.parse(inspect.getsource(module))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            imported.add("." * node.level + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert "sqlite_utils" in imported, "the check must see the module's imports"
+    application_code = {name for name in imported if name.startswith((".", "weprode"))}
+    assert not application_code
