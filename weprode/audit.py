@@ -3,7 +3,7 @@
 import getpass
 import json
 
-from .db import isoformat
+from .db import isoformat, keyset_page
 
 PAGE_SIZE = 50
 
@@ -28,11 +28,6 @@ def record(db, actor, action, now, target=None, **detail):
 
 def page(db, before_id=None, limit=PAGE_SIZE):
     """Newest entries first, `limit` at a time, continuing below `before_id` (keyset)."""
-    if before_id is None:
-        sql, params = "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", [limit + 1]
-    else:
-        sql = "SELECT * FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT ?"
-        params = [before_id, limit + 1]
-    rows = list(db.query(sql, params))
-    next_before = rows[limit - 1]["id"] if len(rows) > limit else None
-    return rows[:limit], next_before
+    after = None if before_id is None else (before_id,)
+    rows, last = keyset_page(db, "SELECT * FROM audit_log", ("id",), limit=limit, after=after)
+    return rows, last and last[0]

@@ -42,6 +42,44 @@ def parse_keyset_cursor(cursor):
     return moment, int(raw_id)
 
 
+def format_keyset_cursor(key):
+    """The inverse of `parse_keyset_cursor`: a (moment, id) key as `moment|id`, or None."""
+    return None if key is None else f"{key[0]}|{key[1]}"
+
+
+def keyset_page(
+    db, select, order_by, *, limit, after=None, conditions=(), params=(), descending=True
+):
+    """One page of `select` ordered by the columns `order_by`, continuing after the key `after`.
+
+    The last column of `order_by` must be unique (the id). Returns the rows and, when more
+    follow, the key of the last row shown (pass it back as `after`), else None. Paging by
+    key instead of OFFSET reads only the rows shown, however deep the page.
+    """
+    direction, comparison = ("DESC", "<") if descending else ("ASC", ">")
+    conditions, params = list(conditions), list(params)
+    if after is not None:
+        marks = ", ".join("?" for _ in order_by)
+        conditions.append(f"({', '.join(order_by)}) {comparison} ({marks})")
+        params += list(after)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    ordering = ", ".join(f"{column} {direction}" for column in order_by)
+    rows = list(db.query(f"{select}{where} ORDER BY {ordering} LIMIT ?", [*params, limit + 1]))
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, tuple(rows[-1][column] for column in order_by)
+
+
+def first_row(db, sql, params=()):
+    """The first row of a query as a dict, or None when it matches nothing."""
+    cursor = db.execute(sql, params)
+    row = cursor.fetchone()
+    columns = [column[0] for column in cursor.description]
+    cursor.close()
+    return None if row is None else dict(zip(columns, row, strict=True))
+
+
 def connect(path):
     """Open the database with the pragmas every connection needs."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)

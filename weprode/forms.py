@@ -10,9 +10,14 @@ FORBIDDEN_CHARACTERS = ("\r", "\n", "\0")
 EMAIL_MAX_LENGTH = 254
 
 
+def has_forbidden_character(text):
+    """True when `text` holds CR, LF or NUL (header smuggling, truncated C strings)."""
+    return any(c in text for c in FORBIDDEN_CHARACTERS)
+
+
 def single_line(form, field):
     """Refuse CR, LF and NUL: they could smuggle headers into a mail we send."""
-    if field.data and any(c in field.data for c in FORBIDDEN_CHARACTERS):
+    if field.data and has_forbidden_character(field.data):
         raise ValidationError(_l("Line breaks and control characters are not allowed here."))
 
 
@@ -41,7 +46,7 @@ def text_line(
 
 
 def email_field(label):
-    """A required e-mail address: one line, at most 254 characters, well formed."""
+    """A required e-mail address: one line, at most `EMAIL_MAX_LENGTH` characters, well formed."""
     return text_line(
         label,
         EMAIL_MAX_LENGTH,

@@ -12,6 +12,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import audit
 from ..db import get_db, isoformat, parse_timestamp, utcnow
+from ..forms import EMAIL_MAX_LENGTH
 from ..staff import accounts
 from ..usage_log import security_event
 from . import StaffUser, bp
@@ -22,7 +23,7 @@ BAD_LOGIN_MESSAGE = "Incorrect e-mail, password or code."
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=EMAIL_MAX_LENGTH)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
 
 

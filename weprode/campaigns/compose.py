@@ -1,6 +1,7 @@
 """Writing campaigns: validation (placeholders included), drafts, the list with figures."""
 
-from ..db import isoformat, write_transaction
+from ..db import isoformat, keyset_page, write_transaction
+from ..forms import has_forbidden_character
 from . import ledger, render
 
 LANGUAGES = ("en", "fr", "all")
@@ -15,9 +16,9 @@ def validation_errors(subject, preheader, body_markdown, language):
     subject, preheader, body_markdown = subject or "", preheader or "", body_markdown or ""
     if not subject.strip():
         errors["subject"] = "A subject is required."
-    elif len(subject) > MAX_SUBJECT or any(c in subject for c in "\r\n\0"):
+    elif len(subject) > MAX_SUBJECT or has_forbidden_character(subject):
         errors["subject"] = f"One line of at most {MAX_SUBJECT} characters."
-    if len(preheader) > MAX_PREHEADER or any(c in preheader for c in "\r\n\0"):
+    if len(preheader) > MAX_PREHEADER or has_forbidden_character(preheader):
         errors["preheader"] = f"One line of at most {MAX_PREHEADER} characters."
     if not body_markdown.strip():
         errors["body_markdown"] = "The body is empty."
@@ -79,14 +80,9 @@ def update(db, campaign_id, *, subject, body_markdown, language, now, preheader=
 
 def page(db, before_id=None, limit=25):
     """Campaigns newest first with their figures; keyset pagination by id."""
-    condition, params = ("WHERE id < ?", [before_id]) if before_id else ("", [])
-    rows = list(
-        db.query(
-            f"SELECT * FROM campaigns {condition} ORDER BY id DESC LIMIT ?", [*params, limit + 1]
-        )
-    )
-    next_before = rows[limit - 1]["id"] if len(rows) > limit else None
-    rows = rows[:limit]
+    after = (before_id,) if before_id else None
+    rows, last = keyset_page(db, "SELECT * FROM campaigns", ("id",), limit=limit, after=after)
+    next_before = last and last[0]
     for row in rows:
         row["figures"] = ledger.figures(db, row["id"])
     return rows, next_before

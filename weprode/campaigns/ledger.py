@@ -7,7 +7,7 @@ puts them back in the queue, so at most the messages in flight at the crash go t
 Who the sender is, and taking a campaign over, is `senders`' business.
 """
 
-from ..db import isoformat, write_transaction
+from ..db import first_row, isoformat, write_transaction
 
 ACTIVE = ("sending",)
 
@@ -18,8 +18,7 @@ class CampaignStateError(ValueError):
 
 def get(db, campaign_id):
     """The campaign row, or None."""
-    rows = list(db.query("SELECT * FROM campaigns WHERE id = ?", [campaign_id]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
 
 
 def require(db, campaign_id, *statuses):

@@ -8,7 +8,15 @@ kept 3 years from the last interaction with the person (see the privacy policy).
 import json
 from dataclasses import dataclass
 
-from ..db import isoformat, parse_keyset_cursor, write_transaction
+from ..db import (
+    first_row,
+    format_keyset_cursor,
+    isoformat,
+    keyset_page,
+    parse_keyset_cursor,
+    write_transaction,
+)
+from ..forms import EMAIL_MAX_LENGTH
 from ..newsletter import export
 from ..privacy import retention
 
@@ -72,14 +80,12 @@ class Interaction:
 
 def get(db, prospect_id):
     """The prospect row as a dict, or None."""
-    rows = list(db.query("SELECT * FROM prospects WHERE id = ?", [prospect_id]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM prospects WHERE id = ?", [prospect_id])
 
 
 def find_by_email(db, email):
     """The prospect with this (normalised) address, or None."""
-    rows = list(db.query("SELECT * FROM prospects WHERE email = ?", [email]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM prospects WHERE email = ?", [email])
 
 
 def record_request(db, identity, interaction, now):
@@ -202,7 +208,7 @@ class ProspectFilter:
     def __post_init__(self):
         if self.status and self.status not in STATUSES:
             raise ValueError("Unknown status.")
-        if len(self.query) > 254:
+        if len(self.query) > EMAIL_MAX_LENGTH:
             raise ValueError("The search is too long.")
 
 
@@ -235,21 +241,16 @@ def where_clause(filters):
 def search(db, filters, cursor=None, limit=PAGE_SIZE):
     """(rows, next cursor): prospects matching `filters`, latest interaction first."""
     conditions, params = where_clause(filters)
-    position = parse_keyset_cursor(cursor)
-    if position:
-        conditions.append("(last_interaction_at, id) < (?, ?)")
-        params += list(position)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = list(
-        db.query(
-            f"SELECT * FROM prospects {where} ORDER BY last_interaction_at DESC, id DESC LIMIT ?",
-            [*params, limit + 1],
-        )
+    rows, last = keyset_page(
+        db,
+        "SELECT * FROM prospects",
+        ("last_interaction_at", "id"),
+        limit=limit,
+        after=parse_keyset_cursor(cursor),
+        conditions=conditions,
+        params=params,
     )
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, f"{rows[-1]['last_interaction_at']}|{rows[-1]['id']}"
+    return rows, format_keyset_cursor(last)
 
 
 def filtered_rows(db, filters):

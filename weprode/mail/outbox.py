@@ -17,7 +17,7 @@ from datetime import timedelta
 from flask import current_app
 from flask_mail import Message
 
-from ..db import isoformat
+from ..db import first_row, isoformat
 from . import messages
 
 FIRST_RETRY_DELAY = timedelta(minutes=1)
@@ -77,8 +77,7 @@ def claim(db, message_id, now):
     )
     if cursor.rowcount != 1:
         return None
-    rows = list(db.query("SELECT * FROM outbox WHERE id = ?", [message_id]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM outbox WHERE id = ?", [message_id])
 
 
 def deliver_one(db, message_id, now):

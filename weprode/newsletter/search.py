@@ -6,7 +6,8 @@ of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
 
 from dataclasses import dataclass, field
 
-from ..db import parse_keyset_cursor
+from ..db import format_keyset_cursor, keyset_page, parse_keyset_cursor
+from ..forms import EMAIL_MAX_LENGTH
 from . import export, subscribers
 
 PAGE_SIZE = 50
@@ -29,7 +30,7 @@ class SubscriberFilter:
             raise ValueError("Unknown language.")
         if self.sort not in SORTS:
             raise ValueError("Unknown sort order.")
-        if len(self.query) > 254:
+        if len(self.query) > EMAIL_MAX_LENGTH:
             raise ValueError("The search is too long.")
 
 
@@ -94,24 +95,18 @@ def where_clause(db, filters):
 def search(db, filters, cursor=None, limit=PAGE_SIZE):
     """A page of subscribers matching `filters`, continuing after `cursor`."""
     conditions, params = where_clause(db, filters)
-    direction = SORTS[filters.sort]
-    position = parse_keyset_cursor(cursor)
-    if position:
-        comparison = "<" if direction == "DESC" else ">"
-        conditions.append(f"(created_at, id) {comparison} (?, ?)")
-        params += list(position)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    sql = (
+    rows, last = keyset_page(
+        db,
         "SELECT id, email, first_name, language, status, created_at, confirmed_at, "
-        f"churned_at FROM subscribers {where} "
-        f"ORDER BY created_at {direction}, id {direction} LIMIT ?"
+        "churned_at FROM subscribers",
+        ("created_at", "id"),
+        limit=limit,
+        after=parse_keyset_cursor(cursor),
+        conditions=conditions,
+        params=params,
+        descending=SORTS[filters.sort] == "DESC",
     )
-    rows = list(db.query(sql, [*params, limit + 1]))
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = f"{rows[-1]['created_at']}|{rows[-1]['id']}"
-    return Page(rows, next_cursor, filters)
+    return Page(rows, format_keyset_cursor(last), filters)
 
 
 def filtered_rows(db, filters):

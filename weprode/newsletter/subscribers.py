@@ -6,7 +6,8 @@ Every function takes `db` and, where time matters, `now`.
 
 from email_validator import EmailNotValidError, validate_email
 
-from ..db import isoformat, write_transaction
+from ..db import first_row, isoformat, write_transaction
+from ..forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from ..tokens import address_hash, address_hashes
 
 STATUSES = ("pending", "active", "churned")
@@ -24,7 +25,7 @@ class SuppressedAddress(ValueError):
 def normalise_email(text):
     """The canonical form we store and hash: validated, trimmed, lower-cased."""
     text = (text or "").strip()
-    if len(text) > 254 or any(c in text for c in "\r\n\0"):
+    if len(text) > EMAIL_MAX_LENGTH or has_forbidden_character(text):
         raise InvalidAddress("This is not a valid e-mail address.")
     try:
         result = validate_email(text, check_deliverability=False)
@@ -41,14 +42,12 @@ def mask_email(email):
 
 def get(db, subscriber_id):
     """The subscriber row as a dict, or None."""
-    rows = list(db.query("SELECT * FROM subscribers WHERE id = ?", [subscriber_id]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
 
 
 def find_by_email(db, email):
     """The subscriber with this (normalised) address, or None."""
-    rows = list(db.query("SELECT * FROM subscribers WHERE email = ?", [email]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM subscribers WHERE email = ?", [email])
 
 
 def record_event(db, subscriber_id, kind, now, source=None, campaign_id=None):

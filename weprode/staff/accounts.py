@@ -13,7 +13,8 @@ from pathlib import Path
 import pyotp
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import isoformat, parse_timestamp, write_transaction
+from ..db import first_row, isoformat, parse_timestamp, write_transaction
+from ..forms import has_forbidden_character
 
 MIN_PASSWORD_LENGTH = 12
 PASSWORD_HASH_METHOD = "scrypt"
@@ -74,20 +75,18 @@ def normalise_login(email):
 
 def get_by_email(db, email):
     """The staff account with this e-mail, or None."""
-    rows = list(db.query("SELECT * FROM staff WHERE email = ?", [normalise_login(email)]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM staff WHERE email = ?", [normalise_login(email)])
 
 
 def get(db, staff_id):
     """The staff account by id, or None."""
-    rows = list(db.query("SELECT * FROM staff WHERE id = ?", [staff_id]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM staff WHERE id = ?", [staff_id])
 
 
 def create(db, email, password, now):
     """Create an active account; returns its id."""
     email = normalise_login(email)
-    if "@" not in email or any(c in email for c in "\r\n\0 "):
+    if "@" not in email or has_forbidden_character(email) or " " in email:
         raise StaffError(f"{email!r} is not an e-mail address.")
     if get_by_email(db, email):
         raise StaffError(f"{email} already has an account.")

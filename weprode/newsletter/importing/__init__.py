@@ -11,6 +11,7 @@ its addresses against the database, writes them and mails the confirmations.
 
 from ... import audit
 from ...db import write_transaction
+from ...forms import has_forbidden_character
 from .reading import ImportReport, Progress, normalise_email, read_entries
 from .writing import send_confirmations, sort_entries, write_confirmed, write_pending
 
@@ -34,7 +35,7 @@ def check_label(name, value):
     """`source` and `legal_basis`: required, one line, no more than `MAX_LABEL` characters."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} is required.")
-    if any(c in value for c in "\r\n\0") or len(value) > MAX_LABEL:
+    if has_forbidden_character(value) or len(value) > MAX_LABEL:
         raise ValueError(f"{name} must be one line of at most {MAX_LABEL} characters.")
     return value.strip()
 

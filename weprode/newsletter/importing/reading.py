@@ -8,6 +8,7 @@ import csv
 import re
 from dataclasses import dataclass, field
 
+from ...forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from .. import subscribers
 
 COLUMNS = ("email", "first_name", "language")
@@ -170,7 +171,7 @@ def read_row(line, row, positions, domains, report):
         report.errors.append((line, f"invalid e-mail address: {reason}"))
         return None
     first_name = row[positions["first_name"]] if "first_name" in positions else ""
-    if len(first_name) > MAX_FIRST_NAME or any(c in first_name for c in "\r\n\0"):
+    if len(first_name) > MAX_FIRST_NAME or has_forbidden_character(first_name):
         reason = f"first name must be one line of at most {MAX_FIRST_NAME} characters"
         report.errors.append((line, reason))
         return None
@@ -191,7 +192,7 @@ def normalise_email(text, domains):
     """
     text = (text or "").strip()
     local, _, domain = text.rpartition("@")
-    if len(text) <= 254 and len(local) <= 64 and domain.isascii():
+    if len(text) <= EMAIL_MAX_LENGTH and len(local) <= 64 and domain.isascii():
         if SIMPLE_LOCAL_PART.fullmatch(local):
             if domain not in domains:
                 try:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from ... import tokens
 from ...contact import prospects
-from ...db import isoformat
+from ...db import first_row, isoformat
 from ...newsletter import subscribers
 from ...urls import absolute_url
 from .. import retention
@@ -79,14 +79,12 @@ def suppression(db, email):
     """The suppression entry (date and reason), or None: the address is not blocked."""
     hashes = tokens.address_hashes(email)
     placeholders = ", ".join("?" for _ in hashes)
-    rows = list(
-        db.query(
-            "SELECT created_at, source FROM suppressions "
-            f"WHERE address_hash IN ({placeholders}) LIMIT 1",
-            hashes,
-        )
+    return first_row(
+        db,
+        "SELECT created_at, source FROM suppressions "
+        f"WHERE address_hash IN ({placeholders}) LIMIT 1",
+        hashes,
     )
-    return rows[0] if rows else None
 
 
 def retention_periods():

@@ -8,7 +8,7 @@ listed for staff newest first with keyset pagination on (received_at, id).
 import calendar
 from datetime import timedelta
 
-from ...db import isoformat, parse_keyset_cursor
+from ...db import first_row, format_keyset_cursor, isoformat, keyset_page, parse_keyset_cursor
 from ...tokens import RIGHTS_MAX_AGE
 
 KINDS = ("access", "rectify", "erase", "object")
@@ -49,8 +49,7 @@ def due_date(received_at):
 
 def get(db, request_id):
     """The request row as a dict, or None."""
-    rows = list(db.query("SELECT * FROM rights_requests WHERE id = ?", [request_id]))
-    return rows[0] if rows else None
+    return first_row(db, "SELECT * FROM rights_requests WHERE id = ?", [request_id])
 
 
 def create(db, email, kind, now, channel=WEB, verified=False):
@@ -147,18 +146,15 @@ def search(db, now, status="", cursor=None, limit=PAGE_SIZE):
     if status:
         conditions.append(f"({current}) = ?")
         params += [expiry, status]
-    position = parse_keyset_cursor(cursor)
-    if position:
-        conditions.append("(received_at, id) < (?, ?)")
-        params += list(position)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    rows = list(
-        db.query(
-            f"SELECT id, email, kind, channel, ({current}) AS status, received_at, due_at, "
-            "verified_at, completed_at, copy_number, note FROM rights_requests "
-            f"{where} ORDER BY received_at DESC, id DESC LIMIT ?",
-            [*params, limit + 1],
-        )
+    rows, last = keyset_page(
+        db,
+        f"SELECT id, email, kind, channel, ({current}) AS status, received_at, due_at, "
+        "verified_at, completed_at, copy_number, note FROM rights_requests",
+        ("received_at", "id"),
+        limit=limit,
+        after=parse_keyset_cursor(cursor),
+        conditions=conditions,
+        params=params,
     )
     stamp = isoformat(now)
     for row in rows:
@@ -166,7 +162,4 @@ def search(db, now, status="", cursor=None, limit=PAGE_SIZE):
             row["due_at"] < stamp
         )
         row["fee_may_apply"] = (row["copy_number"] or 0) >= FEE_FROM_COPY
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    return rows, f"{rows[-1]['received_at']}|{rows[-1]['id']}"
+    return rows, format_keyset_cursor(last)
