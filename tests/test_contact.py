@@ -10,6 +10,7 @@ from newsletter_helpers import html_part, link_path, text_part
 from weprode.contact import prospects, service
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail import messages, outbox
+from weprode.privacy import retention
 
 NOTIFY = "contact@weprode.com"
 
@@ -361,24 +362,35 @@ def test_same_address_in_another_case_is_the_same_prospect(client, db, mailbox):
     assert db["interactions"].count == 2
 
 
-def test_prospects_are_due_for_deletion_3_years_after_their_last_interaction(app, db, mailbox):
+def purge_prospects(db, now):
+    """Run the retention purge at `now`; the prospects left, by address."""
+    retention.purge(db, now)
+    return sorted(row["email"] for row in db.query("SELECT email FROM prospects"))
+
+
+def test_prospects_are_deleted_3_years_after_their_last_interaction(app, db, mailbox):
     last = datetime(2023, 5, 17, 12, 0, tzinfo=UTC)
     submit_at(app, db, last)
     submit_at(app, db, last + timedelta(days=10), email="recent@example.org")
+    both = ["jane.doe@example.org", "recent@example.org"]
     boundary = datetime(2026, 5, 17, 12, 0, tzinfo=UTC)
-    assert prospects.prospects_due_for_deletion(db, boundary - timedelta(days=1)) == []
-    assert prospects.prospects_due_for_deletion(db, boundary) == []  # exactly 3 years: kept
-    [due] = prospects.prospects_due_for_deletion(db, boundary + timedelta(days=1))
-    assert due["email"] == "jane.doe@example.org"
-    assert due["last_interaction_at"] == isoformat(last)
-    # A new request restarts the clock.
+    assert purge_prospects(db, boundary - timedelta(days=1)) == both
+    assert purge_prospects(db, boundary) == both  # exactly 3 years: kept
+    assert purge_prospects(db, boundary + timedelta(seconds=1)) == ["recent@example.org"]
+
+
+def test_a_new_request_restarts_the_prospect_clock(app, db, mailbox):
+    last = datetime(2023, 5, 17, 12, 0, tzinfo=UTC)
+    submit_at(app, db, last)
+    boundary = datetime(2026, 5, 17, 12, 0, tzinfo=UTC)
     submit_at(app, db, boundary - timedelta(days=1))
-    assert prospects.prospects_due_for_deletion(db, boundary + timedelta(days=1)) == []
+    assert purge_prospects(db, boundary + timedelta(days=1)) == ["jane.doe@example.org"]
 
 
 def test_retention_cutoff_handles_29_february():
     leap = datetime(2028, 2, 29, 8, 0, tzinfo=UTC)
-    assert prospects.retention_cutoff(leap) == datetime(2025, 2, 28, 8, 0, tzinfo=UTC)
+    rule = retention.RULES_BY_KEY["prospects"]
+    assert rule.cutoff(leap) == datetime(2025, 2, 28, 8, 0, tzinfo=UTC)
 
 
 def test_newsletter_box_starts_the_double_opt_in(client, db, mailbox):

@@ -242,3 +242,17 @@ def test_mass_purge_by_copying_survivors_keeps_schema_ids_and_leaves_no_trace(
         if file.exists():
             assert secret.encode() not in file.read_bytes(), file.name
     assert db.execute("PRAGMA secure_delete").fetchone()[0] == 1  # restored
+
+
+def test_every_enforced_rule_has_a_purge_function_and_only_those():
+    enforced = [rule.key for rule in retention.RULES if rule.enforced_here]
+    assert len(enforced) >= 6
+    for rule in retention.RULES:
+        assert (rule.purge is not None) == rule.enforced_here, rule.key
+
+
+def test_purge_reports_every_enforced_rule_subscribers_first(db):
+    results = retention.purge(db, datetime(2030, 1, 1, tzinfo=UTC), dry_run=True)
+    keys = [result.key for result in results]
+    assert keys[0] == "subscribers"
+    assert sorted(keys) == sorted(rule.key for rule in retention.RULES if rule.enforced_here)

@@ -9,8 +9,6 @@ Who the sender is, and taking a campaign over, is `senders`' business.
 
 from ..db import first_row, isoformat, write_transaction
 
-ACTIVE = ("sending",)
-
 
 class CampaignStateError(ValueError):
     """The campaign is not in a state that allows this action."""

@@ -18,7 +18,6 @@ from ..db import (
 )
 from ..forms import EMAIL_MAX_LENGTH
 from ..newsletter import export
-from ..privacy import retention
 
 STATUSES = ("new", "in_progress", "answered", "closed")
 STATUS_LABELS = {
@@ -180,22 +179,6 @@ def counts_by_status(db):
     for status, count in db.execute("SELECT status, count(*) FROM prospects GROUP BY status"):
         counts[status] = count
     return counts
-
-
-def retention_cutoff(now):
-    """The moment 3 calendar years before `now` (29 February becomes the 28th)."""
-    return retention.RULES_BY_KEY["prospects"].cutoff(now)
-
-
-def prospects_due_for_deletion(db, now):
-    """Prospects whose last interaction is more than 3 years before `now`, oldest first."""
-    return list(
-        db.query(
-            "SELECT id, email, last_interaction_at FROM prospects "
-            "WHERE last_interaction_at < ? ORDER BY last_interaction_at, id",
-            [isoformat(retention_cutoff(now))],
-        )
-    )
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ folding what statistics need into anonymous monthly counts. Connections run with
 gone from the database files, not only from queries.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 
@@ -36,11 +37,105 @@ class Rule:
     action: str
     years: int = 0
     days: int = 0
+    # (db, cutoff, now, dry_run, log_folder) -> (how many were due, details by table);
+    # None for data this website does not hold (the privacy page still lists it).
+    purge: Callable | None = None
     enforced_here: bool = True
 
-    def cutoff(self, now):
+    def cutoff(self, now: datetime) -> datetime:
         """Records whose clock started before this moment are due."""
         return years_before(now, self.years) - timedelta(days=self.days)
+
+
+@dataclass
+class CategoryResult:
+    """What a purge found (and did) for one rule."""
+
+    key: str
+    due: int
+    details: dict
+
+
+def purge_subscribers(db, cutoff, now, dry_run, log_folder):
+    """Churned more than 3 years ago: see `subscriber_purge.purge_subscribers`."""
+    due, deliveries = subscriber_purge.purge_subscribers(db, cutoff, dry_run)
+    return due, {"deliveries": deliveries}
+
+
+def delete_where(db, table, condition, params, dry_run, statistics=None):
+    """Count (and unless dry-run delete) the rows of `table` matching `condition`."""
+    with write_transaction(db):
+        due = db.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params).fetchone()[0]
+        if due and not dry_run:
+            if statistics:
+                metric, sql = statistics
+                rows = db.execute(sql, params).fetchall()
+                subscriber_purge.add_statistics(db, metric, rows)
+            db.execute(f"DELETE FROM {table} WHERE {condition}", params)
+    return due
+
+
+def purge_pending_signups(db, cutoff, now, dry_run, log_folder):
+    """Signups nobody confirmed within 30 days never became consent: delete them."""
+    due = delete_where(
+        db,
+        "subscribers",
+        "status = 'pending' AND coalesce(requested_at, created_at) < ?",
+        [isoformat(cutoff)],
+        dry_run,
+        statistics=(
+            "unconfirmed_signups",
+            "SELECT substr(created_at, 1, 7), '', count(*) "
+            "FROM subscribers WHERE status = 'pending' "
+            "AND coalesce(requested_at, created_at) < ? GROUP BY 1",
+        ),
+    )
+    return due, {}
+
+
+def purge_prospects(db, cutoff, now, dry_run, log_folder):
+    """No interaction for 3 years: the prospect and its requests, notes and mails go."""
+    return delete_where(
+        db, "prospects", "last_interaction_at < ?", [isoformat(cutoff)], dry_run
+    ), {}
+
+
+def purge_usage(db, cutoff, now, dry_run, log_folder):
+    """Staff logins, sessions, failed attempts, audit entries and access logs: 1 year."""
+    params = [isoformat(cutoff)]
+    details = {
+        "audit_log": delete_where(db, "audit_log", "at < ?", params, dry_run),
+        "login_failures": delete_where(db, "login_failures", "at < ?", params, dry_run),
+        "staff_sessions": delete_where(db, "staff_sessions", "last_seen_at < ?", params, dry_run),
+        "log_files": old_log_files(log_folder, now, dry_run),
+    }
+    return sum(details.values()), details
+
+
+def log_folder(app):
+    """Where the daily access-log files are."""
+    return usage_log.log_folder(app)
+
+
+def old_log_files(folder, now, dry_run):
+    """Access-log files past a year (deleted unless `dry_run`); returns how many."""
+    if folder is None:
+        return 0
+    if dry_run:
+        return len(list(usage_log.old_logs(folder, now)))
+    return len(usage_log.delete_old_logs(folder, now))
+
+
+def purge_mail_limits(db, cutoff, now, dry_run, log_folder):
+    """Per-address send records only matter for a day's limits."""
+    params = [isoformat(cutoff)]
+    return delete_where(db, "newsletter_mail_sends", "sent_at < ?", params, dry_run), {}
+
+
+def purge_rights_requests(db, cutoff, now, dry_run, log_folder):
+    """Records of rights requests, after the period in which we may have to prove them."""
+    params = [isoformat(cutoff)]
+    return delete_where(db, "rights_requests", "received_at < ?", params, dry_run), {}
 
 
 RULES = (
@@ -51,6 +146,7 @@ RULES = (
         _l("3 years"),
         _l("deleted"),
         years=3,
+        purge=purge_prospects,
     ),
     Rule(
         "contracts",
@@ -71,6 +167,7 @@ RULES = (
             "address so that it is never mailed again"
         ),
         years=3,
+        purge=purge_subscribers,
     ),
     Rule(
         "pending_signups",
@@ -79,6 +176,7 @@ RULES = (
         _l("30 days"),
         _l("deleted"),
         days=30,
+        purge=purge_pending_signups,
     ),
     Rule(
         "usage",
@@ -87,6 +185,7 @@ RULES = (
         _l("1 year"),
         _l("deleted"),
         years=1,
+        purge=purge_usage,
     ),
     Rule(
         "mail_limits",
@@ -95,6 +194,7 @@ RULES = (
         _l("2 days"),
         _l("deleted"),
         days=2,
+        purge=purge_mail_limits,
     ),
     Rule(
         "rights_requests",
@@ -103,119 +203,26 @@ RULES = (
         _l("5 years, to prove we answered"),
         _l("deleted"),
         years=5,
+        purge=purge_rights_requests,
     ),
 )
 RULES_BY_KEY = {rule.key: rule for rule in RULES}
 
 
-@dataclass
-class CategoryResult:
-    """What a purge found (and did) for one rule."""
-
-    key: str
-    due: int
-    details: dict
-
-
-def purge_subscribers(db, now, dry_run):
-    """Churned more than 3 years ago: see `subscriber_purge.purge_subscribers`."""
-    cutoff = RULES_BY_KEY["subscribers"].cutoff(now)
-    due, deliveries = subscriber_purge.purge_subscribers(db, cutoff, dry_run)
-    return CategoryResult("subscribers", due, {"deliveries": deliveries})
-
-
-def delete_where(db, table, condition, params, dry_run, statistics=None):
-    """Count (and unless dry-run delete) the rows of `table` matching `condition`."""
-    with write_transaction(db):
-        due = db.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params).fetchone()[0]
-        if due and not dry_run:
-            if statistics:
-                metric, sql = statistics
-                rows = db.execute(sql, params).fetchall()
-                subscriber_purge.add_statistics(db, metric, rows)
-            db.execute(f"DELETE FROM {table} WHERE {condition}", params)
-    return due
-
-
-def purge_pending_signups(db, now, dry_run):
-    """Signups nobody confirmed within 30 days never became consent: delete them."""
-    cutoff = isoformat(RULES_BY_KEY["pending_signups"].cutoff(now))
-    due = delete_where(
-        db,
-        "subscribers",
-        "status = 'pending' AND coalesce(requested_at, created_at) < ?",
-        [cutoff],
-        dry_run,
-        statistics=(
-            "unconfirmed_signups",
-            "SELECT substr(created_at, 1, 7), '', count(*) "
-            "FROM subscribers WHERE status = 'pending' "
-            "AND coalesce(requested_at, created_at) < ? GROUP BY 1",
-        ),
-    )
-    return CategoryResult("pending_signups", due, {})
-
-
-def purge_prospects(db, now, dry_run):
-    """No interaction for 3 years: the prospect and its requests, notes and mails go."""
-    cutoff = isoformat(RULES_BY_KEY["prospects"].cutoff(now))
-    due = delete_where(db, "prospects", "last_interaction_at < ?", [cutoff], dry_run)
-    return CategoryResult("prospects", due, {})
-
-
-def purge_usage(db, now, dry_run, log_folder=None):
-    """Staff logins, sessions, failed attempts, audit entries and access logs: 1 year."""
-    cutoff = isoformat(RULES_BY_KEY["usage"].cutoff(now))
-    details = {
-        "audit_log": delete_where(db, "audit_log", "at < ?", [cutoff], dry_run),
-        "login_failures": delete_where(db, "login_failures", "at < ?", [cutoff], dry_run),
-        "staff_sessions": delete_where(db, "staff_sessions", "last_seen_at < ?", [cutoff], dry_run),
-        "log_files": old_log_files(log_folder, now, dry_run),
-    }
-    return CategoryResult("usage", sum(details.values()), details)
-
-
-def log_folder(app):
-    """Where the daily access-log files are."""
-    return usage_log.log_folder(app)
-
-
-def old_log_files(folder, now, dry_run):
-    """Access-log files past a year (deleted unless `dry_run`); returns how many."""
-    if folder is None:
-        return 0
-    if dry_run:
-        return len(list(usage_log.old_logs(folder, now)))
-    return len(usage_log.delete_old_logs(folder, now))
-
-
-def purge_mail_limits(db, now, dry_run):
-    """Per-address send records only matter for a day's limits."""
-    cutoff = isoformat(RULES_BY_KEY["mail_limits"].cutoff(now))
-    due = delete_where(db, "newsletter_mail_sends", "sent_at < ?", [cutoff], dry_run)
-    return CategoryResult("mail_limits", due, {})
-
-
-def purge_rights_requests(db, now, dry_run):
-    """Records of rights requests, after the period in which we may have to prove them."""
-    cutoff = isoformat(RULES_BY_KEY["rights_requests"].cutoff(now))
-    due = delete_where(db, "rights_requests", "received_at < ?", [cutoff], dry_run)
-    return CategoryResult("rights_requests", due, {})
-
-
 def purge(db, now, dry_run=False, log_folder=None):
     """Apply every rule enforced here; returns one `CategoryResult` per category.
 
-    Safe to run at any time and idempotent: a second run finds nothing due.
+    Safe to run at any time and idempotent: a second run finds nothing due. Subscribers
+    go first: their mass purge is the one that rebuilds tables.
     """
-    results = [
-        purge_subscribers(db, now, dry_run),
-        purge_pending_signups(db, now, dry_run),
-        purge_prospects(db, now, dry_run),
-        purge_usage(db, now, dry_run, log_folder),
-        purge_mail_limits(db, now, dry_run),
-        purge_rights_requests(db, now, dry_run),
-    ]
+    rules = sorted(
+        (rule for rule in RULES if rule.enforced_here),
+        key=lambda rule: rule.key != "subscribers",
+    )
+    results = []
+    for rule in rules:
+        due, details = rule.purge(db, rule.cutoff(now), now, dry_run, log_folder)
+        results.append(CategoryResult(rule.key, due, details))
     if not dry_run and any(result.due for result in results):
         # Copy the zeroed pages into the main file and empty the WAL, so no old page
         # image of a purged row survives in either file.
