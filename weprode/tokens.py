@@ -11,6 +11,7 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from functools import lru_cache
 
 from flask import current_app
@@ -25,19 +26,28 @@ RIGHTS_MAX_AGE = timedelta(hours=1)
 SUPPRESSION_HASH_CONTEXT = b"weprode.suppression.v1"
 
 
+class TokenStatus(StrEnum):
+    """What checking a token found; compares equal to its plain string."""
+
+    OK = "ok"
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
 @dataclass(frozen=True)
 class TokenCheck:
-    """The outcome of checking a token: `status` is "ok", "expired" or "invalid"."""
+    """The outcome of checking a token, with its payload when the signature is good."""
 
-    status: str
+    status: TokenStatus
     payload: tuple = ()
 
     @property
-    def ok(self):
-        return self.status == "ok"
+    def ok(self) -> bool:
+        """True when the token is genuine and still valid."""
+        return self.status == TokenStatus.OK
 
 
-INVALID = TokenCheck("invalid")
+INVALID = TokenCheck(TokenStatus.INVALID)
 
 
 def signing_keys():
@@ -74,8 +84,8 @@ def check_timed(salt, token, now, max_age):
     subscriber_id, issued = payload
     issued_at = from_epoch(issued)
     if now - issued_at > max_age or issued_at - now > timedelta(minutes=5):
-        return TokenCheck("expired", (subscriber_id, issued_at))
-    return TokenCheck("ok", (subscriber_id, issued_at))
+        return TokenCheck(TokenStatus.EXPIRED, (subscriber_id, issued_at))
+    return TokenCheck(TokenStatus.OK, (subscriber_id, issued_at))
 
 
 def make_confirm_token(subscriber_id, requested_at):
@@ -179,7 +189,7 @@ def check_unsubscribe_token(token):
     if payload is None:
         return INVALID
     campaign_id = payload[1] if len(payload) == 2 else None
-    return TokenCheck("ok", (payload[0], campaign_id))
+    return TokenCheck(TokenStatus.OK, (payload[0], campaign_id))
 
 
 def address_hash_keys():

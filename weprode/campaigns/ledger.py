@@ -7,6 +7,9 @@ puts them back in the queue, so at most the messages in flight at the crash go t
 Who the sender is, and taking a campaign over, is `senders`' business.
 """
 
+from datetime import datetime
+from typing import NamedTuple
+
 from ..db import first_row, isoformat, write_transaction
 
 
@@ -146,15 +149,21 @@ def claim(db, campaign_id, sender_id, batch_size, now):
         )
         gone = [row["delivery_id"] for row in rows if row["status"] != "active"]
         if gone:
-            mark(db, [(delivery_id, "skipped", None, "unsubscribed") for delivery_id in gone])
+            mark(db, [DeliveryOutcome(row_id, "skipped", None, "unsubscribed") for row_id in gone])
     return [row for row in rows if row["status"] == "active"]
 
 
-def mark(db, outcomes, now=None):
-    """Record results: (delivery_id, status, next_attempt_at, reply) tuples.
+class DeliveryOutcome(NamedTuple):
+    """What became of one delivery row after a send attempt (or a decision not to send)."""
 
-    `status` is sent, failed, skipped, or queued (a retry at next_attempt_at).
-    """
+    delivery_id: int
+    status: str  # sent, failed, skipped, or queued (a retry at `retry_at`)
+    retry_at: datetime | None
+    reply: str  # the relay's answer, or why we did not send
+
+
+def mark(db, outcomes, now=None):
+    """Record `DeliveryOutcome`s; `now` stamps `sent_at` on the sent ones."""
     stamp = isoformat(now) if now else None
     db.conn.executemany(
         "UPDATE deliveries SET status = ?, next_attempt_at = ?, smtp_reply = ?, "

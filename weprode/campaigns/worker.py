@@ -70,8 +70,9 @@ def note_result(state, failure, pause_after):
 def outcome_for(row, error, now, max_attempts):
     """The ledger row's next state after a failed send."""
     if isinstance(error, bulk_smtp.PermanentFailure) or row["attempts"] >= max_attempts:
-        return (row["delivery_id"], "failed", None, str(error)[:500])
-    return (row["delivery_id"], "queued", now + retry_delay(row["attempts"]), str(error)[:500])
+        return ledger.DeliveryOutcome(row["delivery_id"], "failed", None, str(error)[:500])
+    retry_at = now + retry_delay(row["attempts"])
+    return ledger.DeliveryOutcome(row["delivery_id"], "queued", retry_at, str(error)[:500])
 
 
 def build_messages(state, rows, config):
@@ -112,7 +113,7 @@ def send_batch(state, rows, connection, config):
     now, pause_reason = utcnow(), None
     for (row, _), error in zip(built, results, strict=True):
         if error is None:
-            outcomes.append((row["delivery_id"], "sent", None, "250"))
+            outcomes.append(ledger.DeliveryOutcome(row["delivery_id"], "sent", None, "250"))
         else:
             outcomes.append(outcome_for(row, error, now, config["CAMPAIGN_MAX_ATTEMPTS"]))
         if note_result(state, error, config["CAMPAIGN_PAUSE_AFTER_FAILURES"]):

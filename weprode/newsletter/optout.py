@@ -1,8 +1,19 @@
 """Leaving: one-click unsubscribe, the churn record and suppression, and undo."""
 
+from enum import StrEnum
+
 from .. import tokens
 from ..db import isoformat, parse_timestamp, write_transaction
 from . import subscribers
+
+
+class UndoOutcome(StrEnum):
+    """What following an "Undo" link did."""
+
+    RESTORED = "restored"
+    ALREADY = "already"  # active again already
+    EXPIRED = "expired"
+    INVALID = "invalid"
 
 
 def unsubscribe(db, subscriber_id, source, now, campaign_id=None):
@@ -37,23 +48,22 @@ def undo_token(subscriber):
 def undo(db, token, now):
     """Reactivate a subscription that was just ended; returns (outcome, subscriber).
 
-    Outcomes: "restored", "already" (active again), "expired", "invalid". The token
-    names the churn it undoes, so it cannot revive a later one.
+    The token names the churn it undoes, so it cannot revive a later one.
     """
     check = tokens.check_undo_token(token, now)
-    if check.status == "invalid":
-        return "invalid", None
+    if check.status == tokens.TokenStatus.INVALID:
+        return UndoOutcome.INVALID, None
     subscriber_id, churned_at = check.payload
     with write_transaction(db):
         subscriber = subscribers.get(db, subscriber_id)
         if subscriber is None:
-            return "invalid", None
+            return UndoOutcome.INVALID, None
         if subscriber["status"] == "active":
-            return "already", subscriber
+            return UndoOutcome.ALREADY, subscriber
         if subscriber["churned_at"] != isoformat(churned_at):
-            return "invalid", subscriber
-        if check.status == "expired":
-            return "expired", subscriber
+            return UndoOutcome.INVALID, subscriber
+        if check.status == tokens.TokenStatus.EXPIRED:
+            return UndoOutcome.EXPIRED, subscriber
         # Back to where they were: a signup never confirmed stays unconfirmed.
         status = "active" if subscriber["confirmed_at"] else "pending"
         db["subscribers"].update(
@@ -62,4 +72,4 @@ def undo(db, token, now):
         )
         subscribers.lift_suppression(db, subscriber["email"])
         subscribers.record_event(db, subscriber_id, "resubscribed", now, "undo")
-    return "restored", subscribers.get(db, subscriber_id)
+    return UndoOutcome.RESTORED, subscribers.get(db, subscriber_id)

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
@@ -141,29 +142,38 @@ def subscribe(db, request, now):
     return kind
 
 
+class ConfirmOutcome(StrEnum):
+    """What following a confirmation link did."""
+
+    CONFIRMED = "confirmed"
+    ALREADY = "already"  # this request was confirmed before
+    EXPIRED = "expired"
+    INVALID = "invalid"
+
+
 def confirm(db, token, now):
     """Confirm a signup from its token; returns (outcome, subscriber).
 
-    Outcomes: "confirmed", "already" (this request was confirmed before), "expired",
-    "invalid". Confirming consumes the request, so neither a link from an older
-    request nor one used before the person unsubscribed can bring them back.
+    Confirming consumes the request, so neither a link from an older request nor one
+    used before the person unsubscribed can bring them back.
     """
     check = tokens.check_confirm_token(token, now)
-    if check.status == "invalid":
-        return "invalid", None
+    if check.status == tokens.TokenStatus.INVALID:
+        return ConfirmOutcome.INVALID, None
     subscriber_id, requested_at = check.payload
     stamp = isoformat(requested_at)
     with write_transaction(db):
         subscriber = subscribers.get(db, subscriber_id)
         if subscriber is None:
-            return "invalid", None
+            return ConfirmOutcome.INVALID, None
         if subscriber["requested_at"] != stamp:
             # Confirming clears the request, so a used link only matches a stored proof.
             used = subscribers.has_consent_submitted_at(db, subscriber_id, stamp)
-            outcome = "already" if used and subscriber["status"] == "active" else "invalid"
+            active = used and subscriber["status"] == "active"
+            outcome = ConfirmOutcome.ALREADY if active else ConfirmOutcome.INVALID
             return outcome, subscriber
-        if check.status == "expired":
-            return "expired", subscriber
+        if check.status == tokens.TokenStatus.EXPIRED:
+            return ConfirmOutcome.EXPIRED, subscriber
         db["subscribers"].update(
             subscriber_id,
             {
@@ -189,4 +199,4 @@ def confirm(db, token, now):
             source="form",
         )
         subscribers.record_event(db, subscriber_id, "confirmed", now, "form")
-    return "confirmed", subscribers.get(db, subscriber_id)
+    return ConfirmOutcome.CONFIRMED, subscribers.get(db, subscriber_id)

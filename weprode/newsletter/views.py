@@ -82,7 +82,7 @@ def confirm(token):
             return render_template("newsletter/confirm_failed.html", outcome=check.status), 400
         return render_template("newsletter/confirm.html", token=token)
     outcome, subscriber = signup.confirm(get_db(), token, utcnow())
-    if outcome in ("confirmed", "already"):
+    if outcome in (signup.ConfirmOutcome.CONFIRMED, signup.ConfirmOutcome.ALREADY):
         return render_template("newsletter/confirmed.html", outcome=outcome)
     security_event("bad_token", purpose="confirm", outcome=outcome, token=token)
     return render_template("newsletter/confirm_failed.html", outcome=outcome), 400
@@ -156,7 +156,7 @@ def unsubscribe_post(token):
 def undo(token):
     """Reactivate a subscription just ended, without a new opt-in (24 hours)."""
     outcome, _subscriber = optout.undo(get_db(), token, utcnow())
-    status = 200 if outcome in ("restored", "already") else 400
+    status = 200 if outcome in (optout.UndoOutcome.RESTORED, optout.UndoOutcome.ALREADY) else 400
     if status == 400:
         security_event("bad_token", purpose="undo", outcome=outcome, token=token)
     return render_template("newsletter/undone.html", outcome=outcome), status

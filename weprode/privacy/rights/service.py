@@ -115,17 +115,17 @@ def submit(db, email, kind, language, now):
 
 
 def open_request(db, token, now):
-    """(outcome, request) for a link: "ok", "expired" or "invalid". Changes nothing."""
+    """(token status, request) for a link. Changes nothing."""
     check = tokens.check_rights_token(token, now)
-    if check.status == "invalid":
-        return "invalid", None
+    if check.status == tokens.TokenStatus.INVALID:
+        return tokens.TokenStatus.INVALID, None
     request_id, received_at = check.payload
     rights_request = records.get(db, request_id)
     if rights_request is None or rights_request["received_at"] != isoformat(received_at):
-        return "invalid", None
-    if check.status == "expired" or rights_request["status"] == "expired":
-        return "expired", rights_request
-    return "ok", rights_request
+        return tokens.TokenStatus.INVALID, None
+    if check.status == tokens.TokenStatus.EXPIRED or rights_request["status"] == "expired":
+        return tokens.TokenStatus.EXPIRED, rights_request
+    return tokens.TokenStatus.OK, rights_request
 
 
 def record_offline(db, email, kind, now):

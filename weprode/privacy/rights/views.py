@@ -8,6 +8,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, render_template, request
 from flask_babel import get_locale
 
+from ... import tokens
 from ...db import get_db, utcnow
 from ...mail.messages import MailDeliveryError
 from ...newsletter import subscribers
@@ -109,7 +110,7 @@ def verify(token):
     """The signed link: a page saying what will happen and one button; POST does it."""
     db, now = get_db(), utcnow()
     outcome, rights_request = service.open_request(db, token, now)
-    if outcome != "ok":
+    if outcome != tokens.TokenStatus.OK:
         security_event("bad_token", purpose="rights", outcome=outcome, token=token)
         return render_template("rights/link_failed.html", outcome=outcome), 400
     kind = rights_request["kind"]
