@@ -94,10 +94,17 @@ def connect(path):
     # (index interiors, table tails) are copied once per checkpoint, not three times.
     # Much larger and the request that runs the checkpoint shows in p99 latency.
     conn.execute("PRAGMA wal_autocheckpoint=3000")
+    lock = write_lock(str(path)) if str(path) != ":memory:" else None
     # Plugins are looked up through entry points on every Database(); we use none.
-    database = sqlite_utils.Database(conn, execute_plugins=False)
-    database.write_lock = write_lock(str(path)) if str(path) != ":memory:" else None
-    return database
+    return Database(conn, lock, execute_plugins=False)
+
+
+class Database(sqlite_utils.Database):
+    """sqlite-utils' database with the process's write lock for its file."""
+
+    def __init__(self, conn, write_lock, **options):
+        super().__init__(conn, **options)
+        self.write_lock = write_lock
 
 
 _write_locks = {}
