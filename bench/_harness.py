@@ -20,6 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# Benches run as `python bench/x.py`, which puts bench/ first on sys.path; the project
+# root is needed too, for devtools/ (weprode itself is installed in the venv).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(1, str(PROJECT_ROOT))
+
 LOOPBACK = "127.0.0.1"
 STOP_TIMEOUT_S = 10
 REQUEST_TIMEOUT_S = 10
