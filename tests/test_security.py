@@ -68,3 +68,22 @@ def test_hsts_follows_the_proxy_when_proxies_are_trusted(app_config, tmp_path):
     app = create_app(app_config, instance_path=tmp_path / "i")
     response = app.test_client().get("/", headers={"X-Forwarded-Proto": "https"})
     assert "Strict-Transport-Security" in response.headers
+
+
+def database_snapshot(db):
+    """Every row of every table, to show that a request changed nothing."""
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {table: db.execute(f"SELECT * FROM [{table}]").fetchall() for table in tables}
+
+
+def test_head_never_acts_on_any_public_route_that_takes_a_post(app, client, db):
+    """HEAD is routed to the GET view: link checkers and scanners must not act through it."""
+    rules = [r for r in public_rules(app) if "POST" in r.methods and "GET" in r.methods]
+    assert len(rules) >= 5
+    before = database_snapshot(db)
+    for rule in rules:
+        url = example_url(rule)
+        head = client.head(url, data={"email": "a@example.org", "kind": "erase"})
+        get = client.get(url)
+        assert head.status_code == get.status_code, url
+    assert database_snapshot(db) == before

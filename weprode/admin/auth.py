@@ -80,7 +80,7 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("admin.dashboard"))
     form = LoginForm()
-    if request.method == "GET" or not form.validate():
+    if request.method != "POST" or not form.validate():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/login.html", form=form), status
     db, now = get_db(), utcnow()
@@ -107,7 +107,7 @@ def login_code():
         session.clear()
         return redirect(url_for("admin.login"))
     form = CodeForm()
-    if request.method == "GET" or not form.validate():
+    if request.method != "POST" or not form.validate():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/login_code.html", form=form), status
     refuse_if_locked_out(db, account["email"], now)

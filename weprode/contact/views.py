@@ -92,7 +92,7 @@ def meeting_interaction(form):
 @limiter.limit(public_form_limit, methods=["POST"])
 def contact_view():
     """Show both forms; on POST, handle the message form."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
         return contact_page()
     form = ContactForm(prefix=CONTACT_PREFIX)
     return handle(form, message_interaction, "contact")
@@ -102,7 +102,7 @@ def contact_view():
 @limiter.limit(public_form_limit, methods=["POST"])
 def meeting():
     """Handle the meeting-request form; a GET (a reload, a bookmark) goes to the page."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
         return redirect(url_for("contact.contact", _anchor="meeting"))
     form = MeetingForm(prefix=MEETING_PREFIX)
     return handle(form, meeting_interaction, "meeting")

@@ -50,7 +50,7 @@ def new_signup_form(**kwargs):
 def signup_view():
     """Show the form; on POST, always answer the same neutral page (no enumeration)."""
     form = new_signup_form()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
         form.source_page.data = request.path
         return render_template("newsletter/signup.html", form=form)
     if form.is_bot():
@@ -75,7 +75,7 @@ def signup_view():
 @bp.route("/newsletter/confirm/<token>", methods=["GET", "POST"])
 def confirm(token):
     """GET shows one button and changes nothing (mail scanners follow links); POST confirms."""
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
         check = tokens.check_confirm_token(token, utcnow())
         if not check.ok:
             security_event("bad_token", purpose="confirm", outcome=check.status, token=token)

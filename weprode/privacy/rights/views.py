@@ -25,7 +25,7 @@ bp = Blueprint("rights", __name__)
 def request_view():
     """Show the form; on POST always answer the same page, whether we hold data or not."""
     form = RightsRequestForm()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
         if request.args.get("kind") in records.KINDS:
             form.kind.data = request.args["kind"]
         return render_template("rights/request.html", form=form)
@@ -79,7 +79,7 @@ def correction_from(form, held):
 def rectify_view(token, rights_request, held):
     """GET: the form with what we hold. POST: correct, or show the errors (400)."""
     db = get_db()
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
         form = rectify_form(held, formdata=None)
         return render_template("rights/rectify.html", form=form, held=held, token=token)
     form = rectify_form(held, formdata=request.form)
@@ -117,7 +117,7 @@ def verify(token):
     held = service.holdings(db, rights_request["email"])
     if kind == "rectify":
         return rectify_view(token, rights_request, held)
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
         return render_template(
             "rights/confirm.html", kind=kind, held=held, token=token, rights_request=rights_request
         )
