@@ -404,7 +404,11 @@ def test_dry_run_of_the_subscriber_purge_keeps_every_row_even_on_the_copy_path(
     campaign_id = new_campaign(db)
     gone = subscriber_with_history(app, db, "gone@example.org", campaign_id, LONG_AGO_DATE)
     before = counts(db)
-    assert subscriber_purge.purge_subscribers(db, CUTOFFS["subscribers"], True) == (1, 1)
+    requests_before = CUTOFFS["pending_signups"]
+    due = subscriber_purge.purge_subscribers(
+        db, CUTOFFS["subscribers"], True, requests_before=requests_before
+    )
+    assert due == (1, 1)
     assert counts(db) == before
     assert all(history_of(db, gone).values())
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -433,12 +437,6 @@ def test_the_copy_path_needs_fifty_thousand_rows_by_default(db):
 # A bug found while writing these --------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the subscriber purge selects status = 'churned' AND churned_at < cutoff, "
-    "ignoring a pending signup request made since; the person's new request is deleted "
-    "and their confirmation link stops working",
-)
 def test_a_fresh_signup_request_from_someone_who_left_long_ago_survives_the_purge(app, db):
     add_churned(db, "back@example.org", datetime(2020, 1, 1, tzinfo=UTC))
     request = signup.SignupRequest("back@example.org", None, "en", "2026-11-v1", "/newsletter")
@@ -447,3 +445,22 @@ def test_a_fresh_signup_request_from_someone_who_left_long_ago_survives_the_purg
         token = tokens.make_confirm_token(subscriber["id"], NOW - timedelta(days=1))
         retention.purge(db, NOW)
         assert signup.confirm(db, token, NOW)[0] == "confirmed"
+
+
+def test_a_stale_signup_request_does_not_keep_someone_who_left_long_ago(app, db):
+    add_churned(db, "back@example.org", datetime(2020, 1, 1, tzinfo=UTC))
+    request = signup.SignupRequest("back@example.org", None, "en", "2026-11-v1", "/newsletter")
+    requested = CUTOFFS["pending_signups"]
+    with app.app_context():
+        signup.prepare(db, request, requested - timedelta(seconds=1))
+        retention.purge(db, NOW)
+    assert subscribers.find_by_email(db, "back@example.org") is None
+
+
+def test_a_signup_request_at_the_pending_boundary_still_keeps_the_row(app, db):
+    add_churned(db, "back@example.org", datetime(2020, 1, 1, tzinfo=UTC))
+    request = signup.SignupRequest("back@example.org", None, "en", "2026-11-v1", "/newsletter")
+    with app.app_context():
+        signup.prepare(db, request, CUTOFFS["pending_signups"])
+        retention.purge(db, NOW)
+    assert subscribers.find_by_email(db, "back@example.org")["status"] == "churned"

@@ -58,7 +58,10 @@ class CategoryResult:
 
 def purge_subscribers(db, cutoff, now, dry_run, log_folder):
     """Churned more than 3 years ago: see `subscriber_purge.purge_subscribers`."""
-    due, deliveries = subscriber_purge.purge_subscribers(db, cutoff, dry_run)
+    requests_before = RULES_BY_KEY["pending_signups"].cutoff(now)
+    due, deliveries = subscriber_purge.purge_subscribers(
+        db, cutoff, dry_run, requests_before=requests_before
+    )
     return due, {"deliveries": deliveries}
 
 

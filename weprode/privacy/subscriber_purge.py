@@ -10,14 +10,20 @@ from ..db import isoformat, write_transaction
 from . import bulk_delete
 
 
-def doomed_subscribers(db, cutoff):
-    """Fill a temporary table with churned subscribers past their retention."""
+def doomed_subscribers(db, cutoff, requests_before):
+    """Fill a temporary table with churned subscribers past their retention.
+
+    Someone who left long ago and has since asked to subscribe again stays churned
+    until they confirm; their request is kept as long as a pending signup would be
+    (requested at or after `requests_before`), so their confirmation link still works.
+    """
     db.execute("DROP TABLE IF EXISTS temp.doomed")
     db.execute("CREATE TEMP TABLE doomed (id INTEGER PRIMARY KEY)")
     db.execute(
         "INSERT INTO temp.doomed SELECT id FROM subscribers "
-        "WHERE status = 'churned' AND churned_at < ?",
-        [isoformat(cutoff)],
+        "WHERE status = 'churned' AND churned_at < ? "
+        "AND (requested_at IS NULL OR requested_at < ?)",
+        [isoformat(cutoff), isoformat(requests_before)],
     )
     return db.execute("SELECT count(*) FROM temp.doomed").fetchone()[0]
 
@@ -54,7 +60,7 @@ SUBSCRIBER_CHILDREN = ("subscriber_events", "consents", "deliveries")
 PURGE_CACHE_KIB = 512 * 1024
 
 
-def purge_subscribers(db, cutoff, dry_run):
+def purge_subscribers(db, cutoff, dry_run, *, requests_before):
     """Churned before `cutoff`: statistics first, then the rows (and deliveries).
 
     Returns (subscribers due, their deliveries); with `dry_run` nothing is changed.
@@ -70,7 +76,7 @@ def purge_subscribers(db, cutoff, dry_run):
     rebuilt = False
     try:
         with write_transaction(db):
-            due = doomed_subscribers(db, cutoff)
+            due = doomed_subscribers(db, cutoff, requests_before)
             deliveries = db.execute(
                 "SELECT count(*) FROM deliveries "
                 "WHERE subscriber_id IN (SELECT id FROM temp.doomed)"
