@@ -117,3 +117,77 @@ def test_migrations_import_no_application_code():
     assert "sqlite_utils" in imported, "the check must see the module's imports"
     application_code = {name for name in imported if name.startswith((".", "weprode"))}
     assert not application_code
+
+
+# Packages whose service functions must carry type hints; every module under each.
+TYPED_PACKAGES = ()
+# Decorators that hand a function to Flask or click, which call it themselves: views,
+# request hooks and commands may stay unannotated.
+FRAMEWORK_DECORATORS = {
+    "route",
+    "get",
+    "post",
+    "command",
+    "group",
+    "before_request",
+    "after_request",
+    "context_processor",
+    "app_context_processor",
+    "errorhandler",
+    "user_loader",
+}
+
+
+def test_every_service_function_has_type_hints():
+    """Public functions and methods say what they take and return (views and commands exempt)."""
+    import ast
+    from pathlib import Path
+
+    import weprode
+
+    package = Path(weprode.__file__).parent
+    modules = sorted(package.glob("*.py"))
+    for name in TYPED_PACKAGES:
+        modules += sorted((package / name).rglob("*.py"))
+    assert package / "db.py" in modules, "the check must see the modules"
+
+    def is_framework_callback(function):
+        for decorator in function.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            dotted = ast.unparse(target)
+            if dotted.startswith("click.") or dotted.rpartition(".")[2] in FRAMEWORK_DECORATORS:
+                return True
+        return False
+
+    def functions(body, prefix=""):
+        for node in body:
+            if isinstance(node, ast.ClassDef):
+                yield from functions(node.body, f"{prefix}{node.name}.")
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                yield f"{prefix}{node.name}", node
+
+    unannotated = []
+    for path in modules:
+        for qualname, function in functions(ast.parse(path.read_text()).body):
+            if function.name.startswith("_") and not function.name.startswith("__"):
+                continue
+            if is_framework_callback(function):
+                continue
+            arguments = function.args
+            parameters = [
+                *arguments.posonlyargs,
+                *arguments.args,
+                *arguments.kwonlyargs,
+                *filter(None, [arguments.vararg, arguments.kwarg]),
+            ]
+            missing = [
+                parameter.arg
+                for parameter in parameters
+                if parameter.annotation is None and parameter.arg not in ("self", "cls")
+            ]
+            if function.returns is None:
+                missing.append("return")
+            if missing:
+                where = f"{path.relative_to(package.parent)}:{function.lineno}"
+                unannotated.append(f"{where} {qualname} ({', '.join(missing)})")
+    assert not unannotated, "missing type hints:\n" + "\n".join(unannotated)

@@ -1,6 +1,9 @@
 """The Weprode website: `create_app` builds the Flask application."""
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_babel import Babel
@@ -32,7 +35,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 babel = Babel()
 
 
-def create_app(test_config=None, instance_path=None):
+def create_app(
+    test_config: Mapping[str, Any] | None = None,
+    instance_path: str | os.PathLike[str] | None = None,
+) -> Flask:
     """Build the app: config layers, extensions, blueprints, commands."""
     app = Flask(
         __name__,

@@ -6,6 +6,7 @@ campaigns/, `outbox` in mail/).
 """
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 
 from . import migrations
@@ -24,6 +25,6 @@ def migrate_command():
         click.echo("database is up to date")
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Register the command on the app."""
     app.cli.add_command(migrate_command)

@@ -8,6 +8,7 @@ then calls `finalise` once everything is known.
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 DEFAULTS = {
     # Filled in by `finalise` when left empty: generated once into the instance folder.
@@ -76,7 +77,9 @@ class ConfigError(RuntimeError):
     """The configuration would make the site unsafe or unusable."""
 
 
-def finalise(config, instance_path, production):
+def finalise(
+    config: dict[str, Any], instance_path: str | os.PathLike[str], production: bool
+) -> None:
     """Fill derived settings and enforce the secret-key policy.
 
     `production` is true unless the app runs in debug or testing mode; there a weak
@@ -96,13 +99,13 @@ def finalise(config, instance_path, production):
         )
 
 
-def is_weak_secret_key(key):
+def is_weak_secret_key(key: str | bytes) -> bool:
     """True for keys too short or taken from a list of well-known defaults."""
     text = key.decode("latin-1") if isinstance(key, bytes) else str(key)
     return len(text) < MIN_SECRET_KEY_LENGTH or text.strip().lower() in KNOWN_WEAK_KEYS
 
 
-def load_or_create_secret_key(instance_path):
+def load_or_create_secret_key(instance_path: str | os.PathLike[str]) -> str:
     """Read the generated key from the instance folder, creating it (mode 0600) once."""
     path = Path(instance_path) / SECRET_KEY_FILE
     try:

@@ -4,31 +4,33 @@ import fcntl
 import os
 import sqlite3
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
+from typing import Any, Self
 
 import sqlite_utils
-from flask import current_app, g
+from flask import Flask, current_app, g
 
 BUSY_TIMEOUT_MS = 5000
 
 
-def utcnow():
+def utcnow() -> datetime:
     """The current time in UTC; services take it as `now` so tests can move it."""
     return datetime.now(UTC)
 
 
-def isoformat(moment):
+def isoformat(moment: datetime) -> str:
     """A UTC timestamp as stored in the database: ISO-8601, seconds precision."""
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def parse_timestamp(text):
+def parse_timestamp(text: str | None) -> datetime | None:
     """The inverse of `isoformat`."""
     return datetime.fromisoformat(text) if text else None
 
 
-def parse_keyset_cursor(cursor):
+def parse_keyset_cursor(cursor: str | None) -> tuple[str, int] | None:
     """A list page's cursor `moment|id` -> (moment, id), or None when absent or malformed.
 
     Lists page on (timestamp, id) instead of OFFSET, which would read and skip every
@@ -42,14 +44,22 @@ def parse_keyset_cursor(cursor):
     return moment, int(raw_id)
 
 
-def format_keyset_cursor(key):
+def format_keyset_cursor(key: tuple | None) -> str | None:
     """The inverse of `parse_keyset_cursor`: a (moment, id) key as `moment|id`, or None."""
     return None if key is None else f"{key[0]}|{key[1]}"
 
 
 def keyset_page(
-    db, select, order_by, *, limit, after=None, conditions=(), params=(), descending=True
-):
+    db: "Database",
+    select: str,
+    order_by: Sequence[str],
+    *,
+    limit: int,
+    after: tuple | None = None,
+    conditions: Iterable[str] = (),
+    params: Iterable = (),
+    descending: bool = True,
+) -> tuple[list[dict], tuple | None]:
     """One page of `select` ordered by the columns `order_by`, continuing after the key `after`.
 
     The last column of `order_by` must be unique (the id). Returns the rows and, when more
@@ -71,7 +81,7 @@ def keyset_page(
     return rows, tuple(rows[-1][column] for column in order_by)
 
 
-def first_row(db, sql, params=()):
+def first_row(db: "Database", sql: str, params: Sequence | dict = ()) -> dict | None:
     """The first row of a query as a dict, or None when it matches nothing."""
     cursor = db.execute(sql, params)
     row = cursor.fetchone()
@@ -80,7 +90,7 @@ def first_row(db, sql, params=()):
     return None if row is None else dict(zip(columns, row, strict=True))
 
 
-def connect(path):
+def connect(path: str | os.PathLike[str]) -> "Database":
     """Open the database with the pragmas every connection needs."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -102,7 +112,9 @@ def connect(path):
 class Database(sqlite_utils.Database):
     """sqlite-utils' database with the process's write lock for its file."""
 
-    def __init__(self, conn, write_lock, **options):
+    def __init__(
+        self, conn: sqlite3.Connection, write_lock: "WriteLock | None", **options: Any
+    ) -> None:
         super().__init__(conn, **options)
         self.write_lock = write_lock
 
@@ -111,7 +123,7 @@ _write_locks = {}
 _write_locks_guard = threading.Lock()
 
 
-def write_lock(path):
+def write_lock(path: str) -> "WriteLock":
     """The process's one `WriteLock` for a database file."""
     with _write_locks_guard:
         lock = _write_locks.get(path)
@@ -130,24 +142,24 @@ class WriteLock:
     (which would not keep apart two threads sharing one file description).
     """
 
-    def __init__(self, path):
+    def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         # Re-entrant: a thread that opens a second connection inside a write fails
         # with "database is locked" after busy_timeout instead of hanging forever.
         self.threads = threading.RLock()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.threads.acquire()
         fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         self.threads.release()
 
 
 @contextmanager
-def write_transaction(db):
+def write_transaction(db: Database) -> Iterator[Database]:
     """A transaction that takes the write lock first (BEGIN IMMEDIATE).
 
     sqlite-utils' `atomic()` begins DEFERRED: a function that reads and then writes
@@ -175,7 +187,7 @@ def write_transaction(db):
 _connections = threading.local()
 
 
-def thread_connection(path):
+def thread_connection(path: str) -> Database:
     """This thread's connection to `path`, opened on first use."""
     pool = _connections.__dict__.setdefault("pool", {})
     db = pool.get(path)
@@ -184,20 +196,20 @@ def thread_connection(path):
     return db
 
 
-def get_db():
+def get_db() -> Database:
     """The request's database: this thread's connection, lent for the app context."""
     if "db" not in g:
         g.db = thread_connection(current_app.config["DATABASE"])
     return g.db
 
 
-def close_db(exc=None):
+def close_db(exc: BaseException | None = None) -> None:
     """Give the connection back clean: no transaction left open by a failed request."""
     db = g.pop("db", None)
     if db is not None and db.conn.in_transaction:
         db.rollback()
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Close the connection at the end of every app context."""
     app.teardown_appcontext(close_db)

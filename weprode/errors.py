@@ -1,6 +1,6 @@
 """Styled error pages, in the site layout, without stack traces."""
 
-from flask import render_template
+from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
@@ -31,7 +31,7 @@ EXPLANATIONS = {
 }
 
 
-def render_error(error):
+def render_error(error: HTTPException) -> tuple[str, int]:
     """Render any HTTP error with its status code, its title and a short explanation."""
     code = error.code or 500
     # Only a description our own code set is shown; an unhandled exception reaches
@@ -48,19 +48,19 @@ def render_error(error):
     return response, code
 
 
-def reject_csrf(error):
+def reject_csrf(error: CSRFError) -> tuple[str, int]:
     """Log a missing or bad CSRF token in the security log, then the usual 400 page."""
     security_event("csrf_rejected", reason=error.description)
     return render_error(error)
 
 
-def rate_limited(error):
+def rate_limited(error: RateLimitExceeded) -> tuple[str, int]:
     """Log a rate-limit hit in the security log, then the usual 429 page."""
     security_event("rate_limited", limit=error.description)
     return render_error(error)
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Register the handlers; Flask routes unhandled exceptions to them as a 500."""
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(CSRFError, reject_csrf)

@@ -5,9 +5,10 @@ instead. Every link a French page builds with `url_for` carries `lang=fr` (Engli
 the default, keeps clean URLs), so forms post, redirect and re-render in French too.
 """
 
+from typing import Any
 from urllib.parse import urlencode
 
-from flask import current_app, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask_babel import get_locale
 
 # Endpoints whose URLs never carry the visitor's language.
@@ -17,7 +18,7 @@ UNLOCALISED_ENDPOINTS = ("static",)
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
 
-def select_locale():
+def select_locale() -> str:
     """The page language: `?lang=` when it is a site language, else the default."""
     if not has_request_context():  # mails rendered by the command line or the worker
         return current_app.config["BABEL_DEFAULT_LOCALE"]
@@ -27,14 +28,14 @@ def select_locale():
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
-def is_localised(endpoint):
+def is_localised(endpoint: str) -> bool:
     """True for public endpoints: not static files, not the staff area."""
     if endpoint in UNLOCALISED_ENDPOINTS:
         return False
     return endpoint.partition(".")[0] not in UNLOCALISED_BLUEPRINTS
 
 
-def keep_language(endpoint, values):
+def keep_language(endpoint: str, values: dict[str, Any]) -> None:
     """`url_defaults` hook: add `lang` to public URLs unless the language is the default.
 
     It follows `get_locale()`, so a mail rendered under `force_locale("fr")` links to
@@ -47,7 +48,7 @@ def keep_language(endpoint, values):
         values["lang"] = language
 
 
-def language_path(language, keep_query=False):
+def language_path(language: str, keep_query: bool = False) -> str:
     """This page's path in `language`; with `keep_query`, other query arguments too."""
     args = request.args.to_dict(flat=False) if keep_query else {}
     args.pop("lang", None)
@@ -57,7 +58,7 @@ def language_path(language, keep_query=False):
     return request.path + ("?" + query if query else "")
 
 
-def language_context():
+def language_context() -> dict[str, Any]:
     """Template values: the page language, and the site's languages with their names."""
     return {
         "page_language": str(get_locale()),
@@ -68,7 +69,7 @@ def language_context():
     }
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Install the hooks that keep the language in links and give it to templates."""
     app.url_defaults(keep_language)
     app.context_processor(language_context)

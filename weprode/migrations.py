@@ -6,19 +6,21 @@ history: it holds its own SQL and never imports application code, whose later ed
 would otherwise change what an old migration does (tests/test_factory.py checks).
 """
 
+from collections.abc import Iterable
+
 import sqlite_utils
 
 migrations = sqlite_utils.Migrations("weprode")
 
 
-def run_statements(db, statements):
+def run_statements(db: sqlite_utils.Database, statements: Iterable[str]) -> None:
     """Execute DDL one statement at a time (executescript would commit mid-migration)."""
     for statement in statements:
         db.execute(statement)
 
 
 @migrations(name="0001_subscribers")
-def create_subscribers(db):
+def create_subscribers(db: sqlite_utils.Database) -> None:
     """Subscribers, consent proofs, history, the suppression list and mail sends.
 
     AUTOINCREMENT keeps ids from ever being reused after a purge, because signed
@@ -85,7 +87,7 @@ def create_subscribers(db):
 
 
 @migrations(name="0002_staff")
-def create_staff(db):
+def create_staff(db: sqlite_utils.Database) -> None:
     """Staff accounts, their server-side sessions, failed logins and the audit log."""
     run_statements(
         db,
@@ -129,13 +131,13 @@ def create_staff(db):
 
 
 @migrations(name="0003_subscriber_event_index")
-def index_events_by_time(db):
+def index_events_by_time(db: sqlite_utils.Database) -> None:
     """The dashboard counts events by kind over time."""
     db.execute("CREATE INDEX subscriber_events_kind_at ON subscriber_events (kind, at)")
 
 
 @migrations(name="0004_subscriber_list_indexes")
-def index_subscriber_list(db):
+def index_subscriber_list(db: sqlite_utils.Database) -> None:
     """The staff list sorts by date and searches by first-name prefix at 1M rows."""
     db.execute("CREATE INDEX subscribers_created ON subscribers (created_at, id)")
     db.execute("CREATE INDEX subscribers_first_name ON subscribers (lower(first_name))")
@@ -145,7 +147,7 @@ def index_subscriber_list(db):
 
 
 @migrations(name="0005_prospects")
-def create_prospects(db):
+def create_prospects(db: sqlite_utils.Database) -> None:
     """Prospects from the contact forms, their requests, staff notes and the mail outbox.
 
     Prospects are kept 3 years from their last interaction, so that date is indexed
@@ -215,7 +217,7 @@ def create_prospects(db):
 
 
 @migrations(name="0006_campaigns")
-def create_campaigns(db):
+def create_campaigns(db: sqlite_utils.Database) -> None:
     """Campaigns and their delivery ledger."""
     run_statements(
         db,
@@ -261,13 +263,13 @@ def create_campaigns(db):
 
 
 @migrations(name="0007_consent_legal_basis")
-def add_consent_legal_basis(db):
+def add_consent_legal_basis(db: sqlite_utils.Database) -> None:
     """Imports state the legal basis of the consent they bring; keep it with the proof."""
     db.execute("ALTER TABLE consents ADD COLUMN legal_basis TEXT")
 
 
 @migrations(name="0008_privacy")
-def create_privacy_tables(db):
+def create_privacy_tables(db: sqlite_utils.Database) -> None:
     """Rights requests (kept for accountability) and anonymous monthly statistics.
 
     Statistics are what remains of purged people: counts per month, metric and
@@ -311,7 +313,7 @@ def create_privacy_tables(db):
 
 
 @migrations(name="0009_fewer_subscriber_indexes")
-def drop_redundant_subscriber_indexes(db):
+def drop_redundant_subscriber_indexes(db: sqlite_utils.Database) -> None:
     """Every index costs each insert and delete; a purge deletes up to millions of rows.
 
     These three only served queries that the (status, created_at) and (created_at, id)
@@ -323,7 +325,7 @@ def drop_redundant_subscriber_indexes(db):
 
 
 @migrations(name="0010_suppressions_without_rowid")
-def suppressions_without_rowid(db):
+def suppressions_without_rowid(db: sqlite_utils.Database) -> None:
     """The suppression list is looked up and written only by its hash: one b-tree.
 
     A rowid table with a TEXT primary key keeps two (the rows and the key's index),
@@ -345,7 +347,7 @@ def suppressions_without_rowid(db):
     )
 
 
-def apply_pending(db):
+def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]
     migrations.apply(db)

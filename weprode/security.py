@@ -1,8 +1,10 @@
 """Response headers, the cross-origin check for cookie-less forms, and rate limits."""
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request
+from flask import Flask, Response, abort, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
@@ -41,18 +43,18 @@ CROSS_ORIGIN_EXEMPT_ATTR = "_cross_origin_exempt"
 limiter = Limiter(get_remote_address, storage_uri="memory://")
 
 
-def public_form_limit():
+def public_form_limit() -> str:
     """The per-IP limit applied to each public form, from config."""
     return current_app.config["RATELIMIT_PUBLIC_FORMS"]
 
 
-def cross_origin_exempt(view):
+def cross_origin_exempt(view: Callable[..., Any]) -> Callable[..., Any]:
     """Mark a view whose own signed token protects it (RFC 8058 one-click posts)."""
     setattr(view, CROSS_ORIGIN_EXEMPT_ATTR, True)
     return view
 
 
-def is_cross_origin_request():
+def is_cross_origin_request() -> bool:
     """True when the browser tells us an unsafe request comes from another site.
 
     Requests carrying neither Sec-Fetch-Site nor Origin (curl, old clients, mailbox
@@ -71,7 +73,7 @@ def is_cross_origin_request():
     return (parts.scheme, parts.netloc) != (request.scheme, request.host)
 
 
-def check_cross_origin():
+def check_cross_origin() -> None:
     """Reject unsafe cross-origin requests before any view runs."""
     if request.method in SAFE_METHODS or request.endpoint is None:
         return
@@ -90,17 +92,17 @@ def check_cross_origin():
 BODY_LIMIT_ATTR = "_body_limit_config_key"
 
 
-def larger_body_allowed(config_key):
+def larger_body_allowed(config_key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Let one view (an upload) accept bodies up to `config[config_key]` bytes."""
 
-    def mark(view):
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
         setattr(view, BODY_LIMIT_ATTR, config_key)
         return view
 
     return mark
 
 
-def reject_oversized_body():
+def reject_oversized_body() -> None:
     """Answer 413 from the declared length, before routing or parsing anything."""
     view = current_app.view_functions.get(request.endpoint)
     config_key = getattr(view, BODY_LIMIT_ATTR, None)
@@ -111,7 +113,7 @@ def reject_oversized_body():
         abort(413)
 
 
-def add_security_headers(response):
+def add_security_headers(response: Response) -> Response:
     """Every response gets the same strict headers; HSTS only over HTTPS.
 
     A view may set its own value first (the campaign preview's policy); one pass over
@@ -126,7 +128,7 @@ def add_security_headers(response):
     return response
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Install the checks and headers, and bind the rate limiter."""
     app.before_request(reject_oversized_body)
     app.before_request(check_cross_origin)

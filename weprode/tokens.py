@@ -9,10 +9,12 @@ sent. Checks return a `TokenCheck` (ok / expired / invalid) instead of raising.
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 
 from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
@@ -50,33 +52,33 @@ class TokenCheck:
 INVALID = TokenCheck(TokenStatus.INVALID)
 
 
-def signing_keys():
+def signing_keys() -> list[str | bytes]:
     """Verification keys, oldest first; itsdangerous signs with the last one."""
     config = current_app.config
     return [*config.get("SECRET_KEY_FALLBACKS", []), config["SECRET_KEY"]]
 
 
-def serializer(salt):
+def serializer(salt: str) -> URLSafeSerializer:
     """A URL-safe serializer for one purpose."""
     return URLSafeSerializer(signing_keys(), salt=salt)
 
 
-def epoch(moment):
+def epoch(moment: datetime) -> int:
     """Seconds since the epoch, the compact form of time we put in tokens."""
     return int(moment.timestamp())
 
 
-def from_epoch(seconds):
+def from_epoch(seconds: int) -> datetime:
     """The inverse of `epoch`."""
     return datetime.fromtimestamp(seconds, UTC)
 
 
-def make_timed(salt, subscriber_id, issued_at):
+def make_timed(salt: str, subscriber_id: int, issued_at: datetime) -> str:
     """A token naming a subscriber and the moment it was issued for."""
     return serializer(salt).dumps([subscriber_id, epoch(issued_at)])
 
 
-def check_timed(salt, token, now, max_age):
+def check_timed(salt: str, token: str, now: datetime, max_age: timedelta) -> TokenCheck:
     """Check a `make_timed` token against `now`; payload is (subscriber_id, issued_at)."""
     payload = load(salt, token, arity={2})
     if payload is None:
@@ -88,49 +90,49 @@ def check_timed(salt, token, now, max_age):
     return TokenCheck(TokenStatus.OK, (subscriber_id, issued_at))
 
 
-def make_confirm_token(subscriber_id, requested_at):
+def make_confirm_token(subscriber_id: int, requested_at: datetime) -> str:
     """The double opt-in link's token, tied to one signup request."""
     return make_timed(CONFIRM_SALT, subscriber_id, requested_at)
 
 
-def confirm_max_age():
+def confirm_max_age() -> timedelta:
     """How long a confirmation link stays valid (NEWSLETTER_CONFIRM_MAX_AGE_DAYS)."""
     return timedelta(days=current_app.config["NEWSLETTER_CONFIRM_MAX_AGE_DAYS"])
 
 
-def check_confirm_token(token, now):
+def check_confirm_token(token: str, now: datetime) -> TokenCheck:
     """Valid for `confirm_max_age()` after the request."""
     return check_timed(CONFIRM_SALT, token, now, confirm_max_age())
 
 
-def make_undo_token(subscriber_id, churned_at):
+def make_undo_token(subscriber_id: int, churned_at: datetime) -> str:
     """The "undo" button's token after unsubscribing, tied to that churn."""
     return make_timed(UNDO_SALT, subscriber_id, churned_at)
 
 
-def check_undo_token(token, now):
+def check_undo_token(token: str, now: datetime) -> TokenCheck:
     """Valid for NEWSLETTER_UNDO_MAX_AGE_HOURS after the churn."""
     hours = current_app.config["NEWSLETTER_UNDO_MAX_AGE_HOURS"]
     return check_timed(UNDO_SALT, token, now, timedelta(hours=hours))
 
 
-def make_rights_token(request_id, received_at):
+def make_rights_token(request_id: int, received_at: datetime) -> str:
     """The link proving a rights request comes from the address's owner."""
     return make_timed(RIGHTS_SALT, request_id, received_at)
 
 
-def check_rights_token(token, now):
+def check_rights_token(token: str, now: datetime) -> TokenCheck:
     """Valid for one hour after the request; payload is (request_id, received_at)."""
     return check_timed(RIGHTS_SALT, token, now, RIGHTS_MAX_AGE)
 
 
-def make_unsubscribe_token(subscriber_id, campaign_id=None):
+def make_unsubscribe_token(subscriber_id: int, campaign_id: int | None = None) -> str:
     """The opt-out link's token: never expires, names no address, may name a campaign."""
     payload = [subscriber_id] if campaign_id is None else [subscriber_id, campaign_id]
     return serializer(UNSUBSCRIBE_SALT).dumps(payload)
 
 
-def unsubscribe_token_maker(campaign_id):
+def unsubscribe_token_maker(campaign_id: int | None) -> Callable[[int], str]:
     """A fast `make_unsubscribe_token(id, campaign_id)` for one campaign's send.
 
     Builds the same bytes as itsdangerous (compact JSON, URL-safe base64, HMAC with
@@ -140,7 +142,7 @@ def unsubscribe_token_maker(campaign_id):
     signer = serializer(UNSUBSCRIBE_SALT).make_signer()
     key, digest, separator = signer.derive_key(), signer.digest_method, signer.sep
 
-    def make(subscriber_id):
+    def make(subscriber_id: int) -> str:
         body = [subscriber_id] if campaign_id is None else [subscriber_id, campaign_id]
         payload = base64_encode(json.dumps(body, separators=(",", ":")).encode())
         signature = base64_encode(hmac.new(key, payload, digest).digest())
@@ -150,13 +152,15 @@ def unsubscribe_token_maker(campaign_id):
 
 
 @lru_cache(maxsize=8)
-def derived_keys(keys, salt):
+def derived_keys(
+    keys: tuple[str | bytes, ...], salt: str
+) -> tuple[tuple[bytes, ...], Callable[..., Any]]:
     """The signer's derived key for each configured key (newest last), computed once."""
     signer = URLSafeSerializer(list(keys), salt=salt).make_signer()
     return tuple(signer.derive_key(key) for key in signer.secret_keys), signer.digest_method
 
 
-def load(salt, token, arity):
+def load(salt: str, token: str, arity: set[int]) -> tuple[int, ...] | None:
     """The token's payload as a tuple of `arity` ints, or None if it is not ours.
 
     Verifies `payload.signature` against every key's HMAC as itsdangerous does, with
@@ -183,7 +187,7 @@ def load(salt, token, arity):
     return tuple(data)
 
 
-def check_unsubscribe_token(token):
+def check_unsubscribe_token(token: str) -> TokenCheck:
     """Payload is (subscriber_id, campaign_id or None)."""
     payload = load(UNSUBSCRIBE_SALT, token, arity={1, 2})
     if payload is None:
@@ -192,13 +196,13 @@ def check_unsubscribe_token(token):
     return TokenCheck(TokenStatus.OK, (payload[0], campaign_id))
 
 
-def address_hash_keys():
+def address_hash_keys() -> tuple[bytes, ...]:
     """Per-key HMAC keys for address hashes, newest last (like `signing_keys`)."""
     return derived_hash_keys(tuple(signing_keys()))
 
 
 @lru_cache(maxsize=8)
-def derived_hash_keys(keys):
+def derived_hash_keys(keys: tuple[str | bytes, ...]) -> tuple[bytes, ...]:
     """`address_hash_keys` for given signing keys, derived once."""
     return tuple(
         hmac.new(
@@ -208,7 +212,7 @@ def derived_hash_keys(keys):
     )
 
 
-def address_hashes(normalised_email):
+def address_hashes(normalised_email: str) -> list[str]:
     """Keyed hashes of an address under every known key; the last is the current one.
 
     The suppression list stores hashes, never addresses, so an erased person's address
@@ -218,6 +222,6 @@ def address_hashes(normalised_email):
     return [hmac.new(key, message, hashlib.sha256).hexdigest() for key in address_hash_keys()]
 
 
-def address_hash(normalised_email):
+def address_hash(normalised_email: str) -> str:
     """The current keyed hash of an address, for storing."""
     return address_hashes(normalised_email)[-1]

@@ -1,9 +1,11 @@
 """Absolute URLs for links that leave the site: e-mails, the sitemap, robots.txt."""
 
+from typing import Any
+
 from flask import current_app, has_request_context, url_for
 
 
-def absolute_url(endpoint, **values) -> str:
+def absolute_url(endpoint: str, **values: Any) -> str:
     """A URL on the configured public host, for e-mails, the sitemap and robots.txt.
 
     Works outside a request too (the command line, the campaign worker), where

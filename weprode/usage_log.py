@@ -20,7 +20,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from flask import current_app, g, has_app_context, has_request_context, request
+from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 
 FILE_PREFIX = "access-"
 FILE_SUFFIX = ".log"
@@ -40,39 +40,39 @@ UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029"\\]')
 UNSAFE_BARE = re.compile(r'[\x00-\x20\x7f-\x9f\u2028\u2029"\\]')
 
 
-def clock():
+def clock() -> datetime:
     """The current UTC time; tests replace this attribute to move the date."""
     return datetime.now(UTC)
 
 
-def _escape_char(match):
+def _escape_char(match: re.Match[str]) -> str:
     """`\\xNN` (or `\\uNNNN`) for one unsafe character."""
     code = ord(match.group())
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def neutralise(value):
+def neutralise(value: object) -> str:
     """`value` as text that stays on one line and inside its quotes."""
     return UNSAFE.sub(_escape_char, str(value))
 
 
-def bare(value):
+def bare(value: object) -> str:
     """`value` as one space-free word ("-" when empty)."""
     return UNSAFE_BARE.sub(_escape_char, str(value)) if value else "-"
 
 
-def token_prefix(token):
+def token_prefix(token: object) -> str:
     """The first characters of a token, enough to match it, too few to use it."""
     token = str(token or "")
     return token[:TOKEN_PREFIX_LENGTH] + "..." if len(token) > TOKEN_PREFIX_LENGTH else token
 
 
-def log_folder(app):
+def log_folder(app: Flask) -> Path:
     """Where the daily files go: LOG_FOLDER, else `<instance>/logs`."""
     return Path(app.config.get("LOG_FOLDER") or Path(app.instance_path) / "logs")
 
 
-def log_file(folder, day):
+def log_file(folder: str | os.PathLike[str], day: date) -> Path:
     """The file holding the lines of UTC date `day`."""
     return Path(folder) / f"{FILE_PREFIX}{day.isoformat()}{FILE_SUFFIX}"
 
@@ -84,13 +84,13 @@ class DailyFile:
     several gunicorn workers sharing the file interleave but never mix.
     """
 
-    def __init__(self, folder):
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
         self.folder = Path(folder)
         self.day = None
         self.fd = None
         self.lock = threading.Lock()
 
-    def write(self, line, now):
+    def write(self, line: str, now: datetime) -> None:
         """Append one line (without its newline) to the file of `now`'s date."""
         day = now.date()
         data = (line + "\n").encode("utf-8", "backslashreplace")
@@ -99,7 +99,7 @@ class DailyFile:
                 self._reopen(day)
             os.write(self.fd, data)
 
-    def _reopen(self, day):
+    def _reopen(self, day: date) -> None:
         """Close yesterday's file and open (creating if needed) the one of `day`."""
         self.close()
         self.folder.mkdir(mode=0o750, parents=True, exist_ok=True)
@@ -108,14 +108,14 @@ class DailyFile:
         self.fd = os.open(log_file(self.folder, day), flags, 0o640)
         self.day = day
 
-    def close(self):
+    def close(self) -> None:
         """Release the file, if one is open."""
         if self.fd is not None:
             os.close(self.fd)
             self.fd, self.day = None, None
 
 
-def request_path():
+def request_path() -> str:
     """The path and query string, with any URL token cut to its prefix."""
     path = request.full_path if request.query_string else request.path
     token = (request.view_args or {}).get("token")
@@ -124,7 +124,7 @@ def request_path():
     return path
 
 
-def access_line(now, status, duration_ms):
+def access_line(now: datetime, status: int, duration_ms: float) -> str:
     """The access-log line of the current request."""
     return (
         f"{now.isoformat()} {bare(request.remote_addr)} {bare(request.method)} "
@@ -133,7 +133,7 @@ def access_line(now, status, duration_ms):
     )
 
 
-def write_line(line, now):
+def write_line(line: str, now: datetime) -> None:
     """Append `line` to the app's log; a full disk never turns a page into an error."""
     try:
         current_app.extensions[EXTENSION_KEY].write(line, now)
@@ -141,24 +141,24 @@ def write_line(line, now):
         current_app.logger.error("usage log not written: %s", error)
 
 
-def start_timer():
+def start_timer() -> None:
     """Note when the request started, before any other check can refuse it."""
     g.usage_log_start = time.perf_counter()
 
 
-def log_response(response):
+def log_response(response: Response) -> Response:
     """Write the access line once the response is final."""
     log_request(response.status_code)
     return response
 
 
-def log_unhandled(error):
+def log_unhandled(error: BaseException | None) -> None:
     """Log requests that ended in an exception no handler turned into a response."""
     if error is not None and not g.get("usage_log_done"):
         log_request(500)
 
 
-def log_request(status):
+def log_request(status: int) -> None:
     """Write the current request's access line (only once per request)."""
     g.usage_log_done = True
     started = g.get("usage_log_start")
@@ -167,7 +167,7 @@ def log_request(status):
     write_line(access_line(now, status, duration_ms), now)
 
 
-def security_event(kind, **details):
+def security_event(kind: str, **details: object) -> None:
     """Log a security event (login failure, CSRF or cross-origin rejection...).
 
     Details named like a token are cut to their prefix; details named like a
@@ -190,14 +190,16 @@ def security_event(kind, **details):
     write_line(" ".join(parts), now)
 
 
-def as_date(moment):
+def as_date(moment: datetime | date) -> date:
     """The UTC date of a datetime (a date passes through)."""
     if isinstance(moment, datetime):
         return moment.astimezone(UTC).date() if moment.tzinfo else moment.date()
     return moment
 
 
-def old_logs(folder, now, keep_days=KEEP_DAYS):
+def old_logs(
+    folder: str | os.PathLike[str], now: datetime | date, keep_days: int = KEEP_DAYS
+) -> list[Path]:
     """The daily files whose date is more than `keep_days` days before `now`."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -211,7 +213,9 @@ def old_logs(folder, now, keep_days=KEEP_DAYS):
     return due
 
 
-def delete_old_logs(folder, now, keep_days=KEEP_DAYS):
+def delete_old_logs(
+    folder: str | os.PathLike[str], now: datetime | date, keep_days: int = KEEP_DAYS
+) -> list[Path]:
     """Delete the daily files older than `keep_days` days; return the paths deleted."""
     deleted = []
     for path in old_logs(folder, now, keep_days):
@@ -220,7 +224,7 @@ def delete_old_logs(folder, now, keep_days=KEEP_DAYS):
     return deleted
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Log every request: timer first among the checks, line written last."""
     app.extensions[EXTENSION_KEY] = DailyFile(log_folder(app))
     # Inserted first so a request refused by an earlier check is still timed, and its
