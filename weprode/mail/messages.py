@@ -5,8 +5,9 @@ no error is lost in a fire-and-forget thread; callers decide whether to retry.
 """
 
 import smtplib
+from typing import Any
 
-from flask import current_app, render_template
+from flask import Flask, current_app, render_template
 from flask_mail import BadHeaderError, Connection, Mail, Message
 
 mail = Mail()
@@ -19,7 +20,7 @@ class MailDeliveryError(RuntimeError):
 class TimeoutConnection(Connection):
     """Flask-Mail's connection with a socket timeout, so a stuck relay cannot hang us."""
 
-    def configure_host(self):
+    def configure_host(self) -> smtplib.SMTP:
         """Open the SMTP session like Flask-Mail does, but never wait forever."""
         timeout = current_app.config["MAIL_TIMEOUT"]
         server, port = self.mail.server, self.mail.port
@@ -34,7 +35,14 @@ class TimeoutConnection(Connection):
         return host
 
 
-def render_message(recipient, subject, template, headers=None, reply_to=None, **context):
+def render_message(
+    recipient: str,
+    subject: str,
+    template: str,
+    headers: dict[str, str] | None = None,
+    reply_to: str | tuple[str, str] | None = None,
+    **context: Any,
+) -> Message:
     """Build a text + HTML message from `email/<template>.txt` and `.html`.
 
     `reply_to` is an address or a (name, address) pair.
@@ -49,12 +57,12 @@ def render_message(recipient, subject, template, headers=None, reply_to=None, **
     )
 
 
-def open_connection():
+def open_connection() -> TimeoutConnection:
     """An SMTP connection to reuse for several messages (use as a context manager)."""
     return TimeoutConnection(current_app.extensions["mail"])
 
 
-def send(message, connection=None):
+def send(message: Message, connection: Connection | None = None) -> None:
     """Send one message, over `connection` when given, else over a new one."""
     try:
         if connection is not None:
@@ -68,6 +76,6 @@ def send(message, connection=None):
         raise MailDeliveryError(str(error) or type(error).__name__) from error
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Bind Flask-Mail to the app."""
     mail.init_app(app)

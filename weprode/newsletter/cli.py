@@ -3,6 +3,7 @@
 import sys
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 
 from .. import audit
@@ -49,7 +50,7 @@ def subscribers_export_command(export_format, output):
 MAX_LISTED = 50
 
 
-def label_option(ctx, param, value):
+def label_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """Check --source and --legal-basis as the import service will."""
     try:
         return importing.check_label(param.name, value)
@@ -57,7 +58,7 @@ def label_option(ctx, param, value):
         raise click.BadParameter(str(error)) from error
 
 
-def echo_listed(items, err=False):
+def echo_listed(items: list[tuple[int, str]], err: bool = False) -> None:
     """Print `line N: text` for at most `MAX_LISTED` items, then how many were left out."""
     for line, text in items[:MAX_LISTED]:
         click.echo(f"line {line}: {text}", err=err)
@@ -127,6 +128,6 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
         )
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Register the `subscribers` commands."""
     app.cli.add_command(subscribers_group)

@@ -3,6 +3,10 @@
 import csv
 import io
 import json
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TextIO
+
+from ..db import Database
 
 EXPORT_COLUMNS = [
     "email",
@@ -20,20 +24,20 @@ EXPORT_COLUMNS = [
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-def export_rows(db):
+def export_rows(db: Database) -> Iterator[dict]:
     """Every subscriber with status, language, dates and churn source, by id."""
     columns = ", ".join(EXPORT_COLUMNS)
     return db.query(f"SELECT {columns} FROM subscribers ORDER BY id")
 
 
-def spreadsheet_safe(value):
+def spreadsheet_safe(value: object) -> object:
     """Neutralise cells a spreadsheet would run as a formula."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
 
 
-def write_export(db, output, export_format):
+def write_export(db: Database, output: TextIO, export_format: str) -> None:
     """Write the export as CSV (formula-safe) or JSON to a text stream."""
     rows = export_rows(db)
     if export_format == "json":
@@ -45,7 +49,7 @@ def write_export(db, output, export_format):
     output.writelines(csv_lines(rows))
 
 
-def csv_lines(rows, columns=EXPORT_COLUMNS):
+def csv_lines(rows: Iterable[dict], columns: Sequence[str] = EXPORT_COLUMNS) -> Iterator[str]:
     """Formula-safe CSV with a header, one line at a time (for files and streaming)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)

@@ -1,7 +1,7 @@
 """The signup form."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, RadioField
+from wtforms import BooleanField, Field, Form, HiddenField, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Optional, ValidationError
 
@@ -9,7 +9,7 @@ from ..forms import PublicForm, email_field, local_path, single_line, text_line
 from .signup import CONSENT_TEXTS, CURRENT_CONSENT_VERSION
 
 
-def known_consent_version(form, field):
+def known_consent_version(form: Form, field: Field) -> None:
     """The consent wording shown must be one we can still quote."""
     if field.data not in CONSENT_TEXTS:
         raise ValidationError(_l("This form is out of date; please reload the page."))

@@ -1,9 +1,10 @@
 """Leaving: one-click unsubscribe, the churn record and suppression, and undo."""
 
+from datetime import datetime
 from enum import StrEnum
 
 from .. import tokens
-from ..db import isoformat, parse_timestamp, write_transaction
+from ..db import Database, isoformat, parse_timestamp, write_transaction
 from . import subscribers
 
 
@@ -16,7 +17,9 @@ class UndoOutcome(StrEnum):
     INVALID = "invalid"
 
 
-def unsubscribe(db, subscriber_id, source, now, campaign_id=None):
+def unsubscribe(
+    db: Database, subscriber_id: int, source: str, now: datetime, campaign_id: int | None = None
+) -> dict | None:
     """Unsubscribe; idempotent: a second call keeps the first churn date.
 
     Records the churn date, its source and campaign, and suppresses the address.
@@ -40,12 +43,12 @@ def unsubscribe(db, subscriber_id, source, now, campaign_id=None):
     return churned
 
 
-def undo_token(subscriber):
+def undo_token(subscriber: dict) -> str:
     """The token of the "Undo" button shown right after unsubscribing."""
     return tokens.make_undo_token(subscriber["id"], parse_timestamp(subscriber["churned_at"]))
 
 
-def undo(db, token, now):
+def undo(db: Database, token: str, now: datetime) -> tuple[UndoOutcome, dict | None]:
     """Reactivate a subscription that was just ended; returns (outcome, subscriber).
 
     The token names the churn it undoes, so it cannot revive a later one.

@@ -4,9 +4,10 @@ The list stays fast at a million rows: keyset pagination on (created_at, id) ins
 of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from ..db import format_keyset_cursor, keyset_page, parse_keyset_cursor
+from ..db import Database, format_keyset_cursor, keyset_page, parse_keyset_cursor
 from ..forms import EMAIL_MAX_LENGTH
 from . import export, subscribers
 
@@ -23,7 +24,7 @@ class SubscriberFilter:
     language: str = ""
     sort: str = "newest"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.status and self.status not in subscribers.STATUSES:
             raise ValueError("Unknown status.")
         if self.language and self.language not in subscribers.LANGUAGES:
@@ -43,7 +44,7 @@ class Page:
     filters: SubscriberFilter = field(default_factory=SubscriberFilter)
 
 
-def prefix_range(prefix):
+def prefix_range(prefix: str) -> tuple[str, str]:
     """(low, high) bounds matching every string that starts with `prefix`."""
     return prefix, prefix + "\U0010ffff"
 
@@ -55,7 +56,7 @@ EMAIL_RANGE = "email >= ? AND email < ?"
 NAME_RANGE = "lower(first_name) >= ? AND lower(first_name) < ?"
 
 
-def matches_are_dense(db, low, high):
+def matches_are_dense(db: Database, low: str, high: str) -> bool:
     """True when a prefix matches many rows (counted by index, capped)."""
     sql = (
         f"SELECT (SELECT count(*) FROM (SELECT 1 FROM subscribers WHERE {EMAIL_RANGE} LIMIT ?))"
@@ -65,7 +66,7 @@ def matches_are_dense(db, low, high):
     return count >= DENSE_MATCHES
 
 
-def where_clause(db, filters):
+def where_clause(db: Database, filters: SubscriberFilter) -> tuple[list[str], list[str]]:
     """SQL conditions and parameters for the filters (not the cursor)."""
     conditions, params = [], []
     if filters.status:
@@ -92,7 +93,9 @@ def where_clause(db, filters):
     return conditions, params
 
 
-def search(db, filters, cursor=None, limit=PAGE_SIZE):
+def search(
+    db: Database, filters: SubscriberFilter, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> Page:
     """A page of subscribers matching `filters`, continuing after `cursor`."""
     conditions, params = where_clause(db, filters)
     rows, last = keyset_page(
@@ -109,7 +112,7 @@ def search(db, filters, cursor=None, limit=PAGE_SIZE):
     return Page(rows, format_keyset_cursor(last), filters)
 
 
-def filtered_rows(db, filters):
+def filtered_rows(db: Database, filters: SubscriberFilter) -> Iterator[dict]:
     """Every row matching `filters`, for the CSV export, in list order."""
     conditions, params = where_clause(db, filters)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""

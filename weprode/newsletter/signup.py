@@ -1,15 +1,16 @@
 """Signing up: the pending request, the confirmation mail and its limits, confirming."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_mail import Message
 
 from .. import tokens
-from ..db import isoformat, parse_timestamp, write_transaction
+from ..db import Database, isoformat, parse_timestamp, write_transaction
 from ..mail import messages
 from ..urls import absolute_url
 from . import subscribers
@@ -38,7 +39,7 @@ class SignupRequest:
     page: str | None
 
 
-def may_send(db, email, now):
+def may_send(db: Database, email: str, now: datetime) -> bool:
     """True while the address is under every limit in `MAIL_LIMITS`."""
     address = tokens.address_hash(email)
     for window, most in MAIL_LIMITS:
@@ -51,13 +52,15 @@ def may_send(db, email, now):
     return True
 
 
-def record_send(db, email, kind, now):
+def record_send(db: Database, email: str, kind: str, now: datetime) -> int:
     """Count a mail against the address's limits; return the row id."""
     row = {"address_hash": tokens.address_hash(email), "kind": kind, "sent_at": isoformat(now)}
     return db["newsletter_mail_sends"].insert(row).last_pk
 
 
-def prepare(db, request, now):
+def prepare(
+    db: Database, request: SignupRequest, now: datetime
+) -> tuple[str | None, dict | None, int | None]:
     """Store the request and decide which mail it earns: "confirm", "already" or None.
 
     A confirmed subscriber is never downgraded; anyone else gets a fresh request.
@@ -95,7 +98,7 @@ def prepare(db, request, now):
     return kind, subscribers.get(db, subscriber_id), send_id
 
 
-def confirmation_message(subscriber):
+def confirmation_message(subscriber: dict) -> Message:
     """The double opt-in mail, in the subscriber's language."""
     requested_at = parse_timestamp(subscriber["requested_at"])
     token = tokens.make_confirm_token(subscriber["id"], requested_at)
@@ -110,7 +113,7 @@ def confirmation_message(subscriber):
         )
 
 
-def already_subscribed_message(subscriber):
+def already_subscribed_message(subscriber: dict) -> Message:
     """A short note to a confirmed subscriber who signed up again."""
     with force_locale(subscriber["language"]):
         return messages.render_message(
@@ -124,7 +127,7 @@ def already_subscribed_message(subscriber):
         )
 
 
-def subscribe(db, request, now):
+def subscribe(db: Database, request: SignupRequest, now: datetime) -> str | None:
     """Handle a signup: store it, then mail the person if their limits allow.
 
     Raises `messages.MailDeliveryError` when the relay fails; the send is then not
@@ -151,7 +154,7 @@ class ConfirmOutcome(StrEnum):
     INVALID = "invalid"
 
 
-def confirm(db, token, now):
+def confirm(db: Database, token: str, now: datetime) -> tuple[ConfirmOutcome, dict | None]:
     """Confirm a signup from its token; returns (outcome, subscriber).
 
     Confirming consumes the request, so neither a link from an older request nor one

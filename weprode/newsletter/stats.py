@@ -1,14 +1,15 @@
 """Subscriber statistics for the staff dashboard: counts by status, signups and churn."""
 
-from datetime import UTC, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
-from ..db import isoformat
+from ..db import Database, isoformat
 from .subscribers import STATUSES
 
 SIGNUP_EVENTS = ("confirmed", "added_by_staff", "resubscribed")
 
 
-def counts_by_status(db):
+def counts_by_status(db: Database) -> dict[str, int]:
     """How many subscribers are active, pending and churned."""
     counts = dict.fromkeys(STATUSES, 0)
     for row in db.query("SELECT status, count(*) AS n FROM subscribers GROUP BY status"):
@@ -16,7 +17,7 @@ def counts_by_status(db):
     return counts
 
 
-def count_events(db, kinds, since, until):
+def count_events(db: Database, kinds: Sequence[str], since: datetime, until: datetime) -> int:
     """How many events of these kinds happened in [since, until]."""
     placeholders = ", ".join("?" for _ in kinds)
     sql = (
@@ -26,7 +27,7 @@ def count_events(db, kinds, since, until):
     return db.execute(sql, [*kinds, isoformat(since), isoformat(until)]).fetchone()[0]
 
 
-def recent_activity(db, now, days=30):
+def recent_activity(db: Database, now: datetime, days: int = 30) -> dict[str, int]:
     """Signups (confirmations, staff additions, undos) and churn over the last `days`."""
     since = now - timedelta(days=days)
     return {
@@ -36,7 +37,7 @@ def recent_activity(db, now, days=30):
     }
 
 
-def weekly_activity(db, now, weeks=52):
+def weekly_activity(db: Database, now: datetime, weeks: int = 52) -> list[dict]:
     """Signups and churn per week for the last `weeks` weeks, oldest first."""
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     start = today - timedelta(days=today.weekday(), weeks=weeks - 1)

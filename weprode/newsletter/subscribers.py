@@ -4,9 +4,11 @@ Shared by the public newsletter flows, the command line and (later) the staff ar
 Every function takes `db` and, where time matters, `now`.
 """
 
+from datetime import datetime
+
 from email_validator import EmailNotValidError, validate_email
 
-from ..db import first_row, isoformat, write_transaction
+from ..db import Database, first_row, isoformat, write_transaction
 from ..forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from ..tokens import address_hash, address_hashes
 
@@ -22,7 +24,7 @@ class SuppressedAddress(ValueError):
     """The address unsubscribed or was erased; only a double opt-in may bring it back."""
 
 
-def normalise_email(text):
+def normalise_email(text: str | None) -> str:
     """The canonical form we store and hash: validated, trimmed, lower-cased."""
     text = (text or "").strip()
     if len(text) > EMAIL_MAX_LENGTH or has_forbidden_character(text):
@@ -34,23 +36,30 @@ def normalise_email(text):
     return result.normalized.lower()
 
 
-def mask_email(email):
+def mask_email(email: str) -> str:
     """`jane@example.org` -> `j***@example.org`: enough to recognise, not to harvest."""
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
 
 
-def get(db, subscriber_id):
+def get(db: Database, subscriber_id: int) -> dict | None:
     """The subscriber row as a dict, or None."""
     return first_row(db, "SELECT * FROM subscribers WHERE id = ?", [subscriber_id])
 
 
-def find_by_email(db, email):
+def find_by_email(db: Database, email: str) -> dict | None:
     """The subscriber with this (normalised) address, or None."""
     return first_row(db, "SELECT * FROM subscribers WHERE email = ?", [email])
 
 
-def record_event(db, subscriber_id, kind, now, source=None, campaign_id=None):
+def record_event(
+    db: Database,
+    subscriber_id: int,
+    kind: str,
+    now: datetime,
+    source: str | None = None,
+    campaign_id: int | None = None,
+) -> None:
     """Append to the subscriber's history (subscribed, confirmed, churned, ...)."""
     db.execute(
         "INSERT INTO subscriber_events (subscriber_id, kind, at, source, campaign_id) "
@@ -59,7 +68,7 @@ def record_event(db, subscriber_id, kind, now, source=None, campaign_id=None):
     )
 
 
-def history(db, subscriber_id):
+def history(db: Database, subscriber_id: int) -> list[dict]:
     """The subscriber's events, oldest first."""
     return list(
         db.query(
@@ -70,7 +79,7 @@ def history(db, subscriber_id):
     )
 
 
-def is_suppressed(db, email):
+def is_suppressed(db: Database, email: str) -> bool:
     """True when the address is on the suppression list (under any known key)."""
     hashes = address_hashes(email)
     placeholders = ", ".join("?" for _ in hashes)
@@ -78,7 +87,7 @@ def is_suppressed(db, email):
     return db.execute(sql, hashes).fetchone() is not None
 
 
-def suppress(db, email, source, now):
+def suppress(db: Database, email: str, source: str, now: datetime) -> None:
     """Put the address on the suppression list; keeps the first entry's date."""
     db.execute(
         "INSERT OR IGNORE INTO suppressions (address_hash, created_at, source) VALUES (?, ?, ?)",
@@ -86,14 +95,21 @@ def suppress(db, email, source, now):
     )
 
 
-def lift_suppression(db, email):
+def lift_suppression(db: Database, email: str) -> None:
     """Take the address off the list, after a new double opt-in or an undo."""
     hashes = address_hashes(email)
     placeholders = ", ".join("?" for _ in hashes)
     db.execute(f"DELETE FROM suppressions WHERE address_hash IN ({placeholders})", hashes)
 
 
-def record_consent(db, subscriber_id, method, submitted_at, confirmed_at, **proof):
+def record_consent(
+    db: Database,
+    subscriber_id: int,
+    method: str,
+    submitted_at: datetime,
+    confirmed_at: datetime,
+    **proof: str | None,
+) -> None:
     """Store the proof of consent: how, when asked, when confirmed, which wording, where."""
     db["consents"].insert(
         {
@@ -108,20 +124,27 @@ def record_consent(db, subscriber_id, method, submitted_at, confirmed_at, **proo
     )
 
 
-def has_consent_submitted_at(db, subscriber_id, submitted_at):
+def has_consent_submitted_at(db: Database, subscriber_id: int, submitted_at: str) -> bool:
     """True if a consent proof records a request submitted at that moment."""
     sql = "SELECT 1 FROM consents WHERE subscriber_id = ? AND submitted_at = ? LIMIT 1"
     return db.execute(sql, [subscriber_id, submitted_at]).fetchone() is not None
 
 
-def consents(db, subscriber_id):
+def consents(db: Database, subscriber_id: int) -> list[dict]:
     """The subscriber's consent proofs, oldest first."""
     return list(
         db.query("SELECT * FROM consents WHERE subscriber_id = ? ORDER BY id", [subscriber_id])
     )
 
 
-def add_confirmed(db, email, source, now, first_name=None, language="en"):
+def add_confirmed(
+    db: Database,
+    email: str,
+    source: str,
+    now: datetime,
+    first_name: str | None = None,
+    language: str = "en",
+) -> tuple[int, bool]:
     """Add (or reactivate) a subscriber on staff authority; `source` says where consent came from.
 
     Refuses suppressed addresses: someone who left can only come back by confirming
@@ -161,7 +184,9 @@ def add_confirmed(db, email, source, now, first_name=None, language="en"):
     return subscriber_id, True
 
 
-def rectify(db, subscriber_id, first_name, language, now):
+def rectify(
+    db: Database, subscriber_id: int, first_name: str | None, language: str, now: datetime
+) -> bool:
     """Correct the name or language at the person's request; True if found."""
     if language not in LANGUAGES:
         raise ValueError("Unknown language.")
@@ -175,7 +200,7 @@ def rectify(db, subscriber_id, first_name, language, now):
     return True
 
 
-def erase(db, subscriber_id, now):
+def erase(db: Database, subscriber_id: int, now: datetime) -> bool:
     """Delete the person's data; keep only the keyed hash so they are never mailed again.
 
     Their history and consent proofs go with them (ON DELETE CASCADE).

@@ -1,5 +1,7 @@
 """Newsletter pages: signup, confirm, unsubscribe (RFC 8058 one-click) and undo."""
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_babel import get_locale
 
@@ -30,14 +32,14 @@ def footer_signup():
     return {"footer_signup_form": footer_signup_form}
 
 
-def footer_signup_form():
+def footer_signup_form() -> SignupForm:
     """A fresh signup form remembering the page it is shown on."""
     form = new_signup_form(formdata=None)
     form.source_page.data = request.path
     return form
 
 
-def new_signup_form(**kwargs):
+def new_signup_form(**kwargs: Any) -> SignupForm:
     """A signup form whose language defaults to the page's."""
     form = SignupForm(**kwargs)
     if not form.language.data:
@@ -88,7 +90,7 @@ def confirm(token):
     return render_template("newsletter/confirm_failed.html", outcome=outcome), 400
 
 
-def subscriber_from_token(token):
+def subscriber_from_token(token: str) -> tuple[int, int | None]:
     """(subscriber id, campaign id or None) from an unsubscribe token; 400 if forged."""
     check = tokens.check_unsubscribe_token(token)
     if not check.ok:
@@ -118,7 +120,7 @@ def unsubscribe(token):
 ONE_CLICK_BODY = f"{ONE_CLICK_FIELD}={ONE_CLICK_VALUE}".encode()
 
 
-def is_one_click():
+def is_one_click() -> bool:
     """True for an RFC 8058 request: `List-Unsubscribe=One-Click` in the form body.
 
     Providers send exactly these urlencoded bytes; recognising them skips the form

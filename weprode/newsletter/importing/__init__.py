@@ -9,8 +9,11 @@ Work is set-based (chunked look-ups, `executemany`) so 100,000 rows take seconds
 its addresses against the database, writes them and mails the confirmations.
 """
 
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
 from ... import audit
-from ...db import write_transaction
+from ...db import Database, write_transaction
 from ...forms import has_forbidden_character
 from .reading import ImportReport, Progress, normalise_email, read_entries
 from .writing import send_confirmations, sort_entries, write_confirmed, write_pending
@@ -31,7 +34,7 @@ MAX_LABEL = 500
 REFUSED_REASON = "unsubscribed or erased; only their own signup can bring them back"
 
 
-def check_label(name, value):
+def check_label(name: str, value: object) -> str:
     """`source` and `legal_basis`: required, one line, no more than `MAX_LABEL` characters."""
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"{name} is required.")
@@ -40,7 +43,17 @@ def check_label(name, value):
     return value.strip()
 
 
-def import_subscribers(db, rows_or_stream, *, source, legal_basis, mode, actor, now, progress=None):
+def import_subscribers(
+    db: Database,
+    rows_or_stream: str | Iterable[str],
+    *,
+    source: str,
+    legal_basis: str,
+    mode: str,
+    actor: str,
+    now: datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
     """Import a CSV (a text stream, its lines or its text); returns an `ImportReport`.
 
     The header names the columns (`email`, optional `first_name`, `language`). If any

@@ -6,6 +6,7 @@ are filled in further by `writing` once the file is known to be valid.
 
 import csv
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ...forms import EMAIL_MAX_LENGTH, has_forbidden_character
@@ -56,32 +57,34 @@ class Progress:
     so the total is known once the file is read; rows a pass skips count at its end.
     """
 
-    def __init__(self, callback, passes):
+    def __init__(self, callback: Callable[[int, int], None] | None, passes: int) -> None:
         self.callback, self.passes = callback, passes
         self.rows = self.done = self.total = 0
 
-    def start(self, rows):
+    def start(self, rows: int) -> None:
         """The file has `rows` rows: announce the total."""
         self.rows, self.total = rows, rows * self.passes
         self.report()
 
-    def end_pass(self, number):
+    def end_pass(self, number: int) -> None:
         """Pass `number` (from 1) is over: count the rows it had nothing to do for."""
         self.advance(self.rows * number - self.done)
 
-    def advance(self, steps=1):
+    def advance(self, steps: int = 1) -> None:
         """Count `steps` done; report on every thousand and at the end."""
         before, self.done = self.done, self.done + steps
         if before // PROGRESS_EVERY != self.done // PROGRESS_EVERY or self.done == self.total:
             self.report()
 
-    def report(self):
+    def report(self) -> None:
         """Tell the callback, if there is one."""
         if self.callback is not None:
             self.callback(self.done, self.total)
 
 
-def read_entries(rows_or_stream, report, steps):
+def read_entries(
+    rows_or_stream: str | Iterable[str], report: ImportReport, steps: Progress
+) -> dict[str, Entry]:
     """Parse and check the file; returns {email: Entry} with duplicates merged."""
     positions, records = read_records(rows_or_stream, report)
     if positions is None:
@@ -104,7 +107,9 @@ def read_entries(rows_or_stream, report, steps):
     return entries
 
 
-def read_records(rows_or_stream, report):
+def read_records(
+    rows_or_stream: str | Iterable[str], report: ImportReport
+) -> tuple[dict[str, int] | None, list[tuple[int, list[str]]]]:
     """({column: position}, [(line, cells)]) of the non-blank rows; (None, []) on errors.
 
     Lines are counted in the file, the header being line 1, and a row quoted over
@@ -133,13 +138,13 @@ def read_records(rows_or_stream, report):
     return positions, records
 
 
-def prepend(first, lines):
+def prepend(first: str, lines: Iterable[str]) -> Iterator[str]:
     """The first line (BOM removed) followed by the rest."""
     yield first
     yield from lines
 
 
-def read_header(header, report):
+def read_header(header: list[str] | None, report: ImportReport) -> dict[str, int] | None:
     """{column: position} from the header row, or None (with an error) if unusable."""
     if not header or not any(cell.strip() for cell in header):
         report.errors.append((1, "the first line must name the columns, e.g. email,first_name"))
@@ -156,7 +161,13 @@ def read_header(header, report):
     return {name: names.index(name) for name in names}
 
 
-def read_row(line, row, positions, domains, report):
+def read_row(
+    line: int,
+    row: list[str],
+    positions: dict[str, int],
+    domains: dict[str, str | None],
+    report: ImportReport,
+) -> Entry | None:
     """The row's Entry, or None after adding its error to the report."""
     if len(row) > len(positions):
         reason = f"too many columns ({len(row)}; the header has {len(positions)})"
@@ -183,7 +194,7 @@ def read_row(line, row, positions, domains, report):
     return Entry(line, email, first_name.strip() or None, language or None)
 
 
-def normalise_email(text, domains):
+def normalise_email(text: str | None, domains: dict[str, str | None]) -> str:
     """`subscribers.normalise_email`, with each domain's verdict cached in `domains`.
 
     Checking the domain is two thirds of email_validator's cost, and a list holds few

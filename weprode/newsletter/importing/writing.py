@@ -5,14 +5,17 @@ chunked `IN (...)` look-ups and `executemany`, never one query per row.
 """
 
 import contextlib
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any
 
 from flask import current_app
 
 from ... import tokens
-from ...db import isoformat, write_transaction
+from ...db import Database, isoformat, write_transaction
 from ...mail import messages
 from .. import signup, subscribers
-from .reading import PROGRESS_EVERY
+from .reading import PROGRESS_EVERY, Entry, ImportReport, Progress
 
 # Bound parameters per `IN (...)`: well under SQLite's lowest compiled-in limit (999).
 CHUNK = 500
@@ -20,19 +23,21 @@ CHUNK = 500
 MAX_MAIL_FAILURES_IN_A_ROW = 3
 
 
-def chunks(items, size=CHUNK):
+def chunks(items: list, size: int = CHUNK) -> Iterator[list]:
     """`items` (a list) in slices of at most `size`."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def select_in(run, sql, values):
+def select_in(run: Callable[[str, list], Iterable[Any]], sql: str, values: list) -> Iterator[Any]:
     """What `run(sql, chunk)` yields for `values` in chunks; `{}` in `sql` is the list."""
     for chunk in chunks(values):
         yield from run(sql.format(", ".join("?" * len(chunk))), chunk)
 
 
-def sort_entries(db, entries, report):
+def sort_entries(
+    db: Database, entries: dict[str, Entry], report: ImportReport
+) -> tuple[list[Entry], list[tuple[int, Entry]]]:
     """Split the file's addresses into (new, revived); count the refused and the active.
 
     Revived are existing records that are not active: pending, or churned without
@@ -62,7 +67,9 @@ def sort_entries(db, entries, report):
     return new, revived
 
 
-def insert_subscribers(db, entries, status, source, now, steps):
+def insert_subscribers(
+    db: Database, entries: list[Entry], status: str, source: str, now: datetime, steps: Progress
+) -> dict[str, int]:
     """Insert new subscribers (pending ones with a request time); returns {email: id}."""
     stamp = isoformat(now)
     requested_at, confirmed_at = (stamp, None) if status == "pending" else (None, stamp)
@@ -80,7 +87,15 @@ def insert_subscribers(db, entries, status, source, now, steps):
     return dict(db.execute("SELECT email, id FROM subscribers WHERE id > ?", [highest]))
 
 
-def write_confirmed(db, new, revived, source, legal_basis, now, steps):
+def write_confirmed(
+    db: Database,
+    new: list[Entry],
+    revived: list[tuple[int, Entry]],
+    source: str,
+    legal_basis: str,
+    now: datetime,
+    steps: Progress,
+) -> None:
     """Make the addresses active on staff authority, with consent proof and history."""
     stamp = isoformat(now)
     ids = insert_subscribers(db, new, "active", f"import: {source}", now, steps)
@@ -106,7 +121,15 @@ def write_confirmed(db, new, revived, source, legal_basis, now, steps):
     )
 
 
-def write_pending(db, new, revived, source, now, report, steps):
+def write_pending(
+    db: Database,
+    new: list[Entry],
+    revived: list[tuple[int, Entry]],
+    source: str,
+    now: datetime,
+    report: ImportReport,
+    steps: Progress,
+) -> list[tuple[int, int]]:
     """Store signup requests like the public form does; returns [(subscriber id, send id)].
 
     An address over the signup mail limits is left as it is, as `signup.prepare`
@@ -134,7 +157,9 @@ def write_pending(db, new, revived, source, now, report, steps):
     return pending
 
 
-def send_confirmations(db, pending, report, steps):
+def send_confirmations(
+    db: Database, pending: list[tuple[int, int]], report: ImportReport, steps: Progress
+) -> None:
     """Mail each pending address its confirmation link over one reused SMTP connection.
 
     As in `signup.subscribe`, a failed mail is not counted against the address's
