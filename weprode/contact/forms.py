@@ -5,6 +5,8 @@ import re
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
+    Field,
+    Form,
     HiddenField,
     RadioField,
     TelField,
@@ -23,7 +25,7 @@ PHONE_PATTERN = re.compile(r"\+?[0-9 ().\-/]+")
 PHONE_DIGITS = (6, 20)
 
 
-def loose_phone(form, field):
+def loose_phone(form: Form, field: Field) -> None:
     """Accept any common way of writing a phone number; refuse what is clearly not one."""
     value = (field.data or "").strip()
     if not value:
@@ -113,7 +115,7 @@ class MeetingForm(IdentityForm):
     )
     slot_3 = text_line(_l("Third preferred time slot"), 100, Optional())
 
-    def time_slots(self):
+    def time_slots(self) -> tuple[str, ...]:
         """The slots filled in, in order, trimmed."""
         slots = (self.slot_1.data, self.slot_2.data, self.slot_3.data)
         return tuple(slot.strip() for slot in slots if slot and slot.strip())

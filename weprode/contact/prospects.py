@@ -6,9 +6,12 @@ kept 3 years from the last interaction with the person (see the privacy policy).
 """
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from ..db import (
+    Database,
     first_row,
     format_keyset_cursor,
     isoformat,
@@ -70,24 +73,26 @@ class Interaction:
     time_slots: tuple = ()
     language: str = "en"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.kind not in INTERACTION_KINDS:
             raise ValueError("Unknown kind of request.")
         if self.format is not None and self.format not in MEETING_FORMATS:
             raise ValueError("Unknown meeting format.")
 
 
-def get(db, prospect_id):
+def get(db: Database, prospect_id: int) -> dict | None:
     """The prospect row as a dict, or None."""
     return first_row(db, "SELECT * FROM prospects WHERE id = ?", [prospect_id])
 
 
-def find_by_email(db, email):
+def find_by_email(db: Database, email: str) -> dict | None:
     """The prospect with this (normalised) address, or None."""
     return first_row(db, "SELECT * FROM prospects WHERE email = ?", [email])
 
 
-def record_request(db, identity, interaction, now):
+def record_request(
+    db: Database, identity: Identity, interaction: Interaction, now: datetime
+) -> tuple[int, int]:
     """Store a request: create or update the prospect, append the interaction.
 
     The latest request's identity wins (people change jobs), but a field left empty
@@ -132,7 +137,7 @@ def record_request(db, identity, interaction, now):
     return prospect_id, interaction_id
 
 
-def interactions(db, prospect_id):
+def interactions(db: Database, prospect_id: int) -> list[dict]:
     """The prospect's requests, newest first, with time slots decoded."""
     rows = list(
         db.query(
@@ -145,7 +150,7 @@ def interactions(db, prospect_id):
     return rows
 
 
-def notes(db, prospect_id):
+def notes(db: Database, prospect_id: int) -> list[dict]:
     """Staff notes about the prospect, newest first."""
     return list(
         db.query(
@@ -155,13 +160,13 @@ def notes(db, prospect_id):
     )
 
 
-def add_note(db, prospect_id, author, body, now):
+def add_note(db: Database, prospect_id: int, author: str, body: str, now: datetime) -> int:
     """Append an internal note by `author`; return its id."""
     row = {"prospect_id": prospect_id, "author": author, "at": isoformat(now), "body": body}
     return db["prospect_notes"].insert(row).last_pk
 
 
-def set_status(db, prospect_id, status):
+def set_status(db: Database, prospect_id: int, status: str) -> str | None:
     """Move the prospect to `status`; return the previous status (None if not found)."""
     if status not in STATUSES:
         raise ValueError("Unknown status.")
@@ -173,7 +178,7 @@ def set_status(db, prospect_id, status):
     return prospect["status"]
 
 
-def counts_by_status(db):
+def counts_by_status(db: Database) -> dict[str, int]:
     """How many prospects are in each status (every status present, zeros included)."""
     counts = dict.fromkeys(STATUSES, 0)
     for status, count in db.execute("SELECT status, count(*) FROM prospects GROUP BY status"):
@@ -188,20 +193,20 @@ class ProspectFilter:
     query: str = ""
     status: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.status and self.status not in STATUSES:
             raise ValueError("Unknown status.")
         if len(self.query) > EMAIL_MAX_LENGTH:
             raise ValueError("The search is too long.")
 
 
-def like_pattern(text):
+def like_pattern(text: str) -> str:
     """`%text%` for LIKE ... ESCAPE '\\', with the user's % and _ taken literally."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
-def where_clause(filters):
+def where_clause(filters: ProspectFilter) -> tuple[list[str], list[str]]:
     """SQL conditions and parameters for the filters.
 
     A substring match (a full scan) is fine here: prospects number in the thousands,
@@ -221,7 +226,9 @@ def where_clause(filters):
     return conditions, params
 
 
-def search(db, filters, cursor=None, limit=PAGE_SIZE):
+def search(
+    db: Database, filters: ProspectFilter, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[dict], str | None]:
     """(rows, next cursor): prospects matching `filters`, latest interaction first."""
     conditions, params = where_clause(filters)
     rows, last = keyset_page(
@@ -236,7 +243,7 @@ def search(db, filters, cursor=None, limit=PAGE_SIZE):
     return rows, format_keyset_cursor(last)
 
 
-def filtered_rows(db, filters):
+def filtered_rows(db: Database, filters: ProspectFilter) -> Iterator[dict]:
     """Every prospect matching `filters` with their number of requests, in list order."""
     conditions, params = where_clause(filters)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
@@ -248,6 +255,6 @@ def filtered_rows(db, filters):
     )
 
 
-def csv_lines(rows):
+def csv_lines(rows: Iterable[dict]) -> Iterator[str]:
     """Formula-safe CSV with a header, one line at a time (for streaming)."""
     return export.csv_lines(rows, EXPORT_COLUMNS)

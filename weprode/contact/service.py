@@ -5,12 +5,14 @@ relay outage loses nothing: the outbox retries later and the visitor is thanked 
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_mail import Message
 
-from ..db import isoformat, write_transaction
+from ..db import Database, isoformat, write_transaction
 from ..mail import messages, outbox
 from ..newsletter import signup
 from ..urls import absolute_url
@@ -30,7 +32,7 @@ class ContactRequest:
     page: str = "/contact"
 
 
-def acknowledgement(request):
+def acknowledgement(request: ContactRequest) -> Message:
     """The mail to the person, in their language, answered by the sales team.
 
     It repeats none of the free text they typed (beyond their first name), so the form
@@ -53,7 +55,7 @@ def acknowledgement(request):
         )
 
 
-def notification(request, prospect_id, now):
+def notification(request: ContactRequest, prospect_id: int, now: datetime) -> Message:
     """The mail to the sales team, with everything sent and Reply-To set to the person."""
     identity, interaction = request.identity, request.interaction
     who = f"{identity.first_name} {identity.last_name}, {identity.company}"
@@ -75,7 +77,7 @@ def notification(request, prospect_id, now):
         )
 
 
-def submit(db, request, now):
+def submit(db: Database, request: ContactRequest, now: datetime) -> int:
     """Save the request and queue both mails in one transaction, then try to send them.
 
     Returns the prospect id. A relay failure leaves the mails in the outbox (retried by
@@ -103,7 +105,7 @@ def submit(db, request, now):
     return prospect_id
 
 
-def subscribe_to_newsletter(db, request, now):
+def subscribe_to_newsletter(db: Database, request: ContactRequest, now: datetime) -> str | None:
     """Start the newsletter's double opt-in for the person who ticked the box.
 
     A failure to send the confirmation is logged, not raised: the request itself was

@@ -1,6 +1,9 @@
 """The contact page: a message form and a meeting-request form, and the thank-you page."""
 
+from collections.abc import Callable
+
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -8,7 +11,7 @@ from ..db import get_db, utcnow
 from ..newsletter import subscribers
 from ..security import limiter, public_form_limit
 from . import prospects, service
-from .forms import ContactForm, MeetingForm
+from .forms import ContactForm, IdentityForm, MeetingForm
 
 bp = Blueprint("contact", __name__)
 
@@ -17,7 +20,11 @@ CONTACT_PREFIX = "contact"
 MEETING_PREFIX = "meeting"
 
 
-def contact_page(contact_form=None, meeting_form=None, status=200):
+def contact_page(
+    contact_form: ContactForm | None = None,
+    meeting_form: MeetingForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
     """The page with both forms; the one just sent comes back with its errors."""
     contact_form = contact_form or ContactForm(formdata=None, prefix=CONTACT_PREFIX)
     meeting_form = meeting_form or MeetingForm(formdata=None, prefix=MEETING_PREFIX)
@@ -27,7 +34,7 @@ def contact_page(contact_form=None, meeting_form=None, status=200):
     return html, status
 
 
-def identity_from(form):
+def identity_from(form: IdentityForm) -> prospects.Identity | None:
     """The person's identity from a validated form; None if the address will not normalise."""
     try:
         email = subscribers.normalise_email(form.email.data)
@@ -44,7 +51,9 @@ def identity_from(form):
     )
 
 
-def handle(form, make_interaction, kind):
+def handle(
+    form: IdentityForm, make_interaction: Callable[..., prospects.Interaction], kind: str
+) -> ResponseReturnValue:
     """Validate, save and thank; or show the page again with errors (400).
 
     A filled honeypot gets the same thank-you page, and nothing is stored or sent.
@@ -67,7 +76,7 @@ def handle(form, make_interaction, kind):
     return redirect(url_for("contact.thanks", kind=kind), 303)
 
 
-def message_interaction(form):
+def message_interaction(form: ContactForm) -> prospects.Interaction:
     """A contact-form request."""
     return prospects.Interaction(
         kind="contact",
@@ -77,7 +86,7 @@ def message_interaction(form):
     )
 
 
-def meeting_interaction(form):
+def meeting_interaction(form: MeetingForm) -> prospects.Interaction:
     """A meeting request."""
     return prospects.Interaction(
         kind="meeting",

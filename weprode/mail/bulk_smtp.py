@@ -6,8 +6,11 @@ every failure comes back classified as temporary (retry later) or permanent.
 
 import re
 import smtplib
+from collections.abc import Sequence
 
-from .messages import MailDeliveryError, open_connection
+from flask_mail import Connection
+
+from .messages import MailDeliveryError, TimeoutConnection, open_connection
 
 
 class TemporaryFailure(MailDeliveryError):
@@ -22,14 +25,14 @@ class PermanentFailure(MailDeliveryError):
     """The relay refused this recipient or message for good (5xx)."""
 
 
-def classify_reply(code, message):
+def classify_reply(code: int, message: bytes | str) -> MailDeliveryError:
     """Turn an SMTP status into our failure type, keeping the relay's words."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
     reply = f"{code} {text}".strip()
     return PermanentFailure(reply) if 500 <= code < 600 else TemporaryFailure(reply)
 
 
-def send_raw(connection, sender, recipient, message_bytes):
+def send_raw(connection: Connection, sender: str, recipient: str, message_bytes: bytes) -> None:
     """Send pre-built message bytes to one recipient over an open connection.
 
     Campaigns build their MIME themselves (see campaigns.render) because building each
@@ -50,7 +53,7 @@ def send_raw(connection, sender, recipient, message_bytes):
         raise classify_reply(code, message)
 
 
-def close_quietly(connection):
+def close_quietly(connection: Connection | None) -> None:
     """End a session that may already be broken."""
     host = getattr(connection, "host", None)
     if host is None:
@@ -61,7 +64,7 @@ def close_quietly(connection):
         host.close()
 
 
-def connect():
+def connect() -> TimeoutConnection:
     """An open SMTP session for many messages; end it with `close_quietly`."""
     connection = open_connection()
     try:
@@ -71,7 +74,7 @@ def connect():
     return connection
 
 
-def dot_stuffed(message):
+def dot_stuffed(message: bytes) -> bytes:
     """Message content as sent after DATA: leading dots doubled, ended by CRLF.CRLF."""
     content = re.sub(rb"(?m)^\.", b"..", message)
     if not content.endswith(b"\r\n"):
@@ -79,7 +82,9 @@ def dot_stuffed(message):
     return content + b".\r\n"
 
 
-def send_many(connection, sender, messages):
+def send_many(
+    connection: Connection, sender: str, messages: Sequence[tuple[str, bytes]]
+) -> tuple[list[MailDeliveryError | None], bool]:
     """Send [(recipient, message bytes)] over one session.
 
     Returns (results, usable): one None (accepted) or MailDeliveryError per message,
@@ -132,12 +137,14 @@ def send_many(connection, sender, messages):
     return results, True
 
 
-def reply_failure(code, message):
+def reply_failure(code: int, message: bytes | str) -> MailDeliveryError | None:
     """None for an accepting reply, else the failure it means."""
     return None if code == 250 else classify_reply(code, message)
 
 
-def send_one_by_one(connection, sender, messages):
+def send_one_by_one(
+    connection: Connection, sender: str, messages: Sequence[tuple[str, bytes]]
+) -> tuple[list[MailDeliveryError | None], bool]:
     """`send_many` for relays without PIPELINING."""
     results = []
     for position, (recipient, message) in enumerate(messages):

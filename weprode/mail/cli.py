@@ -1,6 +1,7 @@
 """`flask --app app outbox ...`: look at and retry the mails waiting for the relay."""
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 
 from ..db import get_db, utcnow
@@ -37,6 +38,6 @@ def outbox_list_command():
         )
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Register the `outbox` commands."""
     app.cli.add_command(outbox_group)

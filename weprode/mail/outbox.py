@@ -12,12 +12,13 @@ lease: at least once, never silently dropped.
 """
 
 import json
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_mail import Message
 
-from ..db import first_row, isoformat
+from ..db import Database, first_row, isoformat
 from . import messages
 
 FIRST_RETRY_DELAY = timedelta(minutes=1)
@@ -28,7 +29,9 @@ RETRY_BATCH = 100
 ERROR_TEXT_LIMIT = 500
 
 
-def enqueue(db, kind, message, now, prospect_id=None):
+def enqueue(
+    db: Database, kind: str, message: Message, now: datetime, prospect_id: int | None = None
+) -> int:
     """Store a rendered message as due now; return its id. Call inside the caller's transaction.
 
     `kind` names the message for logs ("contact_ack"); `prospect_id`, when given,
@@ -50,7 +53,7 @@ def enqueue(db, kind, message, now, prospect_id=None):
     return db["outbox"].insert(row).last_pk
 
 
-def message_from_row(row):
+def message_from_row(row: dict) -> Message:
     """Rebuild the Flask-Mail message stored in an outbox row."""
     reply_to = json.loads(row["reply_to"]) if row["reply_to"] else None
     return Message(
@@ -63,13 +66,13 @@ def message_from_row(row):
     )
 
 
-def retry_delay(attempts):
+def retry_delay(attempts: int) -> timedelta:
     """The wait after `attempts` failures: 1, 2, 4 ... minutes, at most 6 hours."""
     delay = FIRST_RETRY_DELAY * 2 ** max(attempts - 1, 0)
     return min(delay, LONGEST_RETRY_DELAY)
 
 
-def claim(db, message_id, now):
+def claim(db: Database, message_id: int, now: datetime) -> dict | None:
     """Take the message for sending if it is due and nobody holds it; return the row or None."""
     cursor = db.execute(
         "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND next_attempt_at <= ?",
@@ -80,7 +83,7 @@ def claim(db, message_id, now):
     return first_row(db, "SELECT * FROM outbox WHERE id = ?", [message_id])
 
 
-def deliver_one(db, message_id, now):
+def deliver_one(db: Database, message_id: int, now: datetime) -> bool:
     """Claim and send one message; True when delivered (or already gone), False on failure."""
     row = claim(db, message_id, now)
     if row is None:
@@ -110,7 +113,7 @@ def deliver_one(db, message_id, now):
     return True
 
 
-def deliver(db, message_ids, now):
+def deliver(db: Database, message_ids: Iterable[int], now: datetime) -> int:
     """Try the given messages now (right after the commit that stored them).
 
     Stops at the first failure: the relay is most likely down for the others too, and
@@ -124,7 +127,7 @@ def deliver(db, message_ids, now):
     return sent
 
 
-def due_ids(db, now, limit=RETRY_BATCH):
+def due_ids(db: Database, now: datetime, limit: int = RETRY_BATCH) -> list[int]:
     """Ids of the messages whose next attempt is due, oldest due first."""
     rows = db.execute(
         "SELECT id FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
@@ -133,7 +136,7 @@ def due_ids(db, now, limit=RETRY_BATCH):
     return [row[0] for row in rows]
 
 
-def send_due(db, now, limit=RETRY_BATCH):
+def send_due(db: Database, now: datetime, limit: int = RETRY_BATCH) -> tuple[int, bool, int]:
     """Send the messages that are due; return (sent, failed, still waiting in the outbox).
 
     `failed` is True when the relay refused or could not be reached.
@@ -143,7 +146,7 @@ def send_due(db, now, limit=RETRY_BATCH):
     return sent, sent < len(ids), db["outbox"].count
 
 
-def pending(db):
+def pending(db: Database) -> list[dict]:
     """Every message still waiting, with its attempts and last error, oldest first."""
     return list(
         db.query(

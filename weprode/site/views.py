@@ -1,5 +1,7 @@
 """The public pages, robots.txt, sitemap.xml and the favicon. None of them use a session."""
 
+from typing import Any
+
 from flask import (
     Blueprint,
     current_app,
@@ -29,7 +31,7 @@ CACHE_ONE_DAY = 86400
 PAGE_CACHE = "weprode.page_cache"
 
 
-def render_page(template, **context):
+def render_page(template: str, **context: Any) -> str:
     """Render a public page once per path and language, then serve it from memory.
 
     These pages are the same for every visitor and change only with a deployment, yet
@@ -99,7 +101,7 @@ def sitemap():
     return body, 200, {"Content-Type": "application/xml; charset=utf-8"}
 
 
-def sitemap_endpoints():
+def sitemap_endpoints() -> list[str]:
     """The public pages whose blueprint is registered."""
     return [e for e in PUBLIC_PAGES if e in current_app.view_functions]
 
