@@ -3,9 +3,10 @@
 import signal
 import threading
 import time
+from datetime import datetime
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ..db import get_db, utcnow
@@ -64,7 +65,7 @@ def list_command():
         )
 
 
-def stop_on_signals():
+def stop_on_signals() -> threading.Event:
     """An event set by Ctrl-C or SIGTERM, so a send stops between batches."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -87,7 +88,7 @@ def send_command(campaign_id):
     with click.progressbar(length=total, label=f"campaign {campaign_id}", file=None) as bar:
         state = {"done": 0}
 
-        def progress(figures):
+        def progress(figures: dict[str, int]) -> None:
             nonlocal start_done
             done = figures["sent"] + figures["failed"] + figures["skipped"]
             if start_done is None:
@@ -124,13 +125,13 @@ def worker_command(poll_seconds):
     db = get_db()
     click.echo("campaign worker running (Ctrl-C to stop); retention purge once a day")
 
-    def daily_purge(now):
+    def daily_purge(now: datetime) -> None:
         results = retention.purge(db, now, log_folder=retention.log_folder(current_app))
         click.echo("purge: " + ", ".join(f"{r.key} {r.due}" for r in results))
 
     worker.run_forever(db, stop, poll_seconds=poll_seconds, purge=daily_purge)
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Register the command group."""
     app.cli.add_command(campaigns_group)

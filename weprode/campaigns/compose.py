@@ -1,6 +1,8 @@
 """Writing campaigns: validation (placeholders included), drafts, the list with figures."""
 
-from ..db import isoformat, keyset_page, write_transaction
+from datetime import datetime
+
+from ..db import Database, isoformat, keyset_page, write_transaction
 from ..forms import has_forbidden_character
 from . import ledger, render
 
@@ -10,7 +12,9 @@ MAX_PREHEADER = 200
 MAX_BODY = 100_000
 
 
-def validation_errors(subject, preheader, body_markdown, language):
+def validation_errors(
+    subject: str | None, preheader: str | None, body_markdown: str | None, language: str
+) -> dict[str, str]:
     """{field: message} for everything wrong; empty when the campaign can be saved."""
     errors = {}
     subject, preheader, body_markdown = subject or "", preheader or "", body_markdown or ""
@@ -38,12 +42,21 @@ def validation_errors(subject, preheader, body_markdown, language):
 class CampaignInvalid(ValueError):
     """Raised with the `validation_errors` dict."""
 
-    def __init__(self, errors):
+    def __init__(self, errors: dict[str, str]) -> None:
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
         self.errors = errors
 
 
-def create(db, *, subject, body_markdown, language, author, now, preheader=""):
+def create(
+    db: Database,
+    *,
+    subject: str,
+    body_markdown: str,
+    language: str,
+    author: str,
+    now: datetime,
+    preheader: str = "",
+) -> int:
     """Save a new draft; returns its id."""
     errors = validation_errors(subject, preheader, body_markdown, language)
     if errors:
@@ -57,7 +70,16 @@ def create(db, *, subject, body_markdown, language, author, now, preheader=""):
     return cursor.lastrowid
 
 
-def update(db, campaign_id, *, subject, body_markdown, language, now, preheader=""):
+def update(
+    db: Database,
+    campaign_id: int,
+    *,
+    subject: str,
+    body_markdown: str,
+    language: str,
+    now: datetime,
+    preheader: str = "",
+) -> None:
     """Change a draft (a scheduled campaign goes back to draft)."""
     errors = validation_errors(subject, preheader, body_markdown, language)
     if errors:
@@ -78,7 +100,9 @@ def update(db, campaign_id, *, subject, body_markdown, language, now, preheader=
         )
 
 
-def page(db, before_id=None, limit=25):
+def page(
+    db: Database, before_id: int | None = None, limit: int = 25
+) -> tuple[list[dict], int | None]:
     """Campaigns newest first with their figures; keyset pagination by id."""
     after = (before_id,) if before_id else None
     rows, last = keyset_page(db, "SELECT * FROM campaigns", ("id",), limit=limit, after=after)

@@ -7,22 +7,23 @@ puts them back in the queue, so at most the messages in flight at the crash go t
 Who the sender is, and taking a campaign over, is `senders`' business.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
-from ..db import first_row, isoformat, write_transaction
+from ..db import Database, first_row, isoformat, write_transaction
 
 
 class CampaignStateError(ValueError):
     """The campaign is not in a state that allows this action."""
 
 
-def get(db, campaign_id):
+def get(db: Database, campaign_id: int) -> dict | None:
     """The campaign row, or None."""
     return first_row(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
 
 
-def require(db, campaign_id, *statuses):
+def require(db: Database, campaign_id: int, *statuses: str) -> dict:
     """The campaign, checked to be in one of `statuses`."""
     campaign = get(db, campaign_id)
     if campaign is None:
@@ -35,20 +36,20 @@ def require(db, campaign_id, *statuses):
     return campaign
 
 
-def audience_condition(language):
+def audience_condition(language: str) -> tuple[str, list[str]]:
     """Who a campaign goes to: active subscribers, of one language or all."""
     if language == "all":
         return "status = 'active'", []
     return "status = 'active' AND language = ?", [language]
 
 
-def audience_size(db, language):
+def audience_size(db: Database, language: str) -> int:
     """How many people a campaign in `language` would reach now."""
     condition, params = audience_condition(language)
     return db.execute(f"SELECT count(*) FROM subscribers WHERE {condition}", params).fetchone()[0]
 
 
-def start(db, campaign_id, now):
+def start(db: Database, campaign_id: int, now: datetime) -> int:
     """Freeze the audience (one row per recipient) and mark the campaign sending.
 
     Idempotent: rows are unique per (campaign, subscriber), so starting again adds
@@ -71,7 +72,7 @@ def start(db, campaign_id, now):
     return recipients(db, campaign_id)
 
 
-def schedule(db, campaign_id, when, now):
+def schedule(db: Database, campaign_id: int, when: datetime, now: datetime) -> None:
     """Send at `when` (the worker starts it then)."""
     if when <= now:
         raise CampaignStateError("Choose a time in the future.")
@@ -83,7 +84,7 @@ def schedule(db, campaign_id, when, now):
         )
 
 
-def pause(db, campaign_id, reason, now):
+def pause(db: Database, campaign_id: int, reason: str, now: datetime) -> None:
     """Stop sending; rows stay queued. `reason` is shown to staff."""
     with write_transaction(db):
         require(db, campaign_id, "sending")
@@ -93,7 +94,7 @@ def pause(db, campaign_id, reason, now):
         )
 
 
-def resume(db, campaign_id):
+def resume(db: Database, campaign_id: int) -> None:
     """Carry on sending where it stopped."""
     with write_transaction(db):
         require(db, campaign_id, "paused")
@@ -104,7 +105,7 @@ def resume(db, campaign_id):
         )
 
 
-def cancel(db, campaign_id, now):
+def cancel(db: Database, campaign_id: int, now: datetime) -> None:
     """Stop for good: whoever was not sent to yet is skipped."""
     with write_transaction(db):
         require(db, campaign_id, "draft", "scheduled", "sending", "paused")
@@ -119,7 +120,9 @@ def cancel(db, campaign_id, now):
         )
 
 
-def claim(db, campaign_id, sender_id, batch_size, now):
+def claim(
+    db: Database, campaign_id: int, sender_id: str, batch_size: int, now: datetime
+) -> list[dict]:
     """Take up to `batch_size` due rows; returns recipients still subscribed.
 
     Rows of people who unsubscribed (or were erased) since the audience was frozen
@@ -162,7 +165,7 @@ class DeliveryOutcome(NamedTuple):
     reply: str  # the relay's answer, or why we did not send
 
 
-def mark(db, outcomes, now=None):
+def mark(db: Database, outcomes: Iterable[DeliveryOutcome], now: datetime | None = None) -> None:
     """Record `DeliveryOutcome`s; `now` stamps `sent_at` on the sent ones."""
     stamp = isoformat(now) if now else None
     db.conn.executemany(
@@ -176,13 +179,13 @@ def mark(db, outcomes, now=None):
     )
 
 
-def record_outcomes(db, outcomes, now):
+def record_outcomes(db: Database, outcomes: Iterable[DeliveryOutcome], now: datetime) -> None:
     """`mark` in its own transaction."""
     with write_transaction(db):
         mark(db, outcomes, now)
 
 
-def finish_if_done(db, campaign_id, now):
+def finish_if_done(db: Database, campaign_id: int, now: datetime) -> bool:
     """Mark the campaign sent once no row is queued or in flight; True if finished."""
     with write_transaction(db):
         pending = db.execute(
@@ -200,13 +203,13 @@ def finish_if_done(db, campaign_id, now):
     return True
 
 
-def recipients(db, campaign_id):
+def recipients(db: Database, campaign_id: int) -> int:
     """How many rows the frozen audience has."""
     sql = "SELECT count(*) FROM deliveries WHERE campaign_id = ?"
     return db.execute(sql, [campaign_id]).fetchone()[0]
 
 
-def figures(db, campaign_id):
+def figures(db: Database, campaign_id: int) -> dict[str, int]:
     """Recipients and counts per delivery state, plus unsubscribes from this campaign."""
     counts = dict.fromkeys(("queued", "sending", "sent", "failed", "skipped"), 0)
     for row in db.query(
@@ -226,7 +229,7 @@ def figures(db, campaign_id):
     return counts
 
 
-def deliveries_for(db, subscriber_id, limit=100):
+def deliveries_for(db: Database, subscriber_id: int, limit: int = 100) -> list[dict]:
     """The campaigns a subscriber was sent (or is queued for), newest first."""
     return list(
         db.query(

@@ -11,10 +11,13 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.header import Header
 from email.utils import formataddr, formatdate, parseaddr
 from functools import lru_cache
+from typing import Any
 
 import css_inline
 import dkim
@@ -58,7 +61,7 @@ class Placeholders:
     expressions: tuple
     cache: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def values(self, context):
+    def values(self, context: dict[str, str]) -> list[str]:
         """Each placeholder's value for one recipient (plain text, not escaped)."""
         if len(self.cache) > MAX_CACHED_VALUES:
             self.cache.clear()
@@ -72,7 +75,7 @@ class Placeholders:
         return result
 
 
-def extract_placeholders(source, start=0):
+def extract_placeholders(source: str, start: int = 0) -> Placeholders:
     """Replace `{{ ... }}` with markers; check each names only allowed variables.
 
     Raises `PlaceholderError` naming the first unknown variable or bad syntax, so a
@@ -82,7 +85,7 @@ def extract_placeholders(source, start=0):
         raise PlaceholderError("Only {{ placeholders }} are allowed, not {% %} or {# #}.")
     expressions = []
 
-    def swap(match):
+    def swap(match: re.Match[str]) -> str:
         expression = "{{" + match.group(1) + "}}"
         try:
             parsed = sandbox.parse(expression)
@@ -109,18 +112,18 @@ def extract_placeholders(source, start=0):
     return Placeholders(text, tuple(expressions))
 
 
-def check_placeholders(*sources):
+def check_placeholders(*sources: str | None) -> None:
     """Validate texts (subject, body...) without keeping the result."""
     for source in sources:
         extract_placeholders(source or "")
 
 
-def body_html(markdown_text):
+def body_html(markdown_text: str) -> str:
     """Markdown to sanitised HTML (raw HTML in the source is shown as text)."""
     return nh3.clean(markdown.render(markdown_text), link_rel="noopener")
 
 
-def recipient_context(subscriber):
+def recipient_context(subscriber: dict) -> dict[str, str]:
     """What placeholders may read; missing values are left undefined for `default`."""
     context = {"email": subscriber["email"]}
     if subscriber.get("first_name"):
@@ -128,14 +131,14 @@ def recipient_context(subscriber):
     return context
 
 
-def substitute(text, values, escape_html):
+def substitute(text: str, values: Sequence[str], escape_html: bool) -> str:
     """Put each recipient's values where the markers are."""
     for index, value in enumerate(values):
         text = text.replace(MARKER.format(index), str(escape(value)) if escape_html else value)
     return text
 
 
-def encode_part(text):
+def encode_part(text: str) -> str:
     """Canonical CRLF text, UTF-8, base64 in 76-character CRLF lines: safe for any relay."""
     canonical = text.replace("\r\n", "\n").replace("\n", CRLF)
     encoded = base64.encodebytes(canonical.encode("utf-8")).decode("ascii")
@@ -143,12 +146,12 @@ def encode_part(text):
 
 
 @lru_cache(maxsize=4096)
-def encode_header(value):
+def encode_header(value: str) -> str:
     """An RFC 2047-encoded header value (ASCII stays readable)."""
     return Header(value, "utf-8", maxlinelen=76).encode(linesep=CRLF)
 
 
-def message_id(key, campaign_id, subscriber_id, domain):
+def message_id(key: bytes, campaign_id: int, subscriber_id: int, domain: str) -> str:
     """Deterministic per (campaign, subscriber), so a resend is recognisably the same."""
     digest = hmac.new(key, f"{campaign_id}:{subscriber_id}".encode(), hashlib.sha256)
     return f"<campaign-{campaign_id}.{subscriber_id}.{digest.hexdigest()[:16]}@{domain}>"
@@ -175,7 +178,7 @@ class PreparedCampaign:
     dkim_selector: bytes = b""
     dkim_domain: bytes = b""
 
-    def parts_for(self, subscriber, unsubscribe):
+    def parts_for(self, subscriber: dict, unsubscribe: str) -> tuple[str, str, str]:
         """(subject, text, html) personalised for one subscriber."""
         context = recipient_context(subscriber)
         body_values = self.text.values(context)
@@ -186,7 +189,7 @@ class PreparedCampaign:
         html = html.replace(UNSUBSCRIBE_MARKER, str(escape(unsubscribe)))
         return subject, text, html
 
-    def message_for(self, subscriber, now):
+    def message_for(self, subscriber: dict, now: datetime) -> bytes:
         """The complete message (bytes, CRLF) for one subscriber."""
         unsubscribe = self.unsubscribe_prefix + self.make_token(subscriber["id"])
         subject, text, html = self.parts_for(subscriber, unsubscribe)
@@ -234,7 +237,7 @@ DKIM_HEADERS = [
 ]
 
 
-def dkim_signature(prepared, message):
+def dkim_signature(prepared: PreparedCampaign, message: bytes) -> bytes:
     """The DKIM-Signature header line for `message` (bytes, CRLF)."""
     return dkim.sign(
         message,
@@ -246,7 +249,7 @@ def dkim_signature(prepared, message):
     )
 
 
-def dkim_settings(config):
+def dkim_settings(config: Mapping[str, Any]) -> tuple[bytes | None, bytes, bytes]:
     """(key, selector, domain) when DKIM is configured, else (None, b"", b"")."""
     key_file = config["DKIM_PRIVATE_KEY_FILE"]
     if not key_file:
@@ -256,7 +259,7 @@ def dkim_settings(config):
     return key, config["DKIM_SELECTOR"].encode(), config["DKIM_DOMAIN"].encode()
 
 
-def prepare(campaign):
+def prepare(campaign: dict) -> PreparedCampaign:
     """Render the campaign's layout once; returns a `PreparedCampaign`."""
     config = current_app.config
     subject = extract_placeholders(campaign["subject"])

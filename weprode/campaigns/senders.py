@@ -8,21 +8,21 @@ in flight go back to the queue (see `ledger`).
 
 import os
 import socket
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from ..db import isoformat, parse_timestamp, write_transaction
+from ..db import Database, isoformat, parse_timestamp, write_transaction
 from . import ledger
 
 # A sender refreshes its heartbeat at least this often while it works.
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
 
 
-def new_sender_id():
+def new_sender_id() -> str:
     """Identifies one sending process: host, pid, and a random part."""
     return f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
 
 
-def sender_is_gone(sender_id, heartbeat_at, now):
+def sender_is_gone(sender_id: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
     """True when the previous sender stopped beating or its process is dead here."""
     if not sender_id or heartbeat_at is None or now - heartbeat_at > HEARTBEAT_TIMEOUT:
         return True
@@ -38,7 +38,7 @@ def sender_is_gone(sender_id, heartbeat_at, now):
     return False
 
 
-def take_over(db, campaign_id, sender_id, now):
+def take_over(db: Database, campaign_id: int, sender_id: str, now: datetime) -> bool:
     """Become the campaign's sender if nobody live is; requeue a dead sender's rows.
 
     Returns True when `sender_id` now owns the campaign.
@@ -63,7 +63,7 @@ def take_over(db, campaign_id, sender_id, now):
     return True
 
 
-def heartbeat(db, campaign_id, sender_id, now):
+def heartbeat(db: Database, campaign_id: int, sender_id: str, now: datetime) -> bool:
     """Prove the sender is alive; False if it lost the campaign (paused, cancelled...)."""
     cursor = db.execute(
         "UPDATE campaigns SET heartbeat_at = ? WHERE id = ? AND sender_id = ? "
@@ -73,7 +73,7 @@ def heartbeat(db, campaign_id, sender_id, now):
     return cursor.rowcount == 1
 
 
-def release(db, campaign_id, sender_id):
+def release(db: Database, campaign_id: int, sender_id: str) -> None:
     """Let go of the campaign (normal end of a sender)."""
     db.execute(
         "UPDATE campaigns SET sender_id = NULL WHERE id = ? AND sender_id = ?",

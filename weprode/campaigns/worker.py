@@ -9,12 +9,15 @@ Too many failures in a row pause the campaign with the relay's last answer.
 
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
+from flask_mail import Connection
 
-from ..db import connect, utcnow
+from ..db import Database, connect, utcnow
 from ..mail import bulk_smtp, messages, outbox
 from . import ledger, render, senders
 
@@ -38,12 +41,12 @@ class SendState:
     next_send_at: float = 0.0
 
 
-def retry_delay(attempts):
+def retry_delay(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min... capped at one hour."""
     return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
 
 
-def wait_for_rate(state, rate):
+def wait_for_rate(state: SendState, rate: float) -> None:
     """Hold a thread so all of them together send at most `rate` messages a second."""
     if not rate:
         return
@@ -55,7 +58,9 @@ def wait_for_rate(state, rate):
         time.sleep(slot - now)
 
 
-def note_result(state, failure, pause_after):
+def note_result(
+    state: SendState, failure: messages.MailDeliveryError | None, pause_after: int
+) -> bool:
     """Count failures in a row; True when the campaign should pause."""
     with state.lock:
         if failure is None:
@@ -67,7 +72,9 @@ def note_result(state, failure, pause_after):
         return state.failures_in_a_row >= pause_after
 
 
-def outcome_for(row, error, now, max_attempts):
+def outcome_for(
+    row: dict, error: messages.MailDeliveryError, now: datetime, max_attempts: int
+) -> ledger.DeliveryOutcome:
     """The ledger row's next state after a failed send."""
     if isinstance(error, bulk_smtp.PermanentFailure) or row["attempts"] >= max_attempts:
         return ledger.DeliveryOutcome(row["delivery_id"], "failed", None, str(error)[:500])
@@ -75,7 +82,9 @@ def outcome_for(row, error, now, max_attempts):
     return ledger.DeliveryOutcome(row["delivery_id"], "queued", retry_at, str(error)[:500])
 
 
-def build_messages(state, rows, config):
+def build_messages(
+    state: SendState, rows: list[dict], config: Mapping[str, Any]
+) -> tuple[list[tuple[dict, bytes]], list[ledger.DeliveryOutcome]]:
     """Each row's message bytes; rows whose message cannot be built get an outcome."""
     built, outcomes = [], []
     for row in rows:
@@ -88,7 +97,9 @@ def build_messages(state, rows, config):
     return built, outcomes
 
 
-def send_batch(state, rows, connection, config):
+def send_batch(
+    state: SendState, rows: list[dict], connection: Connection | None, config: Mapping[str, Any]
+) -> tuple[list[ledger.DeliveryOutcome], Connection | None, str | None]:
     """Send one claimed batch over one session; returns (outcomes, connection, pause_reason).
 
     The whole batch goes out pipelined (see `bulk_smtp.send_many`); a crash in the middle
@@ -124,7 +135,7 @@ def send_batch(state, rows, connection, config):
     return outcomes, connection, pause_reason
 
 
-def sender_thread(app, state):
+def sender_thread(app: Flask, state: SendState) -> None:
     """One SMTP session's loop: claim, send, record, until the queue is empty."""
     with app.app_context():
         config = app.config
@@ -156,7 +167,7 @@ def sender_thread(app, state):
             db.close()
 
 
-def heartbeat_thread(app, state, interval):
+def heartbeat_thread(app: Flask, state: SendState, interval: float) -> None:
     """Keep the campaign's heartbeat fresh; stop everyone if we lost the campaign."""
     db = connect(app.config["DATABASE"])
     try:
@@ -167,7 +178,13 @@ def heartbeat_thread(app, state, interval):
         db.close()
 
 
-def send_campaign(db, campaign_id, *, progress=None, stop=None):
+def send_campaign(
+    db: Database,
+    campaign_id: int,
+    *,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    stop: threading.Event | None = None,
+) -> str:
     """Send what is due of a `sending` campaign; returns its status afterwards.
 
     Returns early (status still "sending") when the only rows left wait for a retry
@@ -204,7 +221,7 @@ def send_campaign(db, campaign_id, *, progress=None, stop=None):
     return ledger.get(db, campaign_id)["status"]
 
 
-def due_campaigns(db, now):
+def due_campaigns(db: Database, now: datetime) -> list[dict]:
     """Campaigns the worker should work on now: scheduled and due, or sending."""
     return list(
         db.query(
@@ -215,7 +232,7 @@ def due_campaigns(db, now):
     )
 
 
-def relay_answers():
+def relay_answers() -> bool:
     """True when the relay accepts a session again (for auto-resume)."""
     try:
         bulk_smtp.close_quietly(bulk_smtp.connect())
@@ -224,7 +241,7 @@ def relay_answers():
     return True
 
 
-def resume_paused_if_relay_back(db):
+def resume_paused_if_relay_back(db: Database) -> None:
     """Resume campaigns paused by failures once the relay answers (CAMPAIGN_AUTO_RESUME)."""
     paused = list(
         db.query(
@@ -237,7 +254,12 @@ def resume_paused_if_relay_back(db):
             ledger.resume(db, row["id"])
 
 
-def run_once(db, now, progress=None, stop=None):
+def run_once(
+    db: Database,
+    now: datetime,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    stop: threading.Event | None = None,
+) -> bool:
     """One pass of the worker: retry the outbox, start due campaigns, send, auto-resume.
 
     Returns True when a campaign was worked on.
@@ -257,7 +279,12 @@ def run_once(db, now, progress=None, stop=None):
 PURGE_EVERY = timedelta(days=1)
 
 
-def run_forever(db, stop, poll_seconds=5.0, purge=None):
+def run_forever(
+    db: Database,
+    stop: threading.Event,
+    poll_seconds: float = 5.0,
+    purge: Callable[[datetime], None] | None = None,
+) -> None:
     """The `campaigns worker` loop; returns when `stop` is set.
 
     `purge(now)`, when given, runs at start and then once a day (the retention purge).

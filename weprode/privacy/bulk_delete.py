@@ -8,6 +8,9 @@ content only: nothing of the removed rows remains in the file or its WAL.
 """
 
 import re
+from collections.abc import Sequence
+
+from ..db import Database
 
 CREATE_TABLE = re.compile(r'^CREATE TABLE\s+"?(\w+)"?', re.IGNORECASE)
 # Below this many rows a plain DELETE (zeroing content in place) is cheap enough.
@@ -16,7 +19,7 @@ MIN_ROWS = 50_000
 MIN_SHARE = 0.5
 
 
-def worth_rebuilding(db, table, doomed):
+def worth_rebuilding(db: Database, table: str, doomed: int) -> bool:
     """True when removing `doomed` rows is cheaper by copying the survivors."""
     if doomed < MIN_ROWS:
         return False
@@ -24,7 +27,7 @@ def worth_rebuilding(db, table, doomed):
     return doomed >= MIN_SHARE * total
 
 
-def rebuild_keeping(db, table, keep_condition, params=()):
+def rebuild_keeping(db: Database, table: str, keep_condition: str, params: Sequence = ()) -> None:
     """Replace `table` by a copy of the rows matching `keep_condition`.
 
     Runs inside the caller's transaction, with foreign-key enforcement off for the
@@ -54,7 +57,7 @@ def rebuild_keeping(db, table, keep_condition, params=()):
         restore_sequence(db, table, sequence)
 
 
-def sequence_value(db, table):
+def sequence_value(db: Database, table: str) -> int | None:
     """The AUTOINCREMENT high-water mark of `table`, or None."""
     if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
         return None
@@ -62,7 +65,7 @@ def sequence_value(db, table):
     return row[0] if row else None
 
 
-def restore_sequence(db, table, value):
+def restore_sequence(db: Database, table: str, value: int) -> None:
     """Put the high-water mark back (the copy only knows its own largest id)."""
     cursor = db.execute(
         "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", [value, table]
@@ -71,7 +74,7 @@ def restore_sequence(db, table, value):
         db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [table, value])
 
 
-def vacuum(db):
+def vacuum(db: Database) -> None:
     """Rewrite the file from live content and empty the WAL (outside a transaction)."""
     db.execute("VACUUM")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -4,7 +4,7 @@ import json
 from datetime import UTC, datetime
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .. import audit
@@ -19,7 +19,7 @@ def privacy_group():
     """Answer rights requests that arrive by post or e-mail (check the sender first)."""
 
 
-def rights_address(email):
+def rights_address(email: str) -> str:
     """The normalised address, or a usage error."""
     try:
         return subscribers.normalise_email(email)
@@ -103,7 +103,7 @@ def retention_purge_command(dry_run, now_text):
         click.echo(f"{result.key}: {result.due} {verb}" + (f" ({details})" if details else ""))
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Register the `privacy` and `retention` command groups."""
     app.cli.add_command(privacy_group)
     app.cli.add_command(retention_group)

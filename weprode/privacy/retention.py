@@ -7,18 +7,21 @@ folding what statistics need into anonymous monthly counts. Connections run with
 gone from the database files, not only from queries.
 """
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from .. import usage_log
-from ..db import isoformat, write_transaction
+from ..db import Database, isoformat, write_transaction
 from . import subscriber_purge
 
 
-def years_before(moment, years):
+def years_before(moment: datetime, years: int) -> datetime:
     """The same calendar moment `years` earlier (29 February becomes the 28th)."""
     try:
         return moment.replace(year=moment.year - years)
@@ -56,7 +59,13 @@ class CategoryResult:
     details: dict
 
 
-def purge_subscribers(db, cutoff, now, dry_run, log_folder):
+def purge_subscribers(
+    db: Database,
+    cutoff: datetime,
+    now: datetime,
+    dry_run: bool,
+    log_folder: str | os.PathLike[str] | None,
+) -> tuple[int, dict[str, int]]:
     """Churned more than 3 years ago: see `subscriber_purge.purge_subscribers`."""
     requests_before = RULES_BY_KEY["pending_signups"].cutoff(now)
     due, deliveries = subscriber_purge.purge_subscribers(
@@ -65,7 +74,14 @@ def purge_subscribers(db, cutoff, now, dry_run, log_folder):
     return due, {"deliveries": deliveries}
 
 
-def delete_where(db, table, condition, params, dry_run, statistics=None):
+def delete_where(
+    db: Database,
+    table: str,
+    condition: str,
+    params: Sequence,
+    dry_run: bool,
+    statistics: tuple[str, str] | None = None,
+) -> int:
     """Count (and unless dry-run delete) the rows of `table` matching `condition`."""
     with write_transaction(db):
         due = db.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params).fetchone()[0]
@@ -78,7 +94,13 @@ def delete_where(db, table, condition, params, dry_run, statistics=None):
     return due
 
 
-def purge_pending_signups(db, cutoff, now, dry_run, log_folder):
+def purge_pending_signups(
+    db: Database,
+    cutoff: datetime,
+    now: datetime,
+    dry_run: bool,
+    log_folder: str | os.PathLike[str] | None,
+) -> tuple[int, dict[str, int]]:
     """Signups nobody confirmed within 30 days never became consent: delete them."""
     due = delete_where(
         db,
@@ -96,14 +118,26 @@ def purge_pending_signups(db, cutoff, now, dry_run, log_folder):
     return due, {}
 
 
-def purge_prospects(db, cutoff, now, dry_run, log_folder):
+def purge_prospects(
+    db: Database,
+    cutoff: datetime,
+    now: datetime,
+    dry_run: bool,
+    log_folder: str | os.PathLike[str] | None,
+) -> tuple[int, dict[str, int]]:
     """No interaction for 3 years: the prospect and its requests, notes and mails go."""
     return delete_where(
         db, "prospects", "last_interaction_at < ?", [isoformat(cutoff)], dry_run
     ), {}
 
 
-def purge_usage(db, cutoff, now, dry_run, log_folder):
+def purge_usage(
+    db: Database,
+    cutoff: datetime,
+    now: datetime,
+    dry_run: bool,
+    log_folder: str | os.PathLike[str] | None,
+) -> tuple[int, dict[str, int]]:
     """Staff logins, sessions, failed attempts, audit entries and access logs: 1 year."""
     params = [isoformat(cutoff)]
     details = {
@@ -115,12 +149,12 @@ def purge_usage(db, cutoff, now, dry_run, log_folder):
     return sum(details.values()), details
 
 
-def log_folder(app):
+def log_folder(app: Flask) -> Path:
     """Where the daily access-log files are."""
     return usage_log.log_folder(app)
 
 
-def old_log_files(folder, now, dry_run):
+def old_log_files(folder: str | os.PathLike[str] | None, now: datetime, dry_run: bool) -> int:
     """Access-log files past a year (deleted unless `dry_run`); returns how many."""
     if folder is None:
         return 0
@@ -129,13 +163,25 @@ def old_log_files(folder, now, dry_run):
     return len(usage_log.delete_old_logs(folder, now))
 
 
-def purge_mail_limits(db, cutoff, now, dry_run, log_folder):
+def purge_mail_limits(
+    db: Database,
+    cutoff: datetime,
+    now: datetime,
+    dry_run: bool,
+    log_folder: str | os.PathLike[str] | None,
+) -> tuple[int, dict[str, int]]:
     """Per-address send records only matter for a day's limits."""
     params = [isoformat(cutoff)]
     return delete_where(db, "newsletter_mail_sends", "sent_at < ?", params, dry_run), {}
 
 
-def purge_rights_requests(db, cutoff, now, dry_run, log_folder):
+def purge_rights_requests(
+    db: Database,
+    cutoff: datetime,
+    now: datetime,
+    dry_run: bool,
+    log_folder: str | os.PathLike[str] | None,
+) -> tuple[int, dict[str, int]]:
     """Records of rights requests, after the period in which we may have to prove them."""
     params = [isoformat(cutoff)]
     return delete_where(db, "rights_requests", "received_at < ?", params, dry_run), {}
@@ -212,7 +258,12 @@ RULES = (
 RULES_BY_KEY = {rule.key: rule for rule in RULES}
 
 
-def purge(db, now, dry_run=False, log_folder=None):
+def purge(
+    db: Database,
+    now: datetime,
+    dry_run: bool = False,
+    log_folder: str | os.PathLike[str] | None = None,
+) -> list[CategoryResult]:
     """Apply every rule enforced here; returns one `CategoryResult` per category.
 
     Safe to run at any time and idempotent: a second run finds nothing due. Subscribers
@@ -233,6 +284,6 @@ def purge(db, now, dry_run=False, log_folder=None):
     return results
 
 
-def statistics(db):
+def statistics(db: Database) -> list[dict]:
     """The anonymous monthly statistics, for the staff area and the tests."""
     return list(db.query("SELECT * FROM monthly_statistics ORDER BY month, metric, dimension"))

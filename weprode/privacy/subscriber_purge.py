@@ -6,11 +6,14 @@ the subscribers and the rows hanging off them go in bulk, by copying the survivo
 when most of the table is due (see `bulk_delete`).
 """
 
-from ..db import isoformat, write_transaction
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from ..db import Database, isoformat, write_transaction
 from . import bulk_delete
 
 
-def doomed_subscribers(db, cutoff, requests_before):
+def doomed_subscribers(db: Database, cutoff: datetime, requests_before: datetime) -> int:
     """Fill a temporary table with churned subscribers past their retention.
 
     Someone who left long ago and has since asked to subscribe again stays churned
@@ -46,7 +49,7 @@ STATISTICS_QUERIES = {
 }
 
 
-def add_statistics(db, metric, rows):
+def add_statistics(db: Database, metric: str, rows: Iterable[Sequence]) -> None:
     """Add (month, dimension, value) counts to the anonymous monthly statistics."""
     db.conn.executemany(
         "INSERT INTO monthly_statistics (month, metric, dimension, value) VALUES (?, ?, ?, ?) "
@@ -60,7 +63,9 @@ SUBSCRIBER_CHILDREN = ("subscriber_events", "consents", "deliveries")
 PURGE_CACHE_KIB = 512 * 1024
 
 
-def purge_subscribers(db, cutoff, dry_run, *, requests_before):
+def purge_subscribers(
+    db: Database, cutoff: datetime, dry_run: bool, *, requests_before: datetime
+) -> tuple[int, int]:
     """Churned before `cutoff`: statistics first, then the rows (and deliveries).
 
     Returns (subscribers due, their deliveries); with `dry_run` nothing is changed.
@@ -95,7 +100,7 @@ def purge_subscribers(db, cutoff, dry_run, *, requests_before):
     return due, deliveries
 
 
-def remove_doomed(db, due):
+def remove_doomed(db: Database, due: int) -> bool:
     """Delete the doomed subscribers and their children; True if tables were rebuilt."""
     if not bulk_delete.worth_rebuilding(db, "subscribers", due):
         for table in SUBSCRIBER_CHILDREN:

@@ -6,14 +6,14 @@ for real, and idle and absolute timeouts are enforced on the server.
 
 import re
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
 import pyotp
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..db import first_row, isoformat, parse_timestamp, write_transaction
+from ..db import Database, first_row, isoformat, parse_timestamp, write_transaction
 from ..forms import has_forbidden_character
 
 MIN_PASSWORD_LENGTH = 12
@@ -35,7 +35,7 @@ class StaffError(ValueError):
 
 
 @cache
-def dummy_hash():
+def dummy_hash() -> str:
     """Checked against when the account does not exist, so both cases cost the same time.
 
     Made on first use: scrypt costs ~50 ms, which every app start and command paid.
@@ -44,13 +44,13 @@ def dummy_hash():
 
 
 @cache
-def common_passwords():
+def common_passwords() -> frozenset[str]:
     """The shipped list of common passwords, lower-cased."""
     lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
     return frozenset(line.strip().lower() for line in lines if line and not line.startswith("#"))
 
 
-def check_password_policy(password, email=""):
+def check_password_policy(password: str, email: str = "") -> None:
     """Raise `PasswordRejected` unless the password is long and not guessable."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordRejected(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
@@ -68,22 +68,22 @@ def check_password_policy(password, email=""):
         raise PasswordRejected("The password must not contain your e-mail address.")
 
 
-def normalise_login(email):
+def normalise_login(email: str | None) -> str:
     """Logins are compared lower-cased and trimmed."""
     return (email or "").strip().lower()
 
 
-def get_by_email(db, email):
+def get_by_email(db: Database, email: str | None) -> dict | None:
     """The staff account with this e-mail, or None."""
     return first_row(db, "SELECT * FROM staff WHERE email = ?", [normalise_login(email)])
 
 
-def get(db, staff_id):
+def get(db: Database, staff_id: int) -> dict | None:
     """The staff account by id, or None."""
     return first_row(db, "SELECT * FROM staff WHERE id = ?", [staff_id])
 
 
-def create(db, email, password, now):
+def create(db: Database, email: str, password: str, now: datetime) -> int:
     """Create an active account; returns its id."""
     email = normalise_login(email)
     if "@" not in email or has_forbidden_character(email) or " " in email:
@@ -101,7 +101,7 @@ def create(db, email, password, now):
     return db["staff"].insert(row).last_pk
 
 
-def list_accounts(db):
+def list_accounts(db: Database) -> list[dict]:
     """Every account, without secrets."""
     return list(
         db.query(
@@ -111,7 +111,7 @@ def list_accounts(db):
     )
 
 
-def require(db, email):
+def require(db: Database, email: str) -> dict:
     """The account or a `StaffError`."""
     account = get_by_email(db, email)
     if account is None:
@@ -119,7 +119,7 @@ def require(db, email):
     return account
 
 
-def disable(db, email, now):
+def disable(db: Database, email: str, now: datetime) -> int:
     """Disable the account and end its sessions."""
     account = require(db, email)
     with write_transaction(db):
@@ -128,7 +128,7 @@ def disable(db, email, now):
     return account["id"]
 
 
-def reset_password(db, email, password, now):
+def reset_password(db: Database, email: str, password: str, now: datetime) -> int:
     """Set a new password and end the account's sessions."""
     account = require(db, email)
     check_password_policy(password, account["email"])
@@ -144,7 +144,7 @@ def reset_password(db, email, password, now):
     return account["id"]
 
 
-def is_locked_out(db, email, ip, now):
+def is_locked_out(db: Database, email: str | None, ip: str | None, now: datetime) -> bool:
     """True after LOCKOUT_ATTEMPTS failures for this login or this IP in the window."""
     since = isoformat(now - LOCKOUT_WINDOW)
     for column, value in (("login", normalise_login(email)), ("ip", ip)):
@@ -156,12 +156,12 @@ def is_locked_out(db, email, ip, now):
     return False
 
 
-def record_failure(db, email, ip, now):
+def record_failure(db: Database, email: str | None, ip: str | None, now: datetime) -> None:
     """Remember a failed attempt (for the lockout only; purged with usage logs)."""
     db["login_failures"].insert({"login": normalise_login(email), "ip": ip, "at": isoformat(now)})
 
 
-def check_credentials(db, email, password):
+def check_credentials(db: Database, email: str | None, password: str | None) -> dict | None:
     """The active account if the password matches, else None; constant work either way."""
     account = get_by_email(db, email)
     stored = account["password_hash"] if account else dummy_hash()
@@ -171,7 +171,7 @@ def check_credentials(db, email, password):
     return account
 
 
-def start_session(db, staff_id, now):
+def start_session(db: Database, staff_id: int, now: datetime) -> str:
     """Open a server-side session; returns its random id (kept in the cookie)."""
     session_id = secrets.token_urlsafe(32)
     stamp = isoformat(now)
@@ -187,7 +187,7 @@ def start_session(db, staff_id, now):
     return session_id
 
 
-def resume_session(db, session_id, now):
+def resume_session(db: Database, session_id: str, now: datetime) -> dict | None:
     """The account behind a live session, touching it; None if ended, idle or too old."""
     rows = list(
         db.query(
@@ -208,7 +208,7 @@ def resume_session(db, session_id, now):
     return row
 
 
-def end_session(db, session_id, now):
+def end_session(db: Database, session_id: str, now: datetime) -> None:
     """Log out: the session id stops working even if the cookie is replayed."""
     db.execute(
         "UPDATE staff_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
@@ -216,7 +216,7 @@ def end_session(db, session_id, now):
     )
 
 
-def end_all_sessions(db, staff_id, now):
+def end_all_sessions(db: Database, staff_id: int, now: datetime) -> None:
     """End every session of an account (disabled, or password changed)."""
     db.execute(
         "UPDATE staff_sessions SET ended_at = ? WHERE staff_id = ? AND ended_at IS NULL",
@@ -224,17 +224,17 @@ def end_all_sessions(db, staff_id, now):
     )
 
 
-def new_totp_secret():
+def new_totp_secret() -> str:
     """A fresh base32 secret for enrolment."""
     return pyotp.random_base32()
 
 
-def totp_uri(secret, email):
+def totp_uri(secret: str, email: str) -> str:
     """The otpauth:// URI that authenticator apps read from the QR code."""
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
 
 
-def verify_totp(secret, code, now):
+def verify_totp(secret: str | None, code: str | None, now: datetime) -> bool:
     """True if `code` is valid at `now` (one step of clock drift allowed)."""
     code = re.sub(r"\s", "", code or "")
     if not secret or not code.isdigit():
@@ -242,6 +242,6 @@ def verify_totp(secret, code, now):
     return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
 
 
-def enable_totp(db, staff_id, secret):
+def enable_totp(db: Database, staff_id: int, secret: str) -> None:
     """Turn on the second factor for the account."""
     db["staff"].update(staff_id, {"totp_secret": secret})

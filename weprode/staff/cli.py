@@ -3,6 +3,7 @@
 import sys
 
 import click
+from flask import Flask
 from flask.cli import with_appcontext
 
 from .. import audit
@@ -10,7 +11,7 @@ from ..db import get_db, utcnow
 from . import accounts
 
 
-def read_new_password(password_stdin):
+def read_new_password(password_stdin: bool) -> str:
     """A new password from stdin (scripts) or typed twice at a hidden prompt."""
     if password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -83,6 +84,6 @@ def staff_reset_password_command(email, password_stdin):
     click.echo(f"password changed for {accounts.normalise_login(email)}")
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Register the `staff` commands."""
     app.cli.add_command(staff_group)

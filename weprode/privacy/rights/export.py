@@ -6,11 +6,13 @@ recipients, retention, rights, where to complain. Retention comes from the
 retention rules, so the copy says what the code does.
 """
 
+from datetime import datetime
+
 from flask_babel import gettext as _
 
 from ... import tokens
 from ...contact import prospects
-from ...db import first_row, isoformat
+from ...db import Database, first_row, isoformat
 from ...newsletter import subscribers
 from ...urls import absolute_url
 from .. import retention
@@ -19,7 +21,7 @@ from . import records
 FORMAT_VERSION = 1
 
 
-def newsletter_part(db, email):
+def newsletter_part(db: Database, email: str) -> dict | None:
     """The subscriber row, consent proofs, history and campaign deliveries (or None)."""
     subscriber = subscribers.find_by_email(db, email)
     if subscriber is None:
@@ -41,7 +43,7 @@ def newsletter_part(db, email):
     }
 
 
-def prospect_part(db, email):
+def prospect_part(db: Database, email: str) -> dict | None:
     """The prospect row, their requests, staff notes and mails waiting to be sent (or None)."""
     prospect = prospects.find_by_email(db, email)
     if prospect is None:
@@ -62,7 +64,7 @@ def prospect_part(db, email):
     }
 
 
-def mail_sends(db, email):
+def mail_sends(db: Database, email: str) -> list[dict]:
     """Which newsletter mails (confirmations...) went to the address, and when."""
     hashes = tokens.address_hashes(email)
     placeholders = ", ".join("?" for _ in hashes)
@@ -75,7 +77,7 @@ def mail_sends(db, email):
     )
 
 
-def suppression(db, email):
+def suppression(db: Database, email: str) -> dict | None:
     """The suppression entry (date and reason), or None: the address is not blocked."""
     hashes = tokens.address_hashes(email)
     placeholders = ", ".join("?" for _ in hashes)
@@ -87,7 +89,7 @@ def suppression(db, email):
     )
 
 
-def retention_periods():
+def retention_periods() -> list[dict]:
     """The retention rules, as plain strings in the current language."""
     return [
         {
@@ -100,7 +102,7 @@ def retention_periods():
     ]
 
 
-def article_15_information():
+def article_15_information() -> dict:
     """What article 15 says a person must be told, with the facts of FACTS.md."""
     return {
         "controller": {
@@ -169,7 +171,7 @@ def article_15_information():
     }
 
 
-def document(db, email, now, copy_number):
+def document(db: Database, email: str, now: datetime, copy_number: int | None) -> dict:
     """Everything we hold about `email`, plus the article 15 information."""
     return {
         "format_version": FORMAT_VERSION,

@@ -1,7 +1,11 @@
 """The rights request form and the correction form (public: no CSRF cookie, a honeypot)."""
 
+from collections.abc import Callable
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
-from wtforms import RadioField
+from flask_babel.speaklater import LazyString
+from wtforms import Field, Form, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, ValidationError
 
@@ -28,7 +32,7 @@ class RightsRequestForm(PublicForm):
         validators=[InputRequired(_l("Please choose what you would like us to do."))],
     )
 
-    def validate_email(self, field):
+    def validate_email(self, field: Field) -> None:
         """The address must also be one we can store and compare (normalised)."""
         try:
             subscribers.normalise_email(field.data)
@@ -36,14 +40,14 @@ class RightsRequestForm(PublicForm):
             raise ValidationError(_l("Please enter a valid e-mail address.")) from error
 
 
-def required_for_prospects(message):
+def required_for_prospects(message: str | LazyString) -> Callable[[Form, Field], None]:
     """A validator: the field may be empty unless the person is a prospect.
 
     Prospects' names and organisation cannot be blank (the contact forms require
     them); a subscriber has only a first name, which they may remove.
     """
 
-    def check(form, field):
+    def check(form: Form, field: Field) -> None:
         if form.holds_prospect and not (field.data or "").strip():
             raise ValidationError(message)
 
@@ -53,7 +57,7 @@ def required_for_prospects(message):
 class RectifyForm(PublicForm):
     """The identity we hold, to correct. Which fields are shown depends on what we hold."""
 
-    def __init__(self, *args, holds_prospect=False, **kwargs):
+    def __init__(self, *args: Any, holds_prospect: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.holds_prospect = holds_prospect
         if holds_prospect:

@@ -6,9 +6,16 @@ listed for staff newest first with keyset pagination on (received_at, id).
 """
 
 import calendar
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from ...db import first_row, format_keyset_cursor, isoformat, keyset_page, parse_keyset_cursor
+from ...db import (
+    Database,
+    first_row,
+    format_keyset_cursor,
+    isoformat,
+    keyset_page,
+    parse_keyset_cursor,
+)
 from ...tokens import RIGHTS_MAX_AGE
 
 KINDS = ("access", "rectify", "erase", "object")
@@ -34,7 +41,7 @@ PAGE_SIZE = 50
 FEE_FROM_COPY = 2
 
 
-def add_months(moment, months):
+def add_months(moment: datetime, months: int) -> datetime:
     """The same day `months` calendar months later; the 31st becomes the month's last day."""
     month_index = moment.month - 1 + months
     year, month = moment.year + month_index // 12, month_index % 12 + 1
@@ -42,17 +49,19 @@ def add_months(moment, months):
     return moment.replace(year=year, month=month, day=day)
 
 
-def due_date(received_at):
+def due_date(received_at: datetime) -> datetime:
     """When the answer is due: one calendar month after receipt (GDPR art. 12(3))."""
     return add_months(received_at, 1)
 
 
-def get(db, request_id):
+def get(db: Database, request_id: int) -> dict | None:
     """The request row as a dict, or None."""
     return first_row(db, "SELECT * FROM rights_requests WHERE id = ?", [request_id])
 
 
-def create(db, email, kind, now, channel=WEB, verified=False):
+def create(
+    db: Database, email: str, kind: str, now: datetime, channel: str = WEB, verified: bool = False
+) -> int:
     """Record a request received `now`; return its id.
 
     Requests by post or e-mail are `verified` on creation: staff checked who wrote.
@@ -71,7 +80,7 @@ def create(db, email, kind, now, channel=WEB, verified=False):
     return db["rights_requests"].insert(row).last_pk
 
 
-def may_mail(db, email, now):
+def may_mail(db: Database, email: str, now: datetime) -> bool:
     """True while the address is under every limit in `MAIL_LIMITS` (web requests)."""
     for window, most in MAIL_LIMITS:
         sent = db.execute(
@@ -84,7 +93,7 @@ def may_mail(db, email, now):
     return True
 
 
-def expire_unverified(db, now):
+def expire_unverified(db: Database, now: datetime) -> int:
     """Mark requests whose link ran out unused as expired; return how many."""
     cursor = db.execute(
         "UPDATE rights_requests SET status = 'expired' "
@@ -94,7 +103,7 @@ def expire_unverified(db, now):
     return cursor.rowcount
 
 
-def completed_copies(db, email):
+def completed_copies(db: Database, email: str) -> int:
     """How many copies of their data this address has been given so far."""
     return db.execute(
         "SELECT count(*) FROM rights_requests WHERE email = ? AND kind = 'access' "
@@ -103,7 +112,13 @@ def completed_copies(db, email):
     ).fetchone()[0]
 
 
-def complete(db, request_id, now, note=None, copy_number=None):
+def complete(
+    db: Database,
+    request_id: int,
+    now: datetime,
+    note: str | None = None,
+    copy_number: int | None = None,
+) -> None:
     """Mark the request done (verified too, if it was not yet); the first completion counts."""
     stamp = isoformat(now)
     db.execute(
@@ -114,7 +129,7 @@ def complete(db, request_id, now, note=None, copy_number=None):
     )
 
 
-def for_email(db, email):
+def for_email(db: Database, email: str) -> list[dict]:
     """Every request from this address, oldest first, without repeating the address."""
     return list(
         db.query(
@@ -133,7 +148,9 @@ CURRENT_STATUS = (
 )
 
 
-def search(db, now, status="", cursor=None, limit=PAGE_SIZE):
+def search(
+    db: Database, now: datetime, status: str = "", cursor: str | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[dict], str | None]:
     """(rows, next cursor): requests newest first, optionally of one status.
 
     Each row carries its current status and `overdue` (not answered by its due date).

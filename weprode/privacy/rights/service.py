@@ -8,14 +8,16 @@ the same functions as the web flow.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from flask_mail import Message
 
 from ... import tokens
 from ...contact import prospects
-from ...db import isoformat, parse_timestamp, write_transaction
+from ...db import Database, isoformat, parse_timestamp, write_transaction
 from ...mail import messages
 from ...newsletter import optout, subscribers
 from ...urls import absolute_url
@@ -40,7 +42,7 @@ class Holdings:
     deliveries: int = 0
 
     @property
-    def anything(self):
+    def anything(self) -> bool:
         """True when some record names the address (besides rights requests)."""
         return self.subscriber is not None or self.prospect is not None
 
@@ -56,14 +58,14 @@ class Correction:
     job_title: str | None = None
 
 
-def count_rows(db, table, column, row):
+def count_rows(db: Database, table: str, column: str, row: dict | None) -> int:
     """How many rows of `table` point at `row` through `column` (0 when no row)."""
     if row is None:
         return 0
     return db.execute(f"SELECT count(*) FROM {table} WHERE {column} = ?", [row["id"]]).fetchone()[0]
 
 
-def holdings(db, email):
+def holdings(db: Database, email: str) -> Holdings:
     """The subscriber and prospect rows for `email` and how many rows hang off them."""
     subscriber = subscribers.find_by_email(db, email)
     prospect = prospects.find_by_email(db, email)
@@ -76,7 +78,7 @@ def holdings(db, email):
     )
 
 
-def verification_message(rights_request, language):
+def verification_message(rights_request: dict, language: str) -> Message:
     """The mail carrying the signed link, in the language of the page it was asked on."""
     received_at = parse_timestamp(rights_request["received_at"])
     token = tokens.make_rights_token(rights_request["id"], received_at)
@@ -94,7 +96,7 @@ def verification_message(rights_request, language):
         )
 
 
-def submit(db, email, kind, language, now):
+def submit(db: Database, email: str, kind: str, language: str, now: datetime) -> bool:
     """Record a web request and mail its verification link; True if a mail went out.
 
     Over the per-address limit nothing is recorded or sent (and the visitor sees the
@@ -114,7 +116,7 @@ def submit(db, email, kind, language, now):
     return True
 
 
-def open_request(db, token, now):
+def open_request(db: Database, token: str, now: datetime) -> tuple[tokens.TokenStatus, dict | None]:
     """(token status, request) for a link. Changes nothing."""
     check = tokens.check_rights_token(token, now)
     if check.status == tokens.TokenStatus.INVALID:
@@ -128,13 +130,13 @@ def open_request(db, token, now):
     return tokens.TokenStatus.OK, rights_request
 
 
-def record_offline(db, email, kind, now):
+def record_offline(db: Database, email: str, kind: str, now: datetime) -> int:
     """Record a request that came by post or e-mail, its sender already checked by staff."""
     with write_transaction(db):
         return records.create(db, email, kind, now, channel=records.POST_OR_EMAIL, verified=True)
 
 
-def give_copy(db, request_id, now):
+def give_copy(db: Database, request_id: int, now: datetime) -> dict:
     """Complete an access request and return the JSON-ready document.
 
     The copy is numbered once, at the first completion: downloading again from the
@@ -150,7 +152,7 @@ def give_copy(db, request_id, now):
         return export.document(db, email, now, copy_number)
 
 
-def erase_personal_data(db, email, now):
+def erase_personal_data(db: Database, email: str, now: datetime) -> dict[str, int]:
     """Delete everything naming the address but the suppression hash; return counts.
 
     Subscriber rows take consents, history and deliveries with them, prospects take
@@ -177,7 +179,7 @@ def erase_personal_data(db, email, now):
     return removed
 
 
-def erase(db, request_id, now):
+def erase(db: Database, request_id: int, now: datetime) -> dict[str, int]:
     """Carry out an erasure request; idempotent. Returns what was deleted."""
     with write_transaction(db):
         rights_request = records.get(db, request_id)
@@ -188,7 +190,7 @@ def erase(db, request_id, now):
     return removed
 
 
-def object_to_marketing(db, request_id, now):
+def object_to_marketing(db: Database, request_id: int, now: datetime) -> None:
     """Stop all marketing: unsubscribe, flag the prospect, suppress the address.
 
     Suppression keeps staff additions and imports from bringing the address back;
@@ -209,7 +211,7 @@ def object_to_marketing(db, request_id, now):
         records.complete(db, request_id, now)
 
 
-def rectify(db, request_id, correction, now):
+def rectify(db: Database, request_id: int, correction: Correction | None, now: datetime) -> None:
     """Apply the person's corrections to their subscriber and prospect records.
 
     `correction` is None when we hold nothing to correct: the request is closed.

@@ -6,7 +6,10 @@ GET pages never change anything (mail scanners follow links); the button's POST 
 import json
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from werkzeug.datastructures import MultiDict
+from wtforms import Field
 
 from ... import tokens
 from ...db import get_db, utcnow
@@ -42,7 +45,7 @@ def request_view():
     return render_template("rights/sent.html")
 
 
-def rectify_form(held, formdata):
+def rectify_form(held: service.Holdings, formdata: MultiDict | None) -> RectifyForm:
     """The correction form, filled with what we hold unless the person just sent it."""
     subscriber, prospect = held.subscriber, held.prospect
     current = {**(subscriber or {}), **(prospect or {})}
@@ -57,12 +60,12 @@ def rectify_form(held, formdata):
     )
 
 
-def stripped(field):
+def stripped(field: Field) -> str | None:
     """A text field's value without surrounding spaces; None when empty."""
     return (field.data or "").strip() or None
 
 
-def correction_from(form, held):
+def correction_from(form: RectifyForm, held: service.Holdings) -> service.Correction | None:
     """What to change, from a validated form (None when we hold nothing to change)."""
     if not held.anything:
         return None
@@ -76,7 +79,7 @@ def correction_from(form, held):
     )
 
 
-def rectify_view(token, rights_request, held):
+def rectify_view(token: str, rights_request: dict, held: service.Holdings) -> ResponseReturnValue:
     """GET: the form with what we hold. POST: correct, or show the errors (400)."""
     db = get_db()
     if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
@@ -91,7 +94,7 @@ def rectify_view(token, rights_request, held):
     return render_template("rights/done.html", kind="rectify", held=held)
 
 
-def copy_download(document):
+def copy_download(document: dict) -> Response:
     """The JSON document as a file download."""
     body = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     filename = f"weprode-personal-data-{document['generated_at'][:10]}.json"
