@@ -4,7 +4,7 @@ Only staff ever get a cookie: the session cookie's path is /admin, and public vi
 never touch the session.
 """
 
-from flask import Blueprint, current_app, redirect, request, url_for
+from flask import Blueprint, Flask, current_app, redirect, request, url_for
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -33,13 +33,13 @@ class StaffUser:
     is_active = True
     is_anonymous = False
 
-    def __init__(self, session_id, account):
+    def __init__(self, session_id: str, account: dict) -> None:
         self.session_id = session_id
         self.id = account["id"]
         self.email = account["email"]
         self.has_totp = bool(account["totp_secret"])
 
-    def get_id(self):
+    def get_id(self) -> str:
         return self.session_id
 
 
@@ -72,7 +72,7 @@ def never_cache(response):
     return response
 
 
-def init_app(app):
+def init_app(app: Flask) -> None:
     """Bind Flask-Login and CSRF (checked only here: public forms carry no token)."""
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -1,6 +1,6 @@
 """Staff login (password, then TOTP when enrolled), logout and TOTP enrolment."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import segno
@@ -11,7 +11,7 @@ from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from .. import audit
-from ..db import get_db, isoformat, parse_timestamp, utcnow
+from ..db import Database, get_db, isoformat, parse_timestamp, utcnow
 from ..forms import EMAIL_MAX_LENGTH
 from ..staff import accounts
 from ..usage_log import security_event
@@ -35,12 +35,12 @@ class CodeForm(FlaskForm):
     )
 
 
-def client_ip():
+def client_ip() -> str:
     """The address lockouts count against (the proxy's, when TRUSTED_PROXIES is set)."""
     return request.remote_addr or "unknown"
 
 
-def safe_next(default_endpoint="admin.dashboard"):
+def safe_next(default_endpoint: str = "admin.dashboard") -> str:
     """Where to go after login: a path inside /admin only, never another site."""
     target = request.args.get("next", "")
     parts = urlsplit(target)
@@ -49,7 +49,7 @@ def safe_next(default_endpoint="admin.dashboard"):
     return url_for(default_endpoint)
 
 
-def complete_login(db, account, now):
+def complete_login(db: Database, account: dict, now: datetime) -> None:
     """Renew the session (a fresh cookie, no pre-login state) and sign in."""
     session.clear()
     session_id = accounts.start_session(db, account["id"], now)
@@ -58,7 +58,7 @@ def complete_login(db, account, now):
     security_event("staff_login", login=account["email"])
 
 
-def refuse_if_locked_out(db, login, now):
+def refuse_if_locked_out(db: Database, login: str | None, now: datetime) -> None:
     """429 while the account or this address has too many recent failures."""
     if accounts.is_locked_out(db, login, client_ip(), now):
         audit.record(db, accounts.normalise_login(login) or "-", "login_locked_out", now)
@@ -66,7 +66,9 @@ def refuse_if_locked_out(db, login, now):
         abort(429, description=LOCKED_OUT_MESSAGE)
 
 
-def fail(db, login, now, form, template):
+def fail(
+    db: Database, login: str | None, now: datetime, form: FlaskForm, template: str
+) -> tuple[str, int]:
     """Count a failure and answer the same message whatever went wrong."""
     accounts.record_failure(db, login, client_ip(), now)
     audit.record(db, accounts.normalise_login(login) or "-", "login_failed", now)

@@ -3,15 +3,17 @@
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
 from ..campaigns import compose, ledger, render
-from ..db import get_db, utcnow
+from ..db import Database, get_db, utcnow
 from ..mail import bulk_smtp, messages
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
@@ -24,7 +26,7 @@ class ActionForm(FlaskForm):
     """Only a CSRF token: every button on the campaign page posts one."""
 
 
-def campaign_or_404(campaign_id):
+def campaign_or_404(campaign_id: int) -> dict:
     campaign = ledger.get(get_db(), campaign_id)
     if campaign is None:
         abort(404, description="No campaign with this number.")
@@ -38,7 +40,7 @@ def campaign_list():
     return render_template("admin/campaigns.html", campaigns=rows, next_before=next_before)
 
 
-def editor(campaign=None):
+def editor(campaign: dict | None = None) -> ResponseReturnValue:
     """Show and save the editor; validation errors appear next to each field."""
     db = get_db()
     values = {name: (campaign or {}).get(name, "") for name in FIELDS}
@@ -127,7 +129,7 @@ def campaign_progress(campaign_id):
     }
 
 
-def sample_subscriber():
+def sample_subscriber() -> dict:
     """The staff member previewing, as a recipient."""
     return {"id": 0, "email": current_user.email, "first_name": None}
 
@@ -169,7 +171,9 @@ def campaign_preview_document(campaign_id):
     return html, 200, headers
 
 
-def action(campaign_id, name, do, message):
+def action(
+    campaign_id: int, name: str, do: Callable[[Database, datetime], object], message: str
+) -> ResponseReturnValue:
     """Run one state change from a button, with CSRF and an audit entry."""
     campaign_or_404(campaign_id)
     if not ActionForm().validate():
@@ -189,7 +193,7 @@ def action(campaign_id, name, do, message):
 def campaign_test(campaign_id):
     """Send the campaign to the signed-in staff member only."""
 
-    def send_test(db, now):
+    def send_test(db: Database, now: datetime) -> None:
         prepared = render.prepare(ledger.get(db, campaign_id))
         connection = bulk_smtp.connect()
         try:

@@ -28,7 +28,7 @@ class Chart:
     baseline: float
 
 
-def nice_ceiling(value):
+def nice_ceiling(value: float) -> int:
     """A round maximum for the y axis (1, 2, 5 x 10^n) at or above `value`."""
     step = 1
     while True:
@@ -38,7 +38,7 @@ def nice_ceiling(value):
         step *= 10
 
 
-def weekly_chart(weeks):
+def weekly_chart(weeks: list[dict]) -> Chart:
     """Lay out paired bars (signups, churn) for each week of `weeks`.
 
     `weeks` is a list of dicts with `start` (date), `signups` and `churn`.

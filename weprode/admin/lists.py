@@ -1,13 +1,16 @@
 """What the staff list pages share: filters from the query string, page links, CSV export."""
 
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
 from flask import Response, abort, current_app, request
 from flask_login import current_user
 
 from .. import audit
-from ..db import connect, get_db, utcnow
+from ..db import Database, connect, get_db, utcnow
 
 
-def filters_or_400(make_filters, **values):
+def filters_or_400(make_filters: Callable[..., Any], **values: str) -> Any:
     """The list's filters built from `values`; 400 with the reason if they are malformed."""
     try:
         return make_filters(**values)
@@ -15,12 +18,14 @@ def filters_or_400(make_filters, **values):
         abort(400, description=str(error))
 
 
-def args_without_cursor():
+def args_without_cursor() -> dict[str, str]:
     """The query string minus the page cursor, so page and export links keep the filters."""
     return {k: v for k, v in request.args.items() if k != "after"}
 
 
-def csv_download(target, csv_lines_from, **filters):
+def csv_download(
+    target: str, csv_lines_from: Callable[[Database], Iterable[str]], **filters: str
+) -> Response:
     """Stream `csv_lines_from(db)` as `<target>-<time>.csv`, recording the export first.
 
     The audit entry names the list and the `filters` applied, so the log says what
@@ -36,7 +41,9 @@ def csv_download(target, csv_lines_from, **filters):
     )
 
 
-def lines_over_own_connection(database, csv_lines_from):
+def lines_over_own_connection(
+    database: str, csv_lines_from: Callable[[Database], Iterable[str]]
+) -> Iterator[str]:
     """CSV lines over a connection of its own: the response outlives the request's."""
     db = connect(database)
     try:

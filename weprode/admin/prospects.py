@@ -37,7 +37,7 @@ class NoteForm(FlaskForm):
     )
 
 
-def filters_from_args():
+def filters_from_args() -> prospects.ProspectFilter:
     """The list's filters from the query string; 400 with the reason if malformed."""
     return lists.filters_or_400(
         prospects.ProspectFilter,
@@ -46,7 +46,7 @@ def filters_from_args():
     )
 
 
-def prospect_or_404(prospect_id):
+def prospect_or_404(prospect_id: int) -> dict:
     """The prospect, or a 404 page saying it may have been deleted."""
     prospect = prospects.get(get_db(), prospect_id)
     if prospect is None:
@@ -54,7 +54,12 @@ def prospect_or_404(prospect_id):
     return prospect
 
 
-def detail_page(prospect, status_form=None, note_form=None, status=200):
+def detail_page(
+    prospect: dict,
+    status_form: StatusForm | None = None,
+    note_form: NoteForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
     """The detail page, with the forms as given (carrying their errors) or fresh ones."""
     db = get_db()
     status_form = status_form or StatusForm(formdata=None, status=prospect["status"])

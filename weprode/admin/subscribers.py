@@ -27,7 +27,7 @@ class ConfirmForm(FlaskForm):
     """A form with nothing but its CSRF token: the confirmation button."""
 
 
-def filters_from_args():
+def filters_from_args() -> search.SubscriberFilter:
     """The list's filters from the query string; 400 with the reason if malformed."""
     return lists.filters_or_400(
         search.SubscriberFilter,
@@ -38,7 +38,7 @@ def filters_from_args():
     )
 
 
-def subscriber_or_404(subscriber_id):
+def subscriber_or_404(subscriber_id: int) -> dict:
     """The subscriber, or a 404 page saying they may have been erased or purged."""
     subscriber = subscribers.get(get_db(), subscriber_id)
     if subscriber is None:
@@ -46,7 +46,9 @@ def subscriber_or_404(subscriber_id):
     return subscriber
 
 
-def detail_page(subscriber, form=None, status=200):
+def detail_page(
+    subscriber: dict, form: RectifyForm | None = None, status: int = 200
+) -> tuple[str, int]:
     """The detail page, with the rectify form as given (carrying its errors) or a fresh one."""
     db = get_db()
     form = form or RectifyForm(

@@ -91,7 +91,7 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
     mode = "confirmed" if confirmed else "double-opt-in"
     with click.progressbar(length=1, label="Importing", file=sys.stderr) as bar:
 
-        def progress(done, total):
+        def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
             bar.update(done - bar.pos)
 
