@@ -13,6 +13,8 @@ from flask_babel import get_locale
 # Endpoints whose URLs never carry the visitor's language.
 UNLOCALISED_BLUEPRINTS = ("admin",)
 UNLOCALISED_ENDPOINTS = ("static",)
+# Set by `query_arguments` on a view: the query arguments it reads, with accepted values.
+QUERY_ARGUMENTS_ATTR = "_query_arguments"
 # Each language named in itself, as a language switch should.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
@@ -47,14 +49,48 @@ def keep_language(endpoint, values):
         values["lang"] = language
 
 
+def query_arguments(**accepted):
+    """Mark a view that reads query arguments: `name=(accepted values, ...)`.
+
+    Links to the page in another language keep these arguments, and only with an
+    accepted value; anything else in the query string is dropped, so no link ever
+    echoes what a visitor (or a poisoned cache entry) put in the URL.
+    """
+
+    def mark(view):
+        setattr(view, QUERY_ARGUMENTS_ATTR, accepted)
+        return view
+
+    return mark
+
+
+def kept_arguments():
+    """The query arguments this page reads, with an accepted value (see `query_arguments`)."""
+    view = current_app.view_functions.get(request.endpoint)
+    accepted = getattr(view, QUERY_ARGUMENTS_ATTR, {})
+    return {
+        name: request.args[name]
+        for name, values in accepted.items()
+        if request.args.get(name) in values
+    }
+
+
+def language_args(language):
+    """The query arguments naming `language` in a URL: none for the default language."""
+    return {} if language == current_app.config["BABEL_DEFAULT_LOCALE"] else {"lang": language}
+
+
 def language_path(language, keep_query=False):
-    """This page's path in `language`; with `keep_query`, other query arguments too."""
-    args = request.args.to_dict(flat=False) if keep_query else {}
-    args.pop("lang", None)
-    if language != current_app.config["BABEL_DEFAULT_LOCALE"]:
-        args["lang"] = [language]
-    query = urlencode(args, doseq=True)
+    """This page's path in `language`; with `keep_query`, the arguments the view reads."""
+    args = {**(kept_arguments() if keep_query else {}), **language_args(language)}
+    query = urlencode(args)
     return request.path + ("?" + query if query else "")
+
+
+def is_canonical_request():
+    """True when the query string is exactly the page's canonical one (its `lang`, if any)."""
+    canonical = language_args(str(get_locale()))
+    return request.args.to_dict(flat=False) == {name: [v] for name, v in canonical.items()}
 
 
 def language_context():
