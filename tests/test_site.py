@@ -179,3 +179,20 @@ def test_language_switch_keeps_only_the_arguments_a_page_reads(client):
     }
     junk = client.get("/privacy/request?kind=P0IS0N").get_data(as_text=True)
     assert language_links(junk) == {"en": "/privacy/request", "fr": "/privacy/request?lang=fr"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/\\evil.example", "//evil.example", "/\\/evil.example", "/no-such-page"]
+)
+def test_language_switch_of_an_unknown_path_leads_home(client, path):
+    response = client.get("/", environ_overrides={"PATH_INFO": path})
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert language_links(html) == {"en": "/", "fr": "/?lang=fr"}
+    assert not any("evil" in url or "no-such-page" in url for url in page_links(html))
+
+
+def test_language_switch_of_a_wrong_method_leads_home(client):
+    response = client.post("/about?lang=fr&utm_source=P0IS0N")
+    assert response.status_code == 405
+    assert language_links(response.get_data(as_text=True)) == {"en": "/", "fr": "/?lang=fr"}

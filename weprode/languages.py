@@ -5,9 +5,7 @@ instead. Every link a French page builds with `url_for` carries `lang=fr` (Engli
 the default, keeps clean URLs), so forms post, redirect and re-render in French too.
 """
 
-from urllib.parse import urlencode
-
-from flask import current_app, has_request_context, request
+from flask import current_app, has_request_context, request, url_for
 from flask_babel import get_locale
 
 # Endpoints whose URLs never carry the visitor's language.
@@ -75,22 +73,29 @@ def kept_arguments():
     }
 
 
-def language_args(language):
-    """The query arguments naming `language` in a URL: none for the default language."""
-    return {} if language == current_app.config["BABEL_DEFAULT_LOCALE"] else {"lang": language}
+def url_language(language):
+    """`lang` in the URLs of `language`; None (no argument) for the default language."""
+    return None if language == current_app.config["BABEL_DEFAULT_LOCALE"] else language
 
 
 def language_path(language, keep_query=False):
-    """This page's path in `language`; with `keep_query`, the arguments the view reads."""
-    args = {**(kept_arguments() if keep_query else {}), **language_args(language)}
-    query = urlencode(args)
-    return request.path + ("?" + query if query else "")
+    """This page's path in `language`; with `keep_query`, the arguments the view reads.
+
+    Built with `url_for` from the route the request matched, never from the raw path:
+    `/%5Cevil.example` would give `/\\evil.example`, which browsers resolve to another
+    host. A request that matched no route (404, 405) gets the home page instead.
+    """
+    lang = url_language(language)
+    if request.url_rule is None:
+        return url_for("site.home", lang=lang)
+    args = kept_arguments() if keep_query else {}
+    return url_for(request.endpoint, **request.view_args, **args, lang=lang)
 
 
 def is_canonical_request():
     """True when the query string is exactly the page's canonical one (its `lang`, if any)."""
-    canonical = language_args(str(get_locale()))
-    return request.args.to_dict(flat=False) == {name: [v] for name, v in canonical.items()}
+    lang = url_language(str(get_locale()))
+    return request.args.to_dict(flat=False) == ({"lang": [lang]} if lang else {})
 
 
 def language_context():
