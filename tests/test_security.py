@@ -68,3 +68,20 @@ def test_hsts_follows_the_proxy_when_proxies_are_trusted(app_config, tmp_path):
     app = create_app(app_config, instance_path=tmp_path / "i")
     response = app.test_client().get("/", headers={"X-Forwarded-Proto": "https"})
     assert "Strict-Transport-Security" in response.headers
+
+
+def test_public_routes_never_read_or_write_a_staff_session(app, staff_client, db):
+    # A staff browser's cookie replayed outside /admin, from another User-Agent: what
+    # Flask-Login's session protection reacts to when anything loads the session.
+    cookie = staff_client.get_cookie("weprode_staff", path="/admin")
+    sessions = list(db.query("SELECT id, last_seen_at, ended_at FROM staff_sessions"))
+    visitor = app.test_client(use_cookies=False)
+    headers = {"Cookie": f"weprode_staff={cookie.value}", "User-Agent": "another-browser/1.0"}
+    for rule in public_rules(app):
+        url = example_url(rule)
+        for method in ("GET", "POST"):
+            response = visitor.open(url, method=method, headers=headers)
+            assert "Set-Cookie" not in response.headers, (method, url)
+            assert "cookie" not in response.headers.get("Vary", "").lower(), (method, url)
+    assert list(db.query("SELECT id, last_seen_at, ended_at FROM staff_sessions")) == sessions
+    assert staff_client.get("/admin/").status_code == 200
