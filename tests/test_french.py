@@ -104,9 +104,9 @@ def test_language_switch_links_to_the_same_page_in_each_language(client):
     assert '<a href="/privacy?lang=fr" lang="fr" hreflang="fr">Français</a>' in english
 
 
-def test_language_switch_keeps_other_query_arguments(client):
-    html = client.get("/contact?kind=meeting").get_data(as_text=True)
-    assert 'href="/contact?kind=meeting&amp;lang=fr" lang="fr"' in html
+def test_language_switch_keeps_the_query_arguments_the_page_reads(client):
+    html = client.get("/contact/thanks?kind=meeting").get_data(as_text=True)
+    assert 'href="/contact/thanks?kind=meeting&amp;lang=fr" lang="fr"' in html
 
 
 def test_french_page_declares_its_canonical_url_and_alternates(client):

@@ -1,7 +1,11 @@
 """No cookies for visitors, strict headers everywhere, the cross-origin check."""
 
+from datetime import UTC, datetime
+
 import pytest
 from werkzeug.routing import Rule
+
+from weprode import tokens
 
 REQUIRED_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -87,3 +91,98 @@ def test_head_never_acts_on_any_public_route_that_takes_a_post(app, client, db):
         get = client.get(url)
         assert head.status_code == get.status_code, url
     assert database_snapshot(db) == before
+
+
+def test_public_routes_never_read_or_write_a_staff_session(app, staff_client, db):
+    # A staff browser's cookie replayed outside /admin, from another User-Agent: what
+    # Flask-Login's session protection reacts to when anything loads the session.
+    cookie = staff_client.get_cookie("weprode_staff", path="/admin")
+    sessions = list(db.query("SELECT id, last_seen_at, ended_at FROM staff_sessions"))
+    visitor = app.test_client(use_cookies=False)
+    headers = {"Cookie": f"weprode_staff={cookie.value}", "User-Agent": "another-browser/1.0"}
+    for rule in public_rules(app):
+        url = example_url(rule)
+        for method in ("GET", "POST"):
+            response = visitor.open(url, method=method, headers=headers)
+            assert "Set-Cookie" not in response.headers, (method, url)
+            assert "cookie" not in response.headers.get("Vary", "").lower(), (method, url)
+    assert list(db.query("SELECT id, last_seen_at, ended_at FROM staff_sessions")) == sessions
+    assert staff_client.get("/admin/").status_code == 200
+
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+# Each purpose: a genuine token, and its check at NOW.
+TOKEN_PURPOSES = {
+    "confirm": (
+        lambda: tokens.make_confirm_token(7, NOW),
+        lambda token: tokens.check_confirm_token(token, NOW),
+    ),
+    "undo": (
+        lambda: tokens.make_undo_token(7, NOW),
+        lambda token: tokens.check_undo_token(token, NOW),
+    ),
+    "rights": (
+        lambda: tokens.make_rights_token(7, NOW),
+        lambda token: tokens.check_rights_token(token, NOW),
+    ),
+    "unsubscribe": (lambda: tokens.make_unsubscribe_token(7), tokens.check_unsubscribe_token),
+    "unsubscribe for a campaign": (
+        lambda: tokens.unsubscribe_token_maker(3)(7),
+        tokens.check_unsubscribe_token,
+    ),
+}
+BASE64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def same_bytes_other_spelling(part):
+    """`part` with its last character changed only in bits base64 decoding drops."""
+    unused_bits = {2: 4, 3: 2}.get(len(part) % 4, 0)  # 4 or 2 bits pad the last character
+    last = BASE64URL.index(part[-1])
+    return part[:-1] + BASE64URL[last ^ ((1 << unused_bits) - 1)] if unused_bits else None
+
+
+def non_canonical_variants(token):
+    """The same token spelled otherwise: junk, padding, whitespace, other base64 spellings."""
+    payload, signature = token.split(".")
+    middle = len(signature) // 2
+    variants = [
+        f"{payload}.{signature[:middle]}!!~~{signature[middle:]}",
+        f"{payload}.{signature[:middle]}é€{signature[middle:]}",
+        f"{payload}.{signature}==",
+        f"{payload}==.{signature}",
+        f"{payload}.{signature} ",
+        f"{payload}.{signature}\n",
+        f"{payload}.{signature[:middle]}\0{signature[middle:]}",
+        f" {token}",
+        f"{payload}..{signature}",
+        f"{payload}.{signature.replace('-', '+').replace('_', '/')}",
+        f"{payload}.{same_bytes_other_spelling(signature)}",
+    ]
+    if same_bytes_other_spelling(payload):
+        variants.append(f"{same_bytes_other_spelling(payload)}.{signature}")
+    return [v for v in variants if v != token]
+
+
+@pytest.mark.parametrize("purpose", TOKEN_PURPOSES)
+def test_only_the_exact_token_string_is_accepted(app, purpose):
+    make, check = TOKEN_PURPOSES[purpose]
+    with app.app_context():
+        token = make()
+        assert check(token).ok
+        for variant in non_canonical_variants(token):
+            assert check(variant).status == "invalid", repr(variant)
+
+
+@pytest.mark.parametrize("encoded", ["%3D%3D", "%20", "%0A", "%00", "%C3%A9%E2%82%AC", "%21%7E"])
+def test_percent_encoded_junk_in_a_token_url_gets_400(app, client, encoded):
+    with app.app_context():
+        token = tokens.make_unsubscribe_token(7)
+    payload, signature = token.split(".")
+    middle = len(signature) // 2
+    for spelled in (
+        f"{payload}.{signature}{encoded}",
+        f"{payload}.{signature[:middle]}{encoded}{signature[middle:]}",
+    ):
+        response = client.get(f"/unsubscribe/{spelled}")
+        assert response.status_code == 400, spelled
+        assert "not valid" in response.get_data(as_text=True)

@@ -4,6 +4,8 @@ import re
 
 import pytest
 
+from weprode.site.views import PAGE_CACHE
+
 PAGES = ["/", "/services", "/about", "/legal", "/privacy"]
 
 
@@ -133,3 +135,64 @@ def test_footer_form_of_a_cached_page_names_that_page(client):
     client.get("/about")
     html = client.get("/services").get_data(as_text=True)
     assert 'name="source_page" type="hidden" value="/services"' in html
+
+
+def language_links(html):
+    """The language switch's hrefs, by language."""
+    return dict(
+        (code, href) for href, code in re.findall(r'<a href="([^"]*)" lang="([a-z]+)"', html)
+    )
+
+
+def page_links(html):
+    """Every URL the page gives: hrefs, canonical and alternates, og:url, form actions."""
+    return re.findall(r'(?:href|content|action)="([^"]*)"', html)
+
+
+def test_query_junk_is_never_echoed_nor_cached(app, client):
+    pad = "x" * 3000
+    poisoned = client.get(f"/about?lang=fr&utm_source=P0IS0N&pad={pad}").get_data(as_text=True)
+    clean = client.get("/about?lang=fr").get_data(as_text=True)
+
+    assert [url for _, url in app.extensions[PAGE_CACHE]] == ["/about?lang=fr"]
+
+    for html in (poisoned, clean):
+        assert not any("P0IS0N" in url or pad in url for url in page_links(html))
+        assert language_links(html) == {"en": "/about", "fr": "/about?lang=fr"}
+        assert '<link rel="canonical" href="http://localhost/about?lang=fr">' in html
+    assert clean == poisoned
+
+
+def test_page_cache_serves_the_canonical_page_to_non_canonical_urls(client):
+    client.get("/about?lang=de&utm_campaign=P0IS0N")
+    client.get("/about?utm_campaign=P0IS0N")
+    english = client.get("/about").get_data(as_text=True)
+    assert "P0IS0N" not in english
+    assert language_links(english) == {"en": "/about", "fr": "/about?lang=fr"}
+
+
+def test_language_switch_keeps_only_the_arguments_a_page_reads(client):
+    html = client.get("/privacy/request?kind=erase&utm_source=P0IS0N").get_data(as_text=True)
+    assert language_links(html) == {
+        "en": "/privacy/request?kind=erase",
+        "fr": "/privacy/request?kind=erase&amp;lang=fr",
+    }
+    junk = client.get("/privacy/request?kind=P0IS0N").get_data(as_text=True)
+    assert language_links(junk) == {"en": "/privacy/request", "fr": "/privacy/request?lang=fr"}
+
+
+@pytest.mark.parametrize(
+    "path", ["/\\evil.example", "//evil.example", "/\\/evil.example", "/no-such-page"]
+)
+def test_language_switch_of_an_unknown_path_leads_home(client, path):
+    response = client.get("/", environ_overrides={"PATH_INFO": path})
+    assert response.status_code == 404
+    html = response.get_data(as_text=True)
+    assert language_links(html) == {"en": "/", "fr": "/?lang=fr"}
+    assert not any("evil" in url or "no-such-page" in url for url in page_links(html))
+
+
+def test_language_switch_of_a_wrong_method_leads_home(client):
+    response = client.post("/about?lang=fr&utm_source=P0IS0N")
+    assert response.status_code == 405
+    assert language_links(response.get_data(as_text=True)) == {"en": "/", "fr": "/?lang=fr"}

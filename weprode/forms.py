@@ -1,10 +1,13 @@
 """Pieces shared by the public forms: no CSRF cookie, no line breaks, a honeypot, fields."""
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
+from flask import request
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import EmailField, Field, Form, StringField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
@@ -66,16 +69,56 @@ def email_field(label: str | LazyString) -> UnboundField:
     )
 
 
+def text_fields(formdata: MultiDict) -> tuple[MultiDict, set[str]]:
+    """(the text values of `formdata`, the names sent as anything else).
+
+    Fields are typed text only: a file part (or any other non-text value) has no length
+    and no `strip()`, and used to reach validators and views as such (a 500). File
+    parts are never in `request.form`, so they are looked up in `request.files`.
+    """
+    text = MultiDict(
+        (name, value) for name, value in formdata.items(multi=True) if isinstance(value, str)
+    )
+    others = {name for name, value in formdata.items(multi=True) if not isinstance(value, str)}
+    return text, others | set(request.files)
+
+
 class PublicForm(FlaskForm):
     """A form for visitors: protected by the cross-origin check, not by a CSRF cookie.
 
-    `website` is the honeypot: hidden from people by CSS, filled by naive bots.
+    `website` is the honeypot: hidden from people by CSS, filled by naive bots. Every
+    field reads text only: a field sent as a file part is refused by `validate` with a
+    message, and its value never reaches a validator or a view.
     """
 
     class Meta:
         csrf = False
 
+        def wrap_formdata(self, form: Form, formdata: Any) -> MultiDict | None:
+            """The request's text fields; note which fields came as something else.
+
+            Flask-WTF's default marker (anything without `getlist`) means "from the
+            request": we take `request.form` only, never a JSON body, whose values can
+            be lists or objects, or whose top level may not be an object at all.
+            """
+            if formdata is not None and not hasattr(formdata, "getlist"):
+                formdata = request.form if form.is_submitted() else None
+            form.non_text_fields = set()
+            if formdata is None:
+                return None
+            formdata, form.non_text_fields = text_fields(formdata)
+            return formdata
+
     website = StringField("Website")
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """The fields' own checks, and no field sent as a file or other non-text value."""
+        valid = super().validate(extra_validators)
+        for field in self:
+            if field.name in self.non_text_fields:
+                field.errors.append(_l("Please type text here: files are not accepted."))
+                valid = False
+        return valid
 
     def is_bot(self) -> bool:
         """True when the honeypot was filled in."""

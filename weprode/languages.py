@@ -5,15 +5,17 @@ instead. Every link a French page builds with `url_for` carries `lang=fr` (Engli
 the default, keeps clean URLs), so forms post, redirect and re-render in French too.
 """
 
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask_babel import get_locale
 
 # Endpoints whose URLs never carry the visitor's language.
 UNLOCALISED_BLUEPRINTS = ("admin",)
 UNLOCALISED_ENDPOINTS = ("static",)
+# Set by `query_arguments` on a view: the query arguments it reads, with accepted values.
+QUERY_ARGUMENTS_ATTR = "_query_arguments"
 # Each language named in itself, as a language switch should.
 LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
@@ -48,14 +50,55 @@ def keep_language(endpoint: str, values: dict[str, Any]) -> None:
         values["lang"] = language
 
 
+def query_arguments(**accepted: tuple[str, ...]) -> Callable[[Callable], Callable]:
+    """Mark a view that reads query arguments: `name=(accepted values, ...)`.
+
+    Links to the page in another language keep these arguments, and only with an
+    accepted value; anything else in the query string is dropped, so no link ever
+    echoes what a visitor (or a poisoned cache entry) put in the URL.
+    """
+
+    def mark(view: Callable) -> Callable:
+        setattr(view, QUERY_ARGUMENTS_ATTR, accepted)
+        return view
+
+    return mark
+
+
+def kept_arguments() -> dict[str, str]:
+    """The query arguments this page reads, with an accepted value (see `query_arguments`)."""
+    view = current_app.view_functions.get(request.endpoint)
+    accepted = getattr(view, QUERY_ARGUMENTS_ATTR, {})
+    return {
+        name: request.args[name]
+        for name, values in accepted.items()
+        if request.args.get(name) in values
+    }
+
+
+def url_language(language: str) -> str | None:
+    """`lang` in the URLs of `language`; None (no argument) for the default language."""
+    return None if language == current_app.config["BABEL_DEFAULT_LOCALE"] else language
+
+
 def language_path(language: str, keep_query: bool = False) -> str:
-    """This page's path in `language`; with `keep_query`, other query arguments too."""
-    args = request.args.to_dict(flat=False) if keep_query else {}
-    args.pop("lang", None)
-    if language != current_app.config["BABEL_DEFAULT_LOCALE"]:
-        args["lang"] = [language]
-    query = urlencode(args, doseq=True)
-    return request.path + ("?" + query if query else "")
+    """This page's path in `language`; with `keep_query`, the arguments the view reads.
+
+    Built with `url_for` from the route the request matched, never from the raw path:
+    `/%5Cevil.example` would give `/\\evil.example`, which browsers resolve to another
+    host. A request that matched no route (404, 405) gets the home page instead.
+    """
+    lang = url_language(language)
+    if request.url_rule is None:
+        return url_for("site.home", lang=lang)
+    args = kept_arguments() if keep_query else {}
+    return url_for(request.endpoint, **request.view_args, **args, lang=lang)
+
+
+def is_canonical_request() -> bool:
+    """True when the query string is exactly the page's canonical one (its `lang`, if any)."""
+    lang = url_language(str(get_locale()))
+    return request.args.to_dict(flat=False) == ({"lang": [lang]} if lang else {})
 
 
 def language_context() -> dict[str, Any]:

@@ -9,6 +9,7 @@ sent. Checks return a `TokenCheck` (ok / expired / invalid) instead of raising.
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,8 @@ UNDO_SALT = "weprode.newsletter.undo"
 RIGHTS_SALT = "weprode.rights.verify"
 RIGHTS_MAX_AGE = timedelta(hours=1)
 SUPPRESSION_HASH_CONTEXT = b"weprode.suppression.v1"
+# What we issue: unpadded URL-safe base64, a dot, unpadded URL-safe base64.
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 class TokenStatus(StrEnum):
@@ -167,17 +170,25 @@ def load(salt: str, token: str, arity: set[int]) -> tuple[int, ...] | None:
     the keys derived once instead of a serializer built per call (one-click requests
     check one per POST); our tokens are never compressed, so a compressed payload is
     simply invalid.
+
+    Only the exact string we issued is accepted. Base64 decoding forgives a lot (it
+    skips characters outside its alphabet, tolerates `=` padding, and ignores the
+    unused low bits of the last character), so `!!~~` or `é€` inside the signature,
+    `==` appended or another spelling of the same bytes used to pass. The token must
+    have our shape, and each part must be what encoding its decoded bytes gives back.
     """
-    payload, separator, signature = token.encode("ascii", "replace").rpartition(b".")
-    if not separator or not payload or payload.startswith(b"."):
+    if not isinstance(token, str) or not TOKEN_SHAPE.fullmatch(token):
         return None
+    payload, signature = token.encode("ascii").split(b".")
     keys, digest = derived_keys(tuple(signing_keys()), salt)
     try:
-        expected = base64_decode(signature)
+        expected, body = base64_decode(signature), base64_decode(payload)
+        if base64_encode(expected) != signature or base64_encode(body) != payload:
+            return None
         valid = any(
             hmac.compare_digest(hmac.new(key, payload, digest).digest(), expected) for key in keys
         )
-        data = json.loads(base64_decode(payload)) if valid else None
+        data = json.loads(body) if valid else None
     except (BadData, ValueError):
         return None
     if not isinstance(data, list) or len(data) not in arity:

@@ -1,10 +1,11 @@
 """The staff area under /admin: one guard on the blueprint protects every page.
 
-Only staff ever get a cookie: the session cookie's path is /admin, and public views
-never touch the session.
+Only staff ever get a cookie: the session cookie's path is /admin, and outside /admin
+the session is neither read nor written (`StaffSessionInterface`).
 """
 
-from flask import Blueprint, Flask, current_app, redirect, request, url_for
+from flask import Blueprint, Flask, Request, Response, current_app, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -20,6 +21,33 @@ OPEN_ENDPOINTS = frozenset({"admin.login", "admin.login_code"})
 # Pages a signed-in person may still use before enrolling a required second factor.
 ENROLMENT_ENDPOINTS = frozenset({"admin.totp_enrol", "admin.logout"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def in_staff_area(path: str) -> bool:
+    """True for /admin and the paths below it (not /administrator)."""
+    return path == bp.url_prefix or path.startswith(bp.url_prefix + "/")
+
+
+class StaffSessionInterface(SecureCookieSessionInterface):
+    """The staff session exists under /admin only: elsewhere it is never read nor saved.
+
+    The cookie's path keeps browsers from sending it elsewhere, but a replayed or
+    hand-made request can. Public pages then loaded the staff user, and Flask-Login's
+    session protection, seeing another User-Agent, rewrote the session: a visitor got
+    `Set-Cookie: weprode_staff=...` and every public page `Vary: Cookie`. Outside /admin
+    each request gets a fresh empty session that is thrown away.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        """The cookie's session under /admin; an empty, never saved one elsewhere."""
+        if not in_staff_area(request.path):
+            return self.session_class()
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Write the cookie (and `Vary: Cookie`) for staff pages only."""
+        if in_staff_area(request.path):
+            super().save_session(app, session, response)
 
 
 class StaffUser:
@@ -46,6 +74,8 @@ class StaffUser:
 @login_manager.user_loader
 def load_staff(session_id):
     """Resume a live session (enforcing idle and absolute timeouts), or nobody."""
+    if not in_staff_area(request.path):
+        return None
     account = accounts.resume_session(get_db(), session_id, utcnow())
     return StaffUser(session_id, account) if account else None
 
@@ -72,9 +102,20 @@ def never_cache(response):
     return response
 
 
+@bp.context_processor
+def staff_user():
+    """`current_user` for staff templates only.
+
+    Flask-Login's own context processor would load the user for every template,
+    public pages included.
+    """
+    return {"current_user": current_user}
+
+
 def init_app(app: Flask) -> None:
-    """Bind Flask-Login and CSRF (checked only here: public forms carry no token)."""
-    login_manager.init_app(app)
+    """Bind the /admin-only session, Flask-Login and CSRF (public forms carry no token)."""
+    app.session_interface = StaffSessionInterface()
+    login_manager.init_app(app, add_context_processor=False)
     csrf.init_app(app)
     app.register_blueprint(bp)
 

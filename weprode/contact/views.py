@@ -8,6 +8,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ..db import get_db, utcnow
+from ..languages import query_arguments
 from ..newsletter import subscribers
 from ..security import limiter, public_form_limit
 from . import prospects, service
@@ -118,6 +119,7 @@ def meeting():
 
 
 @bp.get("/contact/thanks")
+@query_arguments(kind=("contact", "meeting"))
 def thanks():
     """The thank-you page, for either form (and for bots, who learn nothing)."""
     kind = "meeting" if request.args.get("kind") == "meeting" else "contact"

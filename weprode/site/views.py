@@ -6,11 +6,11 @@ from flask import (
     Blueprint,
     current_app,
     render_template,
-    request,
     send_from_directory,
 )
 from flask_babel import get_locale
 
+from .. import languages
 from ..privacy import retention
 from ..urls import absolute_url
 
@@ -32,19 +32,26 @@ PAGE_CACHE = "weprode.page_cache"
 
 
 def render_page(template: str, **context: Any) -> str:
-    """Render a public page once per path and language, then serve it from memory.
+    """Render a public page once per canonical URL, then serve it from memory.
 
     These pages are the same for every visitor and change only with a deployment, yet
     rendering one costs ~2 ms (translations, the footer form); the cache makes them
     nearly as cheap as a static file. The debug server renders every time.
+
+    The key is the page's canonical URL (path and language), and only a request for
+    exactly that URL fills it: one carrying anything else in its query string
+    (`utm_source=`, padding, an unknown `lang`) gets the cached page, or a page
+    rendered for it alone, so no visitor's URL can shape what the next visitors get.
     """
     if current_app.debug:
         return render_template(template, **context)
     cache = current_app.extensions.setdefault(PAGE_CACHE, {})
-    key = (template, request.path, str(get_locale()))
+    key = (template, languages.language_path(str(get_locale())))
     html = cache.get(key)
     if html is None:
-        html = cache[key] = render_template(template, **context)
+        html = render_template(template, **context)
+        if languages.is_canonical_request():
+            cache[key] = html
     return html
 
 

@@ -13,6 +13,7 @@ from wtforms import Field
 
 from ... import tokens
 from ...db import get_db, utcnow
+from ...languages import query_arguments
 from ...mail.messages import MailDeliveryError
 from ...newsletter import subscribers
 from ...security import limiter, public_form_limit
@@ -24,6 +25,7 @@ bp = Blueprint("rights", __name__)
 
 
 @bp.route("/privacy/request", methods=["GET", "POST"], endpoint="request")
+@query_arguments(kind=records.KINDS)
 @limiter.limit(public_form_limit, methods=["POST"])
 def request_view():
     """Show the form; on POST always answer the same page, whether we hold data or not."""
