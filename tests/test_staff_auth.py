@@ -106,20 +106,59 @@ def test_wrong_password_and_unknown_account_get_the_same_answer(client, account,
     assert audit_actions(db).count("login_failed") == 2
 
 
-def test_five_failures_lock_the_account_for_15_minutes(client, account, db):
-    for _ in range(5):
-        assert log_in(client, password="Not-The-Password-99").status_code == 401
-    locked = log_in(client)  # even the right password
-    assert locked.status_code == 429
-    assert "15 minutes" in locked.get_data(as_text=True)
-    later = utcnow() + timedelta(minutes=16)
-    assert not accounts.is_locked_out(db, STAFF_EMAIL, "127.0.0.1", later)
+ATTACKER = "203.0.113.5"
+OWNER = "198.51.100.7"
 
 
-def test_five_failures_from_one_address_lock_that_address(client, account):
-    for index in range(5):
-        log_in(client, email=f"guess{index}@weprode.com", password="Not-The-Password-99")
-    assert log_in(client).status_code == 429
+def test_failures_from_one_address_never_lock_the_owner_out(client, account, db):
+    for _ in range(accounts.FREE_ATTEMPTS):
+        wrong = log_in(client, password="Not-The-Password-99", remote_addr=ATTACKER)
+        assert wrong.status_code == 401
+    throttled = log_in(client, remote_addr=ATTACKER)  # even the right password waits
+    assert throttled.status_code == 429
+    assert "wait 1 min" in throttled.get_data(as_text=True)
+    assert "login_throttled" in audit_actions(db)
+    assert log_in(client, remote_addr=OWNER).status_code == 302
+
+
+def test_each_further_failure_of_a_pair_doubles_its_wait(db):
+    start = utcnow().replace(microsecond=0)  # stored to the second
+    moments = [start + timedelta(minutes=n) for n in range(20)]
+    waits = []
+    for moment in moments:
+        accounts.record_failure(db, STAFF_EMAIL, ATTACKER, moment)
+        waits.append(accounts.retry_after(db, STAFF_EMAIL, ATTACKER, moment))
+    minutes = [wait / timedelta(minutes=1) for wait in waits]
+    assert minutes[:11] == [0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 60]
+    assert set(minutes[11:]) == {60}  # never longer than an hour
+    last = moments[-1]
+    assert accounts.retry_after(db, STAFF_EMAIL, ATTACKER, last + timedelta(hours=1)) == timedelta()
+    assert accounts.retry_after(db, STAFF_EMAIL, OWNER, last) == timedelta()
+    assert accounts.retry_after(db, "other@weprode.com", ATTACKER, last) == timedelta()
+    forgotten = last + accounts.PAIR_MEMORY
+    accounts.record_failure(db, STAFF_EMAIL, ATTACKER, forgotten)
+    assert accounts.retry_after(db, STAFF_EMAIL, ATTACKER, forgotten) == timedelta()
+
+
+def test_one_address_guessing_across_accounts_is_capped(client, account, db):
+    now = utcnow().replace(microsecond=0)
+    for index in range(accounts.ADDRESS_MAX_FAILURES):
+        accounts.record_failure(db, f"guess{index}@weprode.com", ATTACKER, now)
+    wait = accounts.retry_after(db, "fresh@weprode.com", ATTACKER, now)
+    assert wait == accounts.ADDRESS_WINDOW
+    assert log_in(client, remote_addr=ATTACKER).status_code == 429
+    assert log_in(client, remote_addr=OWNER).status_code == 302
+    later = now + accounts.ADDRESS_WINDOW + timedelta(seconds=1)
+    assert accounts.retry_after(db, "fresh@weprode.com", ATTACKER, later) == timedelta()
+
+
+def test_a_success_forgets_only_its_own_address_failures(client, account, db):
+    for address in (ATTACKER, OWNER):
+        for _ in range(accounts.FREE_ATTEMPTS - 1):
+            log_in(client, password="Not-The-Password-99", remote_addr=address)
+    assert log_in(client, remote_addr=OWNER).status_code == 302
+    remaining = db.execute("SELECT DISTINCT ip FROM login_failures").fetchall()
+    assert remaining == [(ATTACKER,)]
 
 
 def test_disabled_account_cannot_log_in(client, account, db):

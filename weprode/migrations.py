@@ -345,6 +345,21 @@ def suppressions_without_rowid(db):
     )
 
 
+@migrations(name="0011_login_failures_by_pair")
+def index_login_failures_by_pair(db):
+    """Failed logins are counted per (login, address) pair, not per login: one index.
+
+    The (login, at) index is a prefix of the new one, so it goes.
+    """
+    run_statements(
+        db,
+        [
+            "CREATE INDEX login_failures_pair ON login_failures (login, ip, at)",
+            "DROP INDEX login_failures_login",
+        ],
+    )
+
+
 def apply_pending(db):
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -1,5 +1,6 @@
 """Staff login (password, then TOTP when enrolled), logout and TOTP enrolment."""
 
+import math
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -13,12 +14,13 @@ from wtforms.validators import DataRequired, Length
 from .. import audit
 from ..db import get_db, isoformat, parse_timestamp, utcnow
 from ..forms import EMAIL_MAX_LENGTH
+from ..security import client_key
 from ..staff import accounts
 from ..usage_log import security_event
 from . import StaffUser, bp
 
 PENDING_LOGIN_MAX_AGE = timedelta(minutes=5)
-LOCKED_OUT_MESSAGE = "Too many failed attempts. Please try again in 15 minutes."
+THROTTLED_MESSAGE = "Too many failed attempts from your network. Please wait {} min and try again."
 BAD_LOGIN_MESSAGE = "Incorrect e-mail, password or code."
 
 
@@ -35,11 +37,6 @@ class CodeForm(FlaskForm):
     )
 
 
-def client_ip():
-    """The address lockouts count against (the proxy's, when TRUSTED_PROXIES is set)."""
-    return request.remote_addr or "unknown"
-
-
 def safe_next(default_endpoint="admin.dashboard"):
     """Where to go after login: a path inside /admin only, never another site."""
     target = request.args.get("next", "")
@@ -53,22 +50,27 @@ def complete_login(db, account, now):
     """Renew the session (a fresh cookie, no pre-login state) and sign in."""
     session.clear()
     session_id = accounts.start_session(db, account["id"], now)
+    accounts.forget_failures(db, account["email"], client_key())
     login_user(StaffUser(session_id, account))
     audit.record(db, account["email"], "login", now)
     security_event("staff_login", login=account["email"])
 
 
-def refuse_if_locked_out(db, login, now):
-    """429 while the account or this address has too many recent failures."""
-    if accounts.is_locked_out(db, login, client_ip(), now):
-        audit.record(db, accounts.normalise_login(login) or "-", "login_locked_out", now)
-        security_event("staff_login_locked_out", login=accounts.normalise_login(login) or "-")
-        abort(429, description=LOCKED_OUT_MESSAGE)
+def refuse_if_throttled(db, login, now):
+    """429 while this login from this network, or this network at all, must wait."""
+    wait = accounts.retry_after(db, login, client_key(), now)
+    if wait:
+        minutes = math.ceil(wait / timedelta(minutes=1))
+        audit.record(db, accounts.normalise_login(login) or "-", "login_throttled", now)
+        security_event(
+            "staff_login_throttled", login=accounts.normalise_login(login) or "-", minutes=minutes
+        )
+        abort(429, description=THROTTLED_MESSAGE.format(minutes))
 
 
 def fail(db, login, now, form, template):
     """Count a failure and answer the same message whatever went wrong."""
-    accounts.record_failure(db, login, client_ip(), now)
+    accounts.record_failure(db, login, client_key(), now)
     audit.record(db, accounts.normalise_login(login) or "-", "login_failed", now)
     security_event("staff_login_failed", login=accounts.normalise_login(login) or "-")
     return render_template(template, form=form, error=BAD_LOGIN_MESSAGE), 401
@@ -84,7 +86,7 @@ def login():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/login.html", form=form), status
     db, now = get_db(), utcnow()
-    refuse_if_locked_out(db, form.email.data, now)
+    refuse_if_throttled(db, form.email.data, now)
     account = accounts.check_credentials(db, form.email.data, form.password.data)
     if account is None:
         return fail(db, form.email.data, now, form, "admin/login.html")
@@ -110,7 +112,7 @@ def login_code():
     if request.method == "GET" or not form.validate():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/login_code.html", form=form), status
-    refuse_if_locked_out(db, account["email"], now)
+    refuse_if_throttled(db, account["email"], now)
     if not account["active"] or not accounts.verify_totp(
         account["totp_secret"], form.code.data, now
     ):

@@ -1,4 +1,4 @@
-"""Staff accounts: password policy, login checks with lockout, sessions, TOTP.
+"""Staff accounts: password policy, login checks with throttling, sessions, TOTP.
 
 Sessions live in the database, so logging out (or disabling an account) ends them
 for real, and idle and absolute timeouts are enforced on the server.
@@ -18,8 +18,15 @@ from ..forms import has_forbidden_character
 
 MIN_PASSWORD_LENGTH = 12
 PASSWORD_HASH_METHOD = "scrypt"
-LOCKOUT_ATTEMPTS = 5
-LOCKOUT_WINDOW = timedelta(minutes=15)
+# Failed logins slow down the (login, address) pair that made them, never the account as
+# a whole: a stranger's guesses must not lock the rightful user out (OWASP ASVS 2.2.1).
+FREE_ATTEMPTS = 5  # failures of one pair before it has to wait
+FIRST_WAIT = timedelta(minutes=1)  # after the FREE_ATTEMPTS-th failure, doubled for each next
+LONGEST_WAIT = timedelta(hours=1)
+PAIR_MEMORY = timedelta(days=1)  # older failures no longer count for a pair
+# One address guessing across many logins (password spraying) is capped as a whole.
+ADDRESS_MAX_FAILURES = 20
+ADDRESS_WINDOW = timedelta(minutes=15)
 IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 TOTP_ISSUER = "Weprode staff"
@@ -144,21 +151,57 @@ def reset_password(db, email, password, now):
     return account["id"]
 
 
-def is_locked_out(db, email, ip, now):
-    """True after LOCKOUT_ATTEMPTS failures for this login or this IP in the window."""
-    since = isoformat(now - LOCKOUT_WINDOW)
-    for column, value in (("login", normalise_login(email)), ("ip", ip)):
-        count = db.execute(
-            f"SELECT count(*) FROM login_failures WHERE {column} = ? AND at > ?", [value, since]
-        ).fetchone()[0]
-        if count >= LOCKOUT_ATTEMPTS:
-            return True
-    return False
+def retry_after(db, login, address, now):
+    """How long this login from this address must wait before trying; zero when it may.
+
+    `address` is the client's `security.client_key` (an IPv6 client's /64). A pair has
+    FREE_ATTEMPTS failures, then waits FIRST_WAIT after its last one, twice as long
+    after each further failure, up to LONGEST_WAIT. An address with
+    ADDRESS_MAX_FAILURES failures in ADDRESS_WINDOW, whatever the logins, waits until
+    the oldest of them leaves the window. The account itself is never locked: its
+    owner at another address logs in as usual.
+    """
+    return max(pair_wait(db, login, address, now), address_wait(db, address, now), timedelta(0))
 
 
-def record_failure(db, email, ip, now):
-    """Remember a failed attempt (for the lockout only; purged with usage logs)."""
-    db["login_failures"].insert({"login": normalise_login(email), "ip": ip, "at": isoformat(now)})
+def pair_wait(db, login, address, now):
+    """The wait the (login, address) pair's own failures impose (may be negative)."""
+    row = first_row(
+        db,
+        "SELECT count(*) AS failures, max(at) AS last FROM login_failures "
+        "WHERE login = ? AND ip = ? AND at > ?",
+        [normalise_login(login), address, isoformat(now - PAIR_MEMORY)],
+    )
+    further = row["failures"] - FREE_ATTEMPTS
+    if further < 0:
+        return timedelta(0)
+    # The exponent is bounded so that thousands of failures cannot overflow timedelta.
+    wait = min(FIRST_WAIT * 2 ** min(further, 16), LONGEST_WAIT)
+    return parse_timestamp(row["last"]) + wait - now
+
+
+def address_wait(db, address, now):
+    """The wait the address's failures on any login impose (may be negative)."""
+    row = first_row(
+        db,
+        "SELECT at FROM login_failures WHERE ip = ? AND at > ? ORDER BY at DESC LIMIT 1 OFFSET ?",
+        [address, isoformat(now - ADDRESS_WINDOW), ADDRESS_MAX_FAILURES - 1],
+    )
+    return timedelta(0) if row is None else parse_timestamp(row["at"]) + ADDRESS_WINDOW - now
+
+
+def record_failure(db, email, address, now):
+    """Remember a failed attempt (for throttling only; purged with usage logs)."""
+    db["login_failures"].insert(
+        {"login": normalise_login(email), "ip": address, "at": isoformat(now)}
+    )
+
+
+def forget_failures(db, email, address):
+    """A successful login clears its own pair's failures, not other addresses' ones."""
+    db.execute(
+        "DELETE FROM login_failures WHERE login = ? AND ip = ?", [normalise_login(email), address]
+    )
 
 
 def check_credentials(db, email, password):
@@ -180,10 +223,6 @@ def start_session(db, staff_id, now):
             {"id": session_id, "staff_id": staff_id, "created_at": stamp, "last_seen_at": stamp}
         )
         db["staff"].update(staff_id, {"last_login_at": stamp})
-        db.execute(
-            "DELETE FROM login_failures WHERE login = (SELECT email FROM staff WHERE id = ?)",
-            [staff_id],
-        )
     return session_id
 
 
