@@ -1,11 +1,13 @@
 """Staff accounts, login, lockout, TOTP, sessions, CSRF and the guard over /admin."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pyotp
 import pytest
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
 
+from weprode import usage_log
 from weprode.db import utcnow
 from weprode.staff import accounts
 
@@ -159,6 +161,28 @@ def test_a_success_forgets_only_its_own_address_failures(client, account, db):
     assert log_in(client, remote_addr=OWNER).status_code == 302
     remaining = db.execute("SELECT DISTINCT ip FROM login_failures").fetchall()
     assert remaining == [(ATTACKER,)]
+
+
+@pytest.mark.parametrize("typed", ["Hunter2-Summer-Password!", "Gl4cier@Lake", "a b@weprode.com"])
+def test_a_password_typed_as_the_login_is_stored_nowhere(app, client, account, db, typed):
+    for _ in range(accounts.FREE_ATTEMPTS + 1):
+        log_in(client, email=typed, password="Not-The-Password-99")
+    stored = [
+        *db.query("SELECT actor FROM audit_log"),
+        *db.query("SELECT login FROM login_failures"),
+    ]
+    assert {value for row in stored for value in row.values()} == {accounts.NOT_AN_ADDRESS}
+    logs = "".join(p.read_text() for p in Path(usage_log.log_folder(app)).iterdir())
+    assert "staff_login_failed" in logs and "staff_login_throttled" in logs
+    assert typed not in logs and typed.lower() not in logs
+    assert f'login="{accounts.NOT_AN_ADDRESS}"' in logs
+
+
+def test_a_well_formed_login_is_recorded_as_typed(client, account, db):
+    log_in(client, email=" Someone@Weprode.com ", password="Not-The-Password-99")
+    assert [row["login"] for row in db.query("SELECT login FROM login_failures")] == [
+        "someone@weprode.com"
+    ]
 
 
 def test_disabled_account_cannot_log_in(client, account, db):

@@ -61,18 +61,18 @@ def refuse_if_throttled(db, login, now):
     wait = accounts.retry_after(db, login, client_key(), now)
     if wait:
         minutes = math.ceil(wait / timedelta(minutes=1))
-        audit.record(db, accounts.normalise_login(login) or "-", "login_throttled", now)
-        security_event(
-            "staff_login_throttled", login=accounts.normalise_login(login) or "-", minutes=minutes
-        )
+        recorded = accounts.login_to_record(login)
+        audit.record(db, recorded, "login_throttled", now)
+        security_event("staff_login_throttled", login=recorded, minutes=minutes)
         abort(429, description=THROTTLED_MESSAGE.format(minutes))
 
 
 def fail(db, login, now, form, template):
     """Count a failure and answer the same message whatever went wrong."""
     accounts.record_failure(db, login, client_key(), now)
-    audit.record(db, accounts.normalise_login(login) or "-", "login_failed", now)
-    security_event("staff_login_failed", login=accounts.normalise_login(login) or "-")
+    recorded = accounts.login_to_record(login)
+    audit.record(db, recorded, "login_failed", now)
+    security_event("staff_login_failed", login=recorded)
     return render_template(template, form=form, error=BAD_LOGIN_MESSAGE), 401
 
 

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import pyotp
+from email_validator import EmailNotValidError, validate_email
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..db import first_row, isoformat, parse_timestamp, write_transaction
@@ -31,6 +32,8 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 TOTP_ISSUER = "Weprode staff"
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "common-passwords.txt"
+# Stored instead of a login that is not an address: often a password typed in the wrong field.
+NOT_AN_ADDRESS = "(not an address)"
 
 
 class PasswordRejected(ValueError):
@@ -78,6 +81,20 @@ def check_password_policy(password, email=""):
 def normalise_login(email):
     """Logins are compared lower-cased and trimmed."""
     return (email or "").strip().lower()
+
+
+def login_to_record(email):
+    """The login as the audit log, `login_failures` and the security log keep it.
+
+    The normalised login when it is a well-formed address, else NOT_AN_ADDRESS: people
+    type their password into the e-mail field, and it must not be stored anywhere.
+    """
+    login = normalise_login(email)
+    try:
+        validate_email(login, check_deliverability=False)
+    except EmailNotValidError:
+        return NOT_AN_ADDRESS
+    return login
 
 
 def get_by_email(db, email):
@@ -170,7 +187,7 @@ def pair_wait(db, login, address, now):
         db,
         "SELECT count(*) AS failures, max(at) AS last FROM login_failures "
         "WHERE login = ? AND ip = ? AND at > ?",
-        [normalise_login(login), address, isoformat(now - PAIR_MEMORY)],
+        [login_to_record(login), address, isoformat(now - PAIR_MEMORY)],
     )
     further = row["failures"] - FREE_ATTEMPTS
     if further < 0:
@@ -193,14 +210,14 @@ def address_wait(db, address, now):
 def record_failure(db, email, address, now):
     """Remember a failed attempt (for throttling only; purged with usage logs)."""
     db["login_failures"].insert(
-        {"login": normalise_login(email), "ip": address, "at": isoformat(now)}
+        {"login": login_to_record(email), "ip": address, "at": isoformat(now)}
     )
 
 
 def forget_failures(db, email, address):
     """A successful login clears its own pair's failures, not other addresses' ones."""
     db.execute(
-        "DELETE FROM login_failures WHERE login = ? AND ip = ?", [normalise_login(email), address]
+        "DELETE FROM login_failures WHERE login = ? AND ip = ?", [login_to_record(email), address]
     )
 
 
