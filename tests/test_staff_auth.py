@@ -216,11 +216,72 @@ def test_totp_enrolment_then_login_asks_for_the_code(app, client, account, db):
     token = csrf_token(fresh, "/admin/login/code")
     bad = fresh.post("/admin/login/code", data={"code": "000000", "csrf_token": token})
     assert bad.status_code == 401
-    good = fresh.post(
-        "/admin/login/code", data={"code": pyotp.TOTP(secret).now(), "csrf_token": token}
-    )
+    good = fresh.post("/admin/login/code", data={"code": next_code(secret), "csrf_token": token})
     assert good.status_code == 302
     assert fresh.get("/admin/").status_code == 200
+
+
+def next_code(secret):
+    """The code of the next 30-second step: the current one was spent on enrolment."""
+    return pyotp.TOTP(secret).at(utcnow() + timedelta(seconds=30))
+
+
+def send_code(app, code):
+    """A new browser: password, then `code`; returns the code step's response."""
+    browser = app.test_client()
+    assert "/admin/login/code" in log_in(browser).headers["Location"]
+    token = csrf_token(browser, "/admin/login/code")
+    return browser.post("/admin/login/code", data={"code": code, "csrf_token": token})
+
+
+def test_a_totp_code_opens_one_session_only(app, client, account):
+    log_in(client)
+    secret = enrol_totp(client)
+    code = next_code(secret)
+    assert send_code(app, code).status_code == 302
+    assert send_code(app, code).status_code == 401  # the same code, from another browser
+
+
+def test_the_enrolment_code_cannot_be_used_to_log_in(app, client, account):
+    log_in(client)
+    secret = enrol_totp(client)
+    assert send_code(app, pyotp.TOTP(secret).now()).status_code == 401
+
+
+def test_totp_codes_are_accepted_once_per_step_and_in_order(db, account):
+    secret = pyotp.random_base32()
+    moment = utcnow()
+    totp = pyotp.TOTP(secret)
+    accounts.enable_totp(db, account, secret, totp.timecode(moment) - 5)
+
+    def use(at):
+        return accounts.use_totp_code(db, account, totp.at(at), moment)
+
+    assert use(moment)
+    assert not use(moment)  # replayed
+    assert not use(moment - timedelta(seconds=30))  # older than the last one used
+    assert use(moment + timedelta(seconds=30))  # the next step, within the drift allowed
+    assert not use(moment + timedelta(seconds=90))  # too far ahead
+    assert not accounts.use_totp_code(db, account, "12 34 5x", moment)
+
+
+def test_the_enrolment_secret_stays_on_the_server(app, client, account, db):
+    import re
+
+    log_in(client)
+    html = client.get("/admin/account/totp").get_data(as_text=True)
+    secret = re.search(r'class="totp-secret">([A-Z2-7]+)<', html).group(1)
+    again = client.get("/admin/account/totp").get_data(as_text=True)
+    assert f'class="totp-secret">{secret}<' in again  # the same secret, kept server-side
+    cookie = client.get_cookie("weprode_staff", path="/admin").value
+    content = app.session_interface.get_signing_serializer(app).loads(cookie)
+    assert secret not in repr(content)
+    [row] = db.query("SELECT pending_totp_secret FROM staff_sessions")
+    assert row["pending_totp_secret"] == secret
+    token = csrf_token(client, "/admin/")
+    client.post("/admin/logout", data={"csrf_token": token})
+    [row] = db.query("SELECT pending_totp_secret FROM staff_sessions")
+    assert row["pending_totp_secret"] is None
 
 
 def test_required_totp_sends_everyone_to_enrolment_first(make_app):

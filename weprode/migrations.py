@@ -360,6 +360,22 @@ def index_login_failures_by_pair(db):
     )
 
 
+@migrations(name="0012_totp_used_step_and_pending_secret")
+def totp_used_step_and_pending_secret(db):
+    """A TOTP code works once: each account remembers the last time step it used.
+
+    A secret being enrolled waits on the session row instead of the signed (readable)
+    cookie.
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE staff ADD COLUMN totp_last_step INTEGER",
+            "ALTER TABLE staff_sessions ADD COLUMN pending_totp_secret TEXT",
+        ],
+    )
+
+
 def apply_pending(db):
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

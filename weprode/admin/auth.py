@@ -113,9 +113,7 @@ def login_code():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/login_code.html", form=form), status
     refuse_if_throttled(db, account["email"], now)
-    if not account["active"] or not accounts.verify_totp(
-        account["totp_secret"], form.code.data, now
-    ):
+    if not account["active"] or not accounts.use_totp_code(db, account["id"], form.code.data, now):
         return fail(db, account["email"], now, form, "admin/login_code.html")
     complete_login(db, account, now)
     return redirect(safe_next())
@@ -137,16 +135,16 @@ def totp_enrol():
     """Enrol a second factor: show the secret (text and QR code), check one code."""
     if current_user.has_totp:
         return render_template("admin/totp_enrol.html", enrolled=True)
-    secret = session.get("totp_enrol_secret") or accounts.new_totp_secret()
-    session["totp_enrol_secret"] = secret
+    db = get_db()
+    secret = accounts.pending_totp_secret(db, current_user.session_id)
     form = CodeForm()
     error = None
     if request.method == "POST" and form.validate():
-        db, now = get_db(), utcnow()
-        if accounts.verify_totp(secret, form.code.data, now):
-            accounts.enable_totp(db, current_user.id, secret)
+        now = utcnow()
+        step = accounts.totp_step(secret, form.code.data, now)
+        if step is not None:
+            accounts.enable_totp(db, current_user.id, secret, step)
             audit.record(db, current_user.email, "totp_enabled", now)
-            session.pop("totp_enrol_secret", None)
             return redirect(url_for("admin.dashboard"))
         error = "That code does not match. Check your device's clock and try again."
     uri = accounts.totp_uri(secret, current_user.email)

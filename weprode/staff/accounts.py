@@ -267,7 +267,8 @@ def resume_session(db, session_id, now):
 def end_session(db, session_id, now):
     """Log out: the session id stops working even if the cookie is replayed."""
     db.execute(
-        "UPDATE staff_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL",
+        "UPDATE staff_sessions SET ended_at = ?, pending_totp_secret = NULL "
+        "WHERE id = ? AND ended_at IS NULL",
         [isoformat(now), session_id],
     )
 
@@ -275,14 +276,24 @@ def end_session(db, session_id, now):
 def end_all_sessions(db, staff_id, now):
     """End every session of an account (disabled, or password changed)."""
     db.execute(
-        "UPDATE staff_sessions SET ended_at = ? WHERE staff_id = ? AND ended_at IS NULL",
+        "UPDATE staff_sessions SET ended_at = ?, pending_totp_secret = NULL "
+        "WHERE staff_id = ? AND ended_at IS NULL",
         [isoformat(now), staff_id],
     )
 
 
-def new_totp_secret():
-    """A fresh base32 secret for enrolment."""
-    return pyotp.random_base32()
+def pending_totp_secret(db, session_id):
+    """The secret being enrolled in this session, made on first use.
+
+    It waits on the session row, not in the cookie: the cookie is signed, not
+    encrypted, so whoever sees it could read the secret. Ending the session drops it.
+    """
+    row = first_row(db, "SELECT pending_totp_secret FROM staff_sessions WHERE id = ?", [session_id])
+    if row and row["pending_totp_secret"]:
+        return row["pending_totp_secret"]
+    secret = pyotp.random_base32()
+    db["staff_sessions"].update(session_id, {"pending_totp_secret": secret})
+    return secret
 
 
 def totp_uri(secret, email):
@@ -290,14 +301,42 @@ def totp_uri(secret, email):
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=TOTP_ISSUER)
 
 
-def verify_totp(secret, code, now):
-    """True if `code` is valid at `now` (one step of clock drift allowed)."""
+def totp_step(secret, code, now):
+    """The 30-second time step at which `code` is valid (one step of drift allowed), or None."""
     code = re.sub(r"\s", "", code or "")
     if not secret or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if secrets.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def use_totp_code(db, staff_id, code, now):
+    """True if `code` is the account's valid code and no code of its step or a later one
+    was used before; the step is then remembered, so the code works once.
+
+    One conditional UPDATE decides, so two sessions sending the same code at once
+    cannot both get in: the database, not Python, arbitrates.
+    """
+    account = get(db, staff_id)
+    step = totp_step(account and account["totp_secret"], code, now)
+    if step is None:
         return False
-    return pyotp.TOTP(secret).verify(code, for_time=now, valid_window=1)
+    cursor = db.execute(
+        "UPDATE staff SET totp_last_step = ? WHERE id = ? "
+        "AND (totp_last_step IS NULL OR totp_last_step < ?)",
+        [step, staff_id, step],
+    )
+    return cursor.rowcount == 1
 
 
-def enable_totp(db, staff_id, secret):
-    """Turn on the second factor for the account."""
-    db["staff"].update(staff_id, {"totp_secret": secret})
+def enable_totp(db, staff_id, secret, step):
+    """Turn on the second factor; the enrolment code's `step` counts as used."""
+    with write_transaction(db):
+        db["staff"].update(staff_id, {"totp_secret": secret, "totp_last_step": step})
+        db.execute(
+            "UPDATE staff_sessions SET pending_totp_secret = NULL WHERE staff_id = ?", [staff_id]
+        )
