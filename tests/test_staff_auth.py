@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from flask_babel import force_locale
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
 
 from weprode import usage_log
@@ -30,11 +31,36 @@ def audit_actions(db):
         ("password1234!", "too common"),
         ("aaaaaaaaaaaaaaa", "too common"),
         ("marketing-is-great-2026", "e-mail"),
+        ("123456789012", "too easy to guess"),
+        ("qwertyuiopas", "too easy to guess"),
+        ("Weprode2026!!", "too easy to guess"),
+        ("weprode.com-2026", "too easy to guess"),
+        ("correcthorsebatterystaple", "too easy to guess"),
+        ("ＷＥＰＲＯＤＥ２０２６！！", "too easy to guess"),  # full-width, NFKC-normalised
+        ("Marketing-Weprode-2026", "e-mail"),
     ],
 )
 def test_password_policy_refuses_weak_passwords(password, reason):
     with pytest.raises(accounts.PasswordRejected, match=reason):
         accounts.check_password_policy(password, STAFF_EMAIL)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        STAFF_PASSWORD,
+        "Gl4cier-Lake-Savoie",
+        "Les-Glaciers-De-La-Vanoise-Fondent-Chaque-Ete-Un-Peu-Plus-Vite-Que-Prevu-2026",
+    ],
+)
+def test_password_policy_accepts_strong_passwords(password):
+    assert accounts.check_password_policy(password, STAFF_EMAIL) is None
+
+
+def test_password_policy_answers_in_french(app):
+    with app.test_request_context("/?lang=fr"), force_locale("fr"):
+        with pytest.raises(accounts.PasswordRejected, match="trop facile à deviner"):
+            accounts.check_password_policy("Weprode2026!!", STAFF_EMAIL)
 
 
 def test_passwords_are_hashed_with_scrypt(account, db):

@@ -6,13 +6,16 @@ for real, and idle and absolute timeouts are enforced on the server.
 
 import re
 import secrets
+import unicodedata
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
 import pyotp
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
+from zxcvbn import zxcvbn
 
 from ..db import first_row, isoformat, parse_timestamp, write_transaction
 from ..forms import has_forbidden_character
@@ -32,6 +35,16 @@ IDLE_TIMEOUT = timedelta(minutes=30)
 ABSOLUTE_TIMEOUT = timedelta(hours=12)
 TOTP_ISSUER = "Weprode staff"
 COMMON_PASSWORDS_FILE = Path(__file__).parent / "common-passwords.txt"
+# zxcvbn's score (0-4) a password must reach: 4 means at least 10**10 guesses. A staff
+# password guards every subscriber's data, and 3 let "Weprode2026!!" through.
+MIN_PASSWORD_SCORE = 4
+# Words an attacker tries first here, besides the person's address: zxcvbn ranks them
+# like its dictionaries. The xkcd 936 passphrase is in every cracking list, though
+# zxcvbn alone scores it as strong.
+SITE_WORDS = ("weprode", "weprode.com", "correcthorsebatterystaple")
+# zxcvbn slows down steeply with length and refuses more than 72 characters by default;
+# a longer password is judged on its start.
+ESTIMATED_LENGTH = 72
 # Stored instead of a login that is not an address: often a password typed in the wrong field.
 NOT_AN_ADDRESS = "(not an address)"
 
@@ -61,21 +74,37 @@ def common_passwords():
 
 
 def check_password_policy(password, email=""):
-    """Raise `PasswordRejected` unless the password is long and not guessable."""
+    """Raise `PasswordRejected` unless the password is long and not guessable.
+
+    NFKC first, so full-width or compatibility forms ("ｗｅｐｒｏｄｅ") count as the
+    plain letters they show; then the common-password list, the person's address,
+    and zxcvbn's estimate with the address and SITE_WORDS as dictionary words.
+    """
+    password = unicodedata.normalize("NFKC", password)
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordRejected(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+        raise PasswordRejected(_("Use at least %(count)d characters.", count=MIN_PASSWORD_LENGTH))
     lowered = password.lower()
     # "password1234!" is as weak as "password": strip the usual suffixes before looking up.
     core = re.sub(r"[\d\W_]+$", "", lowered)
     # A string found inside itself doubled (minus the ends) repeats a shorter one.
     repeats = lowered in (lowered + lowered)[1:-1]
     if repeats or lowered in common_passwords() or core in common_passwords():
-        raise PasswordRejected("This password is too common; choose another one.")
+        raise PasswordRejected(_("This password is too common; choose another one."))
     if len(set(lowered)) < 5:
-        raise PasswordRejected("This password is too common; choose another one.")
+        raise PasswordRejected(_("This password is too common; choose another one."))
     local_part = email.split("@")[0].lower()
     if len(local_part) >= 4 and local_part in lowered:
-        raise PasswordRejected("The password must not contain your e-mail address.")
+        raise PasswordRejected(_("The password must not contain your e-mail address."))
+    personal = [email.lower(), local_part, *email.lower().rpartition("@")[2].split(".")]
+    words = [word for word in (*personal, *SITE_WORDS) if word]
+    estimate = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=words)
+    if estimate["score"] < MIN_PASSWORD_SCORE:
+        raise PasswordRejected(
+            _(
+                "This password is too easy to guess. Use a longer passphrase of unrelated "
+                "words, without your name, Weprode or a date."
+            )
+        )
 
 
 def normalise_login(email):
