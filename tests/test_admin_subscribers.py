@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from spreadsheet_helpers import formula_cells
 from staff_helpers import STAFF_EMAIL, csrf_token
 
 from weprode.db import isoformat, utcnow
@@ -145,6 +146,41 @@ def test_export_of_current_filter_is_formula_safe_and_audited(app, db, staff_cli
     assert rows[0]["first_name"].startswith("'=")
     [entry] = db.query("SELECT * FROM audit_log WHERE action = 'export'")
     assert entry["actor"] == STAFF_EMAIL and '"language": "fr"' in entry["detail"]
+
+
+FORMULA_PAYLOADS = [
+    "=1+1",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "\t=1+1",
+    "\r=1+1",
+    "x;=1+1;",
+    "x,=1+1,",
+    "x\t=1+1",
+    "x; =1+1",
+    "x\n=1+1",
+    "＝1+1",
+    "＋1",
+    "x；＝1+1",
+    'x";=1+1;"',
+    '=HYPERLINK("http://evil.example";"x")',
+]
+
+
+def test_export_opens_with_no_formula_cell_whatever_the_separator(app, db, staff_client):
+    for index, payload in enumerate(FORMULA_PAYLOADS):
+        subscriber_id = add(app, db, f"f{index}@example.org", utcnow())
+        # Stored directly: the export must be safe whatever reached the table.
+        db.execute("UPDATE subscribers SET first_name = ? WHERE id = ?", [payload, subscriber_id])
+    text = staff_client.get("/admin/subscribers/export.csv").get_data(as_text=True)
+    assert formula_cells(text) == []
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    exported = {row["email"]: row["first_name"] for row in rows}
+    for index, payload in enumerate(FORMULA_PAYLOADS):
+        # Only "'" marks were added: the name is still there to read.
+        assert exported[f"f{index}@example.org"].replace("'", "") == payload.replace("'", "")
+    assert text.startswith('"email","first_name",') and '"f0@example.org",' in text  # quoted
 
 
 def test_dense_and_sparse_search_plans_find_the_same_rows(app, db, monkeypatch):
