@@ -16,11 +16,12 @@ def csrf_token(client, path):
     return match.group(1)
 
 
-def log_in(client, email=STAFF_EMAIL, password=STAFF_PASSWORD, **headers):
-    """Submit the login form as a browser would."""
+def log_in(client, email=STAFF_EMAIL, password=STAFF_PASSWORD, remote_addr=None, **headers):
+    """Submit the login form as a browser would (from `remote_addr` when given)."""
     token = csrf_token(client, "/admin/login")
     return client.post(
         "/admin/login",
         data={"email": email, "password": password, "csrf_token": token},
         headers=headers,
+        environ_base={"REMOTE_ADDR": remote_addr} if remote_addr else {},
     )

@@ -23,6 +23,14 @@ def test_editor_refuses_unknown_placeholder_next_to_the_field(db, staff_client):
     assert db["campaigns"].count == 0
 
 
+def test_editor_refuses_an_expression_in_a_placeholder(db, staff_client):
+    response = save(staff_client, subject="Hi {{ email * 20000000 }}")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'id="subject-error"' in html and "is not allowed" in html
+    assert db["campaigns"].count == 0
+
+
 def test_compose_preview_test_send_and_watch_it_finish(app, db, staff_client, mailbox):
     add_subscribers(app, db, [("ada@example.org", "Ada", "en"), ("bob@example.org", None, "fr")])
     response = save(staff_client)

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from spreadsheet_helpers import formula_cells
 from staff_helpers import STAFF_EMAIL, csrf_token
 
 from weprode.db import isoformat, utcnow
@@ -145,6 +146,89 @@ def test_export_of_current_filter_is_formula_safe_and_audited(app, db, staff_cli
     assert rows[0]["first_name"].startswith("'=")
     [entry] = db.query("SELECT * FROM audit_log WHERE action = 'export'")
     assert entry["actor"] == STAFF_EMAIL and '"language": "fr"' in entry["detail"]
+
+
+TOO_BIG = str(2**63)  # one more than SQLite's largest integer
+BAD_CURSORS = [
+    "2026-01-01T00:00:00+00:00|" + "9" * 20,
+    "2026-01-01T00:00:00+00:00|" + TOO_BIG,
+    "2026-01-01T00:00:00+00:00|-1",
+    "2026-01-01T00:00:00+00:00|\u0663",  # an Arabic-Indic digit: isdigit() said yes
+    "not-a-moment|12",
+    "2026-01-01T00:00:00+00:00" * 100 + "|12",
+    "|12",
+    "12",
+]
+
+
+@pytest.mark.parametrize("cursor", BAD_CURSORS)
+@pytest.mark.parametrize("path", ["/admin/subscribers", "/admin/prospects", "/admin/requests"])
+def test_a_bad_list_cursor_shows_the_first_page(app, db, staff_client, path, cursor):
+    add(app, db, "first@example.org", utcnow())
+    first = staff_client.get(path).get_data(as_text=True)
+    response = staff_client.get(path, query_string={"after": cursor})
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).count("first@example.org") == first.count(
+        "first@example.org"
+    )
+
+
+def test_list_cursors_accept_only_a_timestamp_and_a_64_bit_id():
+    from weprode.db import parse_keyset_cursor
+
+    moment = "2026-01-01T00:00:00+00:00"
+    assert parse_keyset_cursor(f"{moment}|{2**63 - 1}") == (moment, 2**63 - 1)
+    assert parse_keyset_cursor("2026-01-01T00:00:00.123456Z|7") == (
+        "2026-01-01T00:00:00.123456Z",
+        7,
+    )
+    assert [parse_keyset_cursor(cursor) for cursor in BAD_CURSORS] == [None] * len(BAD_CURSORS)
+
+
+def test_ids_beyond_sqlite_integers_are_not_found_anywhere_in_the_staff_area(app, staff_client):
+    rules = [r for r in app.url_map.iter_rules() if r.rule.startswith("/admin") and r.arguments]
+    assert len(rules) >= 10
+    for rule in rules:
+        path = rule.rule.replace(">", "").replace("<int:", "<")
+        url = re.sub(r"<[^/]+", TOO_BIG, path)
+        assert staff_client.get(url).status_code in (404, 405), url
+    for path in ("/admin/audit", "/admin/campaigns"):
+        assert staff_client.get(path, query_string={"before": TOO_BIG}).status_code == 200
+
+
+FORMULA_PAYLOADS = [
+    "=1+1",
+    "+1",
+    "-1",
+    "@SUM(A1)",
+    "\t=1+1",
+    "\r=1+1",
+    "x;=1+1;",
+    "x,=1+1,",
+    "x\t=1+1",
+    "x; =1+1",
+    "x\n=1+1",
+    "＝1+1",
+    "＋1",
+    "x；＝1+1",
+    'x";=1+1;"',
+    '=HYPERLINK("http://evil.example";"x")',
+]
+
+
+def test_export_opens_with_no_formula_cell_whatever_the_separator(app, db, staff_client):
+    for index, payload in enumerate(FORMULA_PAYLOADS):
+        subscriber_id = add(app, db, f"f{index}@example.org", utcnow())
+        # Stored directly: the export must be safe whatever reached the table.
+        db.execute("UPDATE subscribers SET first_name = ? WHERE id = ?", [payload, subscriber_id])
+    text = staff_client.get("/admin/subscribers/export.csv").get_data(as_text=True)
+    assert formula_cells(text) == []
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    exported = {row["email"]: row["first_name"] for row in rows}
+    for index, payload in enumerate(FORMULA_PAYLOADS):
+        # Only "'" marks were added: the name is still there to read.
+        assert exported[f"f{index}@example.org"].replace("'", "") == payload.replace("'", "")
+    assert text.startswith('"email","first_name",') and '"f0@example.org",' in text  # quoted
 
 
 def test_dense_and_sparse_search_plans_find_the_same_rows(app, db, monkeypatch):

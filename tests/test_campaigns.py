@@ -41,6 +41,44 @@ def test_unknown_placeholders_are_refused_when_saving(db):
     assert db["campaigns"].count == 0
 
 
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "{{ email * 20000000 }}",
+        "{{ first_name ~ email }}",
+        '{{ first_name | default("a" * 99999999) }}',
+        "{{ first_name | default(email) }}",
+        "{{ first_name | upper }}",
+        '{{ first_name | default("x") | default("y") }}',
+        "{{ first_name.__class__ }}",
+        "{{ email[0] }}",
+        '{{ "text" }}',
+        "{{ range(10**9) | list }}",
+        '{{ first_name | default("' + "x" * 101 + '") }}',
+    ],
+)
+def test_placeholders_take_only_the_documented_forms(db, placeholder):
+    with pytest.raises(compose.CampaignInvalid) as refused:
+        new_campaign(db, body=f"Hello {placeholder}")
+    message = refused.value.errors["body_markdown"]
+    assert "is not allowed" in message and '{{ first_name | default("there") }}' in message
+    assert db["campaigns"].count == 0
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "{{ first_name }}",
+        "{{email}}",
+        '{{ first_name | default("there") }}',
+        "{{first_name|default('')}}",
+        '{{ email | default( "Weprode, l’équipe" ) }}',
+    ],
+)
+def test_documented_placeholders_are_accepted(db, placeholder):
+    assert new_campaign(db, subject=f"Hi {placeholder}", body=f"Hello {placeholder}")
+
+
 def test_campaign_reaches_each_subscriber_with_headers_and_own_link(app, db, mailbox, people):
     campaign_id = new_campaign(db, subject="Souveraineté : {{ first_name | default('ami') }}")
     assert send(app, db, campaign_id) == "sent"

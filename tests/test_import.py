@@ -208,6 +208,45 @@ def test_unusable_header_is_an_error_on_line_1(run_import, db, header, message):
     assert db["subscribers"].count == 0
 
 
+def test_a_header_with_too_many_columns_is_refused_unread(run_import, db):
+    cells = importing.reading.MAX_HEADER_CELLS + 1
+    report = run_import(",".join(["email"] * cells) + "\nsomeone@example.org\n")
+    [(line, reason)] = report.errors
+    assert line == 1 and f"{cells} columns, at most" in reason
+    assert "appears twice" not in reason  # not read name by name
+    assert db["subscribers"].count == 0
+
+
+class CountedName(str):
+    """A header cell that counts the comparisons made with it (and its derivatives)."""
+
+    comparisons = 0
+
+    def __eq__(self, other):
+        CountedName.comparisons += 1
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+    def strip(self, *chars):
+        return CountedName(str.strip(self, *chars))
+
+    def lower(self):
+        return CountedName(str.lower(self))
+
+
+def test_the_header_check_is_linear_in_its_cells():
+    cells = importing.reading.MAX_HEADER_CELLS
+    header = [CountedName(f"Column{index}") for index in range(cells - 2)] + ["email", "Email"]
+    report = importing.reading.ImportReport()
+    CountedName.comparisons = 0
+    assert importing.reading.read_header(header, report) is None
+    # A count per name compared each name with every other one: cells**2 comparisons.
+    assert CountedName.comparisons <= 4 * cells
+    [(_, reason)] = report.errors
+    assert "unknown column 'column0'" in reason and "column 'email' appears twice" in reason
+
+
 @pytest.mark.parametrize("name", ["source", "legal_basis"])
 @pytest.mark.parametrize("value", ["", "  ", "two\nlines", "x" * 501])
 def test_source_and_legal_basis_are_required_single_lines(app, db, name, value):

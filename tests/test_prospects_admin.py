@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from spreadsheet_helpers import formula_cells
 from staff_helpers import STAFF_EMAIL, csrf_token
 
 from weprode.contact import prospects
@@ -156,7 +157,7 @@ def test_notes_are_signed_listed_and_audited_without_their_text(db, staff_client
 
 
 def test_export_follows_the_filter_is_formula_safe_and_audited(db, staff_client):
-    add(db, "evil@example.org", START, first_name='=HYPERLINK("http://x")', company="+cmd")
+    add(db, "evil@example.org", START, first_name='=HYPERLINK("http://x")', company="x;＝1+1")
     add(db, "jane@example.org", START + timedelta(hours=1), kind="meeting")
     add(db, "jane@example.org", START + timedelta(hours=2))
     prospects.set_status(db, prospects.find_by_email(db, "jane@example.org")["id"], "closed")
@@ -171,7 +172,8 @@ def test_export_follows_the_filter_is_formula_safe_and_audited(db, staff_client)
     everything = staff_client.get("/admin/prospects/export.csv?q=evil").get_data(as_text=True)
     [evil] = list(csv.DictReader(io.StringIO(everything)))
     assert evil["first_name"] == '\'=HYPERLINK("http://x")'
-    assert evil["company"] == "'+cmd"
+    assert evil["company"] == "x;'＝1+1"
+    assert formula_cells(everything) == []
     entries = audit_entries(db, "export")
     assert [e["target"] for e in entries] == ["prospects", "prospects"]
     assert json.loads(entries[0]["detail"]) == {"query": "", "status": "closed"}

@@ -3,9 +3,11 @@
 from datetime import UTC, datetime
 
 import pytest
+from limits.storage import MemoryStorage
 from werkzeug.routing import Rule
 
 from weprode import tokens
+from weprode.security import address_key, limiter
 
 REQUIRED_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -186,3 +188,45 @@ def test_percent_encoded_junk_in_a_token_url_gets_400(app, client, encoded):
         response = client.get(f"/unsubscribe/{spelled}")
         assert response.status_code == 400, spelled
         assert "not valid" in response.get_data(as_text=True)
+
+
+class SharedTestStorage(MemoryStorage):
+    """A storage only reachable through its URI scheme, as redis:// or memcached:// are."""
+
+    STORAGE_SCHEME = ["weprode-shared-test"]
+
+
+def test_rate_limit_storage_comes_from_the_config(make_app):
+    make_app(RATELIMIT_ENABLED=True, RATELIMIT_STORAGE_URI="weprode-shared-test://")
+    assert isinstance(limiter.storage, SharedTestStorage)
+
+
+@pytest.mark.parametrize(
+    "address, key",
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:3::1", "2001:db8:1:3::/64"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("not-an-address", "not-an-address"),
+        (None, "unknown"),
+    ],
+)
+def test_limits_count_ipv4_per_address_and_ipv6_per_64(address, key):
+    assert address_key(address) == key
+
+
+def test_ipv6_clients_are_rate_limited_per_64(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PUBLIC_FORMS="2 per minute")
+    client = app.test_client()
+
+    def post_from(address):
+        return client.post("/privacy/request", environ_base={"REMOTE_ADDR": address})
+
+    # An empty form is refused (400) but still counted.
+    codes = [post_from(f"2001:db8:7:7::{n}").status_code for n in (1, 2, 3)]
+    assert codes == [400, 400, 429]
+    assert post_from("2001:db8:7:8::1").status_code == 400  # another /64
+    assert post_from("192.0.2.1").status_code == 400

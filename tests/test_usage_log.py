@@ -101,7 +101,7 @@ def test_control_characters_cannot_forge_a_line(app, client, clock):
     assert "\r" not in text and "\x1b" not in text
 
 
-def test_failed_login_and_lockout_are_security_events_without_the_password(
+def test_failed_login_and_throttling_are_security_events_without_the_password(
     app, client, account, clock
 ):
     for _ in range(5):
@@ -111,7 +111,7 @@ def test_failed_login_and_lockout_are_security_events_without_the_password(
     assert len(failures) == 5
     assert f'login="{STAFF_EMAIL}"' in failures[0]
     assert 'method=POST path="/admin/login"' in failures[0]
-    assert len(security_lines(app, "staff_login_locked_out")) == 1
+    assert len(security_lines(app, "staff_login_throttled")) == 1
     text = log_text(app)
     assert WRONG_PASSWORD not in text and STAFF_PASSWORD not in text
 

@@ -2,6 +2,7 @@
 
 import fcntl
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -11,6 +12,7 @@ from typing import Any, Self
 
 import sqlite_utils
 from flask import Flask, current_app, g
+from werkzeug.routing import IntegerConverter, Map
 
 BUSY_TIMEOUT_MS = 5000
 
@@ -30,18 +32,51 @@ def parse_timestamp(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+# What `isoformat` writes (seconds, maybe fractions, an offset): a cursor's moment.
+TIMESTAMP_SHAPE = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[+-]\d{2}:\d{2}|Z)?", re.ASCII
+)
+ROW_ID_SHAPE = re.compile(r"[0-9]{1,19}", re.ASCII)
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
 def parse_keyset_cursor(cursor: str | None) -> tuple[str, int] | None:
     """A list page's cursor `moment|id` -> (moment, id), or None when absent or malformed.
 
     Lists page on (timestamp, id) instead of OFFSET, which would read and skip every
-    earlier row; the cursor is the last row shown.
+    earlier row; the cursor is the last row shown. It comes from the URL, so anything
+    but an ISO timestamp and an id SQLite can hold (64-bit) is ignored (the first
+    page) rather than reaching the query: a 20-digit id made sqlite3 raise.
     """
     if not cursor:
         return None
     moment, _, raw_id = cursor.rpartition("|")
-    if not moment or not raw_id.isdigit():
+    if not TIMESTAMP_SHAPE.fullmatch(moment) or not ROW_ID_SHAPE.fullmatch(raw_id):
         return None
-    return moment, int(raw_id)
+    row_id = int(raw_id)
+    return (moment, row_id) if row_id <= SQLITE_MAX_INTEGER else None
+
+
+def parse_row_id(text: str) -> int:
+    """A row id from a query string (`?before=`), as `request.args.get(type=...)` wants it.
+
+    Raises ValueError (so `args.get` falls back to its default) for anything but the
+    digits of an id SQLite can hold.
+    """
+    if not ROW_ID_SHAPE.fullmatch(text or "") or int(text) > SQLITE_MAX_INTEGER:
+        raise ValueError(f"not a row id: {text[:30]!r}")
+    return int(text)
+
+
+class RowIdConverter(IntegerConverter):
+    """The `<int:...>` URL converter, bounded to SQLite's 64-bit integers.
+
+    A larger number in a path is a 404 instead of an OverflowError in the query.
+    """
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", SQLITE_MAX_INTEGER)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def format_keyset_cursor(key: tuple | None) -> str | None:
@@ -211,5 +246,9 @@ def close_db(exc: BaseException | None = None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Close the connection at the end of every app context."""
+    """Close the connection at the end of every app context; bound `<int:>` in URLs.
+
+    The converter is replaced before any blueprint adds its routes.
+    """
+    app.url_map.converters["int"] = RowIdConverter
     app.teardown_appcontext(close_db)

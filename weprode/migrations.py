@@ -347,6 +347,37 @@ def suppressions_without_rowid(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0011_login_failures_by_pair")
+def index_login_failures_by_pair(db: sqlite_utils.Database) -> None:
+    """Failed logins are counted per (login, address) pair, not per login: one index.
+
+    The (login, at) index is a prefix of the new one, so it goes.
+    """
+    run_statements(
+        db,
+        [
+            "CREATE INDEX login_failures_pair ON login_failures (login, ip, at)",
+            "DROP INDEX login_failures_login",
+        ],
+    )
+
+
+@migrations(name="0012_totp_used_step_and_pending_secret")
+def totp_used_step_and_pending_secret(db: sqlite_utils.Database) -> None:
+    """A TOTP code works once: each account remembers the last time step it used.
+
+    A secret being enrolled waits on the session row instead of the signed (readable)
+    cookie.
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE staff ADD COLUMN totp_last_step INTEGER",
+            "ALTER TABLE staff_sessions ADD COLUMN pending_totp_secret TEXT",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -1,12 +1,12 @@
 """Response headers, the cross-origin check for cookie-less forms, and rate limits."""
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, request
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 
 from .usage_log import security_event
 
@@ -39,8 +39,37 @@ HSTS = "max-age=31536000; includeSubDomains"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CROSS_ORIGIN_EXEMPT_ATTR = "_cross_origin_exempt"
 
-# Public forms have no session, so limits are per client address.
-limiter = Limiter(get_remote_address, storage_uri="memory://")
+# An IPv6 client is given a whole /64 (2**64 addresses) by its provider, so counting per
+# address would let it take a fresh one for every request: count its /64 instead.
+IPV6_CLIENT_PREFIX = 64
+
+
+def address_key(address: str | None) -> str:
+    """What limits count against for `address`: IPv4 as is, IPv6 as its /64 network.
+
+    An IPv4-mapped IPv6 address counts as the IPv4 address it carries; something that
+    is not an address (a test client, a unix socket) is counted as given.
+    """
+    try:
+        ip = ipaddress.ip_address((address or "").split("%")[0])
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6 and ip.ipv4_mapped:
+        return str(ip.ipv4_mapped)
+    if ip.version == 6:
+        return str(ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False))
+    return str(ip)
+
+
+def client_key() -> str:
+    """The current client's `address_key` (the proxy's view when TRUSTED_PROXIES is set)."""
+    return address_key(request.remote_addr)
+
+
+# Public forms have no session, so limits are per client address. The storage comes
+# from RATELIMIT_STORAGE_URI (config.py defaults to memory://): passing one here would
+# win over the config, leaving each gunicorn worker with its own count.
+limiter = Limiter(client_key)
 
 
 def public_form_limit() -> str:

@@ -1,5 +1,6 @@
 """Staff login (password, then TOTP when enrolled), logout and TOTP enrolment."""
 
+import math
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -13,12 +14,13 @@ from wtforms.validators import DataRequired, Length
 from .. import audit
 from ..db import Database, get_db, isoformat, parse_timestamp, utcnow
 from ..forms import EMAIL_MAX_LENGTH
+from ..security import client_key
 from ..staff import accounts
 from ..usage_log import security_event
 from . import StaffUser, bp
 
 PENDING_LOGIN_MAX_AGE = timedelta(minutes=5)
-LOCKED_OUT_MESSAGE = "Too many failed attempts. Please try again in 15 minutes."
+THROTTLED_MESSAGE = "Too many failed attempts from your network. Please wait {} min and try again."
 BAD_LOGIN_MESSAGE = "Incorrect e-mail, password or code."
 
 
@@ -35,11 +37,6 @@ class CodeForm(FlaskForm):
     )
 
 
-def client_ip() -> str:
-    """The address lockouts count against (the proxy's, when TRUSTED_PROXIES is set)."""
-    return request.remote_addr or "unknown"
-
-
 def safe_next(default_endpoint: str = "admin.dashboard") -> str:
     """Where to go after login: a path inside /admin only, never another site."""
     target = request.args.get("next", "")
@@ -53,26 +50,31 @@ def complete_login(db: Database, account: dict, now: datetime) -> None:
     """Renew the session (a fresh cookie, no pre-login state) and sign in."""
     session.clear()
     session_id = accounts.start_session(db, account["id"], now)
+    accounts.forget_failures(db, account["email"], client_key())
     login_user(StaffUser(session_id, account))
     audit.record(db, account["email"], "login", now)
     security_event("staff_login", login=account["email"])
 
 
-def refuse_if_locked_out(db: Database, login: str | None, now: datetime) -> None:
-    """429 while the account or this address has too many recent failures."""
-    if accounts.is_locked_out(db, login, client_ip(), now):
-        audit.record(db, accounts.normalise_login(login) or "-", "login_locked_out", now)
-        security_event("staff_login_locked_out", login=accounts.normalise_login(login) or "-")
-        abort(429, description=LOCKED_OUT_MESSAGE)
+def refuse_if_throttled(db: Database, login: str | None, now: datetime) -> None:
+    """429 while this login from this network, or this network at all, must wait."""
+    wait = accounts.retry_after(db, login, client_key(), now)
+    if wait:
+        minutes = math.ceil(wait / timedelta(minutes=1))
+        recorded = accounts.login_to_record(login)
+        audit.record(db, recorded, "login_throttled", now)
+        security_event("staff_login_throttled", login=recorded, minutes=minutes)
+        abort(429, description=THROTTLED_MESSAGE.format(minutes))
 
 
 def fail(
     db: Database, login: str | None, now: datetime, form: FlaskForm, template: str
 ) -> tuple[str, int]:
     """Count a failure and answer the same message whatever went wrong."""
-    accounts.record_failure(db, login, client_ip(), now)
-    audit.record(db, accounts.normalise_login(login) or "-", "login_failed", now)
-    security_event("staff_login_failed", login=accounts.normalise_login(login) or "-")
+    accounts.record_failure(db, login, client_key(), now)
+    recorded = accounts.login_to_record(login)
+    audit.record(db, recorded, "login_failed", now)
+    security_event("staff_login_failed", login=recorded)
     return render_template(template, form=form, error=BAD_LOGIN_MESSAGE), 401
 
 
@@ -86,7 +88,7 @@ def login():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/login.html", form=form), status
     db, now = get_db(), utcnow()
-    refuse_if_locked_out(db, form.email.data, now)
+    refuse_if_throttled(db, form.email.data, now)
     account = accounts.check_credentials(db, form.email.data, form.password.data)
     if account is None:
         return fail(db, form.email.data, now, form, "admin/login.html")
@@ -112,10 +114,8 @@ def login_code():
     if request.method != "POST" or not form.validate():
         status = 400 if request.method == "POST" else 200
         return render_template("admin/login_code.html", form=form), status
-    refuse_if_locked_out(db, account["email"], now)
-    if not account["active"] or not accounts.verify_totp(
-        account["totp_secret"], form.code.data, now
-    ):
+    refuse_if_throttled(db, account["email"], now)
+    if not account["active"] or not accounts.use_totp_code(db, account["id"], form.code.data, now):
         return fail(db, account["email"], now, form, "admin/login_code.html")
     complete_login(db, account, now)
     return redirect(safe_next())
@@ -137,16 +137,16 @@ def totp_enrol():
     """Enrol a second factor: show the secret (text and QR code), check one code."""
     if current_user.has_totp:
         return render_template("admin/totp_enrol.html", enrolled=True)
-    secret = session.get("totp_enrol_secret") or accounts.new_totp_secret()
-    session["totp_enrol_secret"] = secret
+    db = get_db()
+    secret = accounts.pending_totp_secret(db, current_user.session_id)
     form = CodeForm()
     error = None
     if request.method == "POST" and form.validate():
-        db, now = get_db(), utcnow()
-        if accounts.verify_totp(secret, form.code.data, now):
-            accounts.enable_totp(db, current_user.id, secret)
+        now = utcnow()
+        step = accounts.totp_step(secret, form.code.data, now)
+        if step is not None:
+            accounts.enable_totp(db, current_user.id, secret, step)
             audit.record(db, current_user.email, "totp_enabled", now)
-            session.pop("totp_enrol_secret", None)
             return redirect(url_for("admin.dashboard"))
         error = "That code does not match. Check your device's clock and try again."
     uri = accounts.totp_uri(secret, current_user.email)

@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 
 from .. import audit
 from ..campaigns import compose, ledger, render
-from ..db import Database, get_db, utcnow
+from ..db import Database, get_db, parse_row_id, utcnow
 from ..mail import bulk_smtp, messages
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
@@ -36,7 +36,9 @@ def campaign_or_404(campaign_id: int) -> dict:
 @bp.get("/campaigns")
 def campaign_list():
     """Campaigns with status and figures, newest first."""
-    rows, next_before = compose.page(get_db(), before_id=request.args.get("before", type=int))
+    rows, next_before = compose.page(
+        get_db(), before_id=request.args.get("before", type=parse_row_id)
+    )
     return render_template("admin/campaigns.html", campaigns=rows, next_before=next_before)
 
 

@@ -4,7 +4,7 @@ from flask import render_template, request
 
 from .. import audit
 from ..campaigns import compose
-from ..db import get_db, utcnow
+from ..db import get_db, parse_row_id, utcnow
 from ..newsletter import stats
 from . import bp
 from .charts import weekly_chart
@@ -28,6 +28,6 @@ def dashboard():
 @bp.get("/audit")
 def audit_log():
     """Who did what, newest first, 50 a page."""
-    before = request.args.get("before", type=int)
+    before = request.args.get("before", type=parse_row_id)
     entries, next_before = audit.page(get_db(), before_id=before)
     return render_template("admin/audit.html", entries=entries, next_before=next_before)

@@ -34,6 +34,15 @@ from ..urls import absolute_url
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
 MAX_CACHED_VALUES = 100_000
 PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+# The only forms a placeholder may take: a name, then optionally `| default("text")`
+# (single or double quotes, at most 100 characters, no quote or backslash inside).
+# The sandbox stops attribute tricks but not arithmetic: `{{ email * 20000000 }}`
+# built a gigabyte per recipient. Names are checked against ALLOWED_PLACEHOLDERS.
+PLACEHOLDER_FORM = re.compile(
+    r"""\s*([A-Za-z_][A-Za-z0-9_]*)\s*"""
+    r"""(?:\|\s*default\(\s*(?:"[^"\\]{0,100}"|'[^'\\]{0,100}')\s*\)\s*)?""",
+    re.ASCII,
+)
 STATEMENT = re.compile(r"\{%|%\}|\{#")
 MARKER = "WPRDPH{}X"
 UNSUBSCRIBE_MARKER = "WPRDUNSUBX"
@@ -87,9 +96,16 @@ def extract_placeholders(source: str, start: int = 0) -> Placeholders:
 
     def swap(match: re.Match[str]) -> str:
         expression = "{{" + match.group(1) + "}}"
+        form = PLACEHOLDER_FORM.fullmatch(match.group(1))
+        if form is None:
+            shown = expression if len(expression) <= 60 else expression[:57] + "..."
+            raise PlaceholderError(
+                f"Placeholder {shown} is not allowed: write a name alone, as "
+                '{{ first_name }}, or with a default text, as {{ first_name | default("there") }}.'
+            )
         try:
             parsed = sandbox.parse(expression)
-            unknown = meta.find_undeclared_variables(parsed) - ALLOWED_PLACEHOLDERS
+            unknown = {form.group(1)} - ALLOWED_PLACEHOLDERS
             if unknown:
                 names = ", ".join(sorted(unknown))
                 allowed = ", ".join(sorted(ALLOWED_PLACEHOLDERS))

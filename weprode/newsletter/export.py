@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
@@ -21,7 +22,11 @@ EXPORT_COLUMNS = [
     "churn_source",
 ]
 # Spreadsheet programs run cells starting with these as formulas.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+# Where a spreadsheet may start a new cell: Excel splits on ";" where the decimal mark
+# is a comma (French settings), LibreOffice lets the person pick the separators, and a
+# tool that ignores quotes splits inside them. A line break may start a new row.
+CELL_BREAKS = frozenset(",;\t\r\n")
 
 
 def export_rows(db: Database) -> Iterator[dict]:
@@ -31,10 +36,28 @@ def export_rows(db: Database) -> Iterator[dict]:
 
 
 def spreadsheet_safe(value: object) -> object:
-    """Neutralise cells a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """Neutralise every part of a cell that a spreadsheet could run as a formula.
+
+    Each stretch that could become a cell of its own (the start, and whatever follows
+    a separator or a line break) gets a "'" before it when, spaces aside, it starts
+    with a formula prefix. Characters are compared in NFKC form, since spreadsheets
+    read a full-width "＝" as "=". The text is otherwise kept as it is.
+    """
+    if not isinstance(value, str):
+        return value
+    parts, cell_starts = [], True
+    for char in value:
+        shown = unicodedata.normalize("NFKC", char)
+        if cell_starts and shown.startswith(FORMULA_PREFIXES):
+            parts.append("'")
+        parts.append(char)
+        if shown in CELL_BREAKS:
+            cell_starts = True
+        elif not shown.isspace():
+            cell_starts = False
+    if value.startswith(tuple(CELL_BREAKS)):
+        parts.insert(0, "'")  # a cell that opens on a tab or line break (OWASP)
+    return "".join(parts)
 
 
 def write_export(db: Database, output: TextIO, export_format: str) -> None:
@@ -50,9 +73,13 @@ def write_export(db: Database, output: TextIO, export_format: str) -> None:
 
 
 def csv_lines(rows: Iterable[dict], columns: Sequence[str] = EXPORT_COLUMNS) -> Iterator[str]:
-    """Formula-safe CSV with a header, one line at a time (for files and streaming)."""
+    """Formula-safe CSV with a header, one line at a time (for files and streaming).
+
+    Every field is quoted, so a separator inside a value never splits it, whichever
+    separator the spreadsheet expects.
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL)
     for values in ([columns], ([row[c] for c in columns] for row in rows)):
         for record in values:
             writer.writerow([spreadsheet_safe(value) for value in record])

@@ -28,7 +28,7 @@ def staff_group():
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @with_appcontext
 def staff_create_command(email, password_stdin):
-    """Create a staff account (password: 12+ characters, not a common one)."""
+    """Create a staff account (password: 12+ characters, hard to guess, not a common one)."""
     db, now = get_db(), utcnow()
     try:
         accounts.create(db, email, read_new_password(password_stdin), now)
