@@ -125,8 +125,10 @@ def claim(
 ) -> list[dict]:
     """Take up to `batch_size` due rows; returns recipients still subscribed.
 
-    Rows of people who unsubscribed (or were erased) since the audience was frozen
-    are marked `skipped` here, at send time.
+    Nothing is taken once the campaign is no longer sending: a pause or a cancel stops
+    every sender at its next claim, not at its next heartbeat. Rows of people who
+    unsubscribed (or were erased) since the audience was frozen are marked `skipped`
+    here, at send time.
     """
     stamp = isoformat(now)
     with write_transaction(db):
@@ -134,9 +136,10 @@ def claim(
             "UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?, "
             "attempts = attempts + 1 WHERE id IN (SELECT id FROM deliveries "
             "WHERE campaign_id = ? AND status = 'queued' "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id LIMIT ?) "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            "AND (SELECT status FROM campaigns WHERE id = ?) = 'sending' ORDER BY id LIMIT ?) "
             "RETURNING id",
-            [sender_id, stamp, campaign_id, stamp, batch_size],
+            [sender_id, stamp, campaign_id, stamp, campaign_id, batch_size],
         ).fetchall()
         if not claimed:
             return []
@@ -166,14 +169,27 @@ class DeliveryOutcome(NamedTuple):
 
 
 def mark(db: Database, outcomes: Iterable[DeliveryOutcome], now: datetime | None = None) -> None:
-    """Record `DeliveryOutcome`s; `now` stamps `sent_at` on the sent ones."""
+    """Record `DeliveryOutcome`s; `now` stamps `sent_at` on the sent ones.
+
+    What happened is always recorded (a message that went out is `sent`, even if the
+    campaign was cancelled meanwhile), but a retry only puts back in the queue a row
+    still in flight: a cancel that skipped it while its batch was out wins.
+    """
     stamp = isoformat(now) if now else None
     db.conn.executemany(
         "UPDATE deliveries SET status = ?, next_attempt_at = ?, smtp_reply = ?, "
         "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, claimed_by = NULL "
-        "WHERE id = ?",
+        "WHERE id = ? AND (? != 'queued' OR status = 'sending')",
         [
-            (status, isoformat(retry_at) if retry_at else None, reply, status, stamp, delivery_id)
+            (
+                status,
+                isoformat(retry_at) if retry_at else None,
+                reply,
+                status,
+                stamp,
+                delivery_id,
+                status,
+            )
             for delivery_id, status, retry_at, reply in outcomes
         ],
     )
