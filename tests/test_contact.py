@@ -86,7 +86,8 @@ def test_message_is_saved_then_acknowledged_and_notified_over_smtp(client, db, m
     assert f"http://localhost/admin/prospects/{prospect['id']}" in text_part(notification)
     ack = mails["jane.doe@example.org"]
     assert ack["Reply-To"] == NOTIFY
-    assert "Hello Jane," in text_part(ack) and "Hello Jane," in html_part(ack)
+    assert "Hello," in text_part(ack) and "Hello," in html_part(ack)
+    assert "Jane" not in text_part(ack) + html_part(ack)  # nothing typed, not even the name
     # The acknowledgement repeats nothing else the sender typed (no relay for spam).
     assert "Where is our data" not in text_part(ack) + html_part(ack)
     assert "Hosting" not in ack["Subject"] + text_part(ack)
@@ -432,8 +433,10 @@ def test_newsletter_mail_failure_does_not_fail_the_request(make_app, mailbox):
     db = connect(down.config["DATABASE"])
     assert db["prospects"].count == 1
     assert db["outbox"].count == 2
-    # The signup was not counted against the address, so the person can retry it.
-    assert db["newsletter_mail_sends"].count == 0
+    # The signup was not counted against the address, so the person can retry it (the
+    # acknowledgement waiting in the outbox is, against its own limit).
+    kinds = [row["kind"] for row in db.query("SELECT kind FROM newsletter_mail_sends")]
+    assert kinds == ["contact_acknowledgement"]
     db.close()
 
 
@@ -598,3 +601,33 @@ def test_the_campaign_worker_goes_on_past_a_message_that_can_never_be_sent(app, 
     assert [m["To"] for m in mailbox.wait_for(1)] == ["good@example.org"]
     [row] = list(db.query("SELECT * FROM outbox"))
     assert row["recipient"] == UTF8_ADDRESS and row["failed_at"]
+
+
+def test_acknowledgements_to_one_address_are_limited_and_repeat_nothing_typed(
+    app, client, db, mailbox
+):
+    victim = "victim@example.net"
+    spam = "Buy cheap pills at pills.example"
+    for attempt in range(12):
+        response = send_contact(client, email=victim, first_name=spam, last_name=f"X{attempt}")
+        assert response.status_code == 303
+    # Every request reached the team; the victim got one acknowledgement, not twelve.
+    assert db["interactions"].count == 12
+    received = mailbox.wait_for(13)
+    to_victim = [m for m in received if m["To"] == victim]
+    assert len(to_victim) == 1
+    assert sum(m["To"] == NOTIFY for m in received) == 12
+    assert len(mailbox.wait_for(14, timeout=0.5)) == 13
+    [ack] = to_victim
+    assert "pills" not in text_part(ack) + html_part(ack) + str(ack["Subject"])
+    assert "Hello," in text_part(ack)
+    # The limit is per address and per window, like the newsletter's.
+    later = utcnow() + timedelta(minutes=11)
+    with app.test_request_context():
+        identity = prospects.Identity(victim, "X", "Jane", "Org")
+        interaction = prospects.Interaction(kind="contact", message="Hi")
+        service.submit(db, service.ContactRequest(identity, interaction), later)
+    assert sum(m["To"] == victim for m in mailbox.wait_for(15)) == 2
+    # Another address is not affected by the victim's count.
+    send_contact(client, email="someone.else@example.org")
+    assert any(m["To"] == "someone.else@example.org" for m in mailbox.wait_for(17))
