@@ -1,30 +1,24 @@
 """kill -9 of a real sending process, then a restart: nobody lost, few sent twice."""
 
 import collections
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from campaign_helpers import add_subscribers, new_campaign
+from process_helpers import PROJECT_ROOT, flask_env
 
 from weprode.campaigns import ledger
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RECIPIENTS = 400
 BATCH, CONNECTIONS = 10, 2
 
 
 def send_process(app, campaign_id):
     """`flask campaigns send ID` in a child process, configured like the test app."""
-    env = dict(os.environ)
-    env.update(
-        FLASK_SECRET_KEY=app.config["SECRET_KEY"],
-        FLASK_DATABASE=app.config["DATABASE"],
-        FLASK_MAIL_PORT=str(app.config["MAIL_PORT"]),
-        FLASK_PUBLIC_URL=app.config["PUBLIC_URL"],
+    env = flask_env(
+        app,
         FLASK_CAMPAIGN_MESSAGES_PER_SECOND="400",
         FLASK_CAMPAIGN_BATCH_SIZE=str(BATCH),
         FLASK_CAMPAIGN_SMTP_CONNECTIONS=str(CONNECTIONS),

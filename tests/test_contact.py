@@ -1,11 +1,23 @@
 """Contact and meeting requests: validation, protection, prospects, mails over real SMTP."""
 
+import email
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from email import policy
 
 import pytest
-from contact_helpers import by_recipient, closed_port, send_contact, send_meeting
+from contact_helpers import (
+    VALID_CONTACT,
+    VALID_MEETING,
+    by_recipient,
+    closed_port,
+    send_contact,
+    send_meeting,
+)
 from newsletter_helpers import html_part, link_path, text_part
+from process_helpers import PROJECT_ROOT, flask_env
 
 from weprode.contact import prospects, service
 from weprode.db import connect, isoformat, utcnow
@@ -74,7 +86,8 @@ def test_message_is_saved_then_acknowledged_and_notified_over_smtp(client, db, m
     assert f"http://localhost/admin/prospects/{prospect['id']}" in text_part(notification)
     ack = mails["jane.doe@example.org"]
     assert ack["Reply-To"] == NOTIFY
-    assert "Hello Jane," in text_part(ack) and "Hello Jane," in html_part(ack)
+    assert "Hello," in text_part(ack) and "Hello," in html_part(ack)
+    assert "Jane" not in text_part(ack) + html_part(ack)  # nothing typed, not even the name
     # The acknowledgement repeats nothing else the sender typed (no relay for spam).
     assert "Where is our data" not in text_part(ack) + html_part(ack)
     assert "Hosting" not in ack["Subject"] + text_part(ack)
@@ -279,7 +292,7 @@ def test_failed_mail_waits_longer_after_each_failure(make_app, mailbox):
     with app.test_request_context():
         message = sample_message()
         message_id = outbox.enqueue(db, "test", message, now)
-        assert outbox.send_due(db, now) == (0, True, 1)
+        assert outbox.send_due(db, now) == (0, True, 1, 0)
         assert outbox.due_ids(db, now + timedelta(seconds=59)) == []
         assert outbox.due_ids(db, now + timedelta(minutes=1)) == [message_id]
         outbox.send_due(db, now + timedelta(minutes=1))
@@ -307,7 +320,7 @@ def test_a_claimed_message_is_not_sent_twice(app, db, mailbox):
         assert mailbox.messages == []
         # ...until the lease runs out (the first sender died before recording the send).
         later = now + outbox.CLAIM_LEASE + timedelta(seconds=1)
-        assert outbox.send_due(db, later) == (1, False, 0)
+        assert outbox.send_due(db, later) == (1, False, 0, 0)
     assert len(mailbox.wait_for(1)) == 1
 
 
@@ -420,8 +433,10 @@ def test_newsletter_mail_failure_does_not_fail_the_request(make_app, mailbox):
     db = connect(down.config["DATABASE"])
     assert db["prospects"].count == 1
     assert db["outbox"].count == 2
-    # The signup was not counted against the address, so the person can retry it.
-    assert db["newsletter_mail_sends"].count == 0
+    # The signup was not counted against the address, so the person can retry it (the
+    # acknowledgement waiting in the outbox is, against its own limit).
+    kinds = [row["kind"] for row in db.query("SELECT kind FROM newsletter_mail_sends")]
+    assert kinds == ["contact_acknowledgement"]
     db.close()
 
 
@@ -457,3 +472,162 @@ def test_campaign_worker_also_retries_the_outbox(make_app, mailbox):
     assert db["outbox"].count == 0
     assert len(mailbox.wait_for(2)) == 2
     db.close()
+
+
+# Addresses whose part before the @ is not ASCII can only be sent with SMTPUTF8.
+UTF8_ADDRESS = "zoë@example.com"
+FORMS = [("/contact", VALID_CONTACT, "contact"), ("/contact/meeting", VALID_MEETING, "meeting")]
+
+
+@pytest.mark.parametrize("path, valid, prefix", FORMS)
+@pytest.mark.parametrize(
+    "lang, message",
+    [("en", "cannot write to an address with accents"), ("fr", "Nous ne pouvons pas écrire")],
+)
+def test_an_address_that_needs_smtputf8_is_refused_next_to_the_field(
+    client, db, mailbox, path, valid, prefix, lang, message
+):
+    data = {**valid, f"{prefix}-email": UTF8_ADDRESS}
+    response = client.post(f"{path}?lang={lang}", data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert message in html.split(f'id="{prefix}-email-error">')[1].split("</div>")[0]
+    assert f'value="{UTF8_ADDRESS}"' in html  # kept for correcting
+    assert_nothing_stored_or_sent(db, mailbox)
+
+
+def test_smtputf8_on_but_not_offered_by_the_relay_still_refuses(make_app, db, mailbox):
+    from aiosmtpd.controller import Controller
+
+    from devtools.mailsink import MailSinkHandler
+
+    port, handler = closed_port(), MailSinkHandler()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, enable_SMTPUTF8=False)
+    controller.start()
+    try:
+        app = make_app(MAIL_SMTPUTF8=True, MAIL_PORT=port)
+        response = send_contact(app.test_client(), email=UTF8_ADDRESS)
+    finally:
+        controller.stop()
+    assert response.status_code == 400
+    assert "cannot write to an address with accents" in response.get_data(as_text=True)
+    assert handler.messages == []
+
+
+def test_smtputf8_on_and_offered_by_the_relay_delivers_to_the_address(make_app, mailbox):
+    app = make_app(MAIL_SMTPUTF8=True)  # the test sink advertises SMTPUTF8
+    assert send_contact(app.test_client(), email=UTF8_ADDRESS).status_code == 303
+    mailbox.wait_for(2)
+    # RFC 6532: the headers are UTF-8 on the wire.
+    parsed = [
+        email.message_from_string(raw.decode("utf-8"), policy=policy.default) for raw in mailbox.raw
+    ]
+    mails = by_recipient(parsed)
+    assert set(mails) == {NOTIFY, UTF8_ADDRESS}
+    assert mails[NOTIFY]["Reply-To"].addresses[0].addr_spec == UTF8_ADDRESS
+    assert mails[NOTIFY]["Reply-To"].addresses[0].display_name == "Jane Doe"
+    assert "Hello" in text_part(mails[UTF8_ADDRESS])
+    assert connect(app.config["DATABASE"])["outbox"].count == 0
+
+
+def add_outbox_rows(app, db, now, recipients):
+    """Queue one acknowledgement per recipient, as rows stored before any check would."""
+    ids = []
+    with app.test_request_context():
+        for recipient in recipients:
+            message_id = outbox.enqueue(db, "contact_acknowledgement", sample_message(), now)
+            db.execute("UPDATE outbox SET recipient = ? WHERE id = ?", [recipient, message_id])
+            ids.append(message_id)
+    return ids
+
+
+def outbox_process(app, *command):
+    """`flask --app app outbox ...` in a child process, configured like the test app."""
+    return subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "outbox", *command],
+        cwd=PROJECT_ROOT,
+        env=flask_env(app),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_message_that_can_never_be_sent_is_parked_and_the_others_still_go(
+    app, db, mailbox, staff_client
+):
+    now = utcnow() - timedelta(minutes=1)
+    first, poison, last = add_outbox_rows(
+        app, db, now, ["first@example.org", UTF8_ADDRESS, "last@example.org"]
+    )
+    broken = add_outbox_rows(app, db, now, ["broken@example.org"])[0]
+    db.execute("UPDATE outbox SET headers = '{not json' WHERE id = ?", [broken])
+
+    run = outbox_process(app, "retry")
+    assert run.returncode == 2, run.stderr  # documented: parked messages this pass
+    assert "sent 2, still waiting 0" in run.stdout
+    assert "2 message(s) can never be sent" in run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert sorted(m["To"] for m in mailbox.wait_for(2)) == [
+        "first@example.org",
+        "last@example.org",
+    ]
+    rows = {row["id"]: row for row in db.query("SELECT * FROM outbox")}
+    assert set(rows) == {poison, broken}
+    assert rows[poison]["failed_at"] and "SMTPUTF8" in rows[poison]["last_error"]
+    assert rows[broken]["failed_at"] and "JSONDecodeError" in rows[broken]["last_error"]
+
+    again = outbox_process(app, "retry")
+    assert again.returncode == 0, again.stderr
+    assert "sent 0, still waiting 0" in again.stdout
+    assert "Traceback" not in again.stdout + again.stderr
+    assert len(mailbox.wait_for(3, timeout=0.5)) == 2  # the parked ones are not retried
+
+    listed = outbox_process(app, "list")
+    assert listed.returncode == 0 and listed.stdout.count("FAILED") == 2
+    dashboard = staff_client.get("/admin/").get_data(as_text=True)
+    assert "2 mails could not be sent" in dashboard
+    assert "needs SMTPUTF8" in dashboard
+
+
+def test_the_campaign_worker_goes_on_past_a_message_that_can_never_be_sent(app, db, mailbox):
+    from weprode.campaigns import worker
+
+    now = utcnow()
+    add_outbox_rows(app, db, now, [UTF8_ADDRESS, "good@example.org"])
+    with app.app_context():
+        worker.run_once(db, now)
+        worker.run_once(db, now + timedelta(hours=1))
+    assert [m["To"] for m in mailbox.wait_for(1)] == ["good@example.org"]
+    [row] = list(db.query("SELECT * FROM outbox"))
+    assert row["recipient"] == UTF8_ADDRESS and row["failed_at"]
+
+
+def test_acknowledgements_to_one_address_are_limited_and_repeat_nothing_typed(
+    app, client, db, mailbox
+):
+    victim = "victim@example.net"
+    spam = "Buy cheap pills at pills.example"
+    for attempt in range(12):
+        response = send_contact(client, email=victim, first_name=spam, last_name=f"X{attempt}")
+        assert response.status_code == 303
+    # Every request reached the team; the victim got one acknowledgement, not twelve.
+    assert db["interactions"].count == 12
+    received = mailbox.wait_for(13)
+    to_victim = [m for m in received if m["To"] == victim]
+    assert len(to_victim) == 1
+    assert sum(m["To"] == NOTIFY for m in received) == 12
+    assert len(mailbox.wait_for(14, timeout=0.5)) == 13
+    [ack] = to_victim
+    assert "pills" not in text_part(ack) + html_part(ack) + str(ack["Subject"])
+    assert "Hello," in text_part(ack)
+    # The limit is per address and per window, like the newsletter's.
+    later = utcnow() + timedelta(minutes=11)
+    with app.test_request_context():
+        identity = prospects.Identity(victim, "X", "Jane", "Org")
+        interaction = prospects.Interaction(kind="contact", message="Hi")
+        service.submit(db, service.ContactRequest(identity, interaction), later)
+    assert sum(m["To"] == victim for m in mailbox.wait_for(15)) == 2
+    # Another address is not affected by the victim's count.
+    send_contact(client, email="someone.else@example.org")
+    assert any(m["To"] == "someone.else@example.org" for m in mailbox.wait_for(17))

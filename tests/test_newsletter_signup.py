@@ -232,3 +232,14 @@ def test_signup_is_rate_limited_per_ip(make_app, mailbox):
     last = sign_up(client, email="p9@example.org")
     assert "Too many requests" in last.get_data(as_text=True)
     assert "Set-Cookie" not in last.headers
+
+
+def test_an_address_that_needs_smtputf8_is_refused_with_a_message_not_a_500(client, db, mailbox):
+    response = sign_up(client, email="zoë@example.com")
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    error = html.split('id="signup-email-error">')[1].split("</div>")[0]
+    assert "cannot write to an address with accents" in error
+    assert db["subscribers"].count == 0 and mailbox.messages == []
+    french = client.post("/newsletter?lang=fr", data={"email": "zoë@example.com"})
+    assert "Nous ne pouvons pas écrire" in french.get_data(as_text=True)

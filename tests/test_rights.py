@@ -485,3 +485,14 @@ def test_link_keeps_the_language_of_the_page_it_was_asked_on(client, mailbox):
     path = link_path(mailbox.wait_for(1)[0], LINK_PREFIX)
     assert path.endswith("?lang=fr")
     assert client.get(path).status_code == 200
+
+
+def test_an_address_that_needs_smtputf8_is_refused_with_a_message_not_a_500(client, db, mailbox):
+    for lang, message in (("en", "cannot write to an address with accents"), ("fr", "Nous ne")):
+        response = client.post(
+            f"/privacy/request?lang={lang}", data={"email": "zoë@example.com", "kind": "access"}
+        )
+        assert response.status_code == 400
+        error = response.get_data(as_text=True).split('id="email-error">')[1].split("</div>")[0]
+        assert message in error
+    assert db["rights_requests"].count == 0 and mailbox.messages == []

@@ -32,6 +32,9 @@ DEFAULTS = {
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "Weprode <newsletter@weprode.com>",
     "MAIL_TIMEOUT": 10,
+    # Accept addresses with a non-ASCII local part (zoë@...) only when this is on and the
+    # relay advertises SMTPUTF8; otherwise forms refuse them, since they cannot be sent.
+    "MAIL_SMTPUTF8": False,
     # Flask-Mail suppresses sending when TESTING; our tests talk to a real SMTP sink.
     "MAIL_SUPPRESS_SEND": False,
     "RATELIMIT_ENABLED": True,

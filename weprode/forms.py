@@ -12,20 +12,27 @@ from wtforms import EmailField, Field, Form, StringField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-FORBIDDEN_CHARACTERS = ("\r", "\n", "\0")
+from .mail import messages
+
 # The longest address SMTP accepts (RFC 5321's 256-octet path, less the angle brackets).
 EMAIL_MAX_LENGTH = 254
 
 
 def has_forbidden_character(text: str) -> bool:
-    """True when `text` holds CR, LF or NUL (header smuggling, truncated C strings)."""
-    return any(c in text for c in FORBIDDEN_CHARACTERS)
+    """True when `text` could not go into a mail header unchanged.
+
+    Line breaks, other control characters and encoded words (`=?...?=`) are checked by
+    the mail package's `header_text`, the one function every header value goes through.
+    """
+    return not messages.is_header_safe(text)
 
 
 def single_line(form: Form, field: Field) -> None:
-    """Refuse CR, LF and NUL: they could smuggle headers into a mail we send."""
+    """Refuse what could smuggle headers into a mail we send (see `has_forbidden_character`)."""
     if field.data and has_forbidden_character(field.data):
-        raise ValidationError(_l("Line breaks and control characters are not allowed here."))
+        raise ValidationError(
+            _l("Line breaks, control characters and encoded text (=?) are not allowed here.")
+        )
 
 
 def local_path(form: Form, field: Field) -> None:
@@ -57,13 +64,30 @@ def text_line(
     )
 
 
+def mailable_address(form: Form, field: Field) -> None:
+    """Refuse an address we could not write to: a non-ASCII part before the @ needs
+    SMTPUTF8, allowed only by `MAIL_SMTPUTF8` with a relay that advertises it."""
+    local_part = (field.data or "").strip().rpartition("@")[0]
+    if local_part and not local_part.isascii() and not messages.smtputf8_enabled():
+        raise ValidationError(
+            _l(
+                "We cannot write to an address with accents or other special characters "
+                "before the @. Please use another address."
+            )
+        )
+
+
 def email_field(label: str | LazyString) -> UnboundField:
-    """A required e-mail address: one line, at most `EMAIL_MAX_LENGTH` characters, well formed."""
+    """A required e-mail address: one line, at most `EMAIL_MAX_LENGTH` characters, well
+    formed, and one our relay can carry."""
     return text_line(
         label,
         EMAIL_MAX_LENGTH,
         DataRequired(_l("Please enter your e-mail address.")),
-        checks=[Email(_l("Please enter a valid e-mail address."), check_deliverability=False)],
+        checks=[
+            Email(_l("Please enter a valid e-mail address."), check_deliverability=False),
+            mailable_address,
+        ],
         autocomplete="email",
         field_class=EmailField,
     )

@@ -378,6 +378,16 @@ def totp_used_step_and_pending_secret(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0013_outbox_failures")
+def add_outbox_failures(db: sqlite_utils.Database) -> None:
+    """A mail that can never be sent is parked (`failed_at`, reason in `last_error`).
+
+    Retrying it forever would hide it from staff, and an exception on every pass used
+    to stop the retry loop for the mails behind it.
+    """
+    run_statements(db, ["ALTER TABLE outbox ADD COLUMN failed_at TEXT"])
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

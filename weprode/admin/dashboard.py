@@ -5,6 +5,7 @@ from flask import render_template, request
 from .. import audit
 from ..campaigns import compose
 from ..db import get_db, parse_row_id, utcnow
+from ..mail import outbox
 from ..newsletter import stats
 from . import bp
 from .charts import weekly_chart
@@ -22,6 +23,7 @@ def dashboard():
         weeks=weeks,
         chart=weekly_chart(weeks),
         campaigns=compose.page(db, limit=5)[0],
+        parked_mails=outbox.parked(db),
     )
 
 

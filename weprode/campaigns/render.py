@@ -29,6 +29,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .. import tokens
+from ..mail import messages
 from ..urls import absolute_url
 
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
@@ -163,8 +164,12 @@ def encode_part(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def encode_header(value: str) -> str:
-    """An RFC 2047-encoded header value (ASCII stays readable)."""
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep=CRLF)
+    """An RFC 2047-encoded header value (ASCII stays readable).
+
+    The value passes `messages.header_text` first: a subject holds subscribers' names,
+    which must not carry encoded words or line breaks into the header.
+    """
+    return Header(messages.header_text(value), "utf-8", maxlinelen=76).encode(linesep=CRLF)
 
 
 def message_id(key: bytes, campaign_id: int, subscriber_id: int, domain: str) -> str:

@@ -94,6 +94,9 @@ def build_messages(
         except UnicodeEncodeError:
             failure = bulk_smtp.PermanentFailure("address needs SMTPUTF8, which we do not use")
             outcomes.append(outcome_for(row, failure, utcnow(), 0))
+        except Exception as error:  # noqa: BLE001 (one bad row must not stop the send)
+            failure = bulk_smtp.PermanentFailure(f"cannot build the message: {error!r}")
+            outcomes.append(outcome_for(row, failure, utcnow(), 0))
     return built, outcomes
 
 

@@ -5,7 +5,7 @@ relay outage loses nothing: the outbox retries later and the visitor is thanked 
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale
@@ -19,6 +19,10 @@ from ..urls import absolute_url
 from . import prospects
 
 FORMAT_LABELS = {"video": "Video call", "on_site": "On site"}
+# Anyone can type anyone's address: at most this many acknowledgements per address
+# (window, most), counted like the newsletter's mails. The team is notified every time.
+ACK_KIND = "contact_acknowledgement"
+ACK_LIMITS = ((timedelta(minutes=10), 1), (timedelta(days=1), 3))
 
 
 @dataclass(frozen=True)
@@ -35,8 +39,8 @@ class ContactRequest:
 def acknowledgement(request: ContactRequest) -> Message:
     """The mail to the person, in their language, answered by the sales team.
 
-    It repeats none of the free text they typed (beyond their first name), so the form
-    cannot be used to send someone else a message of the sender's choosing.
+    It repeats nothing they typed, not even their first name: the address is not
+    verified, so the form must not carry someone's chosen text to a stranger.
     """
     interaction = request.interaction
     with force_locale(interaction.language):
@@ -81,9 +85,11 @@ def submit(db: Database, request: ContactRequest, now: datetime) -> int:
     """Save the request and queue both mails in one transaction, then try to send them.
 
     Returns the prospect id. A relay failure leaves the mails in the outbox (retried by
-    `flask --app app outbox retry`) and is not an error for the visitor.
+    `flask --app app outbox retry`) and is not an error for the visitor. The
+    acknowledgement is skipped when the address is over `ACK_LIMITS`.
     """
     ack = acknowledgement(request)
+    email = request.identity.email
     with write_transaction(db):
         prospect_id, _interaction_id = prospects.record_request(
             db, request.identity, request.interaction, now
@@ -96,9 +102,11 @@ def submit(db: Database, request: ContactRequest, now: datetime) -> int:
                 notification(request, prospect_id, now),
                 now,
                 prospect_id,
-            ),
-            outbox.enqueue(db, "contact_acknowledgement", ack, now, prospect_id),
+            )
         ]
+        if signup.may_send(db, email, now, kinds=(ACK_KIND,), limits=ACK_LIMITS):
+            signup.record_send(db, email, ACK_KIND, now)
+            message_ids.append(outbox.enqueue(db, ACK_KIND, ack, now, prospect_id))
     outbox.deliver(db, message_ids, now)
     if request.subscribe_newsletter:
         subscribe_to_newsletter(db, request, now)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from flask_mail import Connection
 
-from .messages import MailDeliveryError, TimeoutConnection, open_connection
+from .messages import MailDeliveryError, TimeoutConnection, UndeliverableMessage, open_connection
 
 
 class TemporaryFailure(MailDeliveryError):
@@ -21,7 +21,7 @@ class RelayUnavailable(TemporaryFailure):
     """The session itself failed (unreachable, dropped, timed out): reconnect later."""
 
 
-class PermanentFailure(MailDeliveryError):
+class PermanentFailure(UndeliverableMessage):
     """The relay refused this recipient or message for good (5xx)."""
 
 

@@ -18,23 +18,35 @@ def outbox_group():
 def outbox_retry_command():
     """Send the messages that are due (run from a timer every few minutes).
 
-    Exits with status 1 when the relay failed, so the timer's failure shows in monitoring.
+    Exits with status 1 when the relay failed, so the timer's failure shows in monitoring,
+    and 2 when this pass parked a message that can never be sent (`outbox list` shows why);
+    the other messages were sent all the same.
     """
-    sent, failed, waiting = outbox.send_due(get_db(), utcnow())
-    click.echo(f"sent {sent}, still waiting {waiting}")
-    if failed:
+    report = outbox.send_due(get_db(), utcnow())
+    click.echo(f"sent {report.sent}, still waiting {report.waiting}")
+    if report.parked:
+        click.echo(
+            f"{report.parked} message(s) can never be sent and were parked; see `outbox list`",
+            err=True,
+        )
+    if report.failed:
         click.echo("the mail relay failed; the rest will be tried again later", err=True)
         raise click.exceptions.Exit(1)
+    if report.parked:
+        raise click.exceptions.Exit(2)
 
 
 @outbox_group.command("list")
 @with_appcontext
 def outbox_list_command():
-    """List the messages still waiting, with their attempts and last error."""
+    """List the messages still waiting or parked, with their attempts and last error."""
     for row in outbox.pending(get_db()):
+        state = (
+            f"FAILED {row['failed_at']}" if row["failed_at"] else f"next {row['next_attempt_at']}"
+        )
         click.echo(
             f"{row['id']}\t{row['kind']}\tcreated {row['created_at']}\t"
-            f"attempts {row['attempts']}\tnext {row['next_attempt_at']}\t{row['last_error'] or ''}"
+            f"attempts {row['attempts']}\t{state}\t{row['last_error'] or ''}"
         )
 
 

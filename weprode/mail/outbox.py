@@ -9,11 +9,19 @@ Sending claims a row first by pushing its `next_attempt_at` past a lease, so a r
 and the retry command never send the same message twice. A process that dies between
 the relay accepting a message and the row being deleted sends it once more after the
 lease: at least once, never silently dropped.
+
+A message that can never be sent (refused for good, an address the relay cannot carry,
+or any exception while building or sending it) is parked: `failed_at` and its reason
+are kept for staff (`outbox list`, the staff dashboard), it is not retried, and the
+messages behind it still go out.
 """
 
 import json
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import NamedTuple
 
 from flask import current_app
 from flask_mail import Message
@@ -56,13 +64,13 @@ def enqueue(
 def message_from_row(row: dict) -> Message:
     """Rebuild the Flask-Mail message stored in an outbox row."""
     reply_to = json.loads(row["reply_to"]) if row["reply_to"] else None
-    return Message(
-        subject=row["subject"],
-        recipients=[row["recipient"]],
-        body=row["body_text"],
-        html=row["body_html"],
+    return messages.build_message(
+        row["recipient"],
+        row["subject"],
+        row["body_text"],
+        row["body_html"],
+        headers=json.loads(row["headers"]) if row["headers"] else None,
         reply_to=tuple(reply_to) if isinstance(reply_to, list) else reply_to,
-        extra_headers=json.loads(row["headers"]) if row["headers"] else None,
     )
 
 
@@ -72,10 +80,28 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, LONGEST_RETRY_DELAY)
 
 
+class Outcome(StrEnum):
+    """What one attempt did with a message."""
+
+    SENT = "sent"  # delivered, or already gone / held by another sender
+    WAITING = "waiting"  # the relay failed: tried again after a delay
+    PARKED = "parked"  # can never be sent: kept with its reason, not retried
+
+
+class RetryReport(NamedTuple):
+    """The result of `send_due`."""
+
+    sent: int
+    failed: bool  # the relay refused or could not be reached
+    waiting: int  # still in the outbox to be retried
+    parked: int  # parked during this pass
+
+
 def claim(db: Database, message_id: int, now: datetime) -> dict | None:
     """Take the message for sending if it is due and nobody holds it; return the row or None."""
     cursor = db.execute(
-        "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND next_attempt_at <= ?",
+        "UPDATE outbox SET next_attempt_at = ? "
+        "WHERE id = ? AND next_attempt_at <= ? AND failed_at IS NULL",
         [isoformat(now + CLAIM_LEASE), message_id, isoformat(now)],
     )
     if cursor.rowcount != 1:
@@ -83,13 +109,27 @@ def claim(db: Database, message_id: int, now: datetime) -> dict | None:
     return first_row(db, "SELECT * FROM outbox WHERE id = ?", [message_id])
 
 
-def deliver_one(db: Database, message_id: int, now: datetime) -> bool:
-    """Claim and send one message; True when delivered (or already gone), False on failure."""
+def park(db: Database, row: dict, reason: str, now: datetime) -> None:
+    """Set a message aside for good, with the reason staff will read."""
+    db.execute(
+        "UPDATE outbox SET attempts = attempts + 1, failed_at = ?, last_error = ? WHERE id = ?",
+        [isoformat(now), reason[:ERROR_TEXT_LIMIT], row["id"]],
+    )
+    current_app.logger.error(
+        "outbox: %s message %s can never be sent, parked: %s", row["kind"], row["id"], reason
+    )
+
+
+def deliver_one(db: Database, message_id: int, now: datetime) -> Outcome:
+    """Claim and send one message; never raises for a problem with the message itself."""
     row = claim(db, message_id, now)
     if row is None:
-        return True
+        return Outcome.SENT
     try:
         messages.send(message_from_row(row))
+    except messages.UndeliverableMessage as error:
+        park(db, row, str(error) or type(error).__name__, now)
+        return Outcome.PARKED
     except messages.MailDeliveryError as error:
         attempts = row["attempts"] + 1
         db.execute(
@@ -108,49 +148,69 @@ def deliver_one(db: Database, message_id: int, now: datetime) -> bool:
             attempts,
             error,
         )
-        return False
+        return Outcome.WAITING
+    except Exception as error:  # noqa: BLE001 (one bad message must not stop the others)
+        park(db, row, f"{type(error).__name__}: {error}", now)
+        return Outcome.PARKED
     db.execute("DELETE FROM outbox WHERE id = ?", [message_id])
-    return True
+    return Outcome.SENT
+
+
+def deliver_counted(db: Database, message_ids: Iterable[int], now: datetime) -> Counter[Outcome]:
+    """Try the given messages now; how many ended in each outcome.
+
+    Stops at the first relay failure: the relay is most likely down for the others too,
+    and the visitor should not wait for one timeout per message. A parked message does
+    not stop it: the problem was that message's own.
+    """
+    outcomes: Counter[Outcome] = Counter()
+    for message_id in message_ids:
+        outcome = deliver_one(db, message_id, now)
+        outcomes[outcome] += 1
+        if outcome == Outcome.WAITING:
+            break
+    return outcomes
 
 
 def deliver(db: Database, message_ids: Iterable[int], now: datetime) -> int:
-    """Try the given messages now (right after the commit that stored them).
-
-    Stops at the first failure: the relay is most likely down for the others too, and
-    the visitor should not wait for one timeout per message. Returns how many were sent.
-    """
-    sent = 0
-    for message_id in message_ids:
-        if not deliver_one(db, message_id, now):
-            break
-        sent += 1
-    return sent
+    """Try the given messages now (right after the commit that stored them); how many were sent."""
+    return deliver_counted(db, message_ids, now)[Outcome.SENT]
 
 
 def due_ids(db: Database, now: datetime, limit: int = RETRY_BATCH) -> list[int]:
-    """Ids of the messages whose next attempt is due, oldest due first."""
+    """Ids of the messages whose next attempt is due, oldest due first (parked ones never)."""
     rows = db.execute(
-        "SELECT id FROM outbox WHERE next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+        "SELECT id FROM outbox WHERE next_attempt_at <= ? AND failed_at IS NULL "
+        "ORDER BY next_attempt_at, id LIMIT ?",
         [isoformat(now), limit],
     ).fetchall()
     return [row[0] for row in rows]
 
 
-def send_due(db: Database, now: datetime, limit: int = RETRY_BATCH) -> tuple[int, bool, int]:
-    """Send the messages that are due; return (sent, failed, still waiting in the outbox).
-
-    `failed` is True when the relay refused or could not be reached.
-    """
-    ids = due_ids(db, now, limit)
-    sent = deliver(db, ids, now)
-    return sent, sent < len(ids), db["outbox"].count
+def send_due(db: Database, now: datetime, limit: int = RETRY_BATCH) -> RetryReport:
+    """Send the messages that are due; see `RetryReport`."""
+    outcomes = deliver_counted(db, due_ids(db, now, limit), now)
+    waiting = db.execute("SELECT count(*) FROM outbox WHERE failed_at IS NULL").fetchone()[0]
+    return RetryReport(
+        outcomes[Outcome.SENT], bool(outcomes[Outcome.WAITING]), waiting, outcomes[Outcome.PARKED]
+    )
 
 
 def pending(db: Database) -> list[dict]:
-    """Every message still waiting, with its attempts and last error, oldest first."""
+    """Every message in the outbox (waiting or parked), with its last error, oldest first."""
     return list(
         db.query(
-            "SELECT id, kind, created_at, attempts, next_attempt_at, last_error "
+            "SELECT id, kind, created_at, attempts, next_attempt_at, failed_at, last_error "
             "FROM outbox ORDER BY created_at, id"
+        )
+    )
+
+
+def parked(db: Database) -> list[dict]:
+    """The messages that could never be sent, newest failure first, for staff."""
+    return list(
+        db.query(
+            "SELECT id, kind, prospect_id, recipient, created_at, failed_at, last_error "
+            "FROM outbox WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC"
         )
     )

@@ -26,6 +26,8 @@ CURRENT_CONSENT_VERSION = "2026-11-v1"
 
 # (window, most mails allowed in it) per address, so our form cannot flood an inbox.
 MAIL_LIMITS = ((timedelta(minutes=10), 1), (timedelta(days=1), 3))
+# The kinds of `newsletter_mail_sends` rows counted by those limits (others count apart).
+SIGNUP_MAIL_KINDS = ("confirm", "already")
 
 
 @dataclass(frozen=True)
@@ -39,13 +41,21 @@ class SignupRequest:
     page: str | None
 
 
-def may_send(db: Database, email: str, now: datetime) -> bool:
-    """True while the address is under every limit in `MAIL_LIMITS`."""
+def may_send(
+    db: Database,
+    email: str,
+    now: datetime,
+    kinds: tuple[str, ...] = SIGNUP_MAIL_KINDS,
+    limits: tuple[tuple[timedelta, int], ...] = MAIL_LIMITS,
+) -> bool:
+    """True while the address is under every limit, counting only mails of `kinds`."""
     address = tokens.address_hash(email)
-    for window, most in MAIL_LIMITS:
+    marks = ", ".join("?" for _ in kinds)
+    for window, most in limits:
         sent = db.execute(
-            "SELECT count(*) FROM newsletter_mail_sends WHERE address_hash = ? AND sent_at > ?",
-            [address, isoformat(now - window)],
+            "SELECT count(*) FROM newsletter_mail_sends "
+            f"WHERE address_hash = ? AND sent_at > ? AND kind IN ({marks})",
+            [address, isoformat(now - window), *kinds],
         ).fetchone()[0]
         if sent >= most:
             return False
