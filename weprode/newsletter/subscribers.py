@@ -87,6 +87,14 @@ def is_suppressed(db: Database, email: str) -> bool:
     return db.execute(sql, hashes).fetchone() is not None
 
 
+def suppression_sources(db: Database, email: str) -> set[str]:
+    """Why the address is suppressed (`unsubscribe`, `objection`, `erasure`...), under any key."""
+    hashes = address_hashes(email)
+    placeholders = ", ".join("?" for _ in hashes)
+    sql = f"SELECT source FROM suppressions WHERE address_hash IN ({placeholders})"
+    return {row[0] for row in db.execute(sql, hashes)}
+
+
 def suppress(db: Database, email: str, source: str, now: datetime) -> None:
     """Put the address on the suppression list; keeps the first entry's date."""
     db.execute(
