@@ -7,7 +7,7 @@ import pytest
 from newsletter_helpers import sign_up, unsubscribe_path
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
-from weprode import usage_log
+from weprode import tokens, usage_log
 from weprode.db import utcnow
 from weprode.staff import accounts
 
@@ -233,3 +233,46 @@ def test_delete_old_logs_keeps_one_year(tmp_path):
     ]
     assert usage_log.delete_old_logs(tmp_path, now) == []
     assert usage_log.delete_old_logs(tmp_path / "missing", now) == []
+
+
+def whole_tokens(app):
+    """A real unsubscribe token and a real rights-request token."""
+    with app.app_context():
+        return [
+            tokens.make_unsubscribe_token(1, 42),
+            tokens.make_rights_token(7, NOW),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/privacy/request/{token}/", 404),  # no route: no view arguments
+        ("PUT", "/unsubscribe/{token}", 405),  # a route, but not for this method
+        ("GET", "/unsubscribe/{token}x", 400),  # a route, and a bad token
+        ("GET", "/no-such-page/{token}/more", 404),
+        ("GET", "/robots.txt?t={token}&next=/unsubscribe/{token}", 200),
+        ("GET", "/no-such-page?confirm={token}", 404),
+    ],
+)
+def test_tokens_are_cut_by_shape_on_every_path_whatever_the_route(
+    app, client, clock, method, path, status
+):
+    """Issue 11, item 12: routing failures wrote whole tokens (no `view_args` to redact)."""
+    for token in whole_tokens(app):
+        response = client.open(path.format(token=token), method=method)
+        assert response.status_code == status
+        text = log_text(app)
+        assert token not in text
+        assert token[usage_log.TOKEN_PREFIX_LENGTH :][:12] not in text
+        assert f"{token[:8]}..." in text
+
+
+def test_short_segments_and_ordinary_queries_are_logged_as_they_are(app, client, clock):
+    client.get("/static/css/site.css?v=2026-11-26")
+    client.get("/privacy/request?lang=fr&utm_source=newsletter")
+    paths = [ACCESS_LINE.fullmatch(line)["path"] for line in log_text(app).splitlines()]
+    assert paths == [
+        "/static/css/site.css?v=2026-11-26",
+        "/privacy/request?lang=fr&utm_source=newsletter",
+    ]

@@ -10,7 +10,8 @@ and a security event, in the same file,
 
 Every field is neutralised (control characters, quotes and backslashes escaped as
 `\\xNN`), so no request can forge a line. Tokens are cut to their first 8 characters,
-in URLs and in event details alike; passwords are never written.
+in URLs (by shape, on every path) and in event details alike; passwords are never
+written.
 """
 
 import os
@@ -38,6 +39,12 @@ EXTENSION_KEY = "usage_log"
 UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029"\\]')
 # Bare fields (address, method, event kind) must not contain spaces either.
 UNSAFE_BARE = re.compile(r'[\x00-\x20\x7f-\x9f\u2028\u2029"\\]')
+# Anything shaped like a token: a run of URL-safe base64 characters and dots (tokens.py
+# makes `payload.signature`) at least this long. The shortest real token is 32
+# characters and no route or static file has a segment over 20, so the run is cut
+# wherever it stands (path segment or query value) and whichever route matched, if
+# any: a 404 or 405 has no view arguments to tell us where a token is.
+TOKEN_LIKE = re.compile(r"[A-Za-z0-9_.-]{24,}")
 
 
 def clock() -> datetime:
@@ -115,9 +122,18 @@ class DailyFile:
             self.fd, self.day = None, None
 
 
+def redact(text: str) -> str:
+    """`text` with every token-shaped run cut to its prefix."""
+    return TOKEN_LIKE.sub(lambda match: token_prefix(match.group()), text)
+
+
 def request_path() -> str:
-    """The path and query string, with any URL token cut to its prefix."""
-    path = request.full_path if request.query_string else request.path
+    """The path and query string, with anything shaped like a token cut to its prefix.
+
+    A matched route's `token` variable is cut too, even when too short to look like
+    one (junk typed by a prober is no token, but still not worth a whole line).
+    """
+    path = redact(request.full_path if request.query_string else request.path)
     token = (request.view_args or {}).get("token")
     if token:
         path = path.replace(str(token), token_prefix(token))
@@ -170,8 +186,8 @@ def log_request(status: int) -> None:
 def security_event(kind: str, **details: object) -> None:
     """Log a security event (login failure, CSRF or cross-origin rejection...).
 
-    Details named like a token are cut to their prefix; details named like a
-    password, secret or TOTP code are dropped.
+    Details named like a token are cut to their prefix, token-shaped runs in the
+    others too; details named like a password, secret or TOTP code are dropped.
     """
     if not has_app_context():
         return
@@ -185,7 +201,7 @@ def security_event(kind: str, **details: object) -> None:
     for name, value in details.items():
         if any(secret in name.lower() for secret in SECRET_DETAILS):
             continue
-        text = token_prefix(value) if "token" in name.lower() else str(value)
+        text = token_prefix(value) if "token" in name.lower() else redact(str(value))
         parts.append(f'{bare(name)}="{neutralise(text[:MAX_DETAIL_LENGTH])}"')
     write_line(" ".join(parts), now)
 
