@@ -8,7 +8,8 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 
-from ..db import Database, first_row, isoformat, write_transaction
+from .. import audit
+from ..db import Database, checkpoint, first_row, isoformat, write_transaction
 from ..forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from ..tokens import address_hash, address_hashes
 
@@ -211,7 +212,8 @@ def rectify(
 def erase(db: Database, subscriber_id: int, now: datetime) -> bool:
     """Delete the person's data; keep only the keyed hash so they are never mailed again.
 
-    Their history and consent proofs go with them (ON DELETE CASCADE).
+    Their history and consent proofs go with them (ON DELETE CASCADE), the address
+    leaves the audit details, and a checkpoint empties the WAL of the old pages.
     """
     with write_transaction(db):
         subscriber = get(db, subscriber_id)
@@ -219,4 +221,6 @@ def erase(db: Database, subscriber_id: int, now: datetime) -> bool:
             return False
         suppress(db, subscriber["email"], "erasure", now)
         db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber_id])
+        audit.forget_address(db, subscriber["email"])
+    checkpoint(db)
     return True
