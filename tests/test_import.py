@@ -126,9 +126,11 @@ def test_existing_active_untouched_and_pending_becomes_active(app, run_import, d
     kept = subscribers.find_by_email(db, "on@example.org")
     assert kept["first_name"] == "Kept" and len(subscribers.consents(db, kept["id"])) == 1
     waiting = subscribers.find_by_email(db, "wait@example.org")
+    # The form's name waits for the address to confirm it (issue 11, item 14): staff
+    # vouch for the address, not for what someone typed next to it.
     assert (waiting["status"], waiting["first_name"], waiting["language"]) == (
         "active",
-        "Wanda",
+        None,
         "fr",
     )
     assert [c["method"] for c in subscribers.consents(db, waiting["id"])] == ["import"]

@@ -7,8 +7,10 @@ import pytest
 from newsletter_helpers import link_path, sign_up, unsubscribe_path
 
 from weprode import tokens
-from weprode.db import utcnow
+from weprode.db import parse_timestamp, utcnow
 from weprode.newsletter import optout, subscribers
+from weprode.privacy.rights import records
+from weprode.privacy.rights import service as rights_service
 
 ONE_CLICK = {"List-Unsubscribe": "One-Click"}
 
@@ -263,3 +265,107 @@ def test_write_lock_is_one_per_database_file_and_process(app):
     assert first.write_lock is second.write_lock  # one file descriptor, however many connections
     first.close()
     second.close()
+
+
+def undo_form(response):
+    """The undo form's action on an unsubscribed page, or None when it offers none."""
+    match = re.search(r'action="(/unsubscribe/undo/[^"]+)"', response.get_data(as_text=True))
+    return match.group(1) if match else None
+
+
+def object_to_marketing(app, db, now):
+    """Jane's verified "stop marketing" request (GDPR art. 21), carried out."""
+    with app.app_context():
+        request_id = records.create(db, "jane.doe@example.org", "object", now, verified=True)
+        rights_service.object_to_marketing(db, request_id, now)
+
+
+def test_posting_a_link_again_shows_no_undo_for_the_earlier_churn(app, client, db, active_id):
+    path = unsubscribe_path(app, active_id)
+    assert undo_form(client.post(path))  # this request ended the subscription
+    again = client.post(path)
+    assert again.status_code == 200
+    assert "You are unsubscribed" in again.get_data(as_text=True)
+    assert undo_form(again) is None  # it ended nothing: nothing to undo
+
+
+def test_an_old_link_cannot_undo_an_objection(app, client, db, active_id):
+    """Issue 11, item 3: a forwarded newsletter's link must not lift a GDPR objection."""
+    object_to_marketing(app, db, utcnow())
+    response = client.post(unsubscribe_path(app, active_id))
+    assert response.status_code == 200
+    assert undo_form(response) is None
+    churned = subscribers.get(db, active_id)
+    with app.app_context():  # the button an old page would have offered for this churn
+        forged = tokens.make_undo_token(active_id, parse_timestamp(churned["churned_at"]))
+    refused = client.post(f"/unsubscribe/undo/{forged}")
+    assert refused.status_code == 409
+    assert "can no longer be undone" in refused.get_data(as_text=True)
+    assert subscribers.get(db, active_id) == churned
+    with app.app_context():
+        assert subscribers.is_suppressed(db, "jane.doe@example.org")
+
+
+def later_objection(app, db, subscriber_id, when):
+    object_to_marketing(app, db, when)
+
+
+def later_staff_unsubscribe(app, db, subscriber_id, when):
+    with app.app_context():
+        optout.unsubscribe(db, subscriber_id, "staff", when)
+
+
+def later_objection_suppression(app, db, subscriber_id, when):
+    """A suppression recorded for another reason than this unsubscribe (e.g. by staff)."""
+    with app.app_context():
+        subscribers.lift_suppression(db, "jane.doe@example.org")
+        subscribers.suppress(db, "jane.doe@example.org", "objection", when)
+
+
+@pytest.mark.parametrize(
+    "later", [later_objection, later_staff_unsubscribe, later_objection_suppression]
+)
+def test_undo_never_reverses_what_happened_after_the_unsubscribe(app, db, active_id, later):
+    now = utcnow()
+    with app.app_context():
+        token = optout.undo_token(optout.unsubscribe(db, active_id, "page", now))
+    later(app, db, active_id, now + timedelta(minutes=5))
+    before = subscribers.get(db, active_id)
+    with app.app_context():
+        outcome, subscriber = optout.undo(db, token, now + timedelta(minutes=10))
+        assert subscribers.is_suppressed(db, "jane.doe@example.org")
+    assert (outcome, subscriber) == ("refused", before)
+    assert "resubscribed" not in [e["kind"] for e in subscribers.history(db, active_id)]
+
+
+def test_undo_after_an_erasure_is_invalid(app, db, active_id):
+    now = utcnow()
+    with app.app_context():
+        token = optout.undo_token(optout.unsubscribe(db, active_id, "page", now))
+        rights_service.erase_personal_data(db, "jane.doe@example.org", now + timedelta(minutes=1))
+        assert optout.undo(db, token, now + timedelta(minutes=2)) == ("invalid", None)
+        assert subscribers.is_suppressed(db, "jane.doe@example.org")
+
+
+@pytest.mark.parametrize("source", ["rights-request", "staff", "bounce", "complaint", "import"])
+def test_undo_only_reverses_a_churn_the_person_made_with_their_own_link(app, db, active_id, source):
+    now = utcnow()
+    with app.app_context():
+        left = optout.unsubscribe(db, active_id, source, now)
+        assert left.created and optout.undo_token(left) is None  # no button offered
+        forged = tokens.make_undo_token(active_id, now)  # ...nor honoured if made anyway
+        assert optout.undo(db, forged, now + timedelta(minutes=1))[0] == "refused"
+    assert subscribers.get(db, active_id)["status"] == "churned"
+
+
+def test_unsubscribe_says_whether_this_call_ended_the_subscription(app, db, active_id):
+    now = utcnow()
+    with app.app_context():
+        first = optout.unsubscribe(db, active_id, "page", now)
+        again = optout.unsubscribe(db, active_id, "page", now + timedelta(minutes=1))
+        gone = optout.unsubscribe(db, active_id + 1000, "page", now)
+        assert optout.undo_token(first) is not None
+        assert optout.undo_token(again) is None
+    assert (first.created, again.created, gone.created) == (True, False, False)
+    assert again.subscriber == first.subscriber == subscribers.get(db, active_id)
+    assert gone.subscriber is None

@@ -3,7 +3,14 @@
 from datetime import timedelta
 
 import pytest
-from newsletter_helpers import VALID_SIGNUP, html_part, link_path, sign_up, text_part
+from newsletter_helpers import (
+    VALID_SIGNUP,
+    html_part,
+    link_path,
+    sign_up,
+    text_part,
+    unsubscribe_path,
+)
 
 from weprode.db import connect, utcnow
 from weprode.newsletter import signup, subscribers
@@ -46,7 +53,9 @@ def test_signup_stores_pending_and_sends_confirmation_over_smtp(client, db, mail
     assert "confirm" in message["Subject"].lower()
     assert "/newsletter/confirm/" in text_part(message)
     assert "/newsletter/confirm/" in html_part(message)
-    assert "Hello Jane" in text_part(message)
+    # The address is not proven yet: no name typed into the form is written to it.
+    assert text_part(message).startswith("Hello,")
+    assert (subscriber["first_name"], subscriber["request_first_name"]) == (None, "Jane")
 
 
 @pytest.mark.parametrize(
@@ -243,3 +252,106 @@ def test_an_address_that_needs_smtputf8_is_refused_with_a_message_not_a_500(clie
     assert db["subscribers"].count == 0 and mailbox.messages == []
     french = client.post("/newsletter?lang=fr", data={"email": "zoë@example.com"})
     assert "Nous ne pouvons pas écrire" in french.get_data(as_text=True)
+
+
+VISIBLE = ("first_name", "language", "status", "confirmed_at", "churned_at")
+
+
+def jane_in_state(app, client, db, mailbox, state):
+    """Jane as a pending signup, an active subscriber, or one who left; mail limits reset."""
+    sign_up(client)
+    if state != "pending":
+        client.post(confirm_path_from_mail(mailbox))
+    if state == "churned":
+        path = unsubscribe_path(app, only_subscriber(db)["id"])
+        client.post(path, data={"List-Unsubscribe": "One-Click"})
+    mailbox.wait_for(1)
+    mailbox.clear()
+    db.execute("DELETE FROM newsletter_mail_sends")  # later on: the limits allow a mail
+    return {name: only_subscriber(db)[name] for name in VISIBLE}
+
+
+@pytest.mark.parametrize("state", ["pending", "active", "churned"])
+def test_a_strangers_signup_changes_nothing_visible_until_confirmed(
+    app, client, db, mailbox, state
+):
+    """Issue 11, item 14: an unconfirmed signup chose how an existing subscriber is greeted."""
+    before = jane_in_state(app, client, db, mailbox, state)
+    response = sign_up(client, first_name="Mallory", language="fr")
+    assert "Check your inbox" in response.get_data(as_text=True)
+    after = only_subscriber(db)
+    assert {name: after[name] for name in VISIBLE} == before
+    [message] = mailbox.wait_for(1)
+    assert "Mallory" not in text_part(message) and "Mallory" not in html_part(message)
+
+
+def test_confirming_applies_the_requested_name_and_language(app, client, db, mailbox):
+    jane_in_state(app, client, db, mailbox, "churned")
+    sign_up(client, first_name="Janette", language="fr")
+    [message] = mailbox.wait_for(1)
+    assert "Confirmez votre inscription" in message["Subject"]  # the asked language
+    assert "Bonjour Jane," in text_part(message)  # the confirmed name, in the asked language
+    assert only_subscriber(db)["first_name"] == "Jane"  # not before confirming
+    assert client.post(link_path(message, "/newsletter/confirm/")).status_code == 200
+    subscriber = only_subscriber(db)
+    assert (subscriber["status"], subscriber["first_name"], subscriber["language"]) == (
+        "active",
+        "Janette",
+        "fr",
+    )
+    assert (subscriber["request_first_name"], subscriber["request_language"]) == (None, None)
+
+
+def test_confirming_a_request_without_a_name_keeps_the_confirmed_one(app, client, db, mailbox):
+    jane_in_state(app, client, db, mailbox, "churned")
+    sign_up(client, first_name=None)  # the footer's compact form asks no name
+    client.post(confirm_path_from_mail(mailbox))
+    subscriber = only_subscriber(db)
+    assert (subscriber["status"], subscriber["first_name"]) == ("active", "Jane")
+
+
+def test_a_new_signup_is_greeted_without_the_name_typed_into_the_form(client, db, mailbox):
+    """The address is not proven yet: text chosen by whoever filled in the form stays out."""
+    sign_up(client, first_name="Visit evil.example")
+    [message] = mailbox.wait_for(1)
+    assert "evil.example" not in text_part(message) and "evil.example" not in html_part(message)
+    assert text_part(message).startswith("Hello,")
+    assert only_subscriber(db)["first_name"] is None  # waits for the confirmation
+    client.post(confirm_path_from_mail(mailbox))
+    assert only_subscriber(db)["first_name"] == "Visit evil.example"
+
+
+def test_migration_keeps_requests_in_flight_and_unconfirmed_names_apart(tmp_path):
+    from weprode.migrations import apply_pending, migrations
+
+    db = connect(str(tmp_path / "old.sqlite3"))
+    migrations.apply(db, stop_before="0014_signup_requests")
+    stamp = "2026-11-26T09:00:00+00:00"
+    for email, first_name, status, confirmed_at, requested_at in (
+        ("new@example.org", "Typed", "pending", None, stamp),  # a form signup in flight
+        ("back@example.org", "Jane", "churned", stamp, stamp),  # an old subscriber re-asking
+        ("fair@example.org", "Ann", "active", stamp, None),
+    ):
+        db["subscribers"].insert(
+            {
+                "email": email,
+                "first_name": first_name,
+                "language": "fr",
+                "status": status,
+                "source": "form",
+                "created_at": stamp,
+                "confirmed_at": confirmed_at,
+                "requested_at": requested_at,
+            }
+        )
+    assert apply_pending(db) == ["0014_signup_requests"]
+    rows = {
+        row["email"]: (row["first_name"], row["request_first_name"], row["request_language"])
+        for row in db["subscribers"].rows
+    }
+    assert rows == {
+        "new@example.org": (None, "Typed", "fr"),
+        "back@example.org": ("Jane", "Jane", "fr"),
+        "fair@example.org": ("Ann", None, None),
+    }
+    db.close()

@@ -138,8 +138,9 @@ def test_repeated_unsubscribe_keeps_the_first_churn_date_source_and_campaign(
 ):
     subscriber_id = confirmed(app, db)
     with app.app_context():
-        first = optout.unsubscribe(db, subscriber_id, "one-click", NOW, 5)
+        first = optout.unsubscribe(db, subscriber_id, "one-click", NOW, 5).subscriber
         again = optout.unsubscribe(db, subscriber_id, second_source, NOW + timedelta(days=1), 9)
+        again = again.subscriber
     expected = (isoformat(NOW), "one-click", 5, "churned")
     for row in (first, again, subscribers.get(db, subscriber_id)):
         assert (
@@ -159,9 +160,9 @@ def test_repeated_unsubscribe_keeps_the_first_churn_date_source_and_campaign(
 def test_unsubscribe_returns_the_churned_record_or_none_when_gone(app, db):
     subscriber_id = confirmed(app, db)
     with app.app_context():
-        churned = optout.unsubscribe(db, subscriber_id, "page", NOW)
+        churned = optout.unsubscribe(db, subscriber_id, "page", NOW).subscriber
         assert churned == subscribers.get(db, subscriber_id)
-        assert optout.unsubscribe(db, subscriber_id + 1000, "page", NOW) is None
+        assert optout.unsubscribe(db, subscriber_id + 1000, "page", NOW).subscriber is None
     assert kinds(db, subscriber_id)[-1] == "churned"
 
 

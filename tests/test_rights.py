@@ -3,6 +3,7 @@
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from campaign_helpers import new_campaign, send
@@ -10,11 +11,12 @@ from flask_mail import Message
 from newsletter_helpers import link_path, text_part
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
-from weprode import tokens
+from weprode import tokens, usage_log
 from weprode.contact import prospects
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail import outbox
 from weprode.newsletter import importing, signup, subscribers
+from weprode.privacy import retention
 from weprode.privacy.rights import records, service
 from weprode.staff import accounts
 
@@ -496,3 +498,87 @@ def test_an_address_that_needs_smtputf8_is_refused_with_a_message_not_a_500(clie
         error = response.get_data(as_text=True).split('id="email-error">')[1].split("</div>")[0]
         assert message in error
     assert db["rights_requests"].count == 0 and mailbox.messages == []
+
+
+def copies_in_files(app, needle):
+    """How often `needle` occurs in the database file, its WAL and each usage log."""
+    path = Path(app.config["DATABASE"])
+    files = [path, Path(f"{path}-wal"), *sorted(usage_log.log_folder(app).glob("access-*.log"))]
+    return {file.name: file.read_bytes().count(needle) for file in files if file.exists()}
+
+
+def live_copies(db, tmp_path, needle):
+    """Occurrences in a copy holding only the live rows and indexes (VACUUM INTO)."""
+    copy = tmp_path / "live-content.sqlite3"
+    db.execute("VACUUM INTO ?", [str(copy)])
+    return copy.read_bytes().count(needle)
+
+
+def test_erasure_leaves_no_copy_in_the_database_files_the_audit_log_or_the_logs(
+    app, db, runner, staff_client, person, tmp_path
+):
+    """Issue 11, item 6: the WAL, audit details and access log kept what erasure deleted."""
+    db["prospects"].update(person["prospect_id"], {"last_name": "Doe-Quilliam"})
+    for path in (
+        f"/admin/subscribers?q={EMAIL}",
+        "/admin/prospects?q=Doe-Quilliam",
+        f"/admin/subscribers/export.csv?q={EMAIL}",
+        f"/admin/prospects/export.csv?q={EMAIL}",
+        f"/admin/subscribers/{person['subscriber_id']}",
+    ):
+        assert staff_client.get(path).status_code == 200, path
+    address, database = EMAIL.encode(), Path(app.config["DATABASE"]).name
+    others = [b"Doe-Quilliam", "Lycée du Lac".encode(), b"Called back re hosting"]
+    for needle in (address, *others):  # the scan can see them while they exist
+        found = copies_in_files(app, needle)
+        assert found[database] + found.get(f"{database}-wal", 0), needle
+
+    result = runner.invoke(args=["privacy", "erase", EMAIL, "--yes"])
+    assert result.exit_code == 0, result.output
+    for needle in others:
+        assert set(copies_in_files(app, needle).values()) == {0}, needle
+    # The address is kept only in the erasure request, our proof that we answered it
+    # (kept five years): no dead copy in the main file, none in the WAL or the logs.
+    assert {table for table, _row in rows_naming(db, EMAIL)} == {"rights_requests"}
+    found = copies_in_files(app, address)
+    assert found.pop(database) == live_copies(db, tmp_path, address)
+    assert set(found.values()) == {0}, found
+    assert db["audit_log"].count >= 3  # the exports and the erasure, told without the address
+
+
+def test_erasure_clears_addresses_from_older_audit_details(app, db, person):
+    """Entries written before details were redacted lose the address when it is erased."""
+    db["audit_log"].insert(
+        {
+            "at": "2026-01-01T00:00:00+00:00",
+            "actor": "x",
+            "action": "export",
+            "detail": json.dumps({"query": "Jane.Doe@example.org", "status": ""}),
+        }
+    )
+    with app.app_context():
+        request_id = service.record_offline(db, EMAIL, "erase", utcnow())
+        service.erase(db, request_id, utcnow())
+    [entry] = db.query("SELECT detail FROM audit_log WHERE at = '2026-01-01T00:00:00+00:00'")
+    assert json.loads(entry["detail"]) == {"query": "[address]", "status": ""}
+    assert {table for table, _row in rows_naming(db, EMAIL)} == {"rights_requests"}
+
+
+def test_a_purge_with_nothing_due_finishes_a_checkpoint_an_erasure_could_not(app, db, person):
+    """A reader open elsewhere stops the erasure's checkpoint short; the next purge ends it."""
+    path = Path(app.config["DATABASE"])
+    reader = connect(str(path))
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM subscribers").fetchone()  # holds a read snapshot
+    try:
+        with app.app_context():
+            request_id = service.record_offline(db, EMAIL, "erase", utcnow())
+            service.erase(db, request_id, utcnow())
+        assert EMAIL.encode() in Path(f"{path}-wal").read_bytes()  # still there for now
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    with app.app_context():
+        results = retention.purge(db, utcnow())
+    assert not any(result.due for result in results)
+    assert EMAIL.encode() not in Path(f"{path}-wal").read_bytes()

@@ -1,5 +1,6 @@
 """The usage and security log: one line per request, security events, rotation, deletion."""
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -7,7 +8,7 @@ import pytest
 from newsletter_helpers import sign_up, unsubscribe_path
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
-from weprode import usage_log
+from weprode import audit, tokens, usage_log
 from weprode.db import utcnow
 from weprode.staff import accounts
 
@@ -233,3 +234,80 @@ def test_delete_old_logs_keeps_one_year(tmp_path):
     ]
     assert usage_log.delete_old_logs(tmp_path, now) == []
     assert usage_log.delete_old_logs(tmp_path / "missing", now) == []
+
+
+def whole_tokens(app):
+    """A real unsubscribe token and a real rights-request token."""
+    with app.app_context():
+        return [
+            tokens.make_unsubscribe_token(1, 42),
+            tokens.make_rights_token(7, NOW),
+        ]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/privacy/request/{token}/", 404),  # no route: no view arguments
+        ("PUT", "/unsubscribe/{token}", 405),  # a route, but not for this method
+        ("GET", "/unsubscribe/{token}x", 400),  # a route, and a bad token
+        ("GET", "/no-such-page/{token}/more", 404),
+        ("GET", "/robots.txt?t={token}&next=/unsubscribe/{token}", 200),
+        ("GET", "/no-such-page?confirm={token}", 404),
+    ],
+)
+def test_tokens_are_cut_by_shape_on_every_path_whatever_the_route(
+    app, client, clock, method, path, status
+):
+    """Issue 11, item 12: routing failures wrote whole tokens (no `view_args` to redact)."""
+    for token in whole_tokens(app):
+        response = client.open(path.format(token=token), method=method)
+        assert response.status_code == status
+        text = log_text(app)
+        assert token not in text
+        assert token[usage_log.TOKEN_PREFIX_LENGTH :][:12] not in text
+        assert f"{token[:8]}..." in text
+
+
+def test_short_segments_and_ordinary_queries_are_logged_as_they_are(app, client, clock):
+    client.get("/static/css/site.css?v=2026-11-26")
+    client.get("/privacy/request?lang=fr&utm_source=newsletter")
+    paths = [ACCESS_LINE.fullmatch(line)["path"] for line in log_text(app).splitlines()]
+    assert paths == [
+        "/static/css/site.css?v=2026-11-26",
+        "/privacy/request?lang=fr&utm_source=newsletter",
+    ]
+
+
+def test_addresses_and_search_text_never_reach_the_access_log(app, clock, staff_client):
+    """Issue 11, item 6: `/admin/subscribers?q=<address>` kept the address for a year."""
+    for path in (
+        "/admin/subscribers?q=Jane.Doe%40example.org&status=active",
+        "/admin/prospects?q=Quilliam&status=new",
+        "/admin/subscribers/export.csv?q=jane.doe@example.org&language=fr",
+        "/no-such-page/jane.doe@example.org",
+        "/newsletter?email=jane.doe%40example.org&lang=fr",
+        "/no-such-page?next=mailto:jane.doe@example.org",
+    ):
+        assert staff_client.get(path).status_code < 500
+    text = log_text(app)
+    assert "jane.doe" not in text.lower() and "quilliam" not in text.lower()
+    paths = [m["path"] for m in map(ACCESS_LINE.fullmatch, text.splitlines()) if m]
+    assert "/admin/subscribers?q=[withheld]&status=active" in paths
+    assert "/admin/prospects?q=[withheld]&status=new" in paths
+    assert "/no-such-page/[address]" in paths
+    assert "/newsletter?email=[withheld]&lang=fr" in paths
+    assert "/no-such-page?next=[address]" in paths  # an address in any value
+    assert STAFF_EMAIL in text  # staff logins stay attributable (security events)
+
+
+def test_audit_details_never_hold_addresses_or_search_text(app, db, staff_client):
+    response = staff_client.get("/admin/subscribers/export.csv?q=jane.doe%40example.org")
+    assert response.status_code == 200
+    with app.app_context():
+        audit.record(db, "cli:tester", "note", utcnow(), reason="asked by Jane.Doe@Example.org")
+    details = [row["detail"] for row in db.query("SELECT detail FROM audit_log")]
+    assert not any("jane.doe" in (detail or "").lower() for detail in details)
+    export = json.loads(details[-2])
+    assert export == {"query": "[withheld]", "status": "", "language": ""}
+    assert json.loads(details[-1]) == {"reason": "asked by [address]"}

@@ -1,12 +1,25 @@
-"""The audit log: who did what, when. Never passwords, never message bodies."""
+"""The audit log: who did what, when. Never passwords, never message bodies.
+
+Never addresses or search text either: an entry is kept for a year, an erased
+person's address must not outlive the erasure in it. Details say what was done.
+"""
 
 import getpass
 import json
+import re
 from datetime import datetime
 
 from .db import Database, isoformat, keyset_page
+from .usage_log import ADDRESS, SEARCH_PARAMETERS, WITHHELD, hide_addresses
 
 PAGE_SIZE = 50
+
+
+def safe_detail(name: str, value: object) -> object:
+    """A detail as stored: search text withheld, anything like an address hidden."""
+    if name.lower() in SEARCH_PARAMETERS:
+        return WITHHELD if value else value
+    return hide_addresses(value) if isinstance(value, str) else value
 
 
 def cli_actor() -> str:
@@ -23,6 +36,7 @@ def record(
     **detail: object,
 ) -> None:
     """Append one entry; `detail` is stored as JSON (small facts like counts)."""
+    detail = {name: safe_detail(name, value) for name, value in detail.items()}
     db["audit_log"].insert(
         {
             "at": isoformat(now),
@@ -32,6 +46,22 @@ def record(
             "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
         }
     )
+
+
+def forget_address(db: Database, email: str) -> int:
+    """Hide `email` in details written before they were redacted; returns how many.
+
+    Part of an erasure: entries stay (what staff did is still told), the address goes.
+    """
+    rows = db.execute(
+        "SELECT id, detail FROM audit_log WHERE instr(lower(detail), ?) > 0", [email.lower()]
+    ).fetchall()
+    pattern = re.compile(re.escape(email), re.IGNORECASE)
+    for entry_id, detail in rows:
+        db.execute(
+            "UPDATE audit_log SET detail = ? WHERE id = ?", [pattern.sub(ADDRESS, detail), entry_id]
+        )
+    return len(rows)
 
 
 def page(

@@ -216,6 +216,21 @@ def write_transaction(db: Database) -> Iterator[Database]:
         db.execute("COMMIT")
 
 
+def checkpoint(db: Database) -> bool:
+    """Copy the WAL into the main file and truncate it; True when it is empty.
+
+    Run after deleting personal data: until a checkpoint the WAL holds the old
+    images of every page that held a deleted row, and an ordinary checkpoint only
+    rewinds the WAL, leaving those bytes in the file until overwritten. With
+    `secure_delete`, the main file then holds no dead copy either. A read still
+    open on another connection stops it short (False); the next one finishes it.
+    """
+    if db.conn.in_transaction:  # inside a transaction SQLite cannot checkpoint
+        return False
+    busy, _frames, _copied = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return busy == 0
+
+
 # One connection per thread and database file, reused across requests. Opening one
 # costs the pragmas and a schema parse, and closing the last connection to a WAL
 # database checkpoints and deletes the WAL file: together ~1-2 ms a request.

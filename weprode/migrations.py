@@ -388,6 +388,27 @@ def add_outbox_failures(db: sqlite_utils.Database) -> None:
     run_statements(db, ["ALTER TABLE outbox ADD COLUMN failed_at TEXT"])
 
 
+@migrations(name="0014_signup_requests")
+def signup_request_columns(db: sqlite_utils.Database) -> None:
+    """The name and language a signup asks for wait beside the subscriber's own.
+
+    Anyone may type any address into the form: until the address confirms, the request
+    must not choose how its owner is greeted. Requests in flight keep what they asked
+    for; a form signup never confirmed held only request data, so its name moves over.
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE subscribers ADD COLUMN request_first_name TEXT",
+            "ALTER TABLE subscribers ADD COLUMN request_language TEXT",
+            "UPDATE subscribers SET request_first_name = first_name, request_language = language "
+            "WHERE requested_at IS NOT NULL",
+            "UPDATE subscribers SET first_name = NULL "
+            "WHERE confirmed_at IS NULL AND source = 'form'",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

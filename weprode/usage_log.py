@@ -10,7 +10,8 @@ and a security event, in the same file,
 
 Every field is neutralised (control characters, quotes and backslashes escaped as
 `\\xNN`), so no request can forge a line. Tokens are cut to their first 8 characters,
-in URLs and in event details alike; passwords are never written.
+in URLs (by shape, on every path) and in event details alike; addresses and search
+text in URLs are replaced by a placeholder; passwords are never written.
 """
 
 import os
@@ -19,6 +20,7 @@ import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, request
 
@@ -38,6 +40,20 @@ EXTENSION_KEY = "usage_log"
 UNSAFE = re.compile(r'[\x00-\x1f\x7f-\x9f\u2028\u2029"\\]')
 # Bare fields (address, method, event kind) must not contain spaces either.
 UNSAFE_BARE = re.compile(r'[\x00-\x20\x7f-\x9f\u2028\u2029"\\]')
+# Anything shaped like a token: a run of URL-safe base64 characters and dots (tokens.py
+# makes `payload.signature`) at least this long. The shortest real token is 32
+# characters and no route or static file has a segment over 20, so the run is cut
+# wherever it stands (path segment or query value) and whichever route matched, if
+# any: a 404 or 405 has no view arguments to tell us where a token is.
+TOKEN_LIKE = re.compile(r"[A-Za-z0-9_.-]{24,}")
+# Anything shaped like an e-mail address, `@` written plainly or percent-encoded: an
+# erased person's address must not outlive the erasure in a log kept for a year.
+ADDRESS_LIKE = re.compile(r"[^\s/?&=#;\"'<>]+(?:@|%40)[^\s/?&=#;\"'<>]+", re.IGNORECASE)
+ADDRESS = "[address]"
+# Query parameters holding what staff typed to find someone (a name, an address):
+# the log says a search was made, not for whom.
+SEARCH_PARAMETERS = frozenset({"q", "query", "search", "email"})
+WITHHELD = "[withheld]"
 
 
 def clock() -> datetime:
@@ -115,9 +131,38 @@ class DailyFile:
             self.fd, self.day = None, None
 
 
+def redact(text: str) -> str:
+    """`text` with every token-shaped run cut to its prefix."""
+    return TOKEN_LIKE.sub(lambda match: token_prefix(match.group()), text)
+
+
+def hide_addresses(text: str) -> str:
+    """`text` with everything shaped like an e-mail address replaced by `[address]`."""
+    return ADDRESS_LIKE.sub(ADDRESS, text)
+
+
+def withhold_searches(query_string: str) -> str:
+    """A raw query string with the values of search parameters replaced by `[withheld]`."""
+    parts = []
+    for part in query_string.split("&"):
+        name, equals, value = part.partition("=")
+        if value and unquote_plus(name).strip().lower() in SEARCH_PARAMETERS:
+            value = WITHHELD
+        parts.append(name + equals + value)
+    return "&".join(parts)
+
+
 def request_path() -> str:
-    """The path and query string, with any URL token cut to its prefix."""
-    path = request.full_path if request.query_string else request.path
+    """The path and query string as logged: no token, no address, no search text.
+
+    Tokens are cut to their prefix by shape; a matched route's `token` variable is
+    cut too, even when too short to look like one (junk typed by a prober is no
+    token, but still not worth a whole line).
+    """
+    path = request.path
+    if request.query_string:
+        path += "?" + withhold_searches(request.query_string.decode("utf-8", "replace"))
+    path = redact(hide_addresses(path))
     token = (request.view_args or {}).get("token")
     if token:
         path = path.replace(str(token), token_prefix(token))
@@ -170,8 +215,8 @@ def log_request(status: int) -> None:
 def security_event(kind: str, **details: object) -> None:
     """Log a security event (login failure, CSRF or cross-origin rejection...).
 
-    Details named like a token are cut to their prefix; details named like a
-    password, secret or TOTP code are dropped.
+    Details named like a token are cut to their prefix, token-shaped runs in the
+    others too; details named like a password, secret or TOTP code are dropped.
     """
     if not has_app_context():
         return
@@ -185,7 +230,7 @@ def security_event(kind: str, **details: object) -> None:
     for name, value in details.items():
         if any(secret in name.lower() for secret in SECRET_DETAILS):
             continue
-        text = token_prefix(value) if "token" in name.lower() else str(value)
+        text = token_prefix(value) if "token" in name.lower() else redact(str(value))
         parts.append(f'{bare(name)}="{neutralise(text[:MAX_DETAIL_LENGTH])}"')
     write_line(" ".join(parts), now)
 

@@ -1,11 +1,16 @@
 """Leaving: one-click unsubscribe, the churn record and suppression, and undo."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from .. import tokens
 from ..db import Database, isoformat, parse_timestamp, write_transaction
 from . import subscribers
+
+# Churns the person made with their own link: only these may be undone. Staff
+# actions, rights requests (objection), bounces and complaints never are.
+UNDOABLE_SOURCES = frozenset({"page", "one-click"})
 
 
 class UndoOutcome(StrEnum):
@@ -15,17 +20,27 @@ class UndoOutcome(StrEnum):
     ALREADY = "already"  # active again already
     EXPIRED = "expired"
     INVALID = "invalid"
+    REFUSED = "refused"  # genuine, but the churn is not (or no longer) the person's own
+
+
+@dataclass(frozen=True)
+class Unsubscribed:
+    """What `unsubscribe` did: the record afterwards, and whether this call churned it."""
+
+    subscriber: dict | None  # None: erased or purged
+    created: bool  # False when already churned (or gone): this call ended nothing
 
 
 def unsubscribe(
     db: Database, subscriber_id: int, source: str, now: datetime, campaign_id: int | None = None
-) -> dict | None:
+) -> Unsubscribed:
     """Unsubscribe; idempotent: a second call keeps the first churn date.
 
     Records the churn date, its source and campaign, and suppresses the address.
-    Returns the subscriber afterwards, or None if the record no longer exists
-    (erased or purged), which callers treat as already done. This is the hot path
-    of one-click requests, hence plain SQL: one conditional UPDATE decides.
+    Says whether this call made the churn, so only that request offers an "Undo";
+    a missing record (erased or purged) is treated by callers as already done. This
+    is the hot path of one-click requests, hence plain SQL: one conditional UPDATE
+    decides.
     """
     stamp = isoformat(now)
     with write_transaction(db):
@@ -36,22 +51,56 @@ def unsubscribe(
         )
         row = cursor.fetchone()
         if row is None:  # already churned, or gone
-            return subscribers.get(db, subscriber_id)
+            subscriber = subscribers.get(db, subscriber_id)
+            if subscriber is not None and source not in UNDOABLE_SOURCES:
+                # Staff or a rights request confirm the churn: the history says so,
+                # which stops an earlier "Undo" from reversing them.
+                subscribers.record_event(db, subscriber_id, "unsubscribed_again", now, source)
+            return Unsubscribed(subscriber, created=False)
         churned = dict(zip([column[0] for column in cursor.description], row, strict=True))
         subscribers.suppress(db, churned["email"], "unsubscribe", now)
         subscribers.record_event(db, subscriber_id, "churned", now, source, campaign_id)
-    return churned
+    return Unsubscribed(churned, created=True)
 
 
-def undo_token(subscriber: dict) -> str:
-    """The token of the "Undo" button shown right after unsubscribing."""
+def undo_token(result: Unsubscribed) -> str | None:
+    """The token of the "Undo" button shown right after unsubscribing, or None.
+
+    Only the request that ended the subscription, from the person's own link, gets
+    one: posting an old link again (they sit in forwarded newsletters) must not hand
+    out an undo for a churn someone else, or something else, caused.
+    """
+    subscriber = result.subscriber
+    if not result.created or subscriber is None:
+        return None
+    if subscriber["churn_source"] not in UNDOABLE_SOURCES:
+        return None
     return tokens.make_undo_token(subscriber["id"], parse_timestamp(subscriber["churned_at"]))
+
+
+def is_undoable(db: Database, subscriber: dict) -> bool:
+    """True when the current churn is the person's own and nothing happened since.
+
+    The churn must come from their link, be the last event recorded in their history
+    (an objection or a staff action after it adds one), and the address's suppression
+    must be that unsubscribe's, not an objection or erasure recorded another way.
+    """
+    if subscriber["churn_source"] not in UNDOABLE_SOURCES:
+        return False
+    last = db.execute(
+        "SELECT kind, at FROM subscriber_events WHERE subscriber_id = ? ORDER BY id DESC LIMIT 1",
+        [subscriber["id"]],
+    ).fetchone()
+    if last is None or tuple(last) != ("churned", subscriber["churned_at"]):
+        return False
+    return subscribers.suppression_sources(db, subscriber["email"]) == {"unsubscribe"}
 
 
 def undo(db: Database, token: str, now: datetime) -> tuple[UndoOutcome, dict | None]:
     """Reactivate a subscription that was just ended; returns (outcome, subscriber).
 
-    The token names the churn it undoes, so it cannot revive a later one.
+    The token names the churn it undoes, so it cannot revive a later one, and only a
+    churn the person made themselves, with nothing recorded since, is reversed.
     """
     check = tokens.check_undo_token(token, now)
     if check.status == tokens.TokenStatus.INVALID:
@@ -67,6 +116,8 @@ def undo(db: Database, token: str, now: datetime) -> tuple[UndoOutcome, dict | N
             return UndoOutcome.INVALID, subscriber
         if check.status == tokens.TokenStatus.EXPIRED:
             return UndoOutcome.EXPIRED, subscriber
+        if not is_undoable(db, subscriber):
+            return UndoOutcome.REFUSED, subscriber
         # Back to where they were: a signup never confirmed stays unconfirmed.
         status = "active" if subscriber["confirmed_at"] else "pending"
         db["subscribers"].update(

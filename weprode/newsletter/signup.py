@@ -74,8 +74,10 @@ def prepare(
     """Store the request and decide which mail it earns: "confirm", "already" or None.
 
     A confirmed subscriber is never downgraded; anyone else gets a fresh request.
-    Nothing changes when the address is over its mail limit, so an earlier link stays
-    valid. Returns (kind, subscriber, send_id).
+    The request's name and language are kept apart (`request_*`) and only copied onto
+    the subscriber by `confirm`: anyone may type any address, and must not choose how
+    its owner is greeted. Nothing changes when the address is over its mail limit, so
+    an earlier link stays valid. Returns (kind, subscriber, send_id).
     """
     with write_transaction(db):
         existing = subscribers.find_by_email(db, request.email)
@@ -84,8 +86,8 @@ def prepare(
             return None, existing, None
         if kind == "confirm":
             values = {
-                "first_name": request.first_name or None,
-                "language": request.language,
+                "request_first_name": request.first_name or None,
+                "request_language": request.language,
                 "requested_at": isoformat(now),
                 "request_text_version": request.text_version,
                 "request_page": request.page,
@@ -93,6 +95,7 @@ def prepare(
             if existing is None:
                 values |= {
                     "email": request.email,
+                    "language": request.language,  # nobody's to overwrite; the name waits
                     "status": "pending",
                     "source": "form",
                     "created_at": isoformat(now),
@@ -109,10 +112,16 @@ def prepare(
 
 
 def confirmation_message(subscriber: dict) -> Message:
-    """The double opt-in mail, in the subscriber's language."""
+    """The double opt-in mail, in the language the request asked for.
+
+    It greets with the subscriber's confirmed name only, never the requested one: the
+    address is not proven yet, so text typed by whoever filled in the form stays out of
+    a mail we send to it. A language is no such lever, and the rightful requester
+    reads the mail in the language they chose.
+    """
     requested_at = parse_timestamp(subscriber["requested_at"])
     token = tokens.make_confirm_token(subscriber["id"], requested_at)
-    with force_locale(subscriber["language"]):
+    with force_locale(subscriber["request_language"] or subscriber["language"]):
         return messages.render_message(
             subscriber["email"],
             _("Please confirm your subscription to the Weprode newsletter"),
@@ -192,7 +201,12 @@ def confirm(db: Database, token: str, now: datetime) -> tuple[ConfirmOutcome, di
             {
                 "status": "active",
                 "confirmed_at": isoformat(now),
+                # The confirmed request's name (if it gave one) and language apply now.
+                "first_name": subscriber["request_first_name"] or subscriber["first_name"],
+                "language": subscriber["request_language"] or subscriber["language"],
                 "requested_at": None,
+                "request_first_name": None,
+                "request_language": None,
                 "request_text_version": None,
                 "request_page": None,
                 "churned_at": None,

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 
-from ..db import Database, first_row, isoformat, write_transaction
+from .. import audit
+from ..db import Database, checkpoint, first_row, isoformat, write_transaction
 from ..forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from ..tokens import address_hash, address_hashes
 
@@ -85,6 +86,14 @@ def is_suppressed(db: Database, email: str) -> bool:
     placeholders = ", ".join("?" for _ in hashes)
     sql = f"SELECT 1 FROM suppressions WHERE address_hash IN ({placeholders}) LIMIT 1"
     return db.execute(sql, hashes).fetchone() is not None
+
+
+def suppression_sources(db: Database, email: str) -> set[str]:
+    """Why the address is suppressed (`unsubscribe`, `objection`, `erasure`...), under any key."""
+    hashes = address_hashes(email)
+    placeholders = ", ".join("?" for _ in hashes)
+    sql = f"SELECT source FROM suppressions WHERE address_hash IN ({placeholders})"
+    return {row[0] for row in db.execute(sql, hashes)}
 
 
 def suppress(db: Database, email: str, source: str, now: datetime) -> None:
@@ -203,7 +212,8 @@ def rectify(
 def erase(db: Database, subscriber_id: int, now: datetime) -> bool:
     """Delete the person's data; keep only the keyed hash so they are never mailed again.
 
-    Their history and consent proofs go with them (ON DELETE CASCADE).
+    Their history and consent proofs go with them (ON DELETE CASCADE), the address
+    leaves the audit details, and a checkpoint empties the WAL of the old pages.
     """
     with write_transaction(db):
         subscriber = get(db, subscriber_id)
@@ -211,4 +221,6 @@ def erase(db: Database, subscriber_id: int, now: datetime) -> bool:
             return False
         suppress(db, subscriber["email"], "erasure", now)
         db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber_id])
+        audit.forget_address(db, subscriber["email"])
+    checkpoint(db)
     return True

@@ -147,18 +147,23 @@ def unsubscribe_post(token):
     subscriber_id, campaign_id = subscriber_from_token(token)
     one_click = is_one_click()
     source = "one-click" if one_click else "page"
-    subscriber = optout.unsubscribe(get_db(), subscriber_id, source, utcnow(), campaign_id)
+    result = optout.unsubscribe(get_db(), subscriber_id, source, utcnow(), campaign_id)
     if one_click:
         return ONE_CLICK_REPLY, 200, {"Content-Type": "text/plain; charset=utf-8"}
-    undo = optout.undo_token(subscriber) if subscriber and subscriber["churned_at"] else None
-    return render_template("newsletter/unsubscribed.html", undo_token=undo)
+    # Only the request that ended the subscription offers "Undo"; an old link posted
+    # again must not hand one out for a churn it did not make.
+    return render_template("newsletter/unsubscribed.html", undo_token=optout.undo_token(result))
 
 
 @bp.post("/unsubscribe/undo/<token>")
 def undo(token):
     """Reactivate a subscription just ended, without a new opt-in (24 hours)."""
     outcome, _subscriber = optout.undo(get_db(), token, utcnow())
-    status = 200 if outcome in (optout.UndoOutcome.RESTORED, optout.UndoOutcome.ALREADY) else 400
-    if status == 400:
+    if outcome in (optout.UndoOutcome.RESTORED, optout.UndoOutcome.ALREADY):
+        status = 200
+    elif outcome == optout.UndoOutcome.REFUSED:  # a genuine token: no bad-token event
+        status = 409
+    else:
+        status = 400
         security_event("bad_token", purpose="undo", outcome=outcome, token=token)
     return render_template("newsletter/undone.html", outcome=outcome), status

@@ -17,7 +17,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from .. import usage_log
-from ..db import Database, isoformat, write_transaction
+from ..db import Database, checkpoint, isoformat, write_transaction
 from . import subscriber_purge
 
 
@@ -277,10 +277,11 @@ def purge(
     for rule in rules:
         due, details = rule.purge(db, rule.cutoff(now), now, dry_run, log_folder)
         results.append(CategoryResult(rule.key, due, details))
-    if not dry_run and any(result.due for result in results):
+    if not dry_run:
         # Copy the zeroed pages into the main file and empty the WAL, so no old page
-        # image of a purged row survives in either file.
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # image of a purged (or erased) row survives in either file; also when nothing
+        # was due, to finish a checkpoint an erasure could not complete.
+        checkpoint(db)
     return results
 
 

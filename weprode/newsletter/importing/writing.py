@@ -144,7 +144,8 @@ def write_pending(
     # A re-signup: a fresh request (the old link stops working), names kept if not given.
     db.conn.executemany(
         "UPDATE subscribers SET requested_at = ?, request_text_version = NULL, "
-        "request_page = NULL, first_name = coalesce(?, first_name), "
+        "request_page = NULL, request_first_name = NULL, request_language = NULL, "
+        "first_name = coalesce(?, first_name), "
         "language = coalesce(?, language) WHERE id = ?",
         [(isoformat(now), e.first_name, e.language, sid) for sid, e in revived],
     )

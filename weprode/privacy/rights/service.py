@@ -15,9 +15,9 @@ from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 
-from ... import tokens
+from ... import audit, tokens
 from ...contact import prospects
-from ...db import Database, isoformat, parse_timestamp, write_transaction
+from ...db import Database, checkpoint, isoformat, parse_timestamp, write_transaction
 from ...mail import messages
 from ...newsletter import optout, subscribers
 from ...urls import absolute_url
@@ -156,8 +156,8 @@ def erase_personal_data(db: Database, email: str, now: datetime) -> dict[str, in
     """Delete everything naming the address but the suppression hash; return counts.
 
     Subscriber rows take consents, history and deliveries with them, prospects take
-    their requests, notes and queued mails (ON DELETE CASCADE). Rights requests stay:
-    they prove the erasure was done.
+    their requests, notes and queued mails (ON DELETE CASCADE); audit entries stay but
+    lose the address. Rights requests stay: they prove the erasure was done.
     """
     hashes = tokens.address_hashes(email)
     placeholders = ", ".join("?" for _ in hashes)
@@ -175,18 +175,23 @@ def erase_personal_data(db: Database, email: str, now: datetime) -> dict[str, in
                 f"DELETE FROM newsletter_mail_sends WHERE address_hash IN ({placeholders})",
                 hashes,
             ).rowcount,
+            "audit_details": audit.forget_address(db, email),
         }
     return removed
 
 
 def erase(db: Database, request_id: int, now: datetime) -> dict[str, int]:
-    """Carry out an erasure request; idempotent. Returns what was deleted."""
+    """Carry out an erasure request; idempotent. Returns what was deleted.
+
+    Ends with a checkpoint: the WAL still held every page image of the deleted rows.
+    """
     with write_transaction(db):
         rights_request = records.get(db, request_id)
         removed = erase_personal_data(db, rights_request["email"], now)
         if rights_request["status"] != "completed":
             note = ", ".join(f"{name}: {count}" for name, count in removed.items())
             records.complete(db, request_id, now, note=f"deleted {note}")
+    checkpoint(db)
     return removed
 
 
