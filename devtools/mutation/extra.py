@@ -558,7 +558,7 @@ def test_environment(copy):
     return env
 
 
-def run_tests(copy, tests, timeout):
+def run_tests(copy, tests, timeout, env=None):
     """Run `tests` in `copy` in a fresh pytest; returns (status, seconds).
 
     The run gets its own process group, so a timeout also ends the processes the tests
@@ -571,7 +571,7 @@ def run_tests(copy, tests, timeout):
     process = subprocess.Popen(
         command,
         cwd=copy,
-        env=test_environment(copy),
+        env=env or test_environment(copy),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -25,6 +25,7 @@ class Result:
     description: str
     status: str  # killed, timeout, survived, no tests, other, equivalent
     rule: str = ""  # the equivalent.txt rule that marked it equivalent, if any
+    name: str = ""  # mutmut's name for the mutant (for `mutmut show NAME` in mutants/mutmut)
 
 
 def assign_ids(results):
