@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrate bench clean translations
+.PHONY: run test lint format migrate bench clean translations mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,19 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i weprode/translations/messages.pot -d weprode/translations --no-wrap
 	$(BIN)/pybabel compile -d weprode/translations --statistics
 
+# Mutation testing of the modules that keep the legal promises (slow: tens of minutes).
+# MODULES=weprode/tokens.py runs one module; the report is devtools/mutation/REPORT.md.
+MUTATION_STAMP := $(VENV)/.mutation-stamp
+
+$(MUTATION_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	touch $(MUTATION_STAMP)
+
+mutation: $(MUTATION_STAMP)
+	$(BIN)/python -m devtools.mutation.run $(MODULES)
+
 bench: $(STAMP)
 	$(BIN)/python bench/pages.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache mutants
