@@ -43,7 +43,7 @@ translations: $(STAMP)
 MUTATION_STAMP := $(VENV)/.mutation-stamp
 
 $(MUTATION_STAMP): pyproject.toml $(STAMP)
-	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	$(BIN)/pip install --quiet -e '.[dev,test,mutation]'
 	touch $(MUTATION_STAMP)
 
 mutation: $(MUTATION_STAMP)
