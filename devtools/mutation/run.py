@@ -130,7 +130,7 @@ def fingerprint(modules):
 
 def mutmut_config(modules):
     """The [tool.mutmut] table for the scratch copy's pyproject.toml."""
-    also_copy = ["app.py", "babel.cfg", "templates", "static", "instance"]
+    also_copy = ["app.py", "babel.cfg", "templates", "static", "instance", "devtools"]
     lines = [
         "",
         "[tool.mutmut]",
