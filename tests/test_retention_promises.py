@@ -464,3 +464,21 @@ def test_a_signup_request_at_the_pending_boundary_still_keeps_the_row(app, db):
         signup.prepare(db, request, CUTOFFS["pending_signups"])
         retention.purge(db, NOW)
     assert subscribers.find_by_email(db, "back@example.org")["status"] == "churned"
+
+
+@pytest.mark.parametrize("survivor", [False, True], ids=["table emptied", "one kept"])
+def test_subscriber_ids_are_never_reused_after_a_purge_by_copy(app, db, monkeypatch, survivor):
+    """Unsubscribe links name the subscriber id and never expire: a new person must never
+    get the id of someone purged, even when the copy path rebuilds the table."""
+    monkeypatch.setattr(bulk_delete, "MIN_ROWS", 1)
+    if survivor:  # the oldest id stays, so the copy's own high-water mark is too low
+        with app.app_context():
+            subscribers.add_confirmed(db, "kept@example.org", "t", NOW - timedelta(days=1))
+    for n in range(3):
+        add_churned(db, f"gone{n}@example.org", LONG_AGO_DATE)
+    highest = db.execute("SELECT max(id) FROM subscribers").fetchone()[0]
+    retention.purge(db, NOW)
+    assert db["subscribers"].count == (1 if survivor else 0)
+    with app.app_context():
+        new_id, _ = subscribers.add_confirmed(db, "new@example.org", "t", NOW)
+    assert new_id > highest
