@@ -181,3 +181,26 @@ def test_suppressing_an_address_again_keeps_the_first_date_and_reason(app, db):
         subscribers.suppress(db, EMAIL, "erasure", NOW + timedelta(days=1))
     [suppression] = list(db.query("SELECT created_at, source FROM suppressions"))
     assert suppression == {"created_at": isoformat(NOW), "source": "unsubscribe"}
+
+
+@pytest.mark.parametrize("again", ["one-click", "page"])
+def test_a_repeated_click_on_the_link_keeps_the_undo_of_the_first(app, db, again):
+    """Mailbox providers post one-click again, people click twice: neither is a new
+    decision that the first request's "Undo" must respect."""
+    subscriber_id = confirmed(app, db)
+    token = leave(app, db, subscriber_id, source="page")
+    assert leave(app, db, subscriber_id, NOW + timedelta(seconds=1), source=again) is None
+    assert kinds(db, subscriber_id)[-1] == "churned"
+    outcome, subscriber = undo(app, db, token, NOW + timedelta(seconds=2))
+    assert (outcome, subscriber["status"]) == ("restored", "active")
+
+
+def test_a_staff_unsubscribe_of_someone_already_gone_leaves_a_trace_and_erased_people_none(app, db):
+    subscriber_id = confirmed(app, db)
+    token = leave(app, db, subscriber_id, source="page")
+    leave(app, db, subscriber_id, NOW + timedelta(seconds=1), source="staff")
+    assert kinds(db, subscriber_id)[-1] == "unsubscribed_again"
+    assert undo(app, db, token, NOW + timedelta(seconds=2))[0] != "restored"
+    db.execute("DELETE FROM subscribers WHERE id = ?", [subscriber_id])
+    with app.app_context():  # gone: nothing to record, and no error
+        assert optout.unsubscribe(db, subscriber_id, "staff", NOW).subscriber is None
