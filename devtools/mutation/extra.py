@@ -27,6 +27,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import tokenize
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -558,6 +559,33 @@ def test_environment(copy):
     return env
 
 
+RUNNING = set()  # the pytest processes under way, so Ctrl-C can end them all
+RUNNING_LOCK = threading.Lock()
+
+
+def parallel(function, items, workers):
+    """`[function(item) for item in items]` in `workers` threads, stoppable by Ctrl-C.
+
+    Each test run has its own session (so a timeout can end its children), which also
+    shields it from the terminal's Ctrl-C: on an interrupt, cancel what has not started,
+    end the runs under way, and wait for the threads to restore their files.
+    """
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = [pool.submit(function, item) for item in items]
+    try:
+        return [future.result() for future in futures]
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        with RUNNING_LOCK:
+            for process in RUNNING:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # ended on its own meanwhile
+        pool.shutdown(wait=True)
+        raise
+
+
 def run_tests(copy, tests, timeout, env=None):
     """Run `tests` in `copy` in a fresh pytest; returns (status, seconds).
 
@@ -576,6 +604,8 @@ def run_tests(copy, tests, timeout, env=None):
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    with RUNNING_LOCK:
+        RUNNING.add(process)
     try:
         code = process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -586,6 +616,9 @@ def run_tests(copy, tests, timeout, env=None):
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise
+    finally:
+        with RUNNING_LOCK:
+            RUNNING.discard(process)
     return ("survived" if code == 0 else "killed"), time.monotonic() - started
 
 
@@ -639,8 +672,7 @@ def run_mutants(copies, path, tests, mutants, timeout, progress=print):
         progress(f"  {status:8} {path}:{mutant.line} {mutant.description}")
         return Outcome(mutant, status, seconds)
 
-    with ThreadPoolExecutor(max_workers=len(copies)) as pool:
-        return list(pool.map(one, mutants))
+    return parallel(one, mutants, len(copies))
 
 
 def run_with(copy, path, original, mutant, tests, timeout):
