@@ -368,3 +368,40 @@ def test_unsubscribe_token_names_the_campaign_only_when_given(app):
             7,
             0,
         )
+
+
+# Links already sent, and hashes already stored, must stay valid across deployments: a
+# changed salt or hash context would break every link in every mail ever sent, and let
+# suppressed people be mailed again. These values were made once and must never change.
+GOLDEN_KEY = "golden-key-that-never-changes-0123456789"
+GOLDEN_MOMENT = datetime(2026, 1, 15, 9, 0, tzinfo=UTC)
+GOLDEN_TOKENS = {
+    "confirm": "WzcsMTc2ODQ2NzYwMF0.FNZaS11cmnTQfETso-AInAhJxMc",
+    "undo": "WzcsMTc2ODQ2NzYwMF0.bXq0JiPRuCNDNV3dl-3msoTHguI",
+    "rights": "WzcsMTc2ODQ2NzYwMF0.d-Jcn2WVBDSJ_2mapgUCfCvKfAs",
+    "unsubscribe": "Wzdd.ajWNVRumcUr7h0ZfyX-EegOan5U",
+    "unsubscribe for campaign 3": "WzcsM10.rnpIK07XiwHwhTNGbB-LDFoABTY",
+}
+GOLDEN_HASH = "e4f0270dc809009204bdb32dfee9e72f1136b6d588e1cabbfcca758210877100"
+
+
+def test_links_in_mails_already_sent_keep_working_after_any_deployment(make_app):
+    app = make_app(SECRET_KEY=GOLDEN_KEY)
+    with app.app_context():
+        made = {
+            "confirm": tokens.make_confirm_token(7, GOLDEN_MOMENT),
+            "undo": tokens.make_undo_token(7, GOLDEN_MOMENT),
+            "rights": tokens.make_rights_token(7, GOLDEN_MOMENT),
+            "unsubscribe": tokens.make_unsubscribe_token(7),
+            "unsubscribe for campaign 3": tokens.make_unsubscribe_token(7, 3),
+        }
+        assert made == GOLDEN_TOKENS
+        soon = GOLDEN_MOMENT + timedelta(minutes=1)
+        assert tokens.check_confirm_token(GOLDEN_TOKENS["confirm"], soon).payload[0] == 7
+        assert tokens.check_unsubscribe_token(GOLDEN_TOKENS["unsubscribe"]).ok
+
+
+def test_suppression_hashes_already_stored_still_match_after_any_deployment(make_app):
+    app = make_app(SECRET_KEY=GOLDEN_KEY)
+    with app.app_context():
+        assert tokens.address_hash("jane.doe@example.org") == GOLDEN_HASH
