@@ -230,3 +230,16 @@ def test_rows_of_a_dead_sender_are_sent_once(app, db, mailbox, death):
     assert ledger.figures(db, campaign_id)["sent"] == 5
     assert ledger.figures(db, other)["queued"] == 5
     assert owner(db, other)[0] == HERE_ALIVE
+
+
+def test_checking_a_live_sender_of_this_host_leaves_its_process_alone():
+    """Whether a sender lives is asked with signal 0: the check must never signal it."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        sender_id = f"{socket.gethostname()}:{child.pid}:abcdef"
+        assert senders.sender_is_gone(sender_id, NOW, NOW + timedelta(seconds=1)) is False
+        with pytest.raises(subprocess.TimeoutExpired):
+            child.wait(timeout=0.5)  # still running: not hung up, not terminated
+    finally:
+        child.kill()
+        child.wait()
