@@ -79,13 +79,62 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+class WriteLock:
+    """An advisory file lock taken around write transactions.
+
+    SQLite makes a writer that finds the database locked sleep and retry (1, 2, 5 ms
+    ...), so two busy workers lose milliseconds per write; a blocked `flock` instead
+    wakes the moment the holder lets go. Writers queue here first, then in SQLite.
+    One per process and file: threads queue on a thread lock, processes on `flock`
+    (which would not keep apart two threads sharing one file description).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Re-entrant: a thread that opens a second connection inside a write fails
+        # with "database is locked" after busy_timeout instead of hanging forever.
+        self.threads = threading.RLock()
+
+    def __enter__(self) -> Self:
+        self.threads.acquire()
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        self.threads.release()
+
+
+_write_locks = {}
+_write_locks_guard = threading.Lock()
+
+
+def write_lock(path: str) -> WriteLock:
+    """The process's one `WriteLock` for a database file."""
+    with _write_locks_guard:
+        lock = _write_locks.get(path)
+        if lock is None:
+            lock = _write_locks[path] = WriteLock(f"{path}.write-lock")
+        return lock
+
+
+class Database(sqlite_utils.Database):
+    """sqlite-utils' database with the process's write lock for its file."""
+
+    def __init__(
+        self, conn: sqlite3.Connection, write_lock: WriteLock | None, **options: Any
+    ) -> None:
+        super().__init__(conn, **options)
+        self.write_lock = write_lock
+
+
 def format_keyset_cursor(key: tuple | None) -> str | None:
     """The inverse of `parse_keyset_cursor`: a (moment, id) key as `moment|id`, or None."""
     return None if key is None else f"{key[0]}|{key[1]}"
 
 
 def keyset_page(
-    db: "Database",
+    db: Database,
     select: str,
     order_by: Sequence[str],
     *,
@@ -116,7 +165,7 @@ def keyset_page(
     return rows, tuple(rows[-1][column] for column in order_by)
 
 
-def first_row(db: "Database", sql: str, params: Sequence | dict = ()) -> dict | None:
+def first_row(db: Database, sql: str, params: Sequence | dict = ()) -> dict | None:
     """The first row of a query as a dict, or None when it matches nothing."""
     cursor = db.execute(sql, params)
     row = cursor.fetchone()
@@ -125,7 +174,7 @@ def first_row(db: "Database", sql: str, params: Sequence | dict = ()) -> dict | 
     return None if row is None else dict(zip(columns, row, strict=True))
 
 
-def connect(path: str | os.PathLike[str]) -> "Database":
+def connect(path: str | os.PathLike[str]) -> Database:
     """Open the database with the pragmas every connection needs."""
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -142,55 +191,6 @@ def connect(path: str | os.PathLike[str]) -> "Database":
     lock = write_lock(str(path)) if str(path) != ":memory:" else None
     # Plugins are looked up through entry points on every Database(); we use none.
     return Database(conn, lock, execute_plugins=False)
-
-
-class Database(sqlite_utils.Database):
-    """sqlite-utils' database with the process's write lock for its file."""
-
-    def __init__(
-        self, conn: sqlite3.Connection, write_lock: "WriteLock | None", **options: Any
-    ) -> None:
-        super().__init__(conn, **options)
-        self.write_lock = write_lock
-
-
-_write_locks = {}
-_write_locks_guard = threading.Lock()
-
-
-def write_lock(path: str) -> "WriteLock":
-    """The process's one `WriteLock` for a database file."""
-    with _write_locks_guard:
-        lock = _write_locks.get(path)
-        if lock is None:
-            lock = _write_locks[path] = WriteLock(f"{path}.write-lock")
-        return lock
-
-
-class WriteLock:
-    """An advisory file lock taken around write transactions.
-
-    SQLite makes a writer that finds the database locked sleep and retry (1, 2, 5 ms
-    ...), so two busy workers lose milliseconds per write; a blocked `flock` instead
-    wakes the moment the holder lets go. Writers queue here first, then in SQLite.
-    One per process and file: threads queue on a thread lock, processes on `flock`
-    (which would not keep apart two threads sharing one file description).
-    """
-
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        # Re-entrant: a thread that opens a second connection inside a write fails
-        # with "database is locked" after busy_timeout instead of hanging forever.
-        self.threads = threading.RLock()
-
-    def __enter__(self) -> Self:
-        self.threads.acquire()
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        self.threads.release()
 
 
 @contextmanager

@@ -10,7 +10,7 @@ content only: nothing of the removed rows remains in the file or its WAL.
 import re
 from collections.abc import Sequence
 
-from ..db import Database
+from ..db import Database, checkpoint
 
 CREATE_TABLE = re.compile(r'^CREATE TABLE\s+"?(\w+)"?', re.IGNORECASE)
 # Below this many rows a plain DELETE (zeroing content in place) is cheap enough.
@@ -77,4 +77,4 @@ def restore_sequence(db: Database, table: str, value: int) -> None:
 def vacuum(db: Database) -> None:
     """Rewrite the file from live content and empty the WAL (outside a transaction)."""
     db.execute("VACUUM")
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint(db)
