@@ -43,6 +43,14 @@ def test_test_config_beats_environment(tmp_path, monkeypatch):
     assert app.config["PUBLIC_URL"] == "https://test.example"
 
 
+def test_instance_folder_can_be_named_by_the_environment(tmp_path, monkeypatch):
+    write_instance_config(tmp_path / "elsewhere", 'PUBLIC_URL = "https://elsewhere.example"\n')
+    monkeypatch.setenv("WEPRODE_INSTANCE_PATH", str(tmp_path / "elsewhere"))
+    app = create_app({"TESTING": True})
+    assert app.instance_path == str(tmp_path / "elsewhere")
+    assert app.config["PUBLIC_URL"] == "https://elsewhere.example"
+
+
 def test_secret_key_is_generated_once_with_private_mode(tmp_path):
     first = create_app({"TESTING": True}, instance_path=tmp_path)
     second = create_app({"TESTING": True}, instance_path=tmp_path)

@@ -39,10 +39,15 @@ def create_app(
     test_config: Mapping[str, Any] | None = None,
     instance_path: str | os.PathLike[str] | None = None,
 ) -> Flask:
-    """Build the app: config layers, extensions, blueprints, commands."""
+    """Build the app: config layers, extensions, blueprints, commands.
+
+    The instance folder (database, generated keys, `config.py`, logs) is `instance/`
+    beside the code unless `WEPRODE_INSTANCE_PATH` names another one.
+    """
+    instance_path = instance_path or os.environ.get("WEPRODE_INSTANCE_PATH")
     app = Flask(
         __name__,
-        instance_path=str(instance_path or PROJECT_ROOT / "instance"),
+        instance_path=str(Path(instance_path or PROJECT_ROOT / "instance").resolve()),
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
         static_folder=str(PROJECT_ROOT / "static"),
