@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 migrate: $(STAMP)
-	$(BIN)/flask --app app migrate
+	$(BIN)/flask --app app --debug migrate
 
 run: migrate
 	$(BIN)/python -m devtools.devserver

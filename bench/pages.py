@@ -65,6 +65,11 @@ def prepare_instance(instance_path):
         migrations.apply_pending(connection)
     finally:
         connection.close()
+    # A production configuration, like the one every deployed process reads: the app
+    # refuses to start outside debug or testing with the development defaults.
+    (Path(instance_path) / "config.py").write_text(
+        'PUBLIC_URL = "https://bench.invalid"\nMAIL_SERVER = "relay.bench.invalid"\n'
+    )
     env = {k: v for k, v in os.environ.items() if k not in UNWANTED_ENV}
     env[INSTANCE_ENV] = str(instance_path)
     env["FLASK_DATABASE"] = str(database)

@@ -56,6 +56,9 @@ def main():
 
     from weprode import create_app
 
+    # Debug mode before the app is built: outside it the development defaults
+    # (http PUBLIC_URL, the local sink as relay) are refused.
+    os.environ["FLASK_DEBUG"] = "1"
     app = create_app()
     app.run(host="127.0.0.1", port=SITE_PORT, debug=True, use_reloader=True)
 

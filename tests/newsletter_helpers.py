@@ -1,8 +1,10 @@
 """Helpers for the newsletter tests: submitting the form, reading links out of mails."""
 
+import io
 import re
 
 from weprode import tokens
+from weprode.newsletter import importing
 
 VALID_SIGNUP = {
     "email": "Jane.Doe@Example.org",
@@ -42,3 +44,16 @@ def unsubscribe_path(app, subscriber_id, campaign_id=None):
     """An opt-out link as a campaign would carry it (until campaigns exist)."""
     with app.app_context():
         return "/unsubscribe/" + tokens.make_unsubscribe_token(subscriber_id, campaign_id)
+
+
+def import_confirmed(db, addresses, now):
+    """A staff import of already-confirmed addresses (one per line); returns the report."""
+    return importing.import_subscribers(
+        db,
+        io.StringIO("email\n" + "".join(f"{address}\n" for address in addresses)),
+        source="fair",
+        legal_basis="consent at the fair",
+        mode="confirmed",
+        actor="tester",
+        now=now,
+    )

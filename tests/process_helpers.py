@@ -14,6 +14,8 @@ def flask_env(app, **extra):
         FLASK_DATABASE=app.config["DATABASE"],
         FLASK_MAIL_PORT=str(app.config["MAIL_PORT"]),
         FLASK_PUBLIC_URL=app.config["PUBLIC_URL"],
+        # Like the test app: the production checks would refuse http://localhost.
+        FLASK_TESTING="true",
         **extra,
     )
     return env

@@ -109,6 +109,7 @@ def test_unexpected_error_gets_500_page_without_traceback(app_config, tmp_path):
 
     app_config["TESTING"] = False
     app_config["DEBUG"] = False
+    app_config["PUBLIC_URL"] = "https://localhost"  # production refuses http
     app = create_app(app_config, instance_path=tmp_path / "i")
 
     @app.get("/__boom")

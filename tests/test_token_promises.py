@@ -5,16 +5,18 @@ pins, and would fail if one token of `tokens.py` (or of the suppression code bui
 it) changed.
 """
 
-import io
+import hashlib
+import hmac
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from campaign_helpers import add_subscribers, new_campaign, send
-from newsletter_helpers import link_path, sign_up
+from newsletter_helpers import import_confirmed, link_path, sign_up
 
+from weprode import keys as keys_module
 from weprode import tokens
-from weprode.newsletter import importing, optout, subscribers
+from weprode.newsletter import optout, subscribers
 
 ISSUED = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -139,20 +141,30 @@ def test_fast_unsubscribe_tokens_are_the_same_bytes_as_the_plain_ones(app):
         )
 
 
-def test_address_hashes_cover_every_key_oldest_first_and_store_under_the_newest(app):
+def hash_under(secret, email):
+    """The hash an address had when suppressions were keyed by the secret key itself."""
+    return hmac.new(keys_module.hash_key(secret), email.encode(), hashlib.sha256).hexdigest()
+
+
+def test_address_hashes_are_stored_under_the_suppression_key_whatever_key_signs(app, runner):
+    assert runner.invoke(args=["migrate"]).exit_code == 0  # records the key
     email = "jane.doe@example.org"
-    old_key = app.config["SECRET_KEY"]
-    with keys(app, OLDER_KEY):
-        older = tokens.address_hash(email)
-    with keys(app, old_key):
-        old = tokens.address_hash(email)
-    with keys(app, NEW_KEY):
-        new = tokens.address_hash(email)
-    assert len({older, old, new}) == 3  # keyed: another key, another fingerprint
-    with keys(app, NEW_KEY, [OLDER_KEY, old_key]):
-        assert tokens.address_hashes(email) == [older, old, new]
-        assert tokens.address_hash(email) == new
-        assert tokens.address_hashes("someone.else@example.org")[-1] != new
+    first_key = app.config["SECRET_KEY"]
+    with keys(app, first_key):
+        stored = tokens.address_hash(email)
+    assert stored == hash_under(first_key, email)  # the same as before the upgrade
+    for secret, fallbacks in [(NEW_KEY, [first_key]), (OTHER_KEY, []), (OLDER_KEY, [NEW_KEY])]:
+        with keys(app, secret, fallbacks):
+            assert tokens.address_hash(email) == stored
+    # Hashes stored under a configured key before the upgrade are still looked up,
+    # oldest first, the stored one last; every one is keyed.
+    with keys(app, NEW_KEY, [OLDER_KEY, first_key]):
+        assert tokens.address_hashes(email) == [
+            hash_under(OLDER_KEY, email),
+            hash_under(NEW_KEY, email),
+            stored,
+        ]
+        assert tokens.address_hashes("someone.else@example.org")[-1] != stored
 
 
 def unsubscribed_under_the_old_key(app, db):
@@ -180,15 +192,7 @@ def test_suppression_survives_key_rotation(make_app, app, db, mailbox):
             assert subscribers.is_suppressed(db, email), email
             with pytest.raises(subscribers.SuppressedAddress):
                 subscribers.add_confirmed(db, email, "staff list", ISSUED)
-        report = importing.import_subscribers(
-            db,
-            io.StringIO("email\nJane.Doe@example.org\neve@example.org\n"),
-            source="fair",
-            legal_basis="consent at the fair",
-            mode="confirmed",
-            actor="tester",
-            now=ISSUED,
-        )
+        report = import_confirmed(db, ["Jane.Doe@example.org", "eve@example.org"], ISSUED)
     assert [line for line, _masked in report.refused_suppressed] == [2, 3]
     assert report.added == 0
     # Signing up again sends a confirmation but changes nothing until it is confirmed.

@@ -17,6 +17,7 @@ from . import (
     contact,
     db,
     errors,
+    keys,
     languages,
     mail,
     newsletter,
@@ -69,6 +70,7 @@ def create_app(
     babel.init_app(app, locale_selector=languages.select_locale)
     languages.init_app(app)
     db.init_app(app)
+    keys.init_app(app)
     usage_log.init_app(app)
     security.init_app(app)
     errors.init_app(app)

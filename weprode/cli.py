@@ -6,18 +6,21 @@ campaigns/, `outbox` in mail/).
 """
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import migrations
-from .db import get_db
+from . import keys, migrations
+from .db import get_db, utcnow
 
 
 @click.command("migrate")
 @with_appcontext
 def migrate_command():
     """Apply pending database migrations (safe to run again)."""
-    applied = migrations.apply_pending(get_db())
+    db = get_db()
+    applied = migrations.apply_pending(db)
+    # Record (or check) the key now, so a deployment with the wrong key stops here.
+    keys.settle_app(current_app, db, utcnow())
     if applied:
         for name in applied:
             click.echo(f"applied {name}")

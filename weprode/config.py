@@ -10,6 +10,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from .db import database_holds_data
+
 DEFAULTS = {
     # Filled in by `finalise` when left empty: generated once into the instance folder.
     "SECRET_KEY": None,
@@ -70,6 +72,8 @@ DEFAULTS = {
     "DKIM_PRIVATE_KEY_FILE": "",
 }
 
+DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]
+DEVELOPMENT_RELAY = (DEFAULTS["MAIL_SERVER"], DEFAULTS["MAIL_PORT"])
 SECRET_KEY_FILE = "secret_key"
 # Keys that tutorials and templates ship with; never acceptable outside development.
 KNOWN_WEAK_KEYS = {"dev", "secret", "changeme", "change-me", "development", "test", "key"}
@@ -83,23 +87,75 @@ class ConfigError(RuntimeError):
 def finalise(
     config: dict[str, Any], instance_path: str | os.PathLike[str], production: bool
 ) -> None:
-    """Fill derived settings and enforce the secret-key policy.
+    """Fill derived settings and refuse configurations that would be unsafe.
 
     `production` is true unless the app runs in debug or testing mode; there a weak
-    key stops the start-up rather than signing unsubscribe links anyone could forge.
+    key or a development address stops the start-up rather than signing links anyone
+    could forge or sending mails whose links point at a developer's machine.
     """
     if not config.get("DATABASE"):
         config["DATABASE"] = str(Path(instance_path) / "weprode.sqlite3")
     if config.get("SESSION_COOKIE_SECURE") is None:
         config["SESSION_COOKIE_SECURE"] = str(config["PUBLIC_URL"]).startswith("https://")
     if not config.get("SECRET_KEY"):
-        config["SECRET_KEY"] = load_or_create_secret_key(instance_path)
-    if production and is_weak_secret_key(config["SECRET_KEY"]):
-        raise ConfigError(
-            "SECRET_KEY is weak or a known default. Set a random key of at least "
-            f"{MIN_SECRET_KEY_LENGTH} characters (python -c 'import secrets; "
-            "print(secrets.token_urlsafe(48))') or remove it to have one generated."
+        config["SECRET_KEY"] = load_or_create_secret_key(instance_path, config["DATABASE"])
+    check_fallbacks(config.get("SECRET_KEY_FALLBACKS"))
+    if production:
+        problems = production_problems(config)
+        if problems:
+            raise ConfigError(
+                "Refusing to start with a development configuration:\n- "
+                + "\n- ".join(problems)
+                + "\nEvery process (web, worker, timers, flask commands) reads "
+                f"{Path(instance_path) / 'config.py'}: put the settings there (see "
+                "deploy/config.example.py). For development, run with --debug."
+            )
+
+
+def production_problems(config: dict[str, Any]) -> list[str]:
+    """What makes this configuration unfit outside development, in plain words."""
+    problems = []
+    for name, key in [("SECRET_KEY", config["SECRET_KEY"])] + [
+        ("SECRET_KEY_FALLBACKS", fallback) for fallback in config["SECRET_KEY_FALLBACKS"]
+    ]:
+        if is_weak_secret_key(key):
+            problems.append(
+                f"{name}: a key is weak or a known default. Use random keys of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters (python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'), or remove SECRET_KEY to have one "
+                "generated."
+            )
+    public_url = str(config["PUBLIC_URL"])
+    if public_url.rstrip("/") == DEVELOPMENT_PUBLIC_URL:
+        problems.append(
+            f"PUBLIC_URL is the development default ({DEVELOPMENT_PUBLIC_URL}): links in "
+            "mails would point there. Set the site's https address."
         )
+    elif not public_url.startswith("https://"):
+        problems.append(f"PUBLIC_URL must be an https address, not {public_url}.")
+    if (config["MAIL_SERVER"], int(config["MAIL_PORT"])) == DEVELOPMENT_RELAY:
+        problems.append(
+            "MAIL_SERVER/MAIL_PORT are the development mail sink (127.0.0.1:8025). "
+            "Set the SMTP relay."
+        )
+    return problems
+
+
+def check_fallbacks(fallbacks: object) -> None:
+    """SECRET_KEY_FALLBACKS must be a list of keys, never a string.
+
+    A string would be used one character per key: `["old"]` read from a shell-sourced
+    file arrives as the text `[old]`, and a token signed with the key `[` would pass.
+    """
+    if isinstance(fallbacks, list | tuple) and all(
+        isinstance(key, str | bytes) and key for key in fallbacks
+    ):
+        return
+    raise ConfigError(
+        f"SECRET_KEY_FALLBACKS must be a list of keys, not {fallbacks!r}. In "
+        'instance/config.py write SECRET_KEY_FALLBACKS = ["old-key"]; in the environment '
+        "FLASK_SECRET_KEY_FALLBACKS='[\"old-key\"]' (JSON, quotes kept)."
+    )
 
 
 def is_weak_secret_key(key: str | bytes) -> bool:
@@ -108,13 +164,24 @@ def is_weak_secret_key(key: str | bytes) -> bool:
     return len(text) < MIN_SECRET_KEY_LENGTH or text.strip().lower() in KNOWN_WEAK_KEYS
 
 
-def load_or_create_secret_key(instance_path: str | os.PathLike[str]) -> str:
-    """Read the generated key from the instance folder, creating it (mode 0600) once."""
+def load_or_create_secret_key(instance_path: str | os.PathLike[str], database: str) -> str:
+    """Read the generated key from the instance folder, creating it (mode 0600) once.
+
+    Never for a database that already holds data: a new key would break every link
+    already sent and lose the suppressions, so the missing key must be found instead.
+    """
     path = Path(instance_path) / SECRET_KEY_FILE
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
+    if database_holds_data(database):
+        raise ConfigError(
+            f"No SECRET_KEY is configured and {path} is missing, but the database "
+            f"{database} already holds data signed with a key. Restore {path} from the "
+            "backup, or set SECRET_KEY in instance/config.py to the key the other "
+            "processes use. A new key would break every link already sent."
+        )
     key = secrets.token_urlsafe(48)
     # O_EXCL: two workers starting together must not each write a different key.
     try:

@@ -6,7 +6,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -172,6 +172,21 @@ def first_row(db: Database, sql: str, params: Sequence | dict = ()) -> dict | No
     columns = [column[0] for column in cursor.description]
     cursor.close()
     return None if row is None else dict(zip(columns, row, strict=True))
+
+
+def database_holds_data(path: str) -> bool:
+    """True when `path` is a database that already has tables (a read-only peek).
+
+    A file we cannot read counts as holding data: the caller is about to decide
+    whether starting afresh is safe.
+    """
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
+    except sqlite3.Error:
+        return True
 
 
 def connect(path: str | os.PathLike[str]) -> Database:

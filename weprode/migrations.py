@@ -409,6 +409,29 @@ def signup_request_columns(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0015_instance_keys")
+def create_instance_keys(db: sqlite_utils.Database) -> None:
+    """Which secret key signs for this database, and the suppression key it wraps.
+
+    One row. A process whose key matches neither the fingerprint nor (during a
+    rotation) is a fallback of it is refused, instead of signing links nobody else
+    can check. The suppression key is stored XOR-ed with a value derived from the
+    secret key, so a copy of the database alone cannot test guessed addresses
+    against the suppression list.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE instance_keys (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                key_fingerprint TEXT NOT NULL,
+                wrapped_suppression_key TEXT NOT NULL,
+                recorded_at TEXT NOT NULL
+            )""",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -21,12 +21,13 @@ from flask import current_app
 from itsdangerous import BadData, URLSafeSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
+from .keys import hash_key, suppression_key
+
 CONFIRM_SALT = "weprode.newsletter.confirm"
 UNSUBSCRIBE_SALT = "weprode.newsletter.unsubscribe"
 UNDO_SALT = "weprode.newsletter.undo"
 RIGHTS_SALT = "weprode.rights.verify"
 RIGHTS_MAX_AGE = timedelta(hours=1)
-SUPPRESSION_HASH_CONTEXT = b"weprode.suppression.v1"
 # What we issue: unpadded URL-safe base64, a dot, unpadded URL-safe base64.
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
@@ -208,23 +209,24 @@ def check_unsubscribe_token(token: str) -> TokenCheck:
 
 
 def address_hash_keys() -> tuple[bytes, ...]:
-    """Per-key HMAC keys for address hashes, newest last (like `signing_keys`)."""
-    return derived_hash_keys(tuple(signing_keys()))
+    """HMAC keys for address hashes; the suppression key, the one we store under, last.
+
+    Before suppressions had a key of their own they were hashed under each secret
+    key; those hashes are still looked up while their key is configured.
+    """
+    return derived_hash_keys(tuple(signing_keys()), suppression_key())
 
 
 @lru_cache(maxsize=8)
-def derived_hash_keys(keys: tuple[str | bytes, ...]) -> tuple[bytes, ...]:
-    """`address_hash_keys` for given signing keys, derived once."""
-    return tuple(
-        hmac.new(
-            key.encode() if isinstance(key, str) else key, SUPPRESSION_HASH_CONTEXT, hashlib.sha256
-        ).digest()
-        for key in keys
-    )
+def derived_hash_keys(keys: tuple[str | bytes, ...], suppression: bytes) -> tuple[bytes, ...]:
+    """`address_hash_keys` for given signing keys and suppression key, derived once."""
+    legacy = dict.fromkeys(hash_key(key) for key in keys)
+    legacy.pop(suppression, None)
+    return (*legacy, suppression)
 
 
 def address_hashes(normalised_email: str) -> list[str]:
-    """Keyed hashes of an address under every known key; the last is the current one.
+    """Keyed hashes of an address under every known key; the last is the one we store.
 
     The suppression list stores hashes, never addresses, so an erased person's address
     cannot be read back, yet we can still refuse to mail it.
@@ -234,5 +236,5 @@ def address_hashes(normalised_email: str) -> list[str]:
 
 
 def address_hash(normalised_email: str) -> str:
-    """The current keyed hash of an address, for storing."""
+    """The address's hash under the suppression key, for storing."""
     return address_hashes(normalised_email)[-1]
