@@ -124,6 +124,15 @@ def deployment(mailbox):
     """A production-like tree under a private temp folder, owned by the service user."""
     nginx = require_nginx()
     run_as, uid, gid = service_user()
+    readable = subprocess.run(
+        [*run_as, sys.executable, "-c", "open('app.py').close()"], cwd=PROJECT_ROOT
+    )
+    if readable.returncode != 0:
+        pytest.fail(
+            f"{PROJECT_ROOT} and {sys.executable} must be readable by the service user "
+            f"({run_as and 'nobody' or 'this user'}), as /srv/weprode is by weprode: "
+            "clone outside a private home folder"
+        )
     root = Path(tempfile.mkdtemp(prefix="weprode-deploy-"))
     try:
         ports = {"https": free_port(), "http": free_port(), "gunicorn": free_port()}
