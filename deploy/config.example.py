@@ -19,10 +19,12 @@ PUBLIC_URL = "https://www.weprode.com"
 # Losing the key breaks every link already sent: back up this file.
 SECRET_KEY = "CHANGE-ME"
 
-# Old keys, still accepted when checking links, never used to sign. To rotate: move the
-# current key here, set a new SECRET_KEY, restart every service; drop the old key once
-# the longest-lived link signed with it is over (opt-out links never expire: keep it as
-# long as mails signed with it may still be clicked). A Python list of strings:
+# Old keys, still accepted when checking links and suppression hashes, never used to
+# sign. To rotate: move the current key here, set a new SECRET_KEY, restart the web and
+# worker services. Drop an old key only after the longest-lived link signed with it is
+# over: opt-out links never expire and the suppression list is hashed with the key, so
+# keep it while mails signed with it may be clicked, unless it leaked (README, "Key
+# rotation"). A Python list of strings, each as strong as SECRET_KEY:
 #     SECRET_KEY_FALLBACKS = ["the-previous-key-of-at-least-32-characters"]
 SECRET_KEY_FALLBACKS = []
 
