@@ -173,4 +173,10 @@ def test_nginx_accepts_the_site(tmp_path):
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
-    assert "[warn]" not in result.stderr and "[emerg]" not in result.stderr, result.stderr
+    # nginx 1.25.1+ prefers `http2 on;`, which Debian 12's 1.22 does not know yet.
+    warnings = [
+        line
+        for line in result.stderr.splitlines()
+        if "[warn]" in line and '"listen ... http2" directive is deprecated' not in line
+    ]
+    assert warnings == [], result.stderr
