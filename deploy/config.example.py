@@ -1,0 +1,62 @@
+# The production configuration of the Weprode website: copy to instance/config.py,
+#
+#     sudo install -o weprode -g weprode -m 0640 deploy/config.example.py instance/config.py
+#
+# then edit the values marked CHANGE. Every process (gunicorn, the worker, the timers,
+# `flask --app app ...` commands run as weprode) reads this one file; FLASK_* environment
+# variables would override it, and the systemd units set none. It holds secrets: keep it
+# owned by weprode, mode 0640 or 0600, and out of the repository. The README's
+# "Configuration" table lists every key and its default.
+
+# Scheme, host (and port, if not 443) of the site as visitors reach it: links in e-mails,
+# the sitemap and the origin check of forms are built from it. Must be https.
+PUBLIC_URL = "https://www.weprode.com"
+
+# Signs every link in e-mails (confirmation, opt-out, undo, rights requests) and keys the
+# suppression list. CHANGE: generate one with
+#     python3 -c 'import secrets; print(secrets.token_urlsafe(48))'
+# The site refuses to start with this placeholder or with a key under 32 characters.
+# Losing the key breaks every link already sent: back up this file.
+SECRET_KEY = "CHANGE-ME"
+
+# Old keys, still accepted when checking links and suppression hashes, never used to
+# sign. To rotate: move the current key here, set a new SECRET_KEY, restart the web and
+# worker services. Drop an old key only after the longest-lived link signed with it is
+# over: opt-out links never expire and the suppression list is hashed with the key, so
+# keep it while mails signed with it may be clicked, unless it leaked (README, "Key
+# rotation"). A Python list of strings, each as strong as SECRET_KEY:
+#     SECRET_KEY_FALLBACKS = ["the-previous-key-of-at-least-32-characters"]
+SECRET_KEY_FALLBACKS = []
+
+# nginx on this machine is the one proxy whose X-Forwarded-For/-Proto/-Host are trusted.
+TRUSTED_PROXIES = 1
+
+# The SMTP relay that carries every mail. CHANGE: host, port and credentials of yours.
+# Port 587 with STARTTLS (MAIL_USE_TLS) or 465 with implicit TLS (MAIL_USE_SSL).
+MAIL_SERVER = "smtp.example.net"
+MAIL_PORT = 587
+MAIL_USE_TLS = True
+MAIL_USE_SSL = False
+MAIL_USERNAME = "newsletter@weprode.com"
+MAIL_PASSWORD = "CHANGE-ME"
+MAIL_DEFAULT_SENDER = "Weprode <newsletter@weprode.com>"
+# Only if the relay advertises SMTPUTF8 (addresses such as zoë@example.com).
+MAIL_SMTPUTF8 = False
+
+# Where contact and meeting requests are notified.
+CONTACT_NOTIFY_ADDRESS = "contact@weprode.com"
+
+# Every staff account must set up the TOTP second factor.
+STAFF_REQUIRE_TOTP = True
+
+# Rate-limit counters: "memory://" counts per gunicorn worker, so with 2 workers a
+# visitor gets up to twice the limit. For one shared count, run Redis or memcached on
+# this machine, install its client into the virtualenv (.venv/bin/pip install redis)
+# and set for example:
+#     RATELIMIT_STORAGE_URI = "redis://127.0.0.1:6379/0"
+RATELIMIT_STORAGE_URI = "memory://"
+
+# Optional: DKIM-sign campaigns (the key file readable by weprode only).
+#     DKIM_PRIVATE_KEY_FILE = "/srv/weprode/instance/dkim.pem"
+#     DKIM_SELECTOR = "weprode2026"
+#     DKIM_DOMAIN = "weprode.com"
