@@ -12,19 +12,19 @@
 # the sitemap and the origin check of forms are built from it. Must be https.
 PUBLIC_URL = "https://www.weprode.com"
 
-# Signs every link in e-mails (confirmation, opt-out, undo, rights requests) and keys the
-# suppression list. CHANGE: generate one with
+# Signs every link in e-mails (confirmation, opt-out, undo, rights requests) and wraps
+# the suppression list's own key in the database. CHANGE: generate one with
 #     python3 -c 'import secrets; print(secrets.token_urlsafe(48))'
 # The site refuses to start with this placeholder or with a key under 32 characters.
 # Losing the key breaks every link already sent: back up this file.
 SECRET_KEY = "CHANGE-ME"
 
-# Old keys, still accepted when checking links and suppression hashes, never used to
-# sign. To rotate: move the current key here, set a new SECRET_KEY, restart the web and
-# worker services. Drop an old key only after the longest-lived link signed with it is
-# over: opt-out links never expire and the suppression list is hashed with the key, so
-# keep it while mails signed with it may be clicked, unless it leaked (README, "Key
-# rotation"). A Python list of strings, each as strong as SECRET_KEY:
+# Old keys, still accepted when checking links, never used to sign. To rotate: move the
+# current key here, set a new SECRET_KEY, restart the web and worker services (a process
+# left on the old key alone is then refused). Drop an old key only after the longest-lived
+# link signed with it is over: opt-out links never expire, so keep it while mails signed
+# with it may be clicked, unless it leaked (README, "Key rotation"); suppressions do not
+# depend on it. A Python list of strings, each as strong as SECRET_KEY:
 #     SECRET_KEY_FALLBACKS = ["the-previous-key-of-at-least-32-characters"]
 SECRET_KEY_FALLBACKS = []
 
