@@ -24,6 +24,7 @@ from . import (
     security,
     site,
     staff,
+    storage,
     usage_log,
 )
 
@@ -58,9 +59,10 @@ def create_app(
     if test_config:
         app.config.from_mapping(test_config)
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    storage.ensure_writable_folder(app.instance_path, "WEPRODE_INSTANCE_PATH")
     production = not (app.debug or app.testing)
     config.finalise(app.config, app.instance_path, production)
+    storage.check_folders(app)
 
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
