@@ -24,6 +24,7 @@ from . import (
     security,
     site,
     staff,
+    static_files,
     storage,
     usage_log,
 )
@@ -70,6 +71,7 @@ def create_app(
 
     babel.init_app(app, locale_selector=languages.select_locale)
     languages.init_app(app)
+    static_files.init_app(app)
     db.init_app(app)
     usage_log.init_app(app)
     security.init_app(app)
