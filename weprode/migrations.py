@@ -409,6 +409,17 @@ def signup_request_columns(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0015_outbox_claims")
+def add_outbox_claims(db: sqlite_utils.Database) -> None:
+    """A sender's hold on an outbox message gets its own column, `claimed_until`.
+
+    Claiming used to push `next_attempt_at` past a lease, so a message being sent looked
+    like one waiting after a failure; `outbox retry --force` must send the waiting ones
+    at once and leave the ones another sender holds alone.
+    """
+    run_statements(db, ["ALTER TABLE outbox ADD COLUMN claimed_until TEXT"])
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]
