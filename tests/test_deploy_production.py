@@ -276,11 +276,17 @@ def test_production_stack_through_nginx(deployment, mailbox):
         assert redirect.headers["Location"] == "https://localhost/newsletter?lang=fr"
         plain.close()
 
-        # Static files come from nginx, cached for a year and compressed.
+        # Static files come from nginx, compressed, cached for a year under the
+        # fingerprinted URL the pages use, for an hour without it.
         css = next(iter(sorted((PROJECT_ROOT / "static").rglob("*.css"))))
         static_path = "/static/" + css.relative_to(PROJECT_ROOT / "static").as_posix()
         status, headers, body = browser.request("GET", static_path, browser=False)
         assert status == 200 and body == css.read_text()
+        assert headers["Cache-Control"] == "public, max-age=3600"
+        status, _, page = browser.request("GET", "/", browser=False)
+        fingerprinted = re.search(r'href="(/static/[^"]+\.css\?v=[0-9a-f]+)"', page).group(1)
+        status, headers, _ = browser.request("GET", fingerprinted, browser=False)
+        assert status == 200
         assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
         assert headers["X-Content-Type-Options"] == "nosniff"
         status, headers, _ = browser.request(

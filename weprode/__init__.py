@@ -25,6 +25,8 @@ from . import (
     security,
     site,
     staff,
+    static_files,
+    storage,
     usage_log,
 )
 
@@ -59,9 +61,10 @@ def create_app(
     if test_config:
         app.config.from_mapping(test_config)
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    storage.ensure_writable_folder(app.instance_path, "WEPRODE_INSTANCE_PATH")
     production = not (app.debug or app.testing)
     config.finalise(app.config, app.instance_path, production)
+    storage.check_folders(app)
 
     if app.config["TRUSTED_PROXIES"]:
         hops = int(app.config["TRUSTED_PROXIES"])
@@ -69,6 +72,7 @@ def create_app(
 
     babel.init_app(app, locale_selector=languages.select_locale)
     languages.init_app(app)
+    static_files.init_app(app)
     db.init_app(app)
     keys.init_app(app)
     usage_log.init_app(app)

@@ -15,6 +15,13 @@ from flask import Flask, current_app, g
 from werkzeug.routing import IntegerConverter, Map
 
 BUSY_TIMEOUT_MS = 5000
+# After a checkpoint the next writer truncates the WAL back to this size: one large
+# import or purge must not leave hundreds of megabytes of WAL on disk for good.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
+# The database, and the -wal and -shm files SQLite gives the same mode, hold personal
+# data: readable by the service user only. Not 0640: the service's group is often
+# shared (www-data with the web server), and nothing else needs to read the file.
+DATABASE_FILE_MODE = 0o600
 
 
 def utcnow() -> datetime:
@@ -189,8 +196,24 @@ def database_holds_data(path: str) -> bool:
         return True
 
 
+def create_private_file(path: str | os.PathLike[str], mode: int = DATABASE_FILE_MODE) -> None:
+    """Create an empty file with `mode` unless it exists (then leave it untouched).
+
+    sqlite3 would create the database with 0644 (less the umask); creating it first,
+    empty, with an explicit mode keeps it private without touching the process umask.
+    SQLite treats an empty file as a new database, and gives its -wal and -shm files
+    the database file's mode (and owner).
+    """
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode))
+    except FileExistsError:
+        pass
+
+
 def connect(path: str | os.PathLike[str]) -> Database:
     """Open the database with the pragmas every connection needs."""
+    if str(path) != ":memory:":
+        create_private_file(path)
     conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -203,6 +226,7 @@ def connect(path: str | os.PathLike[str]) -> Database:
     # (index interiors, table tails) are copied once per checkpoint, not three times.
     # Much larger and the request that runs the checkpoint shows in p99 latency.
     conn.execute("PRAGMA wal_autocheckpoint=3000")
+    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     lock = write_lock(str(path)) if str(path) != ":memory:" else None
     # Plugins are looked up through entry points on every Database(); we use none.
     return Database(conn, lock, execute_plugins=False)

@@ -409,7 +409,18 @@ def signup_request_columns(db: sqlite_utils.Database) -> None:
     )
 
 
-@migrations(name="0015_instance_keys")
+@migrations(name="0015_outbox_claims")
+def add_outbox_claims(db: sqlite_utils.Database) -> None:
+    """A sender's hold on an outbox message gets its own column, `claimed_until`.
+
+    Claiming used to push `next_attempt_at` past a lease, so a message being sent looked
+    like one waiting after a failure; `outbox retry --force` must send the waiting ones
+    at once and leave the ones another sender holds alone.
+    """
+    run_statements(db, ["ALTER TABLE outbox ADD COLUMN claimed_until TEXT"])
+
+
+@migrations(name="0016_instance_keys")
 def create_instance_keys(db: sqlite_utils.Database) -> None:
     """Which secret key signs for this database, and the suppression key it wraps.
 

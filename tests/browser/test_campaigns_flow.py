@@ -173,7 +173,7 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     assert progress.get_attribute("value") == "0"
     # No timed reload (WCAG 2.2.1): a script updates the figures in place.
     assert page.locator('meta[http-equiv="refresh"]').count() == 0
-    assert page.locator("script[src$='campaign-progress.js']").count() == 1
+    assert page.locator("script[src*='/static/js/campaign-progress.js?v=']").count() == 1
     assert page.get_by_role("button", name="Send now").count() == 0
     assert_no_serious_axe_violations(page, "the campaign page while sending")
 

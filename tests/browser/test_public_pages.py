@@ -37,7 +37,7 @@ ACTIVE_ELEMENT_JS = """() => {
 # Evidence that site.css was fetched, parsed and applied (not blocked by CSP or nosniff).
 STYLESHEET_JS = """() => {
     const sheets = Array.from(document.styleSheets)
-        .filter(s => s.href && s.href.endsWith("/static/css/site.css"));
+        .filter(s => s.href && new URL(s.href).pathname === "/static/css/site.css");
     const body = getComputedStyle(document.body);
     let rules = 0;
     try {

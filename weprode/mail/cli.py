@@ -14,15 +14,24 @@ def outbox_group():
 
 
 @outbox_group.command("retry")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Send every waiting and parked message now, whatever its next attempt time.",
+)
 @with_appcontext
-def outbox_retry_command():
+def outbox_retry_command(force):
     """Send the messages that are due (run from a timer every few minutes).
+
+    With --force (once the relay, or what parked a message, is fixed), every message
+    waiting or parked is sent now; one another sender holds is left to it.
 
     Exits with status 1 when the relay failed, so the timer's failure shows in monitoring,
     and 2 when this pass parked a message that can never be sent (`outbox list` shows why);
     the other messages were sent all the same.
     """
-    report = outbox.send_due(get_db(), utcnow())
+    send = outbox.send_all_now if force else outbox.send_due
+    report = send(get_db(), utcnow())
     click.echo(f"sent {report.sent}, still waiting {report.waiting}")
     if report.parked:
         click.echo(

@@ -5,7 +5,7 @@ after the commit, and kept with a growing delay (`next_attempt_at`) while the re
 fails; `flask --app app outbox retry` sends whatever is due. A delivered message is
 deleted: the outbox holds personal data only until it has done its job.
 
-Sending claims a row first by pushing its `next_attempt_at` past a lease, so a request
+Sending claims a row first by setting `claimed_until` to the end of a lease, so a request
 and the retry command never send the same message twice. A process that dies between
 the relay accepting a message and the row being deleted sends it once more after the
 lease: at least once, never silently dropped.
@@ -13,7 +13,8 @@ lease: at least once, never silently dropped.
 A message that can never be sent (refused for good, an address the relay cannot carry,
 or any exception while building or sending it) is parked: `failed_at` and its reason
 are kept for staff (`outbox list`, the staff dashboard), it is not retried, and the
-messages behind it still go out.
+messages behind it still go out. Once the cause is fixed, `outbox retry --force`
+(`send_all_now`) sends the parked and waiting messages at once.
 """
 
 import json
@@ -97,12 +98,16 @@ class RetryReport(NamedTuple):
     parked: int  # parked during this pass
 
 
-def claim(db: Database, message_id: int, now: datetime) -> dict | None:
-    """Take the message for sending if it is due and nobody holds it; return the row or None."""
+def claim(db: Database, message_id: int, now: datetime, force: bool = False) -> dict | None:
+    """Take the message for sending if nobody holds it and it is due; return the row or None.
+
+    With `force`, a message waiting for its next attempt or parked is taken too.
+    """
+    due = "" if force else "AND next_attempt_at <= :now AND failed_at IS NULL"
     cursor = db.execute(
-        "UPDATE outbox SET next_attempt_at = ? "
-        "WHERE id = ? AND next_attempt_at <= ? AND failed_at IS NULL",
-        [isoformat(now + CLAIM_LEASE), message_id, isoformat(now)],
+        "UPDATE outbox SET claimed_until = :until WHERE id = :id "
+        f"AND (claimed_until IS NULL OR claimed_until <= :now) {due}",
+        {"until": isoformat(now + CLAIM_LEASE), "id": message_id, "now": isoformat(now)},
     )
     if cursor.rowcount != 1:
         return None
@@ -112,7 +117,8 @@ def claim(db: Database, message_id: int, now: datetime) -> dict | None:
 def park(db: Database, row: dict, reason: str, now: datetime) -> None:
     """Set a message aside for good, with the reason staff will read."""
     db.execute(
-        "UPDATE outbox SET attempts = attempts + 1, failed_at = ?, last_error = ? WHERE id = ?",
+        "UPDATE outbox SET attempts = attempts + 1, failed_at = ?, last_error = ?, "
+        "claimed_until = NULL WHERE id = ?",
         [isoformat(now), reason[:ERROR_TEXT_LIMIT], row["id"]],
     )
     current_app.logger.error(
@@ -120,9 +126,12 @@ def park(db: Database, row: dict, reason: str, now: datetime) -> None:
     )
 
 
-def deliver_one(db: Database, message_id: int, now: datetime) -> Outcome:
-    """Claim and send one message; never raises for a problem with the message itself."""
-    row = claim(db, message_id, now)
+def deliver_one(db: Database, message_id: int, now: datetime, force: bool = False) -> Outcome:
+    """Claim and send one message; never raises for a problem with the message itself.
+
+    A forced attempt the relay refuses for now leaves a parked message parked.
+    """
+    row = claim(db, message_id, now, force)
     if row is None:
         return Outcome.SENT
     try:
@@ -133,7 +142,8 @@ def deliver_one(db: Database, message_id: int, now: datetime) -> Outcome:
     except messages.MailDeliveryError as error:
         attempts = row["attempts"] + 1
         db.execute(
-            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ?",
+            "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, "
+            "claimed_until = NULL WHERE id = ?",
             [
                 attempts,
                 isoformat(now + retry_delay(attempts)),
@@ -156,7 +166,9 @@ def deliver_one(db: Database, message_id: int, now: datetime) -> Outcome:
     return Outcome.SENT
 
 
-def deliver_counted(db: Database, message_ids: Iterable[int], now: datetime) -> Counter[Outcome]:
+def deliver_counted(
+    db: Database, message_ids: Iterable[int], now: datetime, force: bool = False
+) -> Counter[Outcome]:
     """Try the given messages now; how many ended in each outcome.
 
     Stops at the first relay failure: the relay is most likely down for the others too,
@@ -165,7 +177,7 @@ def deliver_counted(db: Database, message_ids: Iterable[int], now: datetime) -> 
     """
     outcomes: Counter[Outcome] = Counter()
     for message_id in message_ids:
-        outcome = deliver_one(db, message_id, now)
+        outcome = deliver_one(db, message_id, now, force)
         outcomes[outcome] += 1
         if outcome == Outcome.WAITING:
             break
@@ -180,16 +192,40 @@ def deliver(db: Database, message_ids: Iterable[int], now: datetime) -> int:
 def due_ids(db: Database, now: datetime, limit: int = RETRY_BATCH) -> list[int]:
     """Ids of the messages whose next attempt is due, oldest due first (parked ones never)."""
     rows = db.execute(
-        "SELECT id FROM outbox WHERE next_attempt_at <= ? AND failed_at IS NULL "
-        "ORDER BY next_attempt_at, id LIMIT ?",
-        [isoformat(now), limit],
+        "SELECT id FROM outbox WHERE next_attempt_at <= :now AND failed_at IS NULL "
+        "AND (claimed_until IS NULL OR claimed_until <= :now) "
+        "ORDER BY next_attempt_at, id LIMIT :limit",
+        {"now": isoformat(now), "limit": limit},
     ).fetchall()
     return [row[0] for row in rows]
 
 
 def send_due(db: Database, now: datetime, limit: int = RETRY_BATCH) -> RetryReport:
     """Send the messages that are due; see `RetryReport`."""
-    outcomes = deliver_counted(db, due_ids(db, now, limit), now)
+    return report(db, deliver_counted(db, due_ids(db, now, limit), now))
+
+
+def unheld_ids(db: Database, now: datetime) -> list[int]:
+    """Ids of every message no sender holds right now, waiting or parked, oldest first."""
+    rows = db.execute(
+        "SELECT id FROM outbox WHERE claimed_until IS NULL OR claimed_until <= ? ORDER BY id",
+        [isoformat(now)],
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def send_all_now(db: Database, now: datetime) -> RetryReport:
+    """Send every waiting and parked message now, whatever its next attempt time.
+
+    For staff, once the relay or what parked a message is fixed. A message another
+    sender holds is left to it, so nothing is sent twice. Like `send_due`, stops at the
+    first relay failure; a message that still cannot be sent is parked again.
+    """
+    return report(db, deliver_counted(db, unheld_ids(db, now), now, force=True))
+
+
+def report(db: Database, outcomes: Counter[Outcome]) -> RetryReport:
+    """The `RetryReport` of a pass that ended with `outcomes`."""
     waiting = db.execute("SELECT count(*) FROM outbox WHERE failed_at IS NULL").fetchone()[0]
     return RetryReport(
         outcomes[Outcome.SENT], bool(outcomes[Outcome.WAITING]), waiting, outcomes[Outcome.PARKED]

@@ -181,6 +181,36 @@ def disable(db: Database, email: str, now: datetime) -> int:
     return account["id"]
 
 
+def enable(db: Database, email: str) -> bool:
+    """Re-enable a disabled account; False when it was active already (nothing changed).
+
+    Sessions ended by the disabling stay ended: the person logs in again.
+    """
+    account = require(db, email)
+    cursor = db.execute("UPDATE staff SET active = 1 WHERE id = ? AND active = 0", [account["id"]])
+    return cursor.rowcount == 1
+
+
+def reset_totp(db: Database, email: str, now: datetime) -> bool:
+    """Remove the account's second factor and end its sessions; False when it had none.
+
+    For a person who lost their authenticator: they log in with their password and
+    enrol a new one (at once when STAFF_REQUIRE_TOTP is on). Ending the sessions also
+    drops any enrolment left half-done.
+    """
+    account = require(db, email)
+    with write_transaction(db):
+        cursor = db.execute(
+            "UPDATE staff SET totp_secret = NULL, totp_last_step = NULL "
+            "WHERE id = ? AND totp_secret IS NOT NULL",
+            [account["id"]],
+        )
+        if cursor.rowcount != 1:
+            return False
+        end_all_sessions(db, account["id"], now)
+    return True
+
+
 def reset_password(db: Database, email: str, password: str, now: datetime) -> int:
     """Set a new password and end the account's sessions."""
     account = require(db, email)

@@ -1,13 +1,16 @@
-"""`flask --app app staff ...`: create, list, disable staff accounts, reset a password."""
+"""`flask --app app staff ...`: create, list, disable and enable staff accounts; reset a
+password or a lost second factor."""
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from .. import audit
-from ..db import get_db, utcnow
+from ..db import Database, get_db, utcnow
 from . import accounts
 
 
@@ -65,6 +68,68 @@ def staff_disable_command(email):
         db, audit.cli_actor(), "staff_disabled", now, target=accounts.normalise_login(email)
     )
     click.echo(f"disabled {accounts.normalise_login(email)}")
+
+
+def change_account(
+    change: Callable[[Database, str, datetime], bool],
+    email: str,
+    action: str,
+    done: str,
+    unchanged: str,
+) -> bool:
+    """Run `change(db, email, now)`, which may find nothing to do; audit it when it did.
+
+    An unknown account is an error (exit 1) and changes nothing.
+    """
+    db, now = get_db(), utcnow()
+    try:
+        changed = change(db, email, now)
+    except accounts.StaffError as error:
+        raise click.ClickException(str(error)) from error
+    login = accounts.normalise_login(email)
+    if not changed:
+        click.echo(f"{login} {unchanged}; nothing changed")
+        return False
+    audit.record(db, audit.cli_actor(), action, now, target=login)
+    click.echo(f"{done} {login}")
+    return True
+
+
+@staff_group.command("enable")
+@click.argument("email")
+@with_appcontext
+def staff_enable_command(email):
+    """Re-enable a disabled account (the person logs in again)."""
+    change_account(
+        lambda db, email, _now: accounts.enable(db, email),
+        email,
+        "staff_enabled",
+        done="enabled",
+        unchanged="is already active",
+    )
+
+
+@staff_group.command("reset-totp")
+@click.argument("email")
+@with_appcontext
+def staff_reset_totp_command(email):
+    """Remove a lost second factor (ends the account's sessions); the person enrols again."""
+    removed = change_account(
+        accounts.reset_totp,
+        email,
+        "staff_totp_reset",
+        done="second factor removed, sessions ended:",
+        unchanged="has no second factor",
+    )
+    if not removed:
+        return
+    if current_app.config["STAFF_REQUIRE_TOTP"]:
+        click.echo("they enrol a new one right after their next login")
+    else:
+        click.echo(
+            "STAFF_REQUIRE_TOTP is off: their password alone opens the staff area "
+            "until they enrol again (Account, /admin/account/totp)"
+        )
 
 
 @staff_group.command("reset-password")
