@@ -22,8 +22,8 @@ from process_helpers import PROJECT_ROOT
 
 from weprode import config
 
-SERVICES = ("migrate", "web", "worker", "purge", "outbox-retry")
-TIMERS = ("purge", "outbox-retry")
+SERVICES = ("migrate", "web", "worker", "purge", "outbox-retry", "backup")
+TIMERS = ("purge", "outbox-retry", "backup")
 
 
 def read_unit(name):

@@ -42,6 +42,11 @@ DEFAULTS = {
     "RATELIMIT_ENABLED": True,
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_PUBLIC_FORMS": "10 per minute;60 per hour",
+    # `flask backup create` writes here; empty means `<instance>/backups`.
+    "BACKUP_FOLDER": "",
+    # Backups older than this are deleted (the privacy page says so: they hold people
+    # deleted or erased since they were taken).
+    "BACKUP_KEEP_DAYS": 30,
     # Daily usage and security logs; empty means `<instance>/logs`.
     "LOG_FOLDER": "",
     "NEWSLETTER_CONFIRM_MAX_AGE_DAYS": 7,

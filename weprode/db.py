@@ -285,6 +285,13 @@ def thread_connection(path: str) -> Database:
     return db
 
 
+def release_thread_connection(path: str) -> None:
+    """Close this thread's connection to `path`, so the file can be replaced."""
+    db = _connections.__dict__.setdefault("pool", {}).pop(path, None)
+    if db is not None:
+        db.close()
+
+
 def get_db() -> Database:
     """The request's database: this thread's connection, lent for the app context."""
     if "db" not in g:

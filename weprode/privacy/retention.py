@@ -246,6 +246,19 @@ RULES = (
         purge=purge_mail_limits,
     ),
     Rule(
+        "backups",
+        _l("Backup copies of this website’s database"),
+        _l("the day the copy is made"),
+        _l("%(days)s days"),
+        _l(
+            "deleted; until then a copy may still hold data deleted from the website "
+            "since it was made"
+        ),
+        # Enforced by `flask backup create`, which deletes copies older than
+        # BACKUP_KEEP_DAYS each time it makes one; the page shows that setting.
+        enforced_here=False,
+    ),
+    Rule(
         "rights_requests",
         _l("Records of requests to exercise your rights"),
         _l("the request"),

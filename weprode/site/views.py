@@ -82,7 +82,11 @@ def legal():
 @bp.get("/privacy")
 def privacy():
     """The privacy policy."""
-    return render_page("site/privacy.html", retention_rules=retention.RULES)
+    return render_page(
+        "site/privacy.html",
+        retention_rules=retention.RULES,
+        backup_keep_days=current_app.config["BACKUP_KEEP_DAYS"],
+    )
 
 
 @bp.get("/robots.txt")
