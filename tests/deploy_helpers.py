@@ -125,14 +125,14 @@ http {{
     return conf
 
 
-def make_certificate(folder):
-    """A self-signed certificate for localhost and 127.0.0.1: (cert path, key path)."""
+def make_certificate(folder, names="DNS:localhost,IP:127.0.0.1"):
+    """A self-signed certificate for `names` (localhost and 127.0.0.1): (cert, key paths)."""
     cert, key = Path(folder) / "cert.pem", Path(folder) / "key.pem"
     subprocess.run(
         [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext", f"subjectAltName={names}",
             "-keyout", str(key), "-out", str(cert),
         ],
         check=True,

@@ -34,6 +34,10 @@ DEFAULTS = {
     "MAIL_PASSWORD": None,
     "MAIL_DEFAULT_SENDER": "Weprode <newsletter@weprode.com>",
     "MAIL_TIMEOUT": 10,
+    # TLS to the relay (MAIL_USE_TLS / MAIL_USE_SSL) verifies its certificate and name
+    # against the system's CAs, or this PEM file's.
+    "MAIL_TLS_VERIFY": True,
+    "MAIL_TLS_CA_FILE": "",
     # Accept addresses with a non-ASCII local part (zoë@...) only when this is on and the
     # relay advertises SMTPUTF8; otherwise forms refuse them, since they cannot be sent.
     "MAIL_SMTPUTF8": False,

@@ -1,10 +1,12 @@
 """Styled error pages, in the site layout, without stack traces."""
 
+import sqlite3
+
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .usage_log import security_event
 
@@ -60,8 +62,39 @@ def rate_limited(error: RateLimitExceeded) -> tuple[str, int]:
     return render_error(error)
 
 
+# What SQLite says when a write cannot reach the disk (full, over quota, I/O failing).
+STORAGE_FAILURES = ("database or disk is full", "disk i/o error")
+STORAGE_RETRY_SECONDS = 120
+
+
+def is_storage_failure(error: sqlite3.OperationalError) -> bool:
+    """True when the database could not write, as opposed to a bug in a query."""
+    return str(error).lower().startswith(STORAGE_FAILURES)
+
+
+def storage_unavailable(error: sqlite3.OperationalError) -> tuple[str, int, dict[str, str]]:
+    """A full or failing disk: 503 with a clear message; the transaction was rolled back.
+
+    Every write runs in a transaction that a failure rolls back, so nothing half
+    written remains, and the next request after space is back simply works.
+    """
+    if not is_storage_failure(error):
+        raise error
+    security_event("storage_unavailable", reason=str(error))
+    page, code = render_error(
+        ServiceUnavailable(
+            _l(
+                "We could not record your request because our storage is momentarily "
+                "unavailable. Nothing was saved: please try again in a few minutes."
+            )
+        )
+    )
+    return page, code, {"Retry-After": str(STORAGE_RETRY_SECONDS)}
+
+
 def init_app(app: Flask) -> None:
     """Register the handlers; Flask routes unhandled exceptions to them as a 500."""
     app.register_error_handler(HTTPException, render_error)
     app.register_error_handler(CSRFError, reject_csrf)
     app.register_error_handler(RateLimitExceeded, rate_limited)
+    app.register_error_handler(sqlite3.OperationalError, storage_unavailable)
