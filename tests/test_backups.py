@@ -11,12 +11,14 @@ from datetime import timedelta
 from pathlib import Path
 
 from campaign_helpers import add_subscribers, new_campaign, send
+from contact_helpers import send_contact
 
 from weprode import create_app
 from weprode.db import connect, utcnow
 from weprode.migrations import apply_pending
-from weprode.newsletter import subscribers
+from weprode.newsletter import optout, subscribers
 from weprode.operations import backups
+from weprode.privacy.rights import service as rights
 
 
 def backup_now(runner, *args):
@@ -193,3 +195,39 @@ def test_restore_rejects_a_file_that_is_not_a_backup(runner, tmp_path):
     result = runner.invoke(args=["backup", "restore", str(stray), "--yes"])
     assert result.exit_code == 1
     assert "is not a backup" in result.output
+
+
+def test_a_restore_keeps_the_unsubscribes_and_erasures_made_after_the_backup(
+    app, db, runner, client
+):
+    jane, sam, kim = add_subscribers(
+        app,
+        db,
+        [
+            ("jane.doe@example.org", "Jane", "en"),
+            ("sam@example.org", "Sam", "en"),
+            ("kim@example.org", "Kim", "fr"),
+        ],
+    )
+    assert send_contact(client).status_code in (200, 302, 303)  # Jane is a prospect too
+    path = backup_now(runner)
+    now = utcnow()
+    with app.app_context():
+        optout.unsubscribe(db, sam, "one-click", now)
+        rights.erase(db, rights.record_offline(db, "jane.doe@example.org", "erase", now), now)
+
+    result = runner.invoke(args=["backup", "restore", path, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "carried over 2 suppression(s)" in result.output
+    assert "1 unsubscribed again, 1 erased again" in result.output
+    restored = connect(app.config["DATABASE"])
+    assert subscribers.get(restored, sam)["status"] == "churned"
+    assert subscribers.get(restored, sam)["churn_source"] == "restore"
+    assert subscribers.get(restored, jane) is None
+    assert restored.execute("SELECT count(*) FROM prospects").fetchone()[0] == 0
+    assert subscribers.get(restored, kim)["status"] == "active"
+    with app.app_context():
+        assert subscribers.is_suppressed(restored, "jane.doe@example.org")
+        assert subscribers.is_suppressed(restored, "sam@example.org")
+        assert not subscribers.is_suppressed(restored, "kim@example.org")
+    restored.close()

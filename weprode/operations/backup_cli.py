@@ -6,8 +6,8 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from ..db import release_thread_connection, utcnow
-from . import backups
+from ..db import get_db, release_thread_connection, utcnow
+from . import backups, reconcile
 
 
 def backup_folder() -> Path:
@@ -76,7 +76,9 @@ def list_command(folder):
 def restore_command(backup_file, yes):
     """Replace the database with BACKUP_FILE (the site and the worker must be stopped).
 
-    The replaced database is kept beside it as `<name>.before-restore-<time>`.
+    The replaced database is kept beside it as `<name>.before-restore-<time>`; the
+    unsubscribes, objections and erasures it recorded since the backup are applied
+    to the restored one.
     """
     database = current_app.config["DATABASE"]
     if not yes:
@@ -86,14 +88,20 @@ def restore_command(backup_file, yes):
             abort=True,
         )
     release_thread_connection(database)
+    now = utcnow()
     try:
-        kept = backups.restore(backup_file, database, current_app.config, utcnow())
+        kept = backups.restore(backup_file, database, current_app.config, now)
     except backups.BackupError as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"restored {backup_file.name}; the replaced database is kept as {kept}")
+    done = reconcile.reconcile(get_db(), kept, now)
     click.echo(
-        "Now run the retention purge (flask --app app retention purge), repeat the "
-        "erasures recorded since the backup, then start the site and the worker."
+        f"carried over {done.carried} suppression(s) recorded since the backup: "
+        f"{done.churned} unsubscribed again, {done.erased} erased again"
+    )
+    click.echo(
+        "Now run the retention purge (flask --app app retention purge), then start the "
+        "site and the worker."
     )
 
 

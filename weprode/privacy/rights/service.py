@@ -208,12 +208,17 @@ def object_to_marketing(db: Database, request_id: int, now: datetime) -> None:
         if subscriber is not None:
             optout.unsubscribe(db, subscriber["id"], "rights-request", now)
         subscribers.suppress(db, email, "objection", now)
-        db.execute(
-            "UPDATE prospects SET marketing_objection_at = coalesce(marketing_objection_at, ?) "
-            "WHERE email = ?",
-            [isoformat(now), email],
-        )
+        record_marketing_objection(db, email, now)
         records.complete(db, request_id, now)
+
+
+def record_marketing_objection(db: Database, email: str, now: datetime) -> None:
+    """Flag the address's prospect records: no prospecting, whatever staff do later."""
+    db.execute(
+        "UPDATE prospects SET marketing_objection_at = coalesce(marketing_objection_at, ?) "
+        "WHERE email = ?",
+        [isoformat(now), email],
+    )
 
 
 def rectify(db: Database, request_id: int, correction: Correction | None, now: datetime) -> None:
