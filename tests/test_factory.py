@@ -131,7 +131,17 @@ def test_migrations_import_no_application_code():
 
 
 # Packages whose service functions must carry type hints; every module under each.
-TYPED_PACKAGES = ("newsletter", "contact", "mail", "site", "campaigns", "privacy", "staff", "admin")
+TYPED_PACKAGES = (
+    "newsletter",
+    "contact",
+    "mail",
+    "site",
+    "campaigns",
+    "privacy",
+    "staff",
+    "admin",
+    "operations",
+)
 # Decorators that hand a function to Flask or click, which call it themselves: views,
 # request hooks and commands may stay unannotated.
 FRAMEWORK_DECORATORS = {

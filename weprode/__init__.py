@@ -21,6 +21,7 @@ from . import (
     languages,
     mail,
     newsletter,
+    operations,
     privacy,
     security,
     site,
@@ -31,7 +32,7 @@ from . import (
 )
 
 # Each capability registers its own blueprint and commands through `init_app(app)`.
-CAPABILITIES = (site, newsletter, contact, privacy, mail, campaigns, staff, admin)
+CAPABILITIES = (site, newsletter, contact, privacy, mail, campaigns, staff, admin, operations)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

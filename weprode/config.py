@@ -70,6 +70,12 @@ DEFAULTS = {
     "DKIM_SELECTOR": "",
     "DKIM_DOMAIN": "",
     "DKIM_PRIVATE_KEY_FILE": "",
+    # /healthz: whether a campaign worker must be running, how old its last beat may
+    # be, how many outbox mails may wait, and the free disk the database needs.
+    "HEALTH_REQUIRE_WORKER": True,
+    "WORKER_HEARTBEAT_MAX_AGE_SECONDS": 300,
+    "OUTBOX_BACKLOG_LIMIT": 100,
+    "HEALTH_MIN_FREE_DISK_MB": 100,
 }
 
 DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]
