@@ -76,6 +76,10 @@ DEFAULTS = {
     "WORKER_HEARTBEAT_MAX_AGE_SECONDS": 300,
     "OUTBOX_BACKLOG_LIMIT": 100,
     "HEALTH_MIN_FREE_DISK_MB": 100,
+    # Facts the legal notice must give (LCEN art. 6); shown there once set, and
+    # `flask doctor` reports them while they are empty.
+    "COMPANY_PHONE": "",
+    "COMPANY_VAT_NUMBER": "",
 }
 
 DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]
