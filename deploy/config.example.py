@@ -60,3 +60,13 @@ RATELIMIT_STORAGE_URI = "memory://"
 #     DKIM_PRIVATE_KEY_FILE = "/srv/weprode/instance/dkim.pem"
 #     DKIM_SELECTOR = "weprode2026"
 #     DKIM_DOMAIN = "weprode.com"
+
+# Facts the legal notice must give (LCEN art. 6 III) that are not known yet; the page
+# shows each once set, and `flask --app app doctor` reports them while they are empty.
+# CHANGE: the company's phone number and intra-community VAT number.
+COMPANY_PHONE = ""
+COMPANY_VAT_NUMBER = ""
+
+# /healthz (see README, Monitoring): leave as is while the worker service runs.
+# Without weprode-worker (outbox by timer, campaigns by hand): HEALTH_REQUIRE_WORKER = False
+HEALTH_REQUIRE_WORKER = True

@@ -6,6 +6,7 @@ access log holds no token and no address.
 """
 
 import http.client
+import json
 import os
 import re
 import secrets
@@ -361,6 +362,11 @@ def test_production_stack_through_nginx(deployment, mailbox):
             headers={"Content-Type": "application/x-www-form-urlencoded"}, browser=False,
         )  # fmt: skip
         assert status == 200, page
+
+        # Monitoring through nginx: the worker beats, nothing is stuck, no cookie.
+        status, headers, body = browser.request("GET", "/healthz", browser=False)
+        assert (status, json.loads(body)["status"]) == (200, "ok"), body
+        assert headers["Cache-Control"] == "no-store" and "Set-Cookie" not in headers
     finally:
         stop(processes)
 

@@ -79,6 +79,16 @@ DEFAULTS = {
     "DKIM_SELECTOR": "",
     "DKIM_DOMAIN": "",
     "DKIM_PRIVATE_KEY_FILE": "",
+    # /healthz: whether a campaign worker must be running, how old its last beat may
+    # be, how many outbox mails may wait, and the free disk the database needs.
+    "HEALTH_REQUIRE_WORKER": True,
+    "WORKER_HEARTBEAT_MAX_AGE_SECONDS": 300,
+    "OUTBOX_BACKLOG_LIMIT": 100,
+    "HEALTH_MIN_FREE_DISK_MB": 100,
+    # Facts the legal notice must give (LCEN art. 6); shown there once set, and
+    # `flask doctor` reports them while they are empty.
+    "COMPANY_PHONE": "",
+    "COMPANY_VAT_NUMBER": "",
 }
 
 DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]

@@ -443,6 +443,27 @@ def create_instance_keys(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0017_worker_heartbeats")
+def create_worker_heartbeats(db: sqlite_utils.Database) -> None:
+    """When each campaign worker process last went round its loop, for /healthz.
+
+    One row per process (host and pid); the worker refreshes its own and drops rows
+    nobody refreshed for a week, so restarts leave no trail.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE worker_heartbeats (
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
+                started_at TEXT NOT NULL,
+                beat_at TEXT NOT NULL,
+                PRIMARY KEY (host, pid)
+            )""",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -79,3 +79,37 @@ def release(db: Database, campaign_id: int, sender_id: str) -> None:
         "UPDATE campaigns SET sender_id = NULL WHERE id = ? AND sender_id = ?",
         [campaign_id, sender_id],
     )
+
+
+def abandoned(db: Database, now: datetime) -> list[dict]:
+    """Campaigns left in `sending` with nobody live sending them (for /healthz).
+
+    A campaign whose sender is gone (see `sender_is_gone`) is abandoned; so is one no
+    sender holds (released between passes, or never taken) when nobody has beaten it
+    for HEARTBEAT_TIMEOUT while no other campaign is being sent either: a worker busy
+    with another campaign gets to it next, but with nobody sending at all it waits
+    for ever. A campaign just resumed after a long pause counts as abandoned until the
+    worker's next pass takes it. Each row: id and `idle_for`, a timedelta or None.
+    """
+    rows = list(
+        db.query(
+            "SELECT id, sender_id, heartbeat_at, started_at FROM campaigns "
+            "WHERE status = 'sending' ORDER BY id"
+        )
+    )
+    heartbeats = {row["id"]: parse_timestamp(row["heartbeat_at"]) for row in rows}
+    live = {
+        row["id"]
+        for row in rows
+        if row["sender_id"] and not sender_is_gone(row["sender_id"], heartbeats[row["id"]], now)
+    }
+    found = []
+    for row in rows:
+        if row["id"] in live:
+            continue
+        last_sign = heartbeats[row["id"]] or parse_timestamp(row["started_at"])
+        idle_for = now - last_sign if last_sign else None
+        unheld_too_long = not live and (idle_for is None or idle_for > HEARTBEAT_TIMEOUT)
+        if row["sender_id"] or unheld_too_long:
+            found.append({"id": row["id"], "idle_for": idle_for})
+    return found

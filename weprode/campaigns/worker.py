@@ -19,7 +19,7 @@ from flask_mail import Connection
 
 from ..db import Database, connect, utcnow
 from ..mail import bulk_smtp, messages, outbox
-from . import ledger, render, senders
+from . import ledger, render, senders, worker_heartbeats
 
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
@@ -291,12 +291,15 @@ def run_forever(
     """The `campaigns worker` loop; returns when `stop` is set.
 
     `purge(now)`, when given, runs at start and then once a day (the retention purge).
+    Every pass records the worker's heartbeat, and so does a long send, for /healthz.
     """
-    last_purge = None
+    last_purge, started_at = None, utcnow()
+    beat_while_sending = worker_heartbeats.recorder_while_sending(db, started_at)
     while not stop.is_set():
         now = utcnow()
+        worker_heartbeats.record(db, now, started_at)
         if purge is not None and (last_purge is None or now - last_purge >= PURGE_EVERY):
             purge(now)
             last_purge = now
-        run_once(db, now, stop=stop)
+        run_once(db, now, progress=beat_while_sending, stop=stop)
         stop.wait(poll_seconds)

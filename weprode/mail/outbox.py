@@ -250,3 +250,12 @@ def parked(db: Database) -> list[dict]:
             "FROM outbox WHERE failed_at IS NOT NULL ORDER BY failed_at DESC, id DESC"
         )
     )
+
+
+def backlog(db: Database) -> tuple[int, int]:
+    """(waiting, parked): mails still to be sent, and mails set aside for staff."""
+    waiting, parked = db.execute(
+        "SELECT count(*) FILTER (WHERE failed_at IS NULL), "
+        "count(*) FILTER (WHERE failed_at IS NOT NULL) FROM outbox"
+    ).fetchone()
+    return waiting, parked

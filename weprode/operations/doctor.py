@@ -1,0 +1,324 @@
+"""`flask doctor`: is this configuration fit for production, and what to fix if not.
+
+Each check returns a `Finding`: OK, WARN (worth knowing, not wrong) or FAIL (wrong:
+the command exits 1). Production rules apply whatever mode the command runs in, so a
+developer sees what production needs. A configuration that production refuses
+outright (a weak key, an http `PUBLIC_URL`) stops `flask` before any command runs,
+with the same advice; these checks then matter for `--debug` runs and fallback keys.
+"""
+
+import base64
+import binascii
+import re
+import smtplib
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import dkim.crypto
+import dns.exception
+import dns.resolver
+
+from .. import config as settings
+from ..db import Database
+from . import health
+
+DNS_TIMEOUT_SECONDS = 5.0
+# RFC 8301: verifiers must ignore RSA keys shorter than this.
+SHORTEST_DKIM_KEY_BITS = 1024
+NEW_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class Verdict(StrEnum):
+    """How a check came out."""
+
+    OK = "OK"
+    WARN = "WARN"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One check's verdict and, unless OK, what to do about it."""
+
+    check: str
+    verdict: Verdict
+    message: str
+
+
+class DnsUnavailable(Exception):
+    """The DNS could not be asked (no network, no resolver, timeout)."""
+
+
+TxtLookup = Callable[[str], str | None]
+
+
+def resolve_txt(name: str) -> str | None:
+    """The TXT record at `name` that holds a key (`p=`), None when there is none.
+
+    Raises DnsUnavailable when the DNS gives no answer either way.
+    """
+    try:
+        answer = dns.resolver.resolve(name, "TXT", lifetime=DNS_TIMEOUT_SECONDS)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        return None
+    except dns.exception.DNSException as error:
+        raise DnsUnavailable(str(error) or type(error).__name__) from error
+    records = [b"".join(record.strings).decode("ascii", "replace") for record in answer]
+    return next((record for record in records if "p=" in record), None)
+
+
+def secret_keys(config: dict[str, Any]) -> Finding:
+    """SECRET_KEY and every fallback are long and random-looking."""
+    weak = [
+        name
+        for name, key in [("SECRET_KEY", config["SECRET_KEY"])]
+        + [("SECRET_KEY_FALLBACKS", key) for key in config["SECRET_KEY_FALLBACKS"]]
+        if settings.is_weak_secret_key(key)
+    ]
+    if weak:
+        return Finding(
+            "secret key",
+            Verdict.FAIL,
+            f"{' and '.join(sorted(set(weak)))}: a key is shorter than "
+            f"{settings.MIN_SECRET_KEY_LENGTH} characters or a known default. Put a new "
+            f"key ({NEW_KEY}) in SECRET_KEY in instance/config.py, keeping the current "
+            "one in SECRET_KEY_FALLBACKS while links signed with it may be clicked "
+            "(README, Key rotation); drop a weak fallback once those links no longer matter.",
+        )
+    fallbacks = len(config["SECRET_KEY_FALLBACKS"])
+    return Finding("secret key", Verdict.OK, f"strong ({fallbacks} fallback key(s))")
+
+
+def public_url(config: dict[str, Any]) -> Finding:
+    """PUBLIC_URL is the site's https address."""
+    url = str(config["PUBLIC_URL"]).rstrip("/")
+    if url == settings.DEVELOPMENT_PUBLIC_URL:
+        problem = f"is the development default ({url}): links in mails would point there"
+    elif not url.startswith("https://"):
+        problem = f"is {url}, not https: links in mails and the staff cookie need https"
+    else:
+        return Finding("PUBLIC_URL", Verdict.OK, url)
+    return Finding(
+        "PUBLIC_URL",
+        Verdict.FAIL,
+        f'{problem}. Set PUBLIC_URL = "https://www.weprode.com" in instance/config.py.',
+    )
+
+
+def relay(config: dict[str, Any]) -> Finding:
+    """The SMTP relay answers EHLO, over verified TLS when configured, and takes the login."""
+    server, port = config["MAIL_SERVER"], int(config["MAIL_PORT"])
+    where = f"{server}:{port}"
+    if (server, port) == settings.DEVELOPMENT_RELAY:
+        return Finding(
+            "mail relay",
+            Verdict.FAIL,
+            f"{where} is the development mail sink. Set MAIL_SERVER, MAIL_PORT and "
+            "MAIL_USE_TLS (port 587) or MAIL_USE_SSL (port 465) to the relay.",
+        )
+    try:
+        done = talk_to_relay(config)
+    except ssl.SSLCertVerificationError as error:
+        problem = (
+            f"its TLS certificate is not valid ({error.verify_message}). Use the relay's "
+            "own name in MAIL_SERVER (the one on its certificate), or fix its certificate"
+        )
+    except ssl.SSLError as error:
+        problem = (
+            f"TLS failed ({error.reason or error}). MAIL_USE_SSL is for ports that speak "
+            "TLS at once (465); ports 587 and 25 take STARTTLS (MAIL_USE_TLS)"
+        )
+    except smtplib.SMTPNotSupportedError:
+        problem = "it does not offer STARTTLS. Use its TLS port with MAIL_USE_SSL, or another relay"
+    except smtplib.SMTPAuthenticationError as error:
+        problem = f"it refused MAIL_USERNAME/MAIL_PASSWORD ({error.smtp_code}). Check them"
+    except TimeoutError:
+        problem = (
+            f"no answer within MAIL_TIMEOUT ({config['MAIL_TIMEOUT']} s). Check the address "
+            "and that the firewall lets this machine out to that port"
+        )
+    except ConnectionRefusedError:
+        problem = "nothing listens there. Check MAIL_SERVER and MAIL_PORT"
+    except (OSError, smtplib.SMTPException) as error:
+        problem = f"{type(error).__name__}: {error}. Check MAIL_SERVER and MAIL_PORT"
+    else:
+        encrypted = config["MAIL_USE_TLS"] or config["MAIL_USE_SSL"]
+        if not encrypted and server not in LOOPBACK:
+            return Finding(
+                "mail relay",
+                Verdict.WARN,
+                f"{where} answers ({done}), but mail and any password cross the network "
+                "unencrypted: set MAIL_USE_TLS (port 587) or MAIL_USE_SSL (port 465).",
+            )
+        return Finding("mail relay", Verdict.OK, f"{where} answers ({done})")
+    return Finding("mail relay", Verdict.FAIL, f"{where}: {problem}.")
+
+
+def talk_to_relay(config: dict[str, Any]) -> str:
+    """Open a session like the app does, verifying TLS certificates; return what worked."""
+    server, port, timeout = config["MAIL_SERVER"], int(config["MAIL_PORT"]), config["MAIL_TIMEOUT"]
+    # Always verified here, with the CA the app trusts (MAIL_TLS_CA_FILE), even where
+    # MAIL_TLS_VERIFY is off: the doctor reports what the relay really presents.
+    context = ssl.create_default_context(cafile=config.get("MAIL_TLS_CA_FILE") or None)
+    if config["MAIL_USE_SSL"]:
+        session = smtplib.SMTP_SSL(server, port, timeout=timeout, context=context)
+        done = ["TLS, certificate valid"]
+    else:
+        session = smtplib.SMTP(server, port, timeout=timeout)
+        done = ["plain SMTP"]
+    try:
+        code, reply = session.ehlo()
+        if code != 250:
+            raise smtplib.SMTPResponseException(code, reply)
+        if config["MAIL_USE_TLS"]:
+            if not session.has_extn("starttls"):
+                raise smtplib.SMTPNotSupportedError("STARTTLS")
+            session.starttls(context=context)
+            session.ehlo()
+            done = ["STARTTLS, certificate valid"]
+        if config["MAIL_USERNAME"] and config["MAIL_PASSWORD"]:
+            session.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+            done.append("login accepted")
+    finally:
+        session.close()
+    return ", ".join(done)
+
+
+def published_rsa_key(record: str) -> tuple[int, int]:
+    """(modulus, exponent) of the RSA key in a DKIM TXT record; ValueError if none."""
+    tags = {}
+    for part in record.split(";"):
+        name, equals, value = part.partition("=")
+        if equals:
+            tags[name.strip()] = re.sub(r"\s", "", value)
+    if tags.get("k", "rsa") != "rsa":
+        raise ValueError(f"its key type is k={tags['k']}, not rsa")
+    if not tags.get("p"):
+        raise ValueError("its p= is empty, which revokes the key")
+    try:
+        key = dkim.crypto.parse_public_key(base64.b64decode(tags["p"], validate=True))
+    except (binascii.Error, dkim.crypto.UnparsableKeyError) as error:
+        raise ValueError(f"its p= is not an RSA public key ({error})") from error
+    return key["modulus"], key["publicExponent"]
+
+
+def dkim_key(config: dict[str, Any], lookup_txt: TxtLookup) -> Finding:
+    """The DKIM key file is a readable RSA key, and the one published for its selector."""
+    key_file = config["DKIM_PRIVATE_KEY_FILE"]
+    if not key_file:
+        return Finding(
+            "DKIM",
+            Verdict.WARN,
+            "not configured: campaigns go out unsigned, which mailbox providers trust "
+            "less. See DKIM_PRIVATE_KEY_FILE, DKIM_SELECTOR, DKIM_DOMAIN in the README.",
+        )
+    selector, domain = config["DKIM_SELECTOR"], config["DKIM_DOMAIN"]
+    if not selector or not domain:
+        return Finding(
+            "DKIM", Verdict.FAIL, "set DKIM_SELECTOR and DKIM_DOMAIN with DKIM_PRIVATE_KEY_FILE."
+        )
+    try:
+        private = dkim.crypto.parse_pem_private_key(Path(key_file).read_bytes())
+    except OSError as error:
+        return Finding(
+            "DKIM",
+            Verdict.FAIL,
+            f"cannot read {key_file} ({error.strerror}): the service user must be able to.",
+        )
+    except (dkim.crypto.UnparsableKeyError, ValueError, IndexError, TypeError):
+        return Finding(
+            "DKIM",
+            Verdict.FAIL,
+            f"{key_file} is not a PEM RSA private key (openssl genrsa -out FILE 2048).",
+        )
+    bits = private["modulus"].bit_length()
+    if bits < SHORTEST_DKIM_KEY_BITS:
+        return Finding(
+            "DKIM",
+            Verdict.FAIL,
+            f"{key_file} is a {bits}-bit key; verifiers ignore keys under "
+            f"{SHORTEST_DKIM_KEY_BITS} bits. Make a 2048-bit one (openssl genrsa).",
+        )
+    name = f"{selector}._domainkey.{domain}"
+    publish = (
+        f'publish a TXT record "v=DKIM1; k=rsa; p=..." at {name}, where p= is the '
+        f"output of: openssl rsa -in {key_file} -pubout -outform DER | base64 -w0"
+    )
+    try:
+        record = lookup_txt(name)
+    except DnsUnavailable as error:
+        return Finding(
+            "DKIM",
+            Verdict.WARN,
+            f"{key_file} is a {bits}-bit RSA key, but {name} could not be looked up "
+            f"({error}). Check by hand that the record matches: {publish}.",
+        )
+    if record is None:
+        return Finding("DKIM", Verdict.FAIL, f"no DKIM key is published at {name}: {publish}.")
+    try:
+        published = published_rsa_key(record)
+    except ValueError as error:
+        return Finding(
+            "DKIM", Verdict.FAIL, f"the record at {name} is unusable: {error}. {publish}."
+        )
+    if published != (private["modulus"], private["publicExponent"]):
+        return Finding(
+            "DKIM",
+            Verdict.FAIL,
+            f"the key published at {name} is not the public half of {key_file}: "
+            f"signatures would fail. Either {publish}, or point DKIM_PRIVATE_KEY_FILE "
+            "and DKIM_SELECTOR at the key that is published.",
+        )
+    return Finding("DKIM", Verdict.OK, f"{key_file} ({bits}-bit RSA) matches {name}")
+
+
+# Facts the legal notice must state (LCEN art. 6 III) that FACTS.md did not give.
+COMPANY_FACTS = {
+    "COMPANY_PHONE": ("phone number", '"+33 4 .. .. .. .."'),
+    "COMPANY_VAT_NUMBER": ("intra-community VAT number", '"FR.. 908323652"'),
+}
+
+
+def company_facts(config: dict[str, Any]) -> Finding:
+    """The legal notice lacks none of the facts French law requires of the publisher."""
+    missing = [name for name in COMPANY_FACTS if not str(config.get(name) or "").strip()]
+    if not missing:
+        return Finding("company facts", Verdict.OK, "the legal notice states every required fact")
+    what = " and ".join(COMPANY_FACTS[name][0] for name in missing)
+    lines = "; ".join(f"{name} = {COMPANY_FACTS[name][1]}" for name in missing)
+    return Finding(
+        "company facts",
+        Verdict.FAIL,
+        f"the legal notice must give the publisher's {what} (LCEN art. 6 III). Ask the "
+        f"company, then set them in instance/config.py: {lines}",
+    )
+
+
+def site_health(db: Database, config: dict[str, Any], now: datetime) -> list[Finding]:
+    """What /healthz would answer now; warnings only, since the configuration may be fine."""
+    verdict = health.check(db, config, now)
+    if verdict.ok:
+        return [Finding("health", Verdict.OK, "/healthz answers ok")]
+    return [
+        Finding("health", Verdict.WARN, f"/healthz fails: {reason}") for reason in verdict.reasons
+    ]
+
+
+def run(
+    config: dict[str, Any], db: Database, now: datetime, lookup_txt: TxtLookup = resolve_txt
+) -> list[Finding]:
+    """Every check, in the order an operator would fix them."""
+    return [
+        secret_keys(config),
+        public_url(config),
+        relay(config),
+        dkim_key(config, lookup_txt),
+        company_facts(config),
+        *site_health(db, config, now),
+    ]
