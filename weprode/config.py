@@ -79,6 +79,10 @@ DEFAULTS = {
     "DKIM_SELECTOR": "",
     "DKIM_DOMAIN": "",
     "DKIM_PRIVATE_KEY_FILE": "",
+    # Bounces (weprode/deliverability): with an address such as "bounces@weprode.com",
+    # every mail to a subscriber goes out with the envelope sender bounces+<tag>@...
+    # (VERP), and `flask bounces ingest` reads what comes back. Empty: off.
+    "BOUNCE_ADDRESS": "",
 }
 
 DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]

@@ -100,6 +100,19 @@ def build_messages(
     return built, outcomes
 
 
+def send_built(
+    state: SendState, connection: Connection, built: list[tuple[dict, bytes]]
+) -> tuple[list[messages.MailDeliveryError | None], bool]:
+    """Hand built messages to the relay, each with its own (VERP) envelope sender."""
+    prepared = state.prepared
+    return bulk_smtp.send_many(
+        connection,
+        prepared.envelope_sender,
+        [(row["email"], message) for row, message in built],
+        senders=[prepared.envelope_sender_for(row) for row, _ in built],
+    )
+
+
 def send_batch(
     state: SendState, rows: list[dict], connection: Connection | None, config: Mapping[str, Any]
 ) -> tuple[list[ledger.DeliveryOutcome], Connection | None, str | None]:
@@ -117,13 +130,9 @@ def send_batch(
         except messages.MailDeliveryError as failure:
             results, usable = [failure] * len(built), False
         else:
-            results, usable = bulk_smtp.send_many(
-                connection, state.prepared.envelope_sender, [(r["email"], m) for r, m in built]
-            )
+            results, usable = send_built(state, connection, built)
     else:
-        results, usable = bulk_smtp.send_many(
-            connection, state.prepared.envelope_sender, [(r["email"], m) for r, m in built]
-        )
+        results, usable = send_built(state, connection, built)
     now, pause_reason = utcnow(), None
     for (row, _), error in zip(built, results, strict=True):
         if error is None:
