@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from flask_mail import Connection
 
 from ..db import Database, connect, utcnow
+from ..deliverability import effects
 from ..mail import bulk_smtp, messages, outbox
 from . import ledger, render, senders
 
@@ -162,6 +163,13 @@ def sender_thread(app: Flask, state: SendState) -> None:
                     return
                 outcomes, connection, pause_reason = send_batch(state, rows, connection, config)
                 ledger.record_outcomes(db, outcomes, utcnow())
+                # A 5xx refusal is a bounce at once; too many pause the campaign.
+                bounce_pause = effects.record_refusals(
+                    db, state.campaign_id, rows, outcomes, utcnow()
+                )
+                if bounce_pause:
+                    state.stop.set()
+                    return
                 since_reconnect += len(rows)
                 if connection is not None and since_reconnect >= config["CAMPAIGN_RECONNECT_EVERY"]:
                     bulk_smtp.close_quietly(connection)

@@ -2,9 +2,11 @@
 
 from flask import Flask
 
-from . import cli
-
 
 def init_app(app: Flask) -> None:
     """Register the `bounces` commands."""
+    # Imported here: campaigns import `verp` from this package while loading, and the
+    # command's modules import campaigns in turn.
+    from . import cli
+
     cli.init_app(app)
