@@ -21,6 +21,8 @@ class MailSinkHandler:
         self.directory = Path(directory) if directory else None
         self.messages = []
         self.raw = []
+        # (MAIL FROM, [RCPT TO...]) of each message, in arrival order.
+        self.envelopes = []
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._counter = 0
@@ -54,6 +56,7 @@ class MailSinkHandler:
                 (self.directory / name).write_bytes(raw)
             self.messages.append(message)
             self.raw.append(raw)
+            self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
             self._arrived.notify_all()
         return "250 Message accepted for delivery"
 
@@ -68,6 +71,7 @@ class MailSinkHandler:
         with self._lock:
             self.messages.clear()
             self.raw.clear()
+            self.envelopes.clear()
             self.refusals.clear()
             self.pipelining = True
 

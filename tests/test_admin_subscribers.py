@@ -38,7 +38,7 @@ def test_dashboard_figures_match_a_known_dataset(app, db, staff_client):
     with app.app_context():
         old_id = subscribers.find_by_email(db, "old0@example.org")["id"]
         optout.unsubscribe(db, old_id, "one-click", now - timedelta(days=2))
-    assert stats.counts_by_status(db) == {"active": 9, "pending": 1, "churned": 1}
+    assert stats.counts_by_status(db) == {"active": 9, "pending": 1, "churned": 1, "bounced": 0}
     assert stats.recent_activity(db, now) == {"days": 30, "signups": 6, "churn": 1}
     weeks = stats.weekly_activity(db, now)
     assert len(weeks) == 52

@@ -141,6 +141,7 @@ TYPED_PACKAGES = (
     "staff",
     "admin",
     "operations",
+    "deliverability",
 )
 # Decorators that hand a function to Flask or click, which call it themselves: views,
 # request hooks and commands may stay unannotated.

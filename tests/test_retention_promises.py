@@ -29,6 +29,7 @@ CUTOFFS = {
     "usage": datetime(2025, 11, 26, 12, 0, tzinfo=UTC),  # 1 year
     "mail_limits": datetime(2026, 11, 24, 12, 0, tzinfo=UTC),  # 2 days
     "rights_requests": datetime(2021, 11, 26, 12, 0, tzinfo=UTC),  # 5 years
+    "bounce_reports": datetime(2026, 10, 27, 12, 0, tzinfo=UTC),  # 30 days
 }
 
 
@@ -103,6 +104,14 @@ def add_rights_request(db, email, received_at):
     )
 
 
+def add_bounce_report(db, email, received_at):
+    db.execute(
+        "INSERT INTO bounce_reports (received_at, kind, outcome, message) "
+        "VALUES (?, 'bounce', 'not attributed', ?)",
+        [isoformat(received_at), f"To: {email}\r\n\r\nbounce".encode()],
+    )
+
+
 # (category, table, column holding the clock, how to add one row)
 ROWS = [
     ("subscribers", "subscribers", "churned_at", add_churned),
@@ -113,6 +122,7 @@ ROWS = [
     ("usage", "staff_sessions", "last_seen_at", add_session),
     ("mail_limits", "newsletter_mail_sends", "sent_at", add_mail_send),
     ("rights_requests", "rights_requests", "received_at", add_rights_request),
+    ("bounce_reports", "bounce_reports", "received_at", add_bounce_report),
 ]
 
 
@@ -161,6 +171,7 @@ EVERYTHING_DUE = {
     "usage": 4,  # audit entry, login failure, staff session, log file
     "mail_limits": 1,
     "rights_requests": 1,
+    "bounce_reports": 1,
 }
 
 
@@ -190,7 +201,13 @@ def test_dry_run_deletes_nothing_in_any_category(app, db):
     assert before["subscribers"] - after["subscribers"] == 2  # churned and pending
     for table in ("subscriber_events", "consents", "deliveries", "prospects", "audit_log"):
         assert before[table] - after[table] == 1, table
-    for table in ("login_failures", "staff_sessions", "newsletter_mail_sends", "rights_requests"):
+    for table in (
+        "login_failures",
+        "staff_sessions",
+        "newsletter_mail_sends",
+        "rights_requests",
+        "bounce_reports",
+    ):
         assert before[table] - after[table] == 1, table
     assert len(list(folder.iterdir())) == 1
 
@@ -204,6 +221,7 @@ def test_dry_run_command_deletes_nothing_in_any_category(app, db, runner):
         "subscribers: 1 due (deliveries 1)",
         "prospects: 1 due",
         "pending_signups: 1 due",
+        "bounce_reports: 1 due",
         "usage: 4 due (audit_log 1, login_failures 1, staff_sessions 1, log_files 1)",
         "mail_limits: 1 due",
         "rights_requests: 1 due",

@@ -16,6 +16,7 @@ from . import (
     config,
     contact,
     db,
+    deliverability,
     errors,
     keys,
     languages,
@@ -32,7 +33,18 @@ from . import (
 )
 
 # Each capability registers its own blueprint and commands through `init_app(app)`.
-CAPABILITIES = (site, newsletter, contact, privacy, mail, campaigns, staff, admin, operations)
+CAPABILITIES = (
+    site,
+    newsletter,
+    contact,
+    privacy,
+    mail,
+    campaigns,
+    deliverability,
+    staff,
+    admin,
+    operations,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -89,6 +89,10 @@ DEFAULTS = {
     # `flask doctor` reports them while they are empty.
     "COMPANY_PHONE": "",
     "COMPANY_VAT_NUMBER": "",
+    # Bounces (weprode/deliverability): with an address such as "bounces@weprode.com",
+    # every mail to a subscriber goes out with the envelope sender bounces+<tag>@...
+    # (VERP), and `flask bounces ingest` reads what comes back. Empty: off.
+    "BOUNCE_ADDRESS": "",
 }
 
 DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]

@@ -464,6 +464,131 @@ def create_worker_heartbeats(db: sqlite_utils.Database) -> None:
     )
 
 
+SUBSCRIBER_COLUMNS_0017 = (
+    "id, email, first_name, language, status, source, created_at, requested_at, "
+    "request_text_version, request_page, confirmed_at, churned_at, churn_source, "
+    "churn_campaign_id, request_first_name, request_language"
+)
+
+
+@migrations(name="0018_bounces", transactional=False)
+def create_bounces(db: sqlite_utils.Database) -> None:
+    """Subscribers may be `bounced` (with `bounced_at`); bounce reports and events.
+
+    SQLite cannot change a CHECK constraint in place, so `subscribers` is rebuilt: a
+    new table, the rows copied, the old one dropped, the new one renamed, its indexes
+    and AUTOINCREMENT counter restored (ids must never be reused: unsubscribe links
+    name them). Dropping the old table with foreign keys enforced would cascade into
+    every child table, and the pragma that turns them off is ignored inside a
+    transaction; hence `transactional=False` and our own transaction. sqlite-utils
+    records the migration after it, so a crash in between runs it again: it then finds
+    `bounced_at` and does nothing. `foreign_key_check` proves no child lost its parent
+    before committing.
+    """
+    columns = {row[1] for row in db.execute("PRAGMA table_info(subscribers)")}
+    if "bounced_at" in columns:
+        return
+    db.execute("PRAGMA foreign_keys=OFF")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            rebuild_subscribers_0017(db)
+            create_bounce_tables_0017(db)
+            if db.execute("PRAGMA foreign_key_check").fetchall():
+                raise RuntimeError("0018_bounces would leave rows without their subscriber")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+    finally:
+        db.execute("PRAGMA foreign_keys=ON")
+
+
+def rebuild_subscribers_0017(db: sqlite_utils.Database) -> None:
+    """`subscribers` with 'bounced' allowed and `bounced_at`, indexes and counter kept."""
+    indexes = [
+        row[0]
+        for row in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'subscribers' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    sequence = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'subscribers'").fetchone()
+    run_statements(
+        db,
+        [
+            """CREATE TABLE subscribers_0017 (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                email TEXT NOT NULL UNIQUE,
+                first_name TEXT,
+                language TEXT NOT NULL DEFAULT 'en',
+                status TEXT NOT NULL
+                    CHECK (status IN ('pending', 'active', 'churned', 'bounced')),
+                source TEXT NOT NULL,
+                created_at TEXT NOT NULL,
+                requested_at TEXT,
+                request_text_version TEXT,
+                request_page TEXT,
+                confirmed_at TEXT,
+                churned_at TEXT,
+                churn_source TEXT,
+                churn_campaign_id INTEGER,
+                request_first_name TEXT,
+                request_language TEXT,
+                bounced_at TEXT
+            )""",
+            f"INSERT INTO subscribers_0017 ({SUBSCRIBER_COLUMNS_0017}) "
+            f"SELECT {SUBSCRIBER_COLUMNS_0017} FROM subscribers",
+            "DROP TABLE subscribers",
+            "ALTER TABLE subscribers_0017 RENAME TO subscribers",
+            *indexes,
+        ],
+    )
+    if sequence is not None:
+        # The copy's counter is its largest id; put back the old high-water mark.
+        db.execute("DELETE FROM sqlite_sequence WHERE name = 'subscribers'")
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('subscribers', ?)", sequence)
+
+
+def create_bounce_tables_0017(db: sqlite_utils.Database) -> None:
+    """Raw reports (kept 30 days) and the bounce events drawn from them (kept with the person).
+
+    Both go with their subscriber (erasure, retention); a report nobody could be tied
+    to has no subscriber and only waits for its 30 days.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE bounce_reports (
+                id INTEGER PRIMARY KEY,
+                received_at TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                subscriber_id INTEGER REFERENCES subscribers (id) ON DELETE CASCADE,
+                outcome TEXT NOT NULL,
+                message BLOB NOT NULL
+            )""",
+            "CREATE INDEX bounce_reports_received ON bounce_reports (received_at)",
+            "CREATE INDEX bounce_reports_subscriber ON bounce_reports (subscriber_id)",
+            """CREATE TABLE bounce_events (
+                id INTEGER PRIMARY KEY,
+                subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+                at TEXT NOT NULL,
+                severity TEXT NOT NULL
+                    CHECK (severity IN ('hard', 'soft', 'policy', 'complaint')),
+                status_code TEXT,
+                mail_kind TEXT NOT NULL,
+                campaign_id INTEGER,
+                source TEXT NOT NULL CHECK (source IN ('report', 'smtp')),
+                detail TEXT,
+                report_id INTEGER REFERENCES bounce_reports (id) ON DELETE SET NULL
+            )""",
+            "CREATE INDEX bounce_events_subscriber ON bounce_events (subscriber_id, at)",
+            "CREATE INDEX bounce_events_campaign ON bounce_events (campaign_id, severity)",
+            "CREATE INDEX bounce_events_report ON bounce_events (report_id)",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

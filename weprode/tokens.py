@@ -6,6 +6,7 @@ is worthless for another. Tokens are signed with the newest key and verified wit
 sent. Checks return a `TokenCheck` (ok / expired / invalid) instead of raising.
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -238,3 +239,71 @@ def address_hashes(normalised_email: str) -> list[str]:
 def address_hash(normalised_email: str) -> str:
     """The address's hash under the suppression key, for storing."""
     return address_hashes(normalised_email)[-1]
+
+
+# The VERP tag in a bounce address (`bounces+<tag>@domain`): which mail went to whom.
+DELIVERY_TAG_SALT = "weprode.deliverability.verp"
+# Tag = base32(kind byte, subscriber id, campaign id, 5 bytes each) + base32(HMAC, 10
+# bytes): 34 characters, so `bounces+<tag>` stays far under SMTP's 64-octet local part.
+# Base32 in lower case survives MTAs that lower-case local parts; 80 bits of HMAC
+# cannot be guessed, and the ids say nothing about the address.
+DELIVERY_TAG_ID_BYTES = 5
+DELIVERY_TAG_MAC_BYTES = 10
+DELIVERY_TAG_LENGTH = 34
+DELIVERY_TAG_SHAPE = re.compile(r"[a-z2-7]{34}", re.ASCII)
+
+
+@dataclass(frozen=True)
+class DeliveryTag:
+    """What a genuine VERP tag names: the kind of mail, the subscriber, the campaign."""
+
+    kind: int
+    subscriber_id: int
+    campaign_id: int  # 0 for a mail that belongs to no campaign
+
+
+def delivery_tag_maker(kind: int, campaign_id: int = 0) -> Callable[[int], str]:
+    """A fast `subscriber_id -> tag` for one kind of mail (and one campaign's send).
+
+    The key is derived once, as for `unsubscribe_token_maker`: a campaign makes one
+    tag per recipient.
+    """
+    keys, _digest = derived_keys(tuple(signing_keys()), DELIVERY_TAG_SALT)
+    key = keys[-1]
+
+    def make(subscriber_id: int) -> str:
+        body = delivery_tag_body(kind, subscriber_id, campaign_id)
+        mac = hmac.new(key, body, hashlib.sha256).digest()[:DELIVERY_TAG_MAC_BYTES]
+        return base64.b32encode(body + mac).decode("ascii").rstrip("=").lower()
+
+    return make
+
+
+def delivery_tag_body(kind: int, subscriber_id: int, campaign_id: int) -> bytes:
+    """The signed bytes of a tag: kind, then both ids in fixed width."""
+    width = DELIVERY_TAG_ID_BYTES
+    return bytes([kind]) + subscriber_id.to_bytes(width, "big") + campaign_id.to_bytes(width, "big")
+
+
+def check_delivery_tag(tag: str) -> DeliveryTag | None:
+    """The tag's content when we made it (under any configured key), else None.
+
+    Compared case-insensitively, because MTAs may lower- or upper-case a local part;
+    anything else altered (one character, the length) fails the HMAC or the shape.
+    """
+    if not isinstance(tag, str) or not DELIVERY_TAG_SHAPE.fullmatch(tag.lower()):
+        return None
+    raw = base64.b32decode(tag.upper() + "=" * (-len(tag) % 8))
+    body, mac = raw[:-DELIVERY_TAG_MAC_BYTES], raw[-DELIVERY_TAG_MAC_BYTES:]
+    if base64.b32encode(raw).decode("ascii").rstrip("=").lower() != tag.lower():
+        return None
+    keys, _digest = derived_keys(tuple(signing_keys()), DELIVERY_TAG_SALT)
+    expected = (hmac.new(key, body, hashlib.sha256).digest() for key in keys)
+    if not any(hmac.compare_digest(e[:DELIVERY_TAG_MAC_BYTES], mac) for e in expected):
+        return None
+    width = DELIVERY_TAG_ID_BYTES
+    return DeliveryTag(
+        body[0],
+        int.from_bytes(body[1 : 1 + width], "big"),
+        int.from_bytes(body[1 + width :], "big"),
+    )

@@ -29,6 +29,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .. import tokens
+from ..deliverability import verp
 from ..mail import messages
 from ..urls import absolute_url
 
@@ -198,6 +199,14 @@ class PreparedCampaign:
     dkim_key: bytes | None = None
     dkim_selector: bytes = b""
     dkim_domain: bytes = b""
+    # subscriber_id -> VERP envelope sender, when BOUNCE_ADDRESS is set.
+    make_envelope_sender: object = None
+
+    def envelope_sender_for(self, subscriber: dict) -> str:
+        """The `MAIL FROM` of this subscriber's message: its VERP address, if on."""
+        if self.make_envelope_sender is None:
+            return self.envelope_sender
+        return self.make_envelope_sender(subscriber["id"])
 
     def parts_for(self, subscriber: dict, unsubscribe: str) -> tuple[str, str, str]:
         """(subject, text, html) personalised for one subscriber."""
@@ -329,4 +338,5 @@ def prepare(campaign: dict) -> PreparedCampaign:
         unsubscribe_prefix=absolute_url("newsletter.unsubscribe", token="T").removesuffix("T"),
         make_token=tokens.unsubscribe_token_maker(campaign["id"]),
         message_id_key=tokens.address_hash_keys()[-1],
+        make_envelope_sender=verp.envelope_sender_maker("campaign", campaign["id"]),
     )

@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from flask_mail import Connection
 
 from ..db import Database, connect, utcnow
+from ..deliverability import effects
 from ..mail import bulk_smtp, messages, outbox
 from . import ledger, render, senders, worker_heartbeats
 
@@ -100,6 +101,19 @@ def build_messages(
     return built, outcomes
 
 
+def send_built(
+    state: SendState, connection: Connection, built: list[tuple[dict, bytes]]
+) -> tuple[list[messages.MailDeliveryError | None], bool]:
+    """Hand built messages to the relay, each with its own (VERP) envelope sender."""
+    prepared = state.prepared
+    return bulk_smtp.send_many(
+        connection,
+        prepared.envelope_sender,
+        [(row["email"], message) for row, message in built],
+        senders=[prepared.envelope_sender_for(row) for row, _ in built],
+    )
+
+
 def send_batch(
     state: SendState, rows: list[dict], connection: Connection | None, config: Mapping[str, Any]
 ) -> tuple[list[ledger.DeliveryOutcome], Connection | None, str | None]:
@@ -117,13 +131,9 @@ def send_batch(
         except messages.MailDeliveryError as failure:
             results, usable = [failure] * len(built), False
         else:
-            results, usable = bulk_smtp.send_many(
-                connection, state.prepared.envelope_sender, [(r["email"], m) for r, m in built]
-            )
+            results, usable = send_built(state, connection, built)
     else:
-        results, usable = bulk_smtp.send_many(
-            connection, state.prepared.envelope_sender, [(r["email"], m) for r, m in built]
-        )
+        results, usable = send_built(state, connection, built)
     now, pause_reason = utcnow(), None
     for (row, _), error in zip(built, results, strict=True):
         if error is None:
@@ -153,6 +163,13 @@ def sender_thread(app: Flask, state: SendState) -> None:
                     return
                 outcomes, connection, pause_reason = send_batch(state, rows, connection, config)
                 ledger.record_outcomes(db, outcomes, utcnow())
+                # A 5xx refusal is a bounce at once; too many pause the campaign.
+                bounce_pause = effects.record_refusals(
+                    db, state.campaign_id, rows, outcomes, utcnow()
+                )
+                if bounce_pause:
+                    state.stop.set()
+                    return
                 since_reconnect += len(rows)
                 if connection is not None and since_reconnect >= config["CAMPAIGN_RECONNECT_EVERY"]:
                     bulk_smtp.close_quietly(connection)

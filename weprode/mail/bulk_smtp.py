@@ -83,9 +83,15 @@ def dot_stuffed(message: bytes) -> bytes:
 
 
 def send_many(
-    connection: Connection, sender: str, messages: Sequence[tuple[str, bytes]]
+    connection: Connection,
+    sender: str,
+    messages: Sequence[tuple[str, bytes]],
+    senders: Sequence[str] | None = None,
 ) -> tuple[list[MailDeliveryError | None], bool]:
     """Send [(recipient, message bytes)] over one session.
+
+    `senders`, when given, is each message's own envelope sender (VERP), else every
+    message goes out with `sender`.
 
     Returns (results, usable): one None (accepted) or MailDeliveryError per message,
     and whether the session can carry on. With PIPELINING (RFC 2920) each write
@@ -98,15 +104,18 @@ def send_many(
     except (smtplib.SMTPException, OSError) as error:
         failure = RelayUnavailable(str(error) or type(error).__name__)
         return [failure] * len(messages), False
+    envelope = list(senders) if senders is not None else [sender] * len(messages)
     if not host.has_extn("pipelining"):
-        return send_one_by_one(connection, sender, messages)
+        return send_one_by_one(connection, sender, messages, envelope)
     results = [None] * len(messages)
     unresolved = set(range(len(messages)))
     pending = None  # the message whose DATA was accepted and whose content is next
     try:
         for index, (recipient, _message) in enumerate(messages):
             chunk = dot_stuffed(messages[pending][1]) if pending is not None else b""
-            chunk += f"MAIL FROM:<{sender}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode("ascii")
+            chunk += (f"MAIL FROM:<{envelope[index]}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n").encode(
+                "ascii"
+            )
             host.send(chunk)
             if pending is not None:
                 results[pending] = reply_failure(*host.getreply())
@@ -143,13 +152,16 @@ def reply_failure(code: int, message: bytes | str) -> MailDeliveryError | None:
 
 
 def send_one_by_one(
-    connection: Connection, sender: str, messages: Sequence[tuple[str, bytes]]
+    connection: Connection,
+    sender: str,
+    messages: Sequence[tuple[str, bytes]],
+    senders: Sequence[str] | None = None,
 ) -> tuple[list[MailDeliveryError | None], bool]:
     """`send_many` for relays without PIPELINING."""
     results = []
     for position, (recipient, message) in enumerate(messages):
         try:
-            send_raw(connection, sender, recipient, message)
+            send_raw(connection, senders[position] if senders else sender, recipient, message)
             results.append(None)
         except RelayUnavailable as failure:
             # The session is broken: leave the rest for another attempt.

@@ -129,7 +129,13 @@ def utf8_address(item: str | tuple[str, str]) -> str:
 
 
 class OutgoingMessage(Message):
-    """Flask-Mail's message, with its headers written exactly as `build_message` made them."""
+    """Flask-Mail's message, with its headers written exactly as `build_message` made them.
+
+    `envelope_sender`, when set, is the `MAIL FROM` address (a VERP bounce address, see
+    deliverability.verp); otherwise the From address is.
+    """
+
+    envelope_sender: str | None = None
 
     def as_bytes(self) -> bytes:
         """The bytes to send: Flask-Mail's MIME tree, serialised without refolding headers.
@@ -166,7 +172,7 @@ class OutgoingMessage(Message):
             self.date = time.time()
         recipients = [address_pair(item)[1] for item in self.send_to]
         connection.host.sendmail(
-            address_pair(self.sender)[1],
+            self.envelope_sender or address_pair(self.sender)[1],
             recipients,
             self.as_bytes(),
             self.mail_options,
@@ -322,7 +328,7 @@ def hand_over(message: Message, connection: Connection) -> None:
     if isinstance(message, OutgoingMessage) and SMTPUTF8 in message.mail_options:
         message.send_utf8(connection)
     else:
-        connection.send(message)
+        connection.send(message, envelope_from=getattr(message, "envelope_sender", None))
 
 
 def is_permanent(code: int) -> bool:

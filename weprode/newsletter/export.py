@@ -20,6 +20,7 @@ EXPORT_COLUMNS = [
     "confirmed_at",
     "churned_at",
     "churn_source",
+    "bounced_at",
 ]
 # Spreadsheet programs run cells starting with these as formulas.
 FORMULA_PREFIXES = ("=", "+", "-", "@")

@@ -11,6 +11,7 @@ from flask_mail import Message
 
 from .. import tokens
 from ..db import Database, isoformat, parse_timestamp, write_transaction
+from ..deliverability import verp
 from ..mail import messages
 from ..urls import absolute_url
 from . import subscribers
@@ -156,8 +157,11 @@ def subscribe(db: Database, request: SignupRequest, now: datetime) -> str | None
     if kind is None:
         return None
     build = confirmation_message if kind == "confirm" else already_subscribed_message
+    message = build(subscriber)
+    # A bounce of this mail names the subscriber through its VERP tag (when configured).
+    message.envelope_sender = verp.envelope_sender(kind, subscriber["id"])
     try:
-        messages.send(build(subscriber))
+        messages.send(message)
     except messages.MailDeliveryError:
         db["newsletter_mail_sends"].delete(send_id)
         raise
@@ -212,6 +216,8 @@ def confirm(db: Database, token: str, now: datetime) -> tuple[ConfirmOutcome, di
                 "churned_at": None,
                 "churn_source": None,
                 "churn_campaign_id": None,
+                # The person's own opt-in is the one thing that lifts a bounce.
+                "bounced_at": None,
             },
         )
         subscribers.lift_suppression(db, subscriber["email"])

@@ -13,7 +13,7 @@ from ..db import Database, checkpoint, first_row, isoformat, write_transaction
 from ..forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from ..tokens import address_hash, address_hashes
 
-STATUSES = ("pending", "active", "churned")
+STATUSES = ("pending", "active", "churned", "bounced")
 LANGUAGES = ("en", "fr")
 
 

@@ -187,6 +187,21 @@ def purge_rights_requests(
     return delete_where(db, "rights_requests", "received_at < ?", params, dry_run), {}
 
 
+def purge_bounce_reports(
+    db: Database,
+    cutoff: datetime,
+    now: datetime,
+    dry_run: bool,
+    log_folder: str | os.PathLike[str] | None,
+) -> tuple[int, dict[str, int]]:
+    """Raw bounce and complaint messages quote addresses and mail: 30 days is enough.
+
+    The events drawn from them stay with the subscriber (and go with them).
+    """
+    params = [isoformat(cutoff)]
+    return delete_where(db, "bounce_reports", "received_at < ?", params, dry_run), {}
+
+
 RULES = (
     Rule(
         "prospects",
@@ -226,6 +241,15 @@ RULES = (
         _l("deleted"),
         days=30,
         purge=purge_pending_signups,
+    ),
+    Rule(
+        "bounce_reports",
+        _l("Delivery failure and spam complaint reports about e-mails we sent you"),
+        _l("the report's arrival"),
+        _l("30 days"),
+        _l("deleted; what they said (bounce or complaint, its code) stays in your history"),
+        days=30,
+        purge=purge_bounce_reports,
     ),
     Rule(
         "usage",

@@ -14,7 +14,7 @@ from . import bulk_delete
 
 
 def doomed_subscribers(db: Database, cutoff: datetime, requests_before: datetime) -> int:
-    """Fill a temporary table with churned subscribers past their retention.
+    """Fill a temporary table with churned (or bounced) subscribers past their retention.
 
     Someone who left long ago and has since asked to subscribe again stays churned
     until they confirm; their request is kept as long as a pending signup would be
@@ -24,9 +24,10 @@ def doomed_subscribers(db: Database, cutoff: datetime, requests_before: datetime
     db.execute("CREATE TEMP TABLE doomed (id INTEGER PRIMARY KEY)")
     db.execute(
         "INSERT INTO temp.doomed SELECT id FROM subscribers "
-        "WHERE status = 'churned' AND churned_at < ? "
-        "AND (requested_at IS NULL OR requested_at < ?)",
-        [isoformat(cutoff), isoformat(requests_before)],
+        "WHERE ((status = 'churned' AND churned_at < :cutoff) "
+        "OR (status = 'bounced' AND bounced_at < :cutoff)) "
+        "AND (requested_at IS NULL OR requested_at < :requests)",
+        {"cutoff": isoformat(cutoff), "requests": isoformat(requests_before)},
     )
     return db.execute("SELECT count(*) FROM temp.doomed").fetchone()[0]
 

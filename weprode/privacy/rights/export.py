@@ -22,7 +22,7 @@ FORMAT_VERSION = 1
 
 
 def newsletter_part(db: Database, email: str) -> dict | None:
-    """The subscriber row, consent proofs, history and campaign deliveries (or None)."""
+    """The subscriber row, consent proofs, history, deliveries and bounces (or None)."""
     subscriber = subscribers.find_by_email(db, email)
     if subscriber is None:
         return None
@@ -40,6 +40,14 @@ def newsletter_part(db: Database, email: str) -> dict | None:
         "consents": subscribers.consents(db, subscriber_id),
         "history": subscribers.history(db, subscriber_id),
         "deliveries": deliveries,
+        # What came back from the mails we sent: bounces and complaints, with their codes.
+        "bounce_events": list(
+            db.query(
+                "SELECT at, severity, status_code, mail_kind, campaign_id, source, detail "
+                "FROM bounce_events WHERE subscriber_id = ? ORDER BY at, id",
+                [subscriber_id],
+            )
+        ),
     }
 
 

@@ -1,0 +1,12 @@
+"""Deliverability: VERP envelope senders, reading bounces and complaints, their effects."""
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the `bounces` commands."""
+    # Imported here: campaigns import `verp` from this package while loading, and the
+    # command's modules import campaigns in turn.
+    from . import cli
+
+    cli.init_app(app)

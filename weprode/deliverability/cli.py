@@ -1,0 +1,68 @@
+"""`flask bounces ingest`: what Postfix pipes bounce mail to, or a batch from a mailbox.
+
+One line per message: what it was, whom it concerns (masked), what was done. Exit
+status 75 (EX_TEMPFAIL, "try again later" for Postfix's pipe) when any message could
+not be stored, else 0: a message we read and chose to ignore is done with.
+"""
+
+import mailbox
+import sqlite3
+import sys
+from collections.abc import Iterator
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+
+from ..db import get_db, utcnow
+from . import ingest
+
+EX_TEMPFAIL = 75
+
+
+@click.group("bounces")
+def bounces_group() -> None:
+    """Bounce and complaint reports (see README, "Bounces")."""
+
+
+def messages_from(files: tuple[str, ...], mbox: str | None, maildir: str | None) -> Iterator[bytes]:
+    """Each message's bytes: files (`-` or none: standard input), an mbox, a Maildir."""
+    for name in files:
+        if name == "-":
+            yield click.get_binary_stream("stdin").read()
+        else:
+            with open(name, "rb") as handle:
+                yield handle.read()
+    for folder in [mailbox.mbox(mbox, create=False)] if mbox else []:
+        for key in folder.keys():
+            yield folder.get_bytes(key)
+    for folder in [mailbox.Maildir(maildir, factory=None, create=False)] if maildir else []:
+        for key in folder.keys():
+            yield folder.get_bytes(key)
+    if not files and not mbox and not maildir:
+        yield click.get_binary_stream("stdin").read()
+
+
+@bounces_group.command("ingest")
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--mbox", type=click.Path(exists=True, dir_okay=False), help="An mbox file.")
+@click.option("--maildir", type=click.Path(exists=True, file_okay=False), help="A Maildir.")
+@with_appcontext
+def ingest_command(files, mbox, maildir):
+    """Read bounce and complaint reports (one message per file, or standard input)."""
+    db = get_db()
+    failed = 0
+    for number, raw in enumerate(messages_from(files, mbox, maildir), start=1):
+        try:
+            result = ingest.ingest(db, raw, utcnow())
+        except (sqlite3.Error, OSError) as error:
+            result = ingest.IngestResult(False, f"NOT STORED, try again: {error}")
+        failed += not result.stored
+        click.echo(f"{number}: {result.line}")
+    if failed:
+        sys.exit(EX_TEMPFAIL)
+
+
+def init_app(app: Flask) -> None:
+    """Register the command group."""
+    app.cli.add_command(bounces_group)

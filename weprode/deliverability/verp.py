@@ -1,0 +1,62 @@
+"""VERP: each mail to a subscriber goes out with its own envelope sender.
+
+With BOUNCE_ADDRESS = `bounces@weprode.com`, a mail's `MAIL FROM` (hence the
+`Return-Path` the receiving side keeps, and where any bounce goes) is
+`bounces+<tag>@weprode.com`. The tag is signed (see `tokens.delivery_tag_maker`), so a
+bounce names the delivery it concerns without quoting an address, and nobody can
+make us act on a report about someone else.
+"""
+
+import re
+from collections.abc import Callable
+from email.utils import parseaddr
+
+from flask import current_app
+
+from .. import tokens
+
+# The kinds of mail a tag can name (one byte in the tag; never renumber).
+MAIL_KINDS = {"campaign": 1, "confirm": 2, "already": 3}
+KIND_NAMES = {number: name for name, number in MAIL_KINDS.items()}
+
+
+def bounce_address() -> tuple[str, str] | None:
+    """(local part, domain) of BOUNCE_ADDRESS, or None when VERP is off."""
+    address = parseaddr(current_app.config.get("BOUNCE_ADDRESS") or "")[1]
+    local, _, domain = address.rpartition("@")
+    return (local, domain.lower()) if local and domain else None
+
+
+def envelope_sender_maker(kind: str, campaign_id: int = 0) -> Callable[[int], str] | None:
+    """`subscriber_id -> bounces+<tag>@domain` for one kind of mail, or None when off."""
+    address = bounce_address()
+    if address is None:
+        return None
+    local, domain = address
+    make_tag = tokens.delivery_tag_maker(MAIL_KINDS[kind], campaign_id)
+    return lambda subscriber_id: f"{local}+{make_tag(subscriber_id)}@{domain}"
+
+
+def envelope_sender(kind: str, subscriber_id: int, campaign_id: int = 0) -> str | None:
+    """One mail's VERP envelope sender, or None when BOUNCE_ADDRESS is not set."""
+    maker = envelope_sender_maker(kind, campaign_id)
+    return maker(subscriber_id) if maker else None
+
+
+def tags_in(text: str) -> list[str]:
+    """Every VERP tag of our bounce address found in `text` (headers, a report).
+
+    Matched without regard to case, and also when the tag is the wrong length or
+    alphabet, so that an altered tag is seen (and reported) rather than overlooked.
+    """
+    address = bounce_address()
+    if address is None:
+        return []
+    local, domain = address
+    pattern = re.compile(rf"\b{re.escape(local)}\+([A-Za-z0-9]+)@{re.escape(domain)}\b", re.I)
+    return list(dict.fromkeys(match.group(1).lower() for match in pattern.finditer(text)))
+
+
+def check_tag(tag: str) -> tokens.DeliveryTag | None:
+    """The genuine tag's content, or None (forged, altered or not ours)."""
+    return tokens.check_delivery_tag(tag)
