@@ -4,18 +4,17 @@ The expensive work (Markdown, sanitising, the layout, CSS inlining, header encod
 happens once per campaign. Each `{{ placeholder }}` is swapped for a marker before
 Markdown runs, so a subscriber's name is never parsed as Markdown or HTML; per
 recipient we only evaluate the placeholders, escape them for HTML, substitute, and
-base64-encode the two parts. Lines end in CRLF and stay under 998 octets.
+encode the two parts as quoted-printable (`wire`). Lines end in CRLF and stay under
+76 characters.
 """
 
-import base64
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -29,7 +28,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .. import tokens
-from ..mail import messages
+from ..mail import messages, wire
 from ..urls import absolute_url
 
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
@@ -155,21 +154,14 @@ def substitute(text: str, values: Sequence[str], escape_html: bool) -> str:
     return text
 
 
-def encode_part(text: str) -> str:
-    """Canonical CRLF text, UTF-8, base64 in 76-character CRLF lines: safe for any relay."""
-    canonical = text.replace("\r\n", "\n").replace("\n", CRLF)
-    encoded = base64.encodebytes(canonical.encode("utf-8")).decode("ascii")
-    return encoded.replace("\n", CRLF)
-
-
 @lru_cache(maxsize=4096)
-def encode_header(value: str) -> str:
-    """An RFC 2047-encoded header value (ASCII stays readable).
+def subject_field(value: str) -> str:
+    """The Subject header line(s), encoded and folded by `wire` (cached: names repeat).
 
     The value passes `messages.header_text` first: a subject holds subscribers' names,
     which must not carry encoded words or line breaks into the header.
     """
-    return Header(messages.header_text(value), "utf-8", maxlinelen=76).encode(linesep=CRLF)
+    return wire.unstructured("Subject", messages.header_text(value))
 
 
 def message_id(key: bytes, campaign_id: int, subscriber_id: int, domain: str) -> str:
@@ -217,25 +209,15 @@ class PreparedCampaign:
         headers = (
             f"{self.headers_before}"
             f"To: {subscriber['email']}{CRLF}"
-            f"Subject: {encode_header(subject)}{CRLF}"
-            f"Date: {formatdate(now.timestamp())}{CRLF}"
+            f"{subject_field(subject)}{CRLF}"
+            f"Date: {wire.date_value(now)}{CRLF}"
             f"Message-ID: "
             f"{message_id(self.message_id_key, self.campaign_id, subscriber['id'], self.domain)}"
             f"{CRLF}"
             f"List-Unsubscribe: <{unsubscribe}>{CRLF}"
             f"{self.headers_after}"
         )
-        body = (
-            f"--{self.boundary}{CRLF}"
-            f'Content-Type: text/plain; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-            f"{encode_part(text)}{CRLF}"
-            f"--{self.boundary}{CRLF}"
-            f'Content-Type: text/html; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-            f"{encode_part(html)}{CRLF}"
-            f"--{self.boundary}--{CRLF}"
-        )
+        body = wire.alternative(self.boundary, text, html)
         message = (headers + CRLF + body).encode("ascii")
         if self.dkim_key:
             message = dkim_signature(self, message) + message
@@ -302,7 +284,7 @@ def prepare(campaign: dict) -> PreparedCampaign:
     boundary = f"=_weprode_{campaign['id']}_{hashlib.sha256(html.encode()).hexdigest()[:12]}"
     dkim_key, dkim_selector, dkim_domain = dkim_settings(config)
     reply_to = config["CAMPAIGN_REPLY_TO"]
-    before = [f"From: {formataddr(parseaddr(sender), charset='utf-8')}"] + (
+    before = [wire.address_field("From", [sender])] + (
         [f"Reply-To: {reply_to}"] if reply_to else []
     )
     after = [
