@@ -7,6 +7,7 @@ and French, as a strict parser (email.policy.strict) reads them.
 """
 
 import pytest
+from campaign_helpers import add_subscribers, new_campaign, send
 from mail_helpers import (
     FRENCH_SUBJECT,
     header_problems,
@@ -15,6 +16,7 @@ from mail_helpers import (
     strict,
     wire_problems,
 )
+from newsletter_helpers import text_part
 
 from weprode.mail import wire
 
@@ -95,3 +97,47 @@ def test_a_display_name_stays_one_name_of_one_address(name):
     field = wire.address_field("Reply-To", [(name, "jane.doe@example.org")])
     [address] = strict(f"{field}\r\n\r\n".encode())["Reply-To"].addresses
     assert (address.display_name, address.addr_spec) == (name, "jane.doe@example.org")
+
+
+MARKDOWN_BODY = """# News from Weprode
+
+Hello {{ first_name | default("there") }},
+
+Our **new guide** to *sovereign* clouds is [out now](https://weprode.com/guide?a=1&b=2).
+
+1. Read it
+2. Tell [us](mailto:contact@weprode.com)
+"""
+
+
+def test_campaign_text_part_is_plain_text_with_numbered_links_not_markdown(app, db, mailbox):
+    add_subscribers(app, db, [("ada@example.org", "Ada", "en")])
+    assert send(app, db, new_campaign(db, body=MARKDOWN_BODY)) == "sent"
+    mailbox.wait_for(1)
+    [raw] = mailbox.raw
+    text = text_part(strict(raw)).replace("\r\n", "\n")
+    for markdown_mark in ("**", "](", "# News", "*sovereign*"):
+        assert markdown_mark not in text
+    assert "News from Weprode\n=================\n" in text
+    assert "Our new guide to sovereign clouds is out now [1]." in text
+    assert "1. Read it\n2. Tell us [2]" in text
+    body, _, footer = text.partition("\n-- \n")
+    assert body.endswith("[1] https://weprode.com/guide?a=1&b=2\n[2] mailto:contact@weprode.com\n")
+    assert "Unsubscribe in one click: http://localhost/unsubscribe/" in footer
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_text_parts_separate_the_signature_with_dash_dash_space(app, client, db, mailbox, language):
+    mails = send_every_kind(app, client, db, mailbox, language)
+    for kind, raw in mails.items():
+        lines = text_part(strict(raw)).splitlines()
+        assert "--" not in lines, kind
+        if not kind.endswith("_notification"):  # staff notifications carry no signature
+            assert lines.count("-- ") == 1, kind
+
+
+def test_french_campaign_footer_follows_french_typography(app, client, db, mailbox):
+    raw = send_every_kind(app, client, db, mailbox, "fr")["campaign"]
+    text = text_part(strict(raw))
+    assert "lettre d’information" in text and "d'information" not in text
+    assert "Se désabonner en un clic\u00a0: http://localhost/unsubscribe/" in text

@@ -24,12 +24,12 @@ import nh3
 from flask import current_app, render_template
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .. import tokens
 from ..mail import messages, wire
 from ..urls import absolute_url
+from .plaintext import markdown, plain_text
 
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
 MAX_CACHED_VALUES = 100_000
@@ -49,7 +49,6 @@ UNSUBSCRIBE_MARKER = "WPRDUNSUBX"
 CRLF = "\r\n"
 
 sandbox = SandboxedEnvironment(autoescape=False)
-markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
 class PlaceholderError(ValueError):
@@ -273,7 +272,7 @@ def prepare(campaign: dict) -> PreparedCampaign:
         "privacy_url": absolute_url("site.privacy"),
         "site_url": absolute_url("site.home"),
     }
-    text = render_template("email/campaign.txt", body_text=body_source.text, **context)
+    text = render_template("email/campaign.txt", body_text=plain_text(body_source.text), **context)
     layout = render_template(
         "email/campaign.html", body_html=Markup(body_html(body_source.text)), **context
     )
