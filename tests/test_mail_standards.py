@@ -6,6 +6,8 @@ quoted-printable text, one multipart/alternative), for each kind of mail in Engl
 and French, as a strict parser (email.policy.strict) reads them.
 """
 
+import re
+
 import pytest
 from campaign_helpers import add_subscribers, new_campaign, send
 from mail_helpers import (
@@ -16,7 +18,7 @@ from mail_helpers import (
     strict,
     wire_problems,
 )
-from newsletter_helpers import text_part
+from newsletter_helpers import html_part, text_part
 
 from weprode.mail import wire
 
@@ -141,3 +143,16 @@ def test_french_campaign_footer_follows_french_typography(app, client, db, mailb
     text = text_part(strict(raw))
     assert "lettre d’information" in text and "d'information" not in text
     assert "Se désabonner en un clic\u00a0: http://localhost/unsubscribe/" in text
+
+
+def test_campaign_html_is_laid_out_in_presentation_tables_not_divs(app, db, mailbox):
+    add_subscribers(app, db, [("ada@example.org", "Ada", "en")])
+    assert send(app, db, new_campaign(db, body=MARKDOWN_BODY)) == "sent"
+    mailbox.wait_for(1)
+    [raw] = mailbox.raw
+    html = html_part(strict(raw))
+    assert "<div" not in html  # Outlook for Windows ignores widths and padding on divs
+    tables = re.findall(r"<table\b[^>]*>", html)
+    assert len(tables) >= 2 and all('role="presentation"' in table for table in tables)
+    assert "max-width: 600px" in html and "<strong>new guide</strong>" in html
+    assert '<!--[if mso]><table role="presentation" align="center" width="600">' in html
