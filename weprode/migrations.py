@@ -443,6 +443,15 @@ def create_instance_keys(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0017_outbox_sender")
+def add_outbox_sender(db: sqlite_utils.Database) -> None:
+    """An outbox message keeps its `From`: acknowledgements come from CONTACT_SENDER.
+
+    NULL (the rows stored before) means MAIL_DEFAULT_SENDER, which they were built with.
+    """
+    run_statements(db, ["ALTER TABLE outbox ADD COLUMN sender TEXT"])
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -210,11 +210,13 @@ def render_message(
     template: str,
     headers: dict[str, str] | None = None,
     reply_to: str | tuple[str, str] | None = None,
+    sender: str | None = None,
     **context: Any,
 ) -> Message:
     """Build a text + HTML message from `email/<template>.txt` and `.html`.
 
-    `reply_to` is an address or a (name, address) pair.
+    `reply_to` is an address or a (name, address) pair; `sender` (from our config, never
+    from a visitor) replaces MAIL_DEFAULT_SENDER.
     """
     return build_message(
         recipient,
@@ -223,6 +225,7 @@ def render_message(
         render_template(f"email/{template}.html", **context),
         headers=headers,
         reply_to=reply_to,
+        sender=sender,
     )
 
 
@@ -233,6 +236,7 @@ def build_message(
     html: str | None,
     headers: dict[str, str] | None = None,
     reply_to: str | tuple[str, str] | None = None,
+    sender: str | None = None,
 ) -> Message:
     """The only constructor of outgoing mail: every header value passes `header_text`.
 
@@ -245,6 +249,7 @@ def build_message(
         body=body,
         html=html,
         extra_headers={name: header_text(value) for name, value in (headers or {}).items()} or None,
+        sender=sender,
     )
 
 
