@@ -189,6 +189,7 @@ class PreparedCampaign:
     dkim_key: bytes | None = None
     dkim_selector: bytes = b""
     dkim_domain: bytes = b""
+    test_mail: bool = False
 
     def parts_for(self, subscriber: dict, unsubscribe: str) -> tuple[str, str, str]:
         """(subject, text, html) personalised for one subscriber."""
@@ -205,15 +206,22 @@ class PreparedCampaign:
         """The complete message (bytes, CRLF) for one subscriber."""
         unsubscribe = self.unsubscribe_prefix + self.make_token(subscriber["id"])
         subject, text, html = self.parts_for(subscriber, unsubscribe)
+        if self.test_mail:
+            # Nothing a mailbox provider could act on, and a new Message-ID each time so
+            # a second test is not hidden as a duplicate of the first.
+            identity = f"Message-ID: {wire.new_message_id(self.sender)}{CRLF}"
+        else:
+            key, campaign_id = self.message_id_key, self.campaign_id
+            identity = (
+                f"Message-ID: {message_id(key, campaign_id, subscriber['id'], self.domain)}{CRLF}"
+                f"List-Unsubscribe: <{unsubscribe}>{CRLF}"
+            )
         headers = (
             f"{self.headers_before}"
             f"To: {subscriber['email']}{CRLF}"
             f"{subject_field(subject)}{CRLF}"
             f"Date: {wire.date_value(now)}{CRLF}"
-            f"Message-ID: "
-            f"{message_id(self.message_id_key, self.campaign_id, subscriber['id'], self.domain)}"
-            f"{CRLF}"
-            f"List-Unsubscribe: <{unsubscribe}>{CRLF}"
+            f"{identity}"
             f"{self.headers_after}"
         )
         body = wire.alternative(self.boundary, text, html)
@@ -261,14 +269,23 @@ def dkim_settings(config: Mapping[str, Any]) -> tuple[bytes | None, bytes, bytes
     return key, config["DKIM_SELECTOR"].encode(), config["DKIM_DOMAIN"].encode()
 
 
-def prepare(campaign: dict) -> PreparedCampaign:
-    """Render the campaign's layout once; returns a `PreparedCampaign`."""
+TEST_SUBJECT_PREFIX = "[TEST] "
+
+
+def prepare(campaign: dict, test_mail: bool = False) -> PreparedCampaign:
+    """Render the campaign's layout once; returns a `PreparedCampaign`.
+
+    A `test_mail` (staff's "Send a test") says so in its subject and at its top, and its
+    unsubscribe links lead nowhere: no List-Unsubscribe header, "#" in the footer.
+    """
     config = current_app.config
-    subject = extract_placeholders(campaign["subject"])
+    prefix = TEST_SUBJECT_PREFIX if test_mail else ""
+    subject = extract_placeholders(prefix + campaign["subject"])
     body_source = extract_placeholders(campaign["body_markdown"])
     context = {
         "campaign": campaign,
-        "unsubscribe_url": UNSUBSCRIBE_MARKER,
+        "test_mail": test_mail,
+        "unsubscribe_url": "#" if test_mail else UNSUBSCRIBE_MARKER,
         "privacy_url": absolute_url("site.privacy"),
         "site_url": absolute_url("site.home"),
     }
@@ -288,7 +305,7 @@ def prepare(campaign: dict) -> PreparedCampaign:
     )
     after = [
         f"List-Id: Weprode newsletter <newsletter.{domain}>",
-        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        *([] if test_mail else ["List-Unsubscribe-Post: List-Unsubscribe=One-Click"]),
         "MIME-Version: 1.0",
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]
@@ -301,6 +318,7 @@ def prepare(campaign: dict) -> PreparedCampaign:
         dkim_key=dkim_key,
         dkim_selector=dkim_selector,
         dkim_domain=dkim_domain,
+        test_mail=test_mail,
         subject=subject,
         text=Placeholders(text, body_source.expressions),
         html=Placeholders(html, body_source.expressions),
