@@ -156,3 +156,8 @@ def test_campaign_html_is_laid_out_in_presentation_tables_not_divs(app, db, mail
     assert len(tables) >= 2 and all('role="presentation"' in table for table in tables)
     assert "max-width: 600px" in html and "<strong>new guide</strong>" in html
     assert '<!--[if mso]><table role="presentation" align="center" width="600">' in html
+
+
+def test_text_after_a_very_long_header_name_is_still_encoded_never_raw():
+    field = wire.unstructured("X-" + "Long" * 20, "Région Zoë")
+    assert field.isascii() and "=?utf-8?q?R=C3=A9gion_Zo=C3=AB?=" in field

@@ -95,7 +95,11 @@ def folded(name: str, pieces: Iterable[tuple[str, bool]]) -> str:
                 lines.append("")
                 line_has_words = False
                 continue
-            word, rest = (word, remainder) if word is not None else (rest, "")
+            if word is None:  # alone on its line and still too long: over 76, never raw
+                word, remainder = (
+                    first_encoded_word(rest, ENCODED_WORD_LIMIT) if encode else (rest, "")
+                )
+            rest = remainder
             lines[-1] += f" {word}"
             line_has_words = True
     return CRLF.join(lines)
