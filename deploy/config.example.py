@@ -43,8 +43,9 @@ MAIL_DEFAULT_SENDER = "Weprode <newsletter@weprode.com>"
 # Only if the relay advertises SMTPUTF8 (addresses such as zoë@example.com).
 MAIL_SMTPUTF8 = False
 
-# Where contact and meeting requests are notified.
+# Where contact and meeting requests are notified, and who acknowledges them.
 CONTACT_NOTIFY_ADDRESS = "contact@weprode.com"
+CONTACT_SENDER = "Weprode <contact@weprode.com>"
 
 # Every staff account must set up the TOTP second factor.
 STAFF_REQUIRE_TOTP = True

@@ -1,6 +1,11 @@
 """Campaign screens: editor validation, preview policy, test send, send, pause, cancel."""
 
-from campaign_helpers import BODY, add_subscribers
+import email
+from email import policy
+
+from campaign_helpers import BODY, add_subscribers, new_campaign
+from mail_helpers import wire_problems
+from newsletter_helpers import html_part, text_part
 from staff_helpers import STAFF_EMAIL, csrf_token
 
 from weprode.campaigns import ledger, worker
@@ -160,3 +165,24 @@ def test_sending_rate_limit_is_honoured(make_app, mailbox):
     # 10 messages at 20 per second cannot take less than 9 intervals of 50 ms.
     assert time.monotonic() - started >= 0.45
     assert len(mailbox.wait_for(10)) == 10
+
+
+def test_a_staff_test_says_test_and_carries_no_link_that_could_unsubscribe(
+    app, db, staff_client, mailbox
+):
+    campaign_id = new_campaign(db, subject="Weprode news for {{ first_name | default('you') }}")
+    url = f"/admin/campaigns/{campaign_id}"
+    for _ in range(2):
+        staff_client.post(f"{url}/test", data={"csrf_token": csrf_token(staff_client, url)})
+    mailbox.wait_for(2)
+    first, second = (email.message_from_bytes(raw, policy=policy.strict) for raw in mailbox.raw)
+    assert first["Subject"] == "[TEST] Weprode news for you"
+    assert wire_problems(mailbox.raw[0]) == []
+    # Nothing a mailbox provider could act on.
+    assert first["List-Unsubscribe"] is None and first["List-Unsubscribe-Post"] is None
+    assert b"/unsubscribe/" not in mailbox.raw[0]
+    assert "does nothing" in text_part(first) and 'href="#"' in html_part(first)
+    # Two tests are two mails, not one a client would hide as a duplicate.
+    assert first["Message-ID"] != second["Message-ID"]
+    assert str(first["Message-ID"]).endswith("@weprode.com>")
+    assert ledger.get(db, campaign_id)["status"] == "draft"

@@ -631,3 +631,32 @@ def test_acknowledgements_to_one_address_are_limited_and_repeat_nothing_typed(
     # Another address is not affected by the victim's count.
     send_contact(client, email="someone.else@example.org")
     assert any(m["To"] == "someone.else@example.org" for m in mailbox.wait_for(17))
+
+
+@pytest.mark.parametrize("send_form", [send_contact, send_meeting])
+def test_acknowledgements_come_from_contact_sender_also_when_retried_later(
+    make_app, mailbox, send_form
+):
+    down = make_app(MAIL_PORT=closed_port(), CONTACT_SENDER="Weprode Sales <sales@weprode.com>")
+    assert send_form(down.test_client()).status_code == 303
+    db = connect(down.config["DATABASE"])
+    db.execute("UPDATE outbox SET next_attempt_at = ?", [isoformat(utcnow())])
+    # The relay is back and the setting changed since: the mail keeps the From it was built with.
+    up = make_app(DATABASE=down.config["DATABASE"], CONTACT_SENDER="Other <other@weprode.com>")
+    assert up.test_cli_runner().invoke(args=["outbox", "retry"]).exit_code == 0
+    mailbox.wait_for(2)
+    mails = dict(zip([m["To"] for m in mailbox.messages], mailbox.raw, strict=True))
+    [person] = set(mails) - {NOTIFY}
+    assert mails[person].startswith(b"From: Weprode Sales <sales@weprode.com>\r\n")
+    assert b"@weprode.com>\r\n" in mails[person].split(b"\r\nMessage-ID: ")[1][:80]
+    assert b"\r\nReply-To: contact@weprode.com\r\n" in mails[person]
+    # Staff notifications stay with the default sender.
+    assert mails[NOTIFY].startswith(b"From: Weprode <newsletter@weprode.com>\r\n")
+    db.close()
+
+
+def test_acknowledgements_come_from_contact_at_weprode_by_default(client, mailbox):
+    assert send_contact(client).status_code == 303
+    mails = by_recipient(mailbox.wait_for(2))
+    assert mails["jane.doe@example.org"]["From"] == "Weprode <contact@weprode.com>"
+    assert mails[NOTIFY]["From"] == "Weprode <newsletter@weprode.com>"

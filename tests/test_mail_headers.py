@@ -55,14 +55,14 @@ ADDRESS_PAYLOAD = "=?utf-8?q?x=0D=0ABcc=3A_v=40evil.example?=@example.org"
 
 # The header lines of a contact notification, in order: nothing more, nothing less.
 NOTIFICATION_HEADERS = [
-    "Content-Type",
-    "MIME-Version",
-    "Subject",
     "From",
     "To",
+    "Subject",
     "Date",
     "Message-ID",
     "Reply-To",
+    "MIME-Version",
+    "Content-Type",
 ]
 CAMPAIGN_HEADERS_NAMED_BY_US = ["From", "Reply-To", "To", "Subject", "List-Unsubscribe"]
 

@@ -57,6 +57,9 @@ DEFAULTS = {
     "NEWSLETTER_UNDO_MAX_AGE_HOURS": 24,
     # Where contact and meeting requests are notified (Reply-To: the person).
     "CONTACT_NOTIFY_ADDRESS": "contact@weprode.com",
+    # From of the acknowledgements of those requests: an answer to a request should not
+    # come from the newsletter's address.
+    "CONTACT_SENDER": "Weprode <contact@weprode.com>",
     "SESSION_COOKIE_PATH": "/admin",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

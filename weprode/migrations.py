@@ -589,6 +589,15 @@ def create_bounce_tables_0017(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0019_outbox_sender")
+def add_outbox_sender(db: sqlite_utils.Database) -> None:
+    """An outbox message keeps its `From`: acknowledgements come from CONTACT_SENDER.
+
+    NULL (the rows stored before) means MAIL_DEFAULT_SENDER, which they were built with.
+    """
+    run_statements(db, ["ALTER TABLE outbox ADD COLUMN sender TEXT"])
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

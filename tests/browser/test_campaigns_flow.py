@@ -151,7 +151,8 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     assert page.get_by_role("status").inner_text().strip() == f"Test sent to {STAFF_EMAIL}."
     tests = mailbox.wait_for(1, timeout=MAIL_TIMEOUT_S)
     assert [m["To"] for m in tests] == [STAFF_EMAIL]
-    assert tests[0]["Subject"] == SUBJECT
+    assert tests[0]["Subject"] == f"[TEST] {SUBJECT}"  # never mistaken for the real one
+    assert tests[0]["List-Unsubscribe"] is None
     assert "Hello there," in text_part(tests[0])
     mailbox.clear()
     expect(status(page)).to_have_text("draft")

@@ -196,7 +196,7 @@ def campaign_test(campaign_id):
     """Send the campaign to the signed-in staff member only."""
 
     def send_test(db: Database, now: datetime) -> None:
-        prepared = render.prepare(ledger.get(db, campaign_id))
+        prepared = render.prepare(ledger.get(db, campaign_id), test_mail=True)
         connection = bulk_smtp.connect()
         try:
             message = prepared.message_for(sample_subscriber(), now)

@@ -4,18 +4,17 @@ The expensive work (Markdown, sanitising, the layout, CSS inlining, header encod
 happens once per campaign. Each `{{ placeholder }}` is swapped for a marker before
 Markdown runs, so a subscriber's name is never parsed as Markdown or HTML; per
 recipient we only evaluate the placeholders, escape them for HTML, substitute, and
-base64-encode the two parts. Lines end in CRLF and stay under 998 octets.
+encode the two parts as quoted-printable (`wire`). Lines end in CRLF and stay under
+76 characters.
 """
 
-import base64
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.header import Header
-from email.utils import formataddr, formatdate, parseaddr
+from email.utils import parseaddr
 from functools import lru_cache
 from typing import Any
 
@@ -25,13 +24,13 @@ import nh3
 from flask import current_app, render_template
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
-from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .. import tokens
 from ..deliverability import verp
-from ..mail import messages
+from ..mail import messages, wire
 from ..urls import absolute_url
+from .plaintext import markdown, plain_text
 
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
 MAX_CACHED_VALUES = 100_000
@@ -51,7 +50,6 @@ UNSUBSCRIBE_MARKER = "WPRDUNSUBX"
 CRLF = "\r\n"
 
 sandbox = SandboxedEnvironment(autoescape=False)
-markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
 class PlaceholderError(ValueError):
@@ -156,21 +154,14 @@ def substitute(text: str, values: Sequence[str], escape_html: bool) -> str:
     return text
 
 
-def encode_part(text: str) -> str:
-    """Canonical CRLF text, UTF-8, base64 in 76-character CRLF lines: safe for any relay."""
-    canonical = text.replace("\r\n", "\n").replace("\n", CRLF)
-    encoded = base64.encodebytes(canonical.encode("utf-8")).decode("ascii")
-    return encoded.replace("\n", CRLF)
-
-
 @lru_cache(maxsize=4096)
-def encode_header(value: str) -> str:
-    """An RFC 2047-encoded header value (ASCII stays readable).
+def subject_field(value: str) -> str:
+    """The Subject header line(s), encoded and folded by `wire` (cached: names repeat).
 
     The value passes `messages.header_text` first: a subject holds subscribers' names,
     which must not carry encoded words or line breaks into the header.
     """
-    return Header(messages.header_text(value), "utf-8", maxlinelen=76).encode(linesep=CRLF)
+    return wire.unstructured("Subject", messages.header_text(value))
 
 
 def message_id(key: bytes, campaign_id: int, subscriber_id: int, domain: str) -> str:
@@ -199,6 +190,7 @@ class PreparedCampaign:
     dkim_key: bytes | None = None
     dkim_selector: bytes = b""
     dkim_domain: bytes = b""
+    test_mail: bool = False
     # subscriber_id -> VERP envelope sender, when BOUNCE_ADDRESS is set.
     make_envelope_sender: object = None
 
@@ -223,28 +215,25 @@ class PreparedCampaign:
         """The complete message (bytes, CRLF) for one subscriber."""
         unsubscribe = self.unsubscribe_prefix + self.make_token(subscriber["id"])
         subject, text, html = self.parts_for(subscriber, unsubscribe)
+        if self.test_mail:
+            # Nothing a mailbox provider could act on, and a new Message-ID each time so
+            # a second test is not hidden as a duplicate of the first.
+            identity = f"Message-ID: {wire.new_message_id(self.sender)}{CRLF}"
+        else:
+            key, campaign_id = self.message_id_key, self.campaign_id
+            identity = (
+                f"Message-ID: {message_id(key, campaign_id, subscriber['id'], self.domain)}{CRLF}"
+                f"List-Unsubscribe: <{unsubscribe}>{CRLF}"
+            )
         headers = (
             f"{self.headers_before}"
             f"To: {subscriber['email']}{CRLF}"
-            f"Subject: {encode_header(subject)}{CRLF}"
-            f"Date: {formatdate(now.timestamp())}{CRLF}"
-            f"Message-ID: "
-            f"{message_id(self.message_id_key, self.campaign_id, subscriber['id'], self.domain)}"
-            f"{CRLF}"
-            f"List-Unsubscribe: <{unsubscribe}>{CRLF}"
+            f"{subject_field(subject)}{CRLF}"
+            f"Date: {wire.date_value(now)}{CRLF}"
+            f"{identity}"
             f"{self.headers_after}"
         )
-        body = (
-            f"--{self.boundary}{CRLF}"
-            f'Content-Type: text/plain; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-            f"{encode_part(text)}{CRLF}"
-            f"--{self.boundary}{CRLF}"
-            f'Content-Type: text/html; charset="utf-8"{CRLF}'
-            f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
-            f"{encode_part(html)}{CRLF}"
-            f"--{self.boundary}--{CRLF}"
-        )
+        body = wire.alternative(self.boundary, text, html)
         message = (headers + CRLF + body).encode("ascii")
         if self.dkim_key:
             message = dkim_signature(self, message) + message
@@ -289,18 +278,27 @@ def dkim_settings(config: Mapping[str, Any]) -> tuple[bytes | None, bytes, bytes
     return key, config["DKIM_SELECTOR"].encode(), config["DKIM_DOMAIN"].encode()
 
 
-def prepare(campaign: dict) -> PreparedCampaign:
-    """Render the campaign's layout once; returns a `PreparedCampaign`."""
+TEST_SUBJECT_PREFIX = "[TEST] "
+
+
+def prepare(campaign: dict, test_mail: bool = False) -> PreparedCampaign:
+    """Render the campaign's layout once; returns a `PreparedCampaign`.
+
+    A `test_mail` (staff's "Send a test") says so in its subject and at its top, and its
+    unsubscribe links lead nowhere: no List-Unsubscribe header, "#" in the footer.
+    """
     config = current_app.config
-    subject = extract_placeholders(campaign["subject"])
+    prefix = TEST_SUBJECT_PREFIX if test_mail else ""
+    subject = extract_placeholders(prefix + campaign["subject"])
     body_source = extract_placeholders(campaign["body_markdown"])
     context = {
         "campaign": campaign,
-        "unsubscribe_url": UNSUBSCRIBE_MARKER,
+        "test_mail": test_mail,
+        "unsubscribe_url": "#" if test_mail else UNSUBSCRIBE_MARKER,
         "privacy_url": absolute_url("site.privacy"),
         "site_url": absolute_url("site.home"),
     }
-    text = render_template("email/campaign.txt", body_text=body_source.text, **context)
+    text = render_template("email/campaign.txt", body_text=plain_text(body_source.text), **context)
     layout = render_template(
         "email/campaign.html", body_html=Markup(body_html(body_source.text)), **context
     )
@@ -311,12 +309,12 @@ def prepare(campaign: dict) -> PreparedCampaign:
     boundary = f"=_weprode_{campaign['id']}_{hashlib.sha256(html.encode()).hexdigest()[:12]}"
     dkim_key, dkim_selector, dkim_domain = dkim_settings(config)
     reply_to = config["CAMPAIGN_REPLY_TO"]
-    before = [f"From: {formataddr(parseaddr(sender), charset='utf-8')}"] + (
+    before = [wire.address_field("From", [sender])] + (
         [f"Reply-To: {reply_to}"] if reply_to else []
     )
     after = [
         f"List-Id: Weprode newsletter <newsletter.{domain}>",
-        "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+        *([] if test_mail else ["List-Unsubscribe-Post: List-Unsubscribe=One-Click"]),
         "MIME-Version: 1.0",
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]
@@ -329,6 +327,7 @@ def prepare(campaign: dict) -> PreparedCampaign:
         dkim_key=dkim_key,
         dkim_selector=dkim_selector,
         dkim_domain=dkim_domain,
+        test_mail=test_mail,
         subject=subject,
         text=Placeholders(text, body_source.expressions),
         html=Placeholders(html, body_source.expressions),

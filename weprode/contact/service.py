@@ -54,6 +54,7 @@ def acknowledgement(request: ContactRequest) -> Message:
             subject,
             "contact_acknowledgement",
             reply_to=current_app.config["CONTACT_NOTIFY_ADDRESS"],
+            sender=current_app.config["CONTACT_SENDER"],
             identity=request.identity,
             interaction=interaction,
         )

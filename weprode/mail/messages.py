@@ -4,19 +4,19 @@ Sending happens in the caller's thread and raises `MailDeliveryError` on failure
 no error is lost in a fire-and-forget thread; callers decide whether to retry.
 """
 
-import copy
-import email.policy
 import re
 import smtplib
 import ssl
 import time
 from email.errors import HeaderParseError
-from email.header import Header, decode_header, make_header
-from email.utils import formataddr, parseaddr
+from email.header import decode_header, make_header
+from email.utils import parseaddr
 from typing import Any
 
 from flask import Flask, current_app, render_template
 from flask_mail import BadHeaderError, Connection, Mail, Message
+
+from . import wire
 
 mail = Mail()
 
@@ -97,39 +97,20 @@ def header_reply_to(reply_to: str | tuple[str, str] | None) -> str | tuple[str, 
     return None
 
 
-# Headers are written as built, never parsed and refolded: the refolding policies
-# (policy.SMTP, the one Flask-Mail uses) decode encoded words, and some patch levels then
-# wrote a decoded CR LF raw, or a decoded display name holding "@" or ":" unquoted, so
-# `=?utf-8?q?x__To=3A_a=40evil.example?= <jane@...>` became a Reply-To to evil.example.
-WIRE_POLICY = email.policy.compat32.clone(linesep="\r\n")
-
-
-def raw_utf8(value: str) -> str:
-    """A header value compat32 writes as UTF-8 bytes, untouched (only under SMTPUTF8)."""
-    return value.encode("utf-8").decode("ascii", "surrogateescape")
-
-
-# Flask-Mail's address formatting refuses a non-ASCII local part: under SMTPUTF8 the
-# message is built with this stand-in, then the real addresses are written in UTF-8.
-STAND_IN_ADDRESS = "smtputf8@stand-in.invalid"
-
-
 def address_pair(item: str | tuple[str, str]) -> tuple[str, str]:
     """(name, address) from an address or a pair."""
     return item if isinstance(item, tuple) else parseaddr(item)
 
 
-def utf8_address(item: str | tuple[str, str]) -> str:
-    """An address header value for SMTPUTF8: the name quoted or encoded, the address as is."""
-    name, address = address_pair(item)
-    if not name:
-        return address
-    shown = formataddr((name, STAND_IN_ADDRESS))
-    return shown.rpartition(f"<{STAND_IN_ADDRESS}>")[0] + f"<{address}>"
-
-
 class OutgoingMessage(Message):
-    """Flask-Mail's message, with its headers written exactly as `build_message` made them.
+    """Flask-Mail's message, written on the wire by `wire` rather than by Flask-Mail.
+
+    Flask-Mail wraps the alternative in a needless multipart/mixed, sends 8-bit lines
+    of any length, encodes a pure ASCII name, dates in the local zone and takes the
+    Message-ID's domain from this machine's host name. Headers are never parsed and
+    refolded either: the refolding policies decode encoded words, and some patch levels
+    then wrote a decoded CR LF raw (CVE-2024-6923), or a decoded display name holding
+    "@" or ":" unquoted.
 
     `envelope_sender`, when set, is the `MAIL FROM` address (a VERP bounce address, see
     deliverability.verp); otherwise the From address is.
@@ -137,34 +118,31 @@ class OutgoingMessage(Message):
 
     envelope_sender: str | None = None
 
+    def __init__(self, **fields: Any) -> None:
+        super().__init__(**fields)
+        self.msgId = wire.new_message_id(self.sender)
+
     def as_bytes(self) -> bytes:
-        """The bytes to send: Flask-Mail's MIME tree, serialised without refolding headers.
+        """The bytes to send: CRLF lines, 7-bit but for SMTPUTF8 addresses.
 
         Under SMTPUTF8 an address's non-ASCII local part goes out as UTF-8 (RFC 6532);
         otherwise `prepare_for_relay` has refused the message before this.
         """
         utf8 = SMTPUTF8 in self.mail_options
-        source = self
-        if utf8:
-            source = copy.copy(self)
-            source.recipients, source.reply_to = [STAND_IN_ADDRESS], None
-        message = source._message()
-        message.policy = WIRE_POLICY  # also makes get_all return the raw values
-        for name in dict.fromkeys(message.keys()):
-            values = message.get_all(name)
-            del message[name]
-            for value in values:
-                # Flask-Mail folds long values with "\n "; compat32 folds them again.
-                message[name] = value.replace("\n", "")
-        if self.subject and not self.subject.isascii():
-            # Encoded here, knowing the name's length, so the first line is not left empty.
-            message.replace_header("Subject", Header(self.subject, "utf-8", header_name="Subject"))
-        if utf8:
-            recipients = ", ".join(utf8_address(item) for item in self.recipients)
-            message.replace_header("To", raw_utf8(recipients))
-            if self.reply_to:
-                message["Reply-To"] = raw_utf8(utf8_address(self.reply_to))
-        return message.as_bytes()
+        lines = [
+            wire.address_field("From", [self.sender], utf8),
+            wire.address_field("To", self.recipients, utf8),
+            wire.unstructured("Subject", self.subject or ""),
+            f"Date: {wire.date_value(self.date)}",
+            f"Message-ID: {self.msgId}",
+        ]
+        if self.reply_to:
+            lines.append(wire.address_field("Reply-To", [self.reply_to], utf8))
+        for name, value in (self.extra_headers or {}).items():
+            lines.append(wire.unstructured(name, value))
+        mime_headers, body = wire.content(self.body or "", self.html)
+        head = wire.CRLF.join([*lines, *mime_headers])
+        return f"{head}{wire.CRLF}{wire.CRLF}{body}".encode()
 
     def send_utf8(self, connection: Connection) -> None:
         """Hand the message to an open session with SMTPUTF8 (Flask-Mail's `send` cannot)."""
@@ -237,11 +215,13 @@ def render_message(
     template: str,
     headers: dict[str, str] | None = None,
     reply_to: str | tuple[str, str] | None = None,
+    sender: str | None = None,
     **context: Any,
 ) -> Message:
     """Build a text + HTML message from `email/<template>.txt` and `.html`.
 
-    `reply_to` is an address or a (name, address) pair.
+    `reply_to` is an address or a (name, address) pair; `sender` (from our config, never
+    from a visitor) replaces MAIL_DEFAULT_SENDER.
     """
     return build_message(
         recipient,
@@ -250,6 +230,7 @@ def render_message(
         render_template(f"email/{template}.html", **context),
         headers=headers,
         reply_to=reply_to,
+        sender=sender,
     )
 
 
@@ -260,6 +241,7 @@ def build_message(
     html: str | None,
     headers: dict[str, str] | None = None,
     reply_to: str | tuple[str, str] | None = None,
+    sender: str | None = None,
 ) -> Message:
     """The only constructor of outgoing mail: every header value passes `header_text`.
 
@@ -272,6 +254,7 @@ def build_message(
         body=body,
         html=html,
         extra_headers={name: header_text(value) for name, value in (headers or {}).items()} or None,
+        sender=sender,
     )
 
 

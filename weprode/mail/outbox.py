@@ -51,6 +51,7 @@ def enqueue(
         "prospect_id": prospect_id,
         "created_at": isoformat(now),
         "recipient": message.recipients[0],
+        "sender": message.sender,
         "subject": message.subject,
         "body_text": message.body,
         "body_html": message.html,
@@ -72,6 +73,7 @@ def message_from_row(row: dict) -> Message:
         row["body_html"],
         headers=json.loads(row["headers"]) if row["headers"] else None,
         reply_to=tuple(reply_to) if isinstance(reply_to, list) else reply_to,
+        sender=row["sender"],
     )
 
 
