@@ -235,13 +235,14 @@ def render_message(
 ) -> Message:
     """Build a text + HTML message from `email/<template>.txt` and `.html`.
 
-    `reply_to` is an address or a (name, address) pair.
+    `reply_to` is an address or a (name, address) pair. The HTML part gets `subject`
+    too, for its `<title>`.
     """
     return build_message(
         recipient,
         subject,
         render_template(f"email/{template}.txt", **context),
-        render_template(f"email/{template}.html", **context),
+        render_template(f"email/{template}.html", subject=subject, **context),
         headers=headers,
         reply_to=reply_to,
     )
