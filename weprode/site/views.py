@@ -25,6 +25,7 @@ PUBLIC_PAGES = [
     "contact.contact",
     "site.legal",
     "site.privacy",
+    "rights.request",
 ]
 
 CACHE_ONE_DAY = 86400
@@ -91,7 +92,10 @@ def privacy():
 
 @bp.get("/robots.txt")
 def robots():
-    """Let crawlers in, keep them out of the staff area and one-time links."""
+    """Let crawlers in, keep them out of the staff area and one-time links.
+
+    `/privacy/request/` (with the slash) covers the signed links, not the form itself.
+    """
     body = render_template("site/robots.txt", sitemap_url=absolute_url("site.sitemap"))
     return body, 200, {"Content-Type": "text/plain; charset=utf-8"}
 
