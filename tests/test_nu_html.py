@@ -13,7 +13,6 @@ import re
 import nu_checker
 import pytest
 from campaign_helpers import add_subscribers, new_campaign, send
-from conftest import TEST_SECRET_KEY
 from contact_helpers import VALID_CONTACT, VALID_MEETING, by_recipient
 from newsletter_helpers import VALID_SIGNUP, html_part, link_path, unsubscribe_path
 
@@ -21,6 +20,7 @@ from weprode import create_app
 from weprode.db import connect
 from weprode.migrations import apply_pending
 
+NU_SECRET_KEY = "nu-checker-secret-key-that-is-long-enough-0123456789"
 LANGUAGES = ("en", "fr")
 PUBLIC_PATHS = {
     "home": "/",
@@ -52,7 +52,7 @@ def build_app(folder, smtp_sink, **overrides):
     """A migrated app on its own folder, configured like the root conftest's `app`."""
     config = {
         "TESTING": True,
-        "SECRET_KEY": TEST_SECRET_KEY,
+        "SECRET_KEY": NU_SECRET_KEY,
         "DATABASE": str(folder / "test.sqlite3"),
         "PUBLIC_URL": "http://localhost",
         "MAIL_SERVER": "127.0.0.1",
