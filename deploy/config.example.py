@@ -46,6 +46,10 @@ MAIL_SMTPUTF8 = False
 # Where contact and meeting requests are notified.
 CONTACT_NOTIFY_ADDRESS = "contact@weprode.com"
 
+# Shown on the legal notice when set (left empty: not shown).
+COMPANY_PHONE = ""
+COMPANY_VAT_NUMBER = ""
+
 # Every staff account must set up the TOTP second factor.
 STAFF_REQUIRE_TOTP = True
 

@@ -55,6 +55,10 @@ DEFAULTS = {
     "LOG_FOLDER": "",
     "NEWSLETTER_CONFIRM_MAX_AGE_DAYS": 7,
     "NEWSLETTER_UNDO_MAX_AGE_HOURS": 24,
+    # Shown on the legal notice when set (the law asks for a phone number, and an
+    # intra-EU VAT number once the company has one).
+    "COMPANY_PHONE": "",
+    "COMPANY_VAT_NUMBER": "",
     # Where contact and meeting requests are notified (Reply-To: the person).
     "CONTACT_NOTIFY_ADDRESS": "contact@weprode.com",
     "SESSION_COOKIE_PATH": "/admin",
