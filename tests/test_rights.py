@@ -140,10 +140,10 @@ def test_copy_flow_over_smtp_get_changes_nothing_post_downloads_everything(
     assert recorded["kind"] == "access" and recorded["status"] == "completed"
     about = document["about_this_processing"]
     assert about["controller"]["privacy_contact"] == "privacy@weprode.com"
-    assert any("newsletter" in purpose for purpose in about["purposes"])
+    assert any("newsletter" in item["purpose"] for item in about["purposes"])
     assert any("OVH" in recipient for recipient in about["recipients"])
     assert any(rule["kept_for"] == "3 years" for rule in about["retention"])
-    assert len(about["your_rights"]) == 5
+    assert len(about["your_rights"]) == 7  # with restriction and withdrawing consent
     assert "second copy" in about["copies"]
     assert "3 Place de Fontenoy" in about["complaints"]["address"]
 

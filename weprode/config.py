@@ -55,6 +55,10 @@ DEFAULTS = {
     "LOG_FOLDER": "",
     "NEWSLETTER_CONFIRM_MAX_AGE_DAYS": 7,
     "NEWSLETTER_UNDO_MAX_AGE_HOURS": 24,
+    # Shown on the legal notice when set (the law asks for a phone number, and an
+    # intra-EU VAT number once the company has one); `flask doctor` reports them empty.
+    "COMPANY_PHONE": "",
+    "COMPANY_VAT_NUMBER": "",
     # Where contact and meeting requests are notified (Reply-To: the person).
     "CONTACT_NOTIFY_ADDRESS": "contact@weprode.com",
     # From of the acknowledgements of those requests: an answer to a request should not
@@ -88,10 +92,6 @@ DEFAULTS = {
     "WORKER_HEARTBEAT_MAX_AGE_SECONDS": 300,
     "OUTBOX_BACKLOG_LIMIT": 100,
     "HEALTH_MIN_FREE_DISK_MB": 100,
-    # Facts the legal notice must give (LCEN art. 6); shown there once set, and
-    # `flask doctor` reports them while they are empty.
-    "COMPANY_PHONE": "",
-    "COMPANY_VAT_NUMBER": "",
     # Bounces (weprode/deliverability): with an address such as "bounces@weprode.com",
     # every mail to a subscriber goes out with the envelope sender bounces+<tag>@...
     # (VERP), and `flask bounces ingest` reads what comes back. Empty: off.

@@ -4,8 +4,10 @@ import sqlite3
 
 from flask import Flask, render_template
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
+from limits import RateLimitItem
 from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from .usage_log import security_event
@@ -56,9 +58,38 @@ def reject_csrf(error: CSRFError) -> tuple[str, int]:
     return render_error(error)
 
 
+def period_text(granularity: str, multiples: int) -> str:
+    """`per minute`, `every 2 minutes`: a limit's period in the page language."""
+    periods = {
+        "second": lambda n: ngettext("per second", "every %(num)d seconds", n),
+        "minute": lambda n: ngettext("per minute", "every %(num)d minutes", n),
+        "hour": lambda n: ngettext("per hour", "every %(num)d hours", n),
+        "day": lambda n: ngettext("per day", "every %(num)d days", n),
+        "month": lambda n: ngettext("per month", "every %(num)d months", n),
+        "year": lambda n: ngettext("per year", "every %(num)d years", n),
+    }
+    return periods[granularity](multiples)
+
+
+def limit_text(item: RateLimitItem) -> str:
+    """The limit that was reached, as a sentence in the page language.
+
+    Flask-Limiter describes it as `10 per 1 minute`, in English whatever the page.
+    """
+    period = period_text(item.GRANULARITY.name, item.multiples)
+    return ngettext(
+        "This form accepts %(num)d request %(period)s from one Internet connection.",
+        "This form accepts %(num)d requests %(period)s from one Internet connection.",
+        item.amount,
+        period=period,
+    )
+
+
 def rate_limited(error: RateLimitExceeded) -> tuple[str, int]:
-    """Log a rate-limit hit in the security log, then the usual 429 page."""
+    """Log a rate-limit hit in the security log, then the usual 429 page with the limit
+    in the page's language."""
     security_event("rate_limited", limit=error.description)
+    error.description = limit_text(error.limit.limit)
     return render_error(error)
 
 

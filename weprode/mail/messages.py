@@ -221,13 +221,14 @@ def render_message(
     """Build a text + HTML message from `email/<template>.txt` and `.html`.
 
     `reply_to` is an address or a (name, address) pair; `sender` (from our config, never
-    from a visitor) replaces MAIL_DEFAULT_SENDER.
+    from a visitor) replaces MAIL_DEFAULT_SENDER. The HTML part gets `subject` too, for
+    its `<title>`.
     """
     return build_message(
         recipient,
         subject,
         render_template(f"email/{template}.txt", **context),
-        render_template(f"email/{template}.html", **context),
+        render_template(f"email/{template}.html", subject=subject, **context),
         headers=headers,
         reply_to=reply_to,
         sender=sender,

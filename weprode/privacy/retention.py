@@ -283,6 +283,19 @@ RULES = (
         enforced_here=False,
     ),
     Rule(
+        "suppressions",
+        _l(
+            "Keyed fingerprint of an address that unsubscribed, objected to marketing or "
+            "was erased (the address cannot be read back from it)"
+        ),
+        _l("the unsubscription, objection or erasure"),
+        _l("as long as we send e-mails, so that the address is never written to again"),
+        _l("deleted"),
+        # Kept on purpose: forgetting it would let an import or a form mail the address
+        # again. Nothing here deletes it.
+        enforced_here=False,
+    ),
+    Rule(
         "rights_requests",
         _l("Records of requests to exercise your rights"),
         _l("the request"),

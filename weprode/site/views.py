@@ -8,10 +8,10 @@ from flask import (
     render_template,
     send_from_directory,
 )
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale
 
 from .. import languages
-from ..privacy import retention
+from ..privacy import policy, retention
 from ..urls import absolute_url
 
 bp = Blueprint("site", __name__)
@@ -25,6 +25,7 @@ PUBLIC_PAGES = [
     "contact.contact",
     "site.legal",
     "site.privacy",
+    "rights.request",
 ]
 
 CACHE_ONE_DAY = 86400
@@ -86,12 +87,22 @@ def privacy():
         "site/privacy.html",
         retention_rules=retention.RULES,
         backup_keep_days=current_app.config["BACKUP_KEEP_DAYS"],
+        purposes=policy.PURPOSES,
+        withdraw_consent=policy.WITHDRAW_CONSENT,
+        automated_decisions=policy.AUTOMATED_DECISIONS,
+        post_mortem=policy.POST_MORTEM,
+        last_updated=policy.LAST_UPDATED,
+        # Day, month, year in both languages (the "long" format of `en` is American).
+        last_updated_text=format_date(policy.LAST_UPDATED, format="d MMMM y"),
     )
 
 
 @bp.get("/robots.txt")
 def robots():
-    """Let crawlers in, keep them out of the staff area and one-time links."""
+    """Let crawlers in, keep them out of the staff area and one-time links.
+
+    `/privacy/request/` (with the slash) covers the signed links, not the form itself.
+    """
     body = render_template("site/robots.txt", sitemap_url=absolute_url("site.sitemap"))
     return body, 200, {"Content-Type": "text/plain; charset=utf-8"}
 

@@ -8,6 +8,7 @@ retention rules, so the copy says what the code does.
 
 from datetime import datetime
 
+from flask import current_app
 from flask_babel import gettext as _
 
 from ... import tokens
@@ -15,7 +16,7 @@ from ...contact import prospects
 from ...db import Database, first_row, isoformat
 from ...newsletter import subscribers
 from ...urls import absolute_url
-from .. import retention
+from .. import policy, retention
 from . import records
 
 FORMAT_VERSION = 1
@@ -98,11 +99,15 @@ def suppression(db: Database, email: str) -> dict | None:
 
 
 def retention_periods() -> list[dict]:
-    """The retention rules, as plain strings in the current language."""
+    """The retention rules, as plain strings in the current language (as `/privacy`
+    shows them, the backup period included)."""
+    days = current_app.config["BACKUP_KEEP_DAYS"]
     return [
         {
             "data": str(rule.data),
-            "kept_for": str(rule.period),
+            "kept_for": str(rule.period) % {"days": days}
+            if rule.key == "backups"
+            else str(rule.period),
             "counted_from": str(rule.clock),
             "then": str(rule.action),
         }
@@ -129,14 +134,8 @@ def article_15_information() -> dict:
             _("Website usage data: IP address, logs, browser, pages visited."),
         ],
         "purposes": [
-            _("Answering requests for information or a demonstration."),
-            _(
-                "Managing the commercial and prospecting relationship (e-mail campaigns, "
-                "satisfaction surveys, customer studies)."
-            ),
-            _("Following up contracts."),
-            _("Sending information about Weprode, such as the newsletter."),
-            _("Keeping the website secure."),
+            {"purpose": str(item.purpose), "legal_basis": str(item.legal_basis)}
+            for item in policy.PURPOSES
         ],
         "sources": [
             _("Your browsing on the website (usage data)."),
@@ -151,8 +150,12 @@ def article_15_information() -> dict:
             ),
             _("Public authorities, when the law requires it."),
         ],
-        "transfers_outside_the_eu": _("None: the data is stored by OVH in France."),
-        "automated_decision_making": _("None."),
+        "transfers_outside_the_eu": _(
+            "Weprode passes your data to no recipient outside the European Union: its only "
+            "processor is its host, OVH, a French company. Weprode prefers storage inside "
+            "the European Union."
+        ),
+        "automated_decision_making": str(policy.AUTOMATED_DECISIONS),
         "retention": retention_periods(),
         "your_rights": [
             _("Access and a copy of your data."),
@@ -160,7 +163,16 @@ def article_15_information() -> dict:
             _("Erasure, except where a legal duty requires us to keep the data."),
             _("Objection, including to any commercial prospecting, at any time."),
             _("Portability: this document is in a structured, machine-readable format."),
+            _(
+                "Restriction: having us keep your data without otherwise using it, for "
+                "example while we check its accuracy or an objection you made."
+            ),
+            _("Withdrawing your consent at any time, where we rely on it (the newsletter)."),
         ],
+        "withdrawing_consent": str(policy.WITHDRAW_CONSENT),
+        "instructions_after_death": str(policy.POST_MORTEM),
+        "policy_last_updated": policy.LAST_UPDATED.isoformat(),
+        "privacy_policy": absolute_url("site.privacy"),
         "copies": _(
             "The first copy is free. From the second copy, Weprode may charge the cost of "
             "producing it. Manifestly abusive or repetitive requests may be refused."

@@ -33,7 +33,13 @@ class RightsRequestForm(PublicForm):
     )
 
     def validate_email(self, field: Field) -> None:
-        """The address must also be one we can store and compare (normalised)."""
+        """The address must also be one we can store and compare (normalised).
+
+        Only asked of an address the field's own checks let through: one refused there
+        already carries its message, which must not be shown twice.
+        """
+        if field.errors:
+            return
         try:
             subscribers.normalise_email(field.data)
         except subscribers.InvalidAddress as error:
