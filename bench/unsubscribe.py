@@ -87,8 +87,8 @@ def populate(database, count):
 def unsubscribe_paths(instance_path, database, subscriber_ids):
     """One `/unsubscribe/<token>` path per subscriber, signed with the server's key.
 
-    The app is built on the server's instance folder, so the key it generates there
-    on first use is the one the gunicorn workers load.
+    The app is built on the server's instance folder, so it reads the key from the same
+    `config.py` the gunicorn workers load.
     """
     app = create_app(instance_path=instance_path, test_config={"DATABASE": database})
     with app.app_context():
