@@ -104,15 +104,18 @@ def request_status(url, *, method="GET", body=None, headers=None, timeout=REQUES
 
 
 class GunicornServer:
-    """A gunicorn arbiter with sync workers on a free loopback port.
+    """A gunicorn arbiter with sync (or gthread) workers on a free loopback port.
 
     Use it as a context manager: leaving the block stops the server whatever happened
     inside it, including Ctrl-C.
     """
 
-    def __init__(self, app, *, workers=2, env=None, pythonpath=None, cwd=None):
+    def __init__(self, app, *, workers=2, threads=1, env=None, pythonpath=None, cwd=None):
         self.app = app
         self.workers = workers
+        # More than one thread: gunicorn's gthread workers, each serving `threads`
+        # requests at once (one can wait for the disk while another computes).
+        self.threads = threads
         self.env = env
         self.pythonpath = pythonpath
         self.cwd = cwd
@@ -133,7 +136,9 @@ class GunicornServer:
             "--workers",
             str(self.workers),
             "--worker-class",
-            "sync",
+            "sync" if self.threads == 1 else "gthread",
+            "--threads",
+            str(self.threads),
             "--bind",
             f"{LOOPBACK}:{self.port}",
             "--graceful-timeout",

@@ -11,6 +11,7 @@ is a measurement, not a test.
 
 import argparse
 import os
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -67,8 +68,11 @@ def prepare_instance(instance_path):
         connection.close()
     # A production configuration, like the one every deployed process reads: the app
     # refuses to start outside debug or testing with the development defaults.
+    # The key is set here: the app refuses to generate one for a database that already
+    # holds tables (a new key would break links already sent), and this one was migrated.
     (Path(instance_path) / "config.py").write_text(
         'PUBLIC_URL = "https://bench.invalid"\nMAIL_SERVER = "relay.bench.invalid"\n'
+        f"SECRET_KEY = {secrets.token_urlsafe(48)!r}\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in UNWANTED_ENV}
     env[INSTANCE_ENV] = str(instance_path)

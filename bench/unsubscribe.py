@@ -52,6 +52,12 @@ def parse_args(argv):
         "--subscribers", type=int, default=200_000, help="active subscribers [200000]"
     )
     parser.add_argument(
+        "--server-threads",
+        type=int,
+        default=1,
+        help="threads per gunicorn worker; above 1, gthread workers [1: sync workers]",
+    )
+    parser.add_argument(
         "--tool",
         choices=["auto", "wrk", "python"],
         default="auto",
@@ -87,8 +93,8 @@ def populate(database, count):
 def unsubscribe_paths(instance_path, database, subscriber_ids):
     """One `/unsubscribe/<token>` path per subscriber, signed with the server's key.
 
-    The app is built on the server's instance folder, so the key it generates there
-    on first use is the one the gunicorn workers load.
+    The app is built on the server's instance folder, so it reads the key from the same
+    `config.py` the gunicorn workers load.
     """
     app = create_app(instance_path=instance_path, test_config={"DATABASE": database})
     with app.app_context():
@@ -174,7 +180,9 @@ def load_unsubscribe(base_url, args, duration, paths_file, paths):
 def measure(server, args, paths, warmup_path, files):
     """Check, warm up and load hello then unsubscribe; return (hello, unsubscribe, failed)."""
     print(
-        f"{args.tool}, gunicorn {server.workers} sync workers, {args.connections} connections"
+        f"{args.tool}, gunicorn {server.workers} "
+        + ("sync workers" if server.threads == 1 else f"gthread workers x {server.threads} threads")
+        + f", {args.connections} connections"
         + (f", {args.threads} threads" if args.tool == "wrk" else "")
         + f", {args.duration} s per target after {WARMUP_S} s warm-up"
     )
@@ -300,7 +308,11 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="weprode-bench-") as instance_path:
         env, database, paths, warmup_path, files = prepare(instance_path, args)
         server = _harness.GunicornServer(
-            "benchapp:create_bench_app()", env=env, pythonpath=BENCH_DIR, cwd=PROJECT_ROOT
+            "benchapp:create_bench_app()",
+            threads=args.server_threads,
+            env=env,
+            pythonpath=BENCH_DIR,
+            cwd=PROJECT_ROOT,
         )
         with server:
             try:

@@ -80,6 +80,9 @@ DEFAULTS = {
     "CAMPAIGN_BATCH_SIZE": 50,
     "CAMPAIGN_MESSAGES_PER_SECOND": 0,
     "CAMPAIGN_RECONNECT_EVERY": 1000,
+    # At most this many messages accepted by the relay are not yet recorded as sent, all
+    # connections together: what a kill -9 of the sender can send twice.
+    "CAMPAIGN_MAX_UNRECORDED": 20,
     "CAMPAIGN_MAX_ATTEMPTS": 8,
     "CAMPAIGN_PAUSE_AFTER_FAILURES": 20,
     "CAMPAIGN_AUTO_RESUME": True,

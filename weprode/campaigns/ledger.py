@@ -2,8 +2,10 @@
 
 Starting a send writes one row per recipient. Senders claim rows in batches (status
 `sending`), send them, and mark them `sent`, `failed` or back to `queued` with a retry
-time. A sender that dies leaves rows in `sending`; whoever takes the campaign over
-puts them back in the queue, so at most the messages in flight at the crash go twice.
+time, a few at a time as the relay answers (see `recorder`). A sender that dies leaves
+rows in `sending`; whoever takes the campaign over puts them back in the queue, so at
+most the accepted messages not yet recorded at the crash go twice. A sender that stops
+cleanly records what it sent and gives back the rows it never began (`unclaim`).
 Who the sender is, and taking a campaign over, is `senders`' business.
 """
 
@@ -176,6 +178,20 @@ def mark(db: Database, outcomes: Iterable[DeliveryOutcome], now: datetime | None
     still in flight: a cancel that skipped it while its batch was out wins.
     """
     stamp = isoformat(now) if now else None
+    outcomes = [DeliveryOutcome(*outcome) for outcome in outcomes]
+    # Most outcomes are "sent" with the same reply: one statement for all of them. The
+    # recorder commits every few messages, and each statement costs a round of the GIL.
+    accepted = [o.delivery_id for o in outcomes if o.status == "sent" and o.reply == "250"]
+    if accepted:
+        placeholders = ", ".join("?" for _ in accepted)
+        db.conn.execute(
+            "UPDATE deliveries SET status = 'sent', next_attempt_at = NULL, smtp_reply = '250', "
+            f"sent_at = ?, claimed_by = NULL WHERE id IN ({placeholders})",
+            [stamp, *accepted],
+        )
+        outcomes = [o for o in outcomes if not (o.status == "sent" and o.reply == "250")]
+    if not outcomes:
+        return
     db.conn.executemany(
         "UPDATE deliveries SET status = ?, next_attempt_at = ?, smtp_reply = ?, "
         "sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END, claimed_by = NULL "
@@ -199,6 +215,22 @@ def record_outcomes(db: Database, outcomes: Iterable[DeliveryOutcome], now: date
     """`mark` in its own transaction."""
     with write_transaction(db):
         mark(db, outcomes, now)
+
+
+def unclaim(db: Database, delivery_ids: list[int], sender_id: str) -> None:
+    """Put rows this sender claimed but never began back in the queue (a clean stop).
+
+    The claim's attempt is given back too: stopping is not a failed try. Rows another
+    sender took over, or a cancel skipped, are left alone.
+    """
+    placeholders = ", ".join("?" for _ in delivery_ids)
+    with write_transaction(db):
+        db.execute(
+            "UPDATE deliveries SET status = 'queued', claimed_by = NULL, "
+            "attempts = max(attempts - 1, 0) "
+            f"WHERE id IN ({placeholders}) AND status = 'sending' AND claimed_by = ?",
+            [*delivery_ids, sender_id],
+        )
 
 
 def finish_if_done(db: Database, campaign_id: int, now: datetime) -> bool:

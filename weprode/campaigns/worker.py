@@ -1,10 +1,13 @@
 """Sending a campaign: several SMTP sessions in parallel, each claiming batches.
 
 Each sender thread has its own database connection and SMTP session (reopened after
-an error and every CAMPAIGN_RECONNECT_EVERY messages). Results are written a batch
-at a time; a crash leaves that batch in `sending`, and the next sender requeues it.
-Temporary failures retry with exponential backoff; permanent ones fail the row.
-Too many failures in a row pause the campaign with the relay's last answer.
+an error and every CAMPAIGN_RECONNECT_EVERY messages). Results are written every few
+messages as the relay answers (see `recorder`); a crash leaves the rest of the batch
+in `sending`, and the next sender requeues it. Setting the stop event (SIGTERM) ends
+each session after its message in flight: what was sent is recorded, the rest of the
+batch goes back to the queue. Temporary failures retry with exponential backoff;
+permanent ones fail the row. Too many failures in a row pause the campaign with the
+relay's last answer.
 """
 
 import threading
@@ -21,6 +24,7 @@ from ..db import Database, connect, utcnow
 from ..deliverability import effects
 from ..mail import bulk_smtp, messages, outbox
 from . import ledger, render, senders, worker_heartbeats
+from .recorder import OutcomeRecorder, recorder_capacity
 
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
@@ -34,6 +38,7 @@ class SendState:
     campaign_id: int
     sender_id: str
     prepared: render.PreparedCampaign
+    recorder: OutcomeRecorder
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     failures_in_a_row: int = 0
@@ -101,51 +106,65 @@ def build_messages(
     return built, outcomes
 
 
-def send_built(
-    state: SendState, connection: Connection, built: list[tuple[dict, bytes]]
-) -> tuple[list[messages.MailDeliveryError | None], bool]:
-    """Hand built messages to the relay, each with its own (VERP) envelope sender."""
-    prepared = state.prepared
-    return bulk_smtp.send_many(
-        connection,
-        prepared.envelope_sender,
-        [(row["email"], message) for row, message in built],
-        senders=[prepared.envelope_sender_for(row) for row, _ in built],
-    )
-
-
 def send_batch(
-    state: SendState, rows: list[dict], connection: Connection | None, config: Mapping[str, Any]
-) -> tuple[list[ledger.DeliveryOutcome], Connection | None, str | None]:
-    """Send one claimed batch over one session; returns (outcomes, connection, pause_reason).
+    state: SendState,
+    rows: list[dict],
+    connection: Connection | None,
+    config: Mapping[str, Any],
+    db: Database,
+) -> tuple[Connection | None, str | None, list[ledger.DeliveryOutcome]]:
+    """Send one claimed batch over one session; returns (connection, pause_reason, outcomes).
 
-    The whole batch goes out pipelined (see `bulk_smtp.send_many`); a crash in the middle
-    leaves the batch in `sending`, to be requeued by the next sender.
+    The batch goes out pipelined (see `bulk_smtp.send_many`) and each outcome goes to
+    the send's recorder as the relay answers (and to the list returned, for the bounce
+    checks). Once `state.stop` is set no further message begins, and the rows not begun
+    go back to the queue (on `db`).
     """
-    built, outcomes = build_messages(state, rows, config)
-    if not built:
-        return outcomes, connection, None
-    if connection is None:
+    built, batch_outcomes = build_messages(state, rows, config)
+    recorder = state.recorder
+    for outcome in batch_outcomes:
+        recorder.add(outcome)
+    pause_reason = None
+
+    def record(index: int, error: messages.MailDeliveryError | None) -> None:
+        nonlocal pause_reason
+        row = built[index][0]
+        if error is None:
+            outcome = ledger.DeliveryOutcome(row["delivery_id"], "sent", None, "250")
+        else:
+            outcome = outcome_for(row, error, utcnow(), config["CAMPAIGN_MAX_ATTEMPTS"])
+        recorder.add(outcome)
+        batch_outcomes.append(outcome)
+        if note_result(state, error, config["CAMPAIGN_PAUSE_AFTER_FAILURES"]):
+            pause_reason = f"{PAUSED_BY_FAILURES}; last answer: {state.last_failure}"
+
+    if built and connection is None:
         try:
             connection = bulk_smtp.connect()
         except messages.MailDeliveryError as failure:
-            results, usable = [failure] * len(built), False
-        else:
-            results, usable = send_built(state, connection, built)
-    else:
-        results, usable = send_built(state, connection, built)
-    now, pause_reason = utcnow(), None
-    for (row, _), error in zip(built, results, strict=True):
-        if error is None:
-            outcomes.append(ledger.DeliveryOutcome(row["delivery_id"], "sent", None, "250"))
-        else:
-            outcomes.append(outcome_for(row, error, now, config["CAMPAIGN_MAX_ATTEMPTS"]))
-        if note_result(state, error, config["CAMPAIGN_PAUSE_AFTER_FAILURES"]):
-            pause_reason = f"{PAUSED_BY_FAILURES}; last answer: {state.last_failure}"
-    if not usable and connection is not None:
-        bulk_smtp.close_quietly(connection)
-        connection = None
-    return outcomes, connection, pause_reason
+            for index in range(len(built)):
+                record(index, failure)
+            return None, pause_reason, batch_outcomes
+    begun = 0
+    if built:
+        recipients = [(row["email"], message) for row, message in built]
+        results, usable = bulk_smtp.send_many(
+            connection,
+            state.prepared.envelope_sender,
+            recipients,
+            senders=[state.prepared.envelope_sender_for(row) for row, _ in built],
+            on_result=record,
+            stop=state.stop,
+        )
+        begun = len(results)
+        if not usable:
+            bulk_smtp.close_quietly(connection)
+            connection = None
+    unsent = [row["delivery_id"] for row, _ in built[begun:]]
+    if unsent:
+        recorder.flush()  # what was sent is recorded first, then the rest is given back
+        ledger.unclaim(db, unsent, state.sender_id)
+    return connection, pause_reason, batch_outcomes
 
 
 def sender_thread(app: Flask, state: SendState) -> None:
@@ -161,15 +180,13 @@ def sender_thread(app: Flask, state: SendState) -> None:
                 )
                 if not rows:
                     return
-                outcomes, connection, pause_reason = send_batch(state, rows, connection, config)
-                ledger.record_outcomes(db, outcomes, utcnow())
+                connection, pause_reason, outcomes = send_batch(state, rows, connection, config, db)
                 # A 5xx refusal is a bounce at once; too many pause the campaign.
-                bounce_pause = effects.record_refusals(
-                    db, state.campaign_id, rows, outcomes, utcnow()
-                )
-                if bounce_pause:
-                    state.stop.set()
-                    return
+                if any(outcome.status == "failed" for outcome in outcomes):
+                    state.recorder.flush()  # the bounce-rate check counts recorded attempts
+                    if effects.record_refusals(db, state.campaign_id, rows, outcomes, utcnow()):
+                        state.stop.set()
+                        return
                 since_reconnect += len(rows)
                 if connection is not None and since_reconnect >= config["CAMPAIGN_RECONNECT_EVERY"]:
                     bulk_smtp.close_quietly(connection)
@@ -215,7 +232,13 @@ def send_campaign(
     sender_id = senders.new_sender_id()
     if not senders.take_over(db, campaign_id, sender_id, utcnow()):
         return ledger.get(db, campaign_id)["status"]
-    state = SendState(campaign_id, sender_id, render.prepare(ledger.get(db, campaign_id)))
+    state = SendState(
+        campaign_id,
+        sender_id,
+        render.prepare(ledger.get(db, campaign_id)),
+        OutcomeRecorder(app.config["DATABASE"], sender_id, recorder_capacity(app.config)),
+    )
+    state.recorder.start()
     if stop is not None:
         threading.Thread(target=lambda: (stop.wait(), state.stop.set()), daemon=True).start()
     threads = [
@@ -236,6 +259,7 @@ def send_campaign(
             progress(ledger.figures(db, campaign_id))
     state.stop.set()
     beat.join()
+    state.recorder.close()  # every outcome committed before the campaign can finish
     senders.release(db, campaign_id, sender_id)
     ledger.finish_if_done(db, campaign_id, utcnow())
     return ledger.get(db, campaign_id)["status"]

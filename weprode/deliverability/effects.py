@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from ..campaigns import ledger
-from ..db import Database, isoformat, write_transaction
+from ..db import Database, durable_transaction, isoformat
 from ..newsletter import subscribers
 from . import reports
 
@@ -113,7 +113,8 @@ def apply_bounce(
     severity = reports.severity(status_code)
     if severity is None:
         return f"status {status_code} is no failure; nothing changed"
-    with write_transaction(db):
+    # A bounce suppresses the address: on disk before the report is acknowledged.
+    with durable_transaction(db):
         record_event(
             db,
             subscriber["id"],
@@ -157,7 +158,7 @@ def apply_complaint(
     detail: str = "",
 ) -> str:
     """A spam complaint unsubscribes the person at once (keeping a first churn date)."""
-    with write_transaction(db):
+    with durable_transaction(db):
         record_event(
             db,
             subscriber["id"],

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from .. import tokens, usage_log
 from ..campaigns import render
-from ..db import Database, first_row, isoformat, write_transaction
+from ..db import Database, durable_transaction, first_row, isoformat
 from ..newsletter import subscribers
 from . import effects, reports, verp
 
@@ -120,7 +120,8 @@ def ingest(db: Database, raw: bytes, now: datetime) -> IngestResult:
     label = f"{report.kind} ({report.shape})" if report.shape else report.kind
     if report.kind in IGNORED:
         return IngestResult(True, f"{label}: ignored")
-    with write_transaction(db):
+    # Durable: once `bounces ingest` exits 0 the MTA deletes its copy.
+    with durable_transaction(db):
         attribution, why = attribute(db, searchable_text(raw))
         subscriber = attribution.subscriber if attribution else None
         report_id = db.execute(

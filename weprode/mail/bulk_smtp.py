@@ -6,11 +6,15 @@ every failure comes back classified as temporary (retry later) or permanent.
 
 import re
 import smtplib
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 from flask_mail import Connection
 
 from .messages import MailDeliveryError, TimeoutConnection, UndeliverableMessage, open_connection
+
+# Told each message's fate as soon as it is known: (its index, None or the failure).
+ResultCallback = Callable[[int, MailDeliveryError | None], None]
 
 
 class TemporaryFailure(MailDeliveryError):
@@ -87,39 +91,60 @@ def send_many(
     sender: str,
     messages: Sequence[tuple[str, bytes]],
     senders: Sequence[str] | None = None,
+    *,
+    on_result: ResultCallback | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[list[MailDeliveryError | None], bool]:
     """Send [(recipient, message bytes)] over one session.
 
     `senders`, when given, is each message's own envelope sender (VERP), else every
     message goes out with `sender`.
 
-    Returns (results, usable): one None (accepted) or MailDeliveryError per message,
-    and whether the session can carry on. With PIPELINING (RFC 2920) each write
+    Returns (results, usable): one None (accepted) or MailDeliveryError per message
+    begun, and whether the session can carry on. With PIPELINING (RFC 2920) each write
     carries the previous message's content and the next MAIL, RCPT and DATA, so a
     message costs one round trip instead of four; without it, one message at a time.
+
+    `on_result(index, failure)` is called the moment a message's fate is known, before
+    the next message's content is sent, so the caller can record it meanwhile (at most
+    one accepted message per session is ever unreported). Once `stop` is set no further
+    message begins: the one in flight is finished, and `results` covers only the
+    messages begun (the first len(results)).
     """
     host = connection.host
     try:
         host.ehlo_or_helo_if_needed()
     except (smtplib.SMTPException, OSError) as error:
         failure = RelayUnavailable(str(error) or type(error).__name__)
-        return [failure] * len(messages), False
+        return report_all(failure, len(messages), on_result), False
     envelope = list(senders) if senders is not None else [sender] * len(messages)
     if not host.has_extn("pipelining"):
-        return send_one_by_one(connection, sender, messages, envelope)
-    results = [None] * len(messages)
-    unresolved = set(range(len(messages)))
+        return send_one_by_one(
+            connection, sender, messages, envelope, on_result=on_result, stop=stop
+        )
+    results: list[MailDeliveryError | None] = []
+    unresolved = set()
+
+    def resolve(index: int, failure: MailDeliveryError | None) -> None:
+        results[index] = failure
+        unresolved.discard(index)
+        if on_result is not None:
+            on_result(index, failure)
+
     pending = None  # the message whose DATA was accepted and whose content is next
     try:
         for index, (recipient, _message) in enumerate(messages):
+            if stop is not None and stop.is_set():
+                break
+            results.append(None)
+            unresolved.add(index)
             chunk = dot_stuffed(messages[pending][1]) if pending is not None else b""
             chunk += (f"MAIL FROM:<{envelope[index]}>\r\nRCPT TO:<{recipient}>\r\nDATA\r\n").encode(
                 "ascii"
             )
             host.send(chunk)
             if pending is not None:
-                results[pending] = reply_failure(*host.getreply())
-                unresolved.discard(pending)
+                resolve(pending, reply_failure(*host.getreply()))
                 pending = None
             mail, rcpt, data = host.getreply(), host.getreply(), host.getreply()
             refusal = next((r for r in (mail, rcpt) if r[0] not in (250, 251)), None)
@@ -130,20 +155,29 @@ def send_many(
                 # A relay that opened DATA without a recipient: end the empty message.
                 host.send(b".\r\n")
                 host.getreply()
-            results[index] = classify_reply(*(refusal or data))
-            unresolved.discard(index)
+            resolve(index, classify_reply(*(refusal or data)))
             if mail[0] == 250:
                 host.send(b"RSET\r\n")
                 host.getreply()
         if pending is not None:
             host.send(dot_stuffed(messages[pending][1]))
-            results[pending] = reply_failure(*host.getreply())
-            unresolved.discard(pending)
+            resolve(pending, reply_failure(*host.getreply()))
     except (smtplib.SMTPException, OSError) as error:
-        for index in unresolved:
-            results[index] = RelayUnavailable(str(error) or type(error).__name__)
+        failure = RelayUnavailable(str(error) or type(error).__name__)
+        for index in sorted(unresolved):
+            resolve(index, failure)
         return results, False
     return results, True
+
+
+def report_all(
+    failure: MailDeliveryError, count: int, on_result: ResultCallback | None
+) -> list[MailDeliveryError | None]:
+    """The same failure for `count` messages, each reported to `on_result`."""
+    if on_result is not None:
+        for index in range(count):
+            on_result(index, failure)
+    return [failure] * count
 
 
 def reply_failure(code: int, message: bytes | str) -> MailDeliveryError | None:
@@ -156,17 +190,28 @@ def send_one_by_one(
     sender: str,
     messages: Sequence[tuple[str, bytes]],
     senders: Sequence[str] | None = None,
+    *,
+    on_result: ResultCallback | None = None,
+    stop: threading.Event | None = None,
 ) -> tuple[list[MailDeliveryError | None], bool]:
     """`send_many` for relays without PIPELINING."""
     results = []
     for position, (recipient, message) in enumerate(messages):
+        if stop is not None and stop.is_set():
+            break
         try:
             send_raw(connection, senders[position] if senders else sender, recipient, message)
-            results.append(None)
-        except RelayUnavailable as failure:
+            failure = None
+        except RelayUnavailable as broken:
             # The session is broken: leave the rest for another attempt.
-            results += [failure] * (len(messages) - position)
+            for index in range(position, len(messages)):
+                results.append(broken)
+                if on_result is not None:
+                    on_result(index, broken)
             return results, False
-        except MailDeliveryError as failure:
-            results.append(failure)
+        except MailDeliveryError as refused:
+            failure = refused
+        results.append(failure)
+        if on_result is not None:
+            on_result(position, failure)
     return results, True

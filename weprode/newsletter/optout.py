@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from .. import tokens
-from ..db import Database, isoformat, parse_timestamp, write_transaction
+from ..db import Database, durable_transaction, isoformat, parse_timestamp
 from . import subscribers
 
 # Churns the person made with their own link: only these may be undone. Staff
@@ -43,7 +43,7 @@ def unsubscribe(
     decides.
     """
     stamp = isoformat(now)
-    with write_transaction(db):
+    with durable_transaction(db):
         cursor = db.execute(
             "UPDATE subscribers SET status = 'churned', churned_at = ?, churn_source = ?, "
             "churn_campaign_id = ? WHERE id = ? AND status != 'churned' RETURNING *",
@@ -106,7 +106,7 @@ def undo(db: Database, token: str, now: datetime) -> tuple[UndoOutcome, dict | N
     if check.status == tokens.TokenStatus.INVALID:
         return UndoOutcome.INVALID, None
     subscriber_id, churned_at = check.payload
-    with write_transaction(db):
+    with durable_transaction(db):
         subscriber = subscribers.get(db, subscriber_id)
         if subscriber is None:
             return UndoOutcome.INVALID, None

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 
 from .. import tokens
-from ..db import Database, isoformat, parse_timestamp, write_transaction
+from ..db import Database, durable_transaction, isoformat, parse_timestamp, write_transaction
 from ..deliverability import verp
 from ..mail import messages
 from ..urls import absolute_url
@@ -188,7 +188,7 @@ def confirm(db: Database, token: str, now: datetime) -> tuple[ConfirmOutcome, di
         return ConfirmOutcome.INVALID, None
     subscriber_id, requested_at = check.payload
     stamp = isoformat(requested_at)
-    with write_transaction(db):
+    with durable_transaction(db):
         subscriber = subscribers.get(db, subscriber_id)
         if subscriber is None:
             return ConfirmOutcome.INVALID, None

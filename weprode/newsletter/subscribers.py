@@ -9,7 +9,14 @@ from datetime import datetime
 from email_validator import EmailNotValidError, validate_email
 
 from .. import audit
-from ..db import Database, checkpoint, first_row, isoformat, write_transaction
+from ..db import (
+    Database,
+    checkpoint,
+    durable_transaction,
+    first_row,
+    isoformat,
+    write_transaction,
+)
 from ..forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from ..tokens import address_hash, address_hashes
 
@@ -168,7 +175,7 @@ def add_confirmed(
             "and confirming itself."
         )
     stamp = isoformat(now)
-    with write_transaction(db):
+    with durable_transaction(db):
         existing = find_by_email(db, email)
         if existing and existing["status"] == "active":
             return existing["id"], False
@@ -215,7 +222,7 @@ def erase(db: Database, subscriber_id: int, now: datetime) -> bool:
     Their history and consent proofs go with them (ON DELETE CASCADE), the address
     leaves the audit details, and a checkpoint empties the WAL of the old pages.
     """
-    with write_transaction(db):
+    with durable_transaction(db):
         subscriber = get(db, subscriber_id)
         if subscriber is None:
             return False

@@ -17,7 +17,7 @@ from flask import Flask
 from flask_babel import lazy_gettext as _l
 
 from .. import usage_log
-from ..db import Database, checkpoint, isoformat, write_transaction
+from ..db import Database, checkpoint, durable_transaction, isoformat
 from . import subscriber_purge
 
 
@@ -83,7 +83,7 @@ def delete_where(
     statistics: tuple[str, str] | None = None,
 ) -> int:
     """Count (and unless dry-run delete) the rows of `table` matching `condition`."""
-    with write_transaction(db):
+    with durable_transaction(db):
         due = db.execute(f"SELECT count(*) FROM {table} WHERE {condition}", params).fetchone()[0]
         if due and not dry_run:
             if statistics:

@@ -9,7 +9,7 @@ when most of the table is due (see `bulk_delete`).
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from ..db import Database, isoformat, write_transaction
+from ..db import Database, durable_transaction, isoformat
 from . import bulk_delete
 
 
@@ -81,7 +81,7 @@ def purge_subscribers(
     db.execute("PRAGMA foreign_keys=OFF")  # only outside a transaction; restored below
     rebuilt = False
     try:
-        with write_transaction(db):
+        with durable_transaction(db):
             due = doomed_subscribers(db, cutoff, requests_before)
             deliveries = db.execute(
                 "SELECT count(*) FROM deliveries "

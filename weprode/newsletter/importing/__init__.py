@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from ... import audit
-from ...db import Database, write_transaction
+from ...db import Database, durable_transaction
 from ...forms import has_forbidden_character
 from .reading import ImportReport, Progress, normalise_email, read_entries
 from .writing import send_confirmations, sort_entries, write_confirmed, write_pending
@@ -70,8 +70,9 @@ def import_subscribers(
     if report.errors:
         return report
     # The write lock comes first, so nobody can unsubscribe between our suppression
-    # check and our writes, and another writer makes us wait instead of fail.
-    with write_transaction(db):
+    # check and our writes, and another writer makes us wait instead of fail. Durable:
+    # a confirmed import records consent (one flush for the whole file).
+    with durable_transaction(db):
         new, revived = sort_entries(db, entries, report)
         if mode == "confirmed":
             write_confirmed(db, new, revived, source, legal_basis, now, steps)

@@ -17,7 +17,14 @@ from flask_mail import Message
 
 from ... import audit, tokens
 from ...contact import prospects
-from ...db import Database, checkpoint, isoformat, parse_timestamp, write_transaction
+from ...db import (
+    Database,
+    checkpoint,
+    durable_transaction,
+    isoformat,
+    parse_timestamp,
+    write_transaction,
+)
 from ...mail import messages
 from ...newsletter import optout, subscribers
 from ...urls import absolute_url
@@ -161,7 +168,7 @@ def erase_personal_data(db: Database, email: str, now: datetime) -> dict[str, in
     """
     hashes = tokens.address_hashes(email)
     placeholders = ", ".join("?" for _ in hashes)
-    with write_transaction(db):
+    with durable_transaction(db):
         subscribers.suppress(db, email, "erasure", now)
         removed = {
             "subscribers": db.execute("DELETE FROM subscribers WHERE email = ?", [email]).rowcount,
@@ -185,7 +192,7 @@ def erase(db: Database, request_id: int, now: datetime) -> dict[str, int]:
 
     Ends with a checkpoint: the WAL still held every page image of the deleted rows.
     """
-    with write_transaction(db):
+    with durable_transaction(db):
         rights_request = records.get(db, request_id)
         removed = erase_personal_data(db, rights_request["email"], now)
         if rights_request["status"] != "completed":
@@ -201,7 +208,7 @@ def object_to_marketing(db: Database, request_id: int, now: datetime) -> None:
     Suppression keeps staff additions and imports from bringing the address back;
     only the person's own double opt-in lifts it.
     """
-    with write_transaction(db):
+    with durable_transaction(db):
         rights_request = records.get(db, request_id)
         email = rights_request["email"]
         subscriber = subscribers.find_by_email(db, email)
