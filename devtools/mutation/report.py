@@ -1,8 +1,9 @@
 """Scores and the Markdown report, for the results of both passes."""
 
+import json
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 EQUIVALENT_FILE = Path(__file__).with_name("equivalent.txt")
@@ -201,3 +202,36 @@ def print_scores(results, modules):
         name = module or "all"
         equivalent = counts["equivalent"]
         print(f"{name:40} {score:>8}  ({alive} alive, {equivalent} equivalent, {total} total)")
+
+
+def saved_file(directory, module, tool):
+    """Where one module's results of one pass are kept between runs."""
+    return Path(directory) / f"{module.replace('/', '.')}.{tool}.json"
+
+
+def save(results, directory, modules, tools, stamp):
+    """Keep each module's results of each pass run, with `stamp` (date, commit).
+
+    A later run of one module replaces only that module's file, so a report can be
+    assembled from the latest run of every module and pass (`run.py --assemble`).
+    """
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        for tool in tools:
+            chosen = [asdict(r) for r in results if r.path == module and r.tool == tool]
+            record = {"stamp": stamp, "results": chosen}
+            saved_file(directory, module, tool).write_text(json.dumps(record, indent=1))
+
+
+def load_saved(directory, modules, tools):
+    """(results, {(module, tool): stamp}) from the files `save` wrote; missing ones skipped."""
+    results, stamps = [], {}
+    for module in modules:
+        for tool in tools:
+            path = saved_file(directory, module, tool)
+            if not path.exists():
+                continue
+            record = json.loads(path.read_text())
+            stamps[module, tool] = record["stamp"]
+            results += [Result(**fields) for fields in record["results"]]
+    return results, stamps
