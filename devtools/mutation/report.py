@@ -1,10 +1,13 @@
 """Scores and the Markdown report, for the results of both passes."""
 
+import hashlib
 import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from .sql import is_sql
 
 EQUIVALENT_FILE = Path(__file__).with_name("equivalent.txt")
 KILLED = ("killed", "timeout")
@@ -29,14 +32,17 @@ class Result:
     name: str = ""  # mutmut's name for the mutant (for `mutmut show NAME` in mutants/mutmut)
 
 
+def digest(*parts):
+    """A short stable hash of some strings."""
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:8]
+
+
 def assign_ids(results):
     """Give each result a stable id: file, function and a hash of the changed line.
 
     Line numbers are left out on purpose, so an entry in equivalent.txt survives edits
     elsewhere in the file; identical edits in one function get -2, -3 ...
     """
-    from .extra import digest
-
     seen = Counter()
     for result in results:
         base = f"{result.path}::{result.scope}::" + digest(
@@ -67,8 +73,6 @@ def sql_case_only(result):
     names ignore case, so such a mutant can only be killed when it touches a quoted
     value ('table' -> 'TABLE'), which this check leaves alone.
     """
-    from .extra import is_sql
-
     before, after = result.before, result.after
     return (
         before != after

@@ -26,7 +26,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import extra, report
+from . import extra, report, runner
 from .report import Result
 
 # The one place that names the targets: each module that keeps a legal or delivery
@@ -168,7 +168,7 @@ def run_mutmut(stage, modules, selection, files, log, resume=False):
     carries on (mutmut re-tests the functions whose code changed, not the tests).
     """
     if not (resume and (stage / "mutants").is_dir()):
-        extra.make_copy(files, ROOT, stage)
+        runner.make_copy(files, ROOT, stage)
         with open(stage / "pyproject.toml", "a") as pyproject:
             pyproject.write(mutmut_config(modules, selection))
     mutmut = Path(sys.executable).with_name("mutmut")
@@ -224,7 +224,7 @@ def mutmut_results(stage, modules):
     statuses = mutmut_statuses(stage)
     results = []
     for path in modules:
-        module = extra.module_name(path)
+        module = runner.module_name(path)
         original = (stage / path).read_text()
         original_functions = functions_by_name(ast.parse(original))
         mutated = (stage / "mutants" / path).read_text()
@@ -290,7 +290,7 @@ def retest_untested(stage, results):
         return env
 
     for path in sorted({result.path for result in todo}):
-        status, seconds = extra.run_tests(directory, TARGETS[path], 600, environment(""))
+        status, seconds = runner.run_tests(directory, TARGETS[path], 600, environment(""))
         if status != "survived":
             raise SystemExit(f"{path}: the tests fail in {directory} without any mutant")
         timeouts[path] = max(60, 3 * seconds + 30)
@@ -298,13 +298,13 @@ def retest_untested(stage, results):
 
     def one(result):
         timeout = timeouts[result.path]
-        status, _ = extra.run_tests(
+        status, _ = runner.run_tests(
             directory, TARGETS[result.path], timeout, environment(result.name)
         )
         result.status = status
         print(f"  {status:8} {result.path}:{result.line} {result.before} -> {result.after}")
 
-    extra.parallel(one, todo, JOBS)
+    runner.parallel(one, todo, JOBS)
 
 
 def unlisted_test_files(stage, modules):
@@ -317,7 +317,7 @@ def unlisted_test_files(stage, modules):
     reached = {module: set() for module in modules}
     for function, tests in stats["tests_by_mangled_function_name"].items():
         for module in modules:
-            if function.startswith(extra.module_name(module) + "."):
+            if function.startswith(runner.module_name(module) + "."):
                 reached[module] |= {test.partition("::")[0] for test in tests}
     return {
         module: sorted(files - set(TARGETS[module]))
@@ -343,7 +343,7 @@ def run_extra(modules, files, more_tests):
     """
     copies = [WORK / f"extra-{n}" for n in range(JOBS)]
     for copy in copies:
-        extra.make_copy(files, ROOT, copy)
+        runner.make_copy(files, ROOT, copy)
     results = []
     for path in modules:
         source = (ROOT / path).read_text()
@@ -352,10 +352,10 @@ def run_extra(modules, files, more_tests):
             name for name in more_tests.get(path, []) if BROWSER_TESTS not in name
         ]
         started = time.monotonic()
-        _, seconds = extra.run_tests(copies[0], tests, timeout=600)
+        _, seconds = runner.run_tests(copies[0], tests, timeout=600)
         timeout = max(60, 3 * seconds + 30)
         print(f"extra: {path}: {len(mutants)} mutants, tests take {seconds:.0f} s", flush=True)
-        outcomes = extra.run_mutants(copies, path, tests, mutants, timeout)
+        outcomes = runner.run_mutants(copies, path, tests, mutants, timeout)
         print(f"extra: {path} done in {time.monotonic() - started:.0f} s", flush=True)
         for outcome in outcomes:
             mutant = outcome.mutant
