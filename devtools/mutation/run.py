@@ -94,6 +94,7 @@ OWN_TESTS_ONLY = {"weprode/security.py"}
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "mutants"  # git-ignored scratch space
 REPORT = Path(__file__).with_name("REPORT.md")
+REPORT_EXTRA = Path(__file__).with_name("REPORT-extra.md")
 SAVED = WORK / "results"  # each module's latest results per pass, for --assemble
 PASSES = ["mutmut", "extra"]
 BROWSER_TESTS = "tests/browser"
@@ -391,6 +392,12 @@ def parse_args(argv):
         help="keep mutmut's copy and cache from an interrupted run (default: start afresh)",
     )
     parser.add_argument(
+        "--assemble",
+        action="store_true",
+        help="run nothing: write REPORT.md and REPORT-extra.md from the latest saved run "
+        "of each target module and pass (mutants/results/)",
+    )
+    parser.add_argument(
         "--report",
         type=Path,
         help="where to write the report (default: devtools/mutation/REPORT.md for a full "
@@ -402,6 +409,8 @@ def parse_args(argv):
 def main(argv=None):
     """Run the passes, write the report, print the scores; exit 0 even with survivors."""
     args = parse_args(argv if argv is not None else sys.argv[1:])
+    if args.assemble:
+        return assemble()
     modules = args.modules or list(TARGETS)
     unknown = [module for module in modules if module not in TARGETS]
     if unknown:
@@ -437,7 +446,7 @@ def main(argv=None):
     report.save(results, SAVED, modules, [args.only] if args.only else PASSES, run_stamp())
     report.assign_ids(results)
     stale = report.apply_equivalents(results, report.load_equivalents())
-    header = report_header(minutes, modules, args.only)
+    header = report_header(run_made(minutes, args.only), modules)
     for module, test_files in unlisted.items():
         header += (
             f"\n\nNote: {', '.join(test_files)} reach `{module}` in-process (mutmut's stats) "
@@ -446,6 +455,36 @@ def main(argv=None):
     destination.write_text(report.markdown(results, modules, stale, header))
     report.print_scores(results, modules)
     print(f"report: {destination} ({minutes:.0f} min)")
+    return 0
+
+
+def assemble():
+    """REPORT.md (both passes) and REPORT-extra.md from the latest saved runs."""
+    modules = list(TARGETS)
+    results, stamps = report.load_saved(SAVED, modules, PASSES)
+    report.assign_ids(results)
+    stale = report.apply_equivalents(results, report.load_equivalents())
+    lines = [
+        "Assembled by `devtools/mutation/run.py --assemble` from the latest run of each "
+        "module and pass (a run of one module replaces only that module's results):",
+        "",
+        "| module | mutmut pass run | extra pass run |",
+        "|---|---|---|",
+    ]
+    for module in modules:
+        cells = []
+        for tool in PASSES:
+            stamp = stamps.get((module, tool))
+            cells.append(f"{stamp['date']}, commit `{stamp['commit']}`" if stamp else "not run")
+        lines.append(f"| {module} | {' | '.join(cells)} |")
+    header = report_header("\n".join(lines), modules)
+    REPORT.write_text(report.markdown(results, modules, stale, header))
+    extra = [result for result in results if result.tool == "extra"]
+    title = "Mutation testing report: the extra pass alone (both passes: REPORT.md)"
+    header = report_header("\n".join(lines), modules, title)
+    REPORT_EXTRA.write_text(report.markdown(extra, modules, {}, header))
+    report.print_scores(results, modules)
+    print(f"report: {REPORT.relative_to(ROOT)}, {REPORT_EXTRA.relative_to(ROOT)}")
     return 0
 
 
@@ -458,22 +497,31 @@ def run_stamp():
     return {"date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "commit": commit + dirty}
 
 
-def report_header(minutes, modules, only):
-    """The report's title and how it was made."""
+def run_made(minutes, only):
+    """The report's sentence on how a run made it."""
     stamp = run_stamp()
     commit, _, dirty = stamp["commit"].partition(" ")
     dirty = f" {dirty}" if dirty else ""
-    mutmut_version = f"mutmut {importlib.metadata.version('mutmut')}"
     passes = {None: "both passes", "mutmut": "mutmut pass only", "extra": "extra pass only"}
+    return (
+        f"Written by `make mutation` (`devtools/mutation/run.py`, {passes[only]}) on "
+        f"{datetime.now(UTC):%Y-%m-%d} at commit `{commit}`{dirty}; the run took "
+        f"{minutes:.0f} minutes on 2 cores."
+    )
+
+
+def report_header(made, modules, title="Mutation testing report"):
+    """The report's title, how it was made (`made`) and how to read it."""
+    mutmut_version = f"mutmut {importlib.metadata.version('mutmut')}"
     return "\n".join(
         [
-            "# Mutation testing report",
+            f"# {title}",
             "",
-            f"Written by `make mutation` (`devtools/mutation/run.py`, {passes[only]}) on "
-            f"{datetime.now(UTC):%Y-%m-%d} at commit `{commit}`{dirty}; the run took "
-            f"{minutes:.0f} minutes on 2 cores. Tools: {mutmut_version} on function bodies; "
-            "`devtools/mutation/extra.py` on SQL operators, module and class constants, "
-            "decorators and the bodies of decorated functions (which mutmut skips).",
+            made,
+            "",
+            f"Tools: {mutmut_version} on function bodies; the extra pass "
+            "(`devtools/mutation/extra.py`, `sql.py`) on SQL operators, module and class "
+            "constants, decorators and the bodies of decorated functions (which mutmut skips).",
             "",
             "Score = (killed + timeout) / (total - equivalent). mutmut's mutants in functions "
             "no test calls in-process (run only by a child process, such as the crash test's "
