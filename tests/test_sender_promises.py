@@ -243,3 +243,24 @@ def test_checking_a_live_sender_of_this_host_leaves_its_process_alone():
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_live_sender_run_by_another_user_of_this_host_is_not_taken_over():
+    """Signal 0 to another user's process is refused (EPERM): it exists, so its sender
+    lives. Pid 1 always runs, as root; a test run by root asks from a child that gave
+    root up (root may signal anyone)."""
+    sender_id = f"{socket.gethostname()}:1:abcdef"
+    later = NOW + timedelta(seconds=1)
+    if os.getuid() != 0:
+        assert senders.sender_is_gone(sender_id, NOW, later) is False
+        return
+    child = os.fork()
+    if child == 0:
+        code = 2
+        try:
+            os.setuid(65534)  # nobody
+            code = 0 if senders.sender_is_gone(sender_id, NOW, later) is False else 1
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # 1: taken for gone, 2: the check failed
