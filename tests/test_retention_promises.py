@@ -12,7 +12,7 @@ import pytest
 from campaign_helpers import new_campaign
 
 from weprode import tokens, usage_log
-from weprode.db import isoformat
+from weprode.db import isoformat, write_transaction
 from weprode.newsletter import optout, signup, subscribers
 from weprode.privacy import bulk_delete, retention, subscriber_purge
 
@@ -432,6 +432,18 @@ def test_the_copy_path_needs_fifty_thousand_rows_by_default(db):
     db.execute("CREATE TABLE scratch (id INTEGER PRIMARY KEY)")
     assert bulk_delete.worth_rebuilding(db, "scratch", 49_999) is False
     assert bulk_delete.MIN_ROWS == 50_000 and bulk_delete.MIN_SHARE == 0.5
+
+
+def test_rebuilding_a_table_keeps_exactly_the_rows_its_parameterised_condition_names(db):
+    db.execute("CREATE TABLE scratch (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER)")
+    db.execute("CREATE INDEX scratch_n ON scratch (n)")
+    for n in range(1, 7):
+        db.execute("INSERT INTO scratch (n) VALUES (?)", [n])
+    with write_transaction(db):
+        bulk_delete.rebuild_keeping(db, "scratch", "n > ? AND n != ?", [2, 5])
+    assert [row[0] for row in db.execute("SELECT n FROM scratch ORDER BY n")] == [3, 4, 6]
+    indexes = db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'scratch'")
+    assert sorted(row[0] for row in indexes) == ["scratch", "scratch_n"]
 
 
 # A bug found while writing these --------------------------------------------------------
