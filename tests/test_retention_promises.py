@@ -12,7 +12,7 @@ import pytest
 from campaign_helpers import new_campaign
 
 from weprode import tokens, usage_log
-from weprode.db import isoformat, write_transaction
+from weprode.db import connect, isoformat, write_transaction
 from weprode.newsletter import optout, signup, subscribers
 from weprode.privacy import bulk_delete, retention, subscriber_purge
 
@@ -412,6 +412,33 @@ def test_dry_run_of_the_subscriber_purge_keeps_every_row_even_on_the_copy_path(
     assert counts(db) == before
     assert all(history_of(db, gone).values())
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "nothing due"])
+def test_a_subscriber_purge_that_removes_nothing_leaves_the_file_untouched(app, db, dry_run):
+    """No rewrite (VACUUM) of a database that lost no row: another connection sees no
+    change at all (its data_version moves on any write to the file)."""
+    campaign_id = new_campaign(db)
+    churned_at = LONG_AGO_DATE if dry_run else NOW - timedelta(days=1)
+    subscriber_with_history(app, db, "left@example.org", campaign_id, churned_at)
+    watcher = connect(app.config["DATABASE"])
+    version = watcher.execute("PRAGMA data_version").fetchone()[0]
+    due = subscriber_purge.purge_subscribers(
+        db, CUTOFFS["subscribers"], dry_run, requests_before=CUTOFFS["pending_signups"]
+    )
+    assert due == ((1, 1) if dry_run else (0, 0))
+    assert watcher.execute("PRAGMA data_version").fetchone()[0] == version
+    watcher.close()
+
+
+def test_a_subscriber_purge_gives_the_connection_back_with_its_own_cache_size(app, db):
+    db.execute("PRAGMA cache_size=-4000")
+    campaign_id = new_campaign(db)
+    subscriber_with_history(app, db, "gone@example.org", campaign_id, LONG_AGO_DATE)
+    subscriber_purge.purge_subscribers(
+        db, CUTOFFS["subscribers"], False, requests_before=CUTOFFS["pending_signups"]
+    )
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == -4000
 
 
 @pytest.mark.parametrize(
