@@ -1,6 +1,7 @@
 """Mutation testing of the modules that keep the legal promises: `make mutation`.
 
-Two passes over each target module, then one report (devtools/mutation/REPORT.md):
+Two passes over each target module, then the reports (devtools/mutation/REPORT.md, both
+passes, and REPORT-extra.md, the extra pass alone):
 
 1. mutmut (function bodies), run in a scratch copy of the project under
    `mutants/mutmut/`, with its configuration generated from TARGETS (targets.py);
@@ -29,6 +30,7 @@ from .targets import BROWSER_TESTS, JOBS, ROOT, TARGETS, WORK
 
 REPORT = Path(__file__).with_name("REPORT.md")
 REPORT_EXTRA = Path(__file__).with_name("REPORT-extra.md")
+EXTRA_TITLE = "Mutation testing report: the extra pass alone (both passes: REPORT.md)"
 SAVED = WORK / "results"  # each module's latest results per pass, for --assemble
 PASSES = ["mutmut", "extra"]
 
@@ -49,11 +51,12 @@ def project_files():
 
 
 def git_status():
-    """`git status --porcelain`, without the report this tool writes."""
+    """`git status --porcelain`, without the reports this tool writes."""
     out = subprocess.run(
         ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    return {line for line in out.splitlines() if not line.endswith("mutation/REPORT.md")}
+    reports = (REPORT, REPORT_EXTRA)
+    return {line for line in out.splitlines() if not line.endswith(tuple(r.name for r in reports))}
 
 
 def fingerprint(modules):
@@ -141,7 +144,9 @@ def main(argv=None):
     modules = args.modules or list(TARGETS)
     unknown = [module for module in modules if module not in TARGETS]
     if unknown:
-        raise SystemExit(f"not a target (see TARGETS in devtools/mutation/targets.py): {', '.join(unknown)}")
+        raise SystemExit(
+            f"not a target (see TARGETS in devtools/mutation/targets.py): {', '.join(unknown)}"
+        )
     full = modules == list(TARGETS) and not args.only
     destination = args.report or (REPORT if full else WORK / "REPORT.md")
     os.chdir(ROOT)
@@ -180,6 +185,10 @@ def main(argv=None):
             "but are not in its TARGETS list; the extra pass ran them too."
         )
     destination.write_text(report.markdown(results, modules, stale, header))
+    if destination == REPORT:  # a full run: the extra pass alone too
+        extra_results = [result for result in results if result.tool == "extra"]
+        header = header.replace("# Mutation testing report", f"# {EXTRA_TITLE}", 1)
+        REPORT_EXTRA.write_text(report.markdown(extra_results, modules, {}, header))
     report.print_scores(results, modules)
     print(f"report: {destination} ({minutes:.0f} min)")
     return 0
@@ -207,8 +216,7 @@ def assemble():
     header = report_header("\n".join(lines), modules)
     REPORT.write_text(report.markdown(results, modules, stale, header))
     extra = [result for result in results if result.tool == "extra"]
-    title = "Mutation testing report: the extra pass alone (both passes: REPORT.md)"
-    header = report_header("\n".join(lines), modules, title)
+    header = report_header("\n".join(lines), modules, EXTRA_TITLE)
     REPORT_EXTRA.write_text(report.markdown(extra, modules, {}, header))
     report.print_scores(results, modules)
     print(f"report: {REPORT.relative_to(ROOT)}, {REPORT_EXTRA.relative_to(ROOT)}")
