@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import runner
 from .report import Result
-from .targets import BROWSER_TESTS, JOBS, OWN_TESTS_ONLY, ROOT, TARGETS, WORK
+from .targets import BROWSER_TESTS, JOBS, NOT_FOR_MUTMUT, OWN_TESTS_ONLY, ROOT, TARGETS, WORK
 
 
 def mutmut_groups(modules):
@@ -25,7 +25,8 @@ def mutmut_groups(modules):
     others share one run in which mutmut may pick any non-browser test.
     """
     shared = [module for module in modules if module not in OWN_TESTS_ONLY]
-    groups = [(WORK / "mutmut", shared, ["tests", f"--ignore={BROWSER_TESTS}"])] if shared else []
+    ignored = [f"--ignore={name}" for name in [BROWSER_TESTS, *NOT_FOR_MUTMUT]]
+    groups = [(WORK / "mutmut", shared, ["tests", *ignored])] if shared else []
     for module in modules:
         if module in OWN_TESTS_ONLY:
             stage = WORK / f"mutmut-{Path(module).stem}"
