@@ -160,16 +160,20 @@ def mutmut_results(stage, modules):
 
 
 def retest_untested(stage, results):
-    """Test the mutants mutmut found no test for, with their module's TARGETS files.
+    """Test again, with their module's TARGETS files, the mutants mutmut found no test
+    for or could not judge.
 
     mutmut chooses tests by the calls it records in the test process, so a function
     that runs only in a child process (the crash test's `flask campaigns send` taking
     over a dead sender) looks untested. The mutant is still selectable in any process
     by MUTANT_UNDER_TEST, which children inherit; so run the module's test files in a
-    fresh pytest in mutmut's directory with that variable set.
+    fresh pytest in mutmut's directory with that variable set. mutmut calls
+    *suspicious* a run whose process ended by a signal it does not know, such as the
+    SIGHUP a mutant `os.kill(pid, 0)` -> `os.kill(pid, 1)` sends to its own process:
+    the fresh run says whether the tests fail.
     """
     directory = stage / "mutants"
-    todo = [result for result in results if result.status == "no tests"]
+    todo = [result for result in results if result.status in ("no tests", "other")]
     timeouts = {}
 
     def environment(name):
@@ -182,7 +186,7 @@ def retest_untested(stage, results):
         if status != "survived":
             raise SystemExit(f"{path}: the tests fail in {directory} without any mutant")
         timeouts[path] = max(60, 3 * seconds + 30)
-    print(f"mutmut: {len(todo)} mutants without tests, retried with TARGETS", flush=True)
+    print(f"mutmut: {len(todo)} mutants without tests or verdict, retried with TARGETS", flush=True)
 
     def one(result):
         timeout = timeouts[result.path]
