@@ -295,6 +295,25 @@ def test_unconfirmed_signups_leave_only_a_monthly_count(app, db):
     ]
 
 
+def test_the_monthly_count_of_unconfirmed_signups_counts_exactly_the_rows_deleted(app, db):
+    """What is kept of deleted signups is one count per month of the rows deleted: not
+    the signup at the boundary (kept), not the other subscribers."""
+    add_pending(db, "august@example.org", datetime(2026, 8, 10, tzinfo=UTC))
+    add_pending(db, "sept1@example.org", datetime(2026, 9, 3, tzinfo=UTC))
+    add_pending(db, "sept2@example.org", datetime(2026, 9, 4, tzinfo=UTC))
+    add_pending(db, "edge@example.org", CUTOFFS["pending_signups"])
+    db.execute(
+        "INSERT INTO subscribers (email, language, status, source, created_at, confirmed_at) "
+        "VALUES ('active@example.org', 'en', 'active', 'form', ?, ?)",
+        [LONG_AGO, LONG_AGO],
+    )
+    with app.app_context():
+        retention.purge(db, NOW)
+    counted = [row for row in retention.statistics(db) if row["metric"] == "unconfirmed_signups"]
+    assert [(row["month"], row["value"]) for row in counted] == [("2026-08", 1), ("2026-09", 2)]
+    assert subscribers.find_by_email(db, "edge@example.org")["status"] == "pending"
+
+
 def test_access_log_files_are_kept_365_days_and_deleted_after(app, db, tmp_path):
     folder = tmp_path / "logs"
     folder.mkdir()
