@@ -5,7 +5,9 @@ Written against mutation-testing survivors (issue 17). Boundaries are written ou
 dates here, not computed from `retention.RULES`, so a changed period fails a test.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,18 @@ CUTOFFS = {
     "mail_limits": datetime(2026, 11, 24, 12, 0, tzinfo=UTC),  # 2 days
     "rights_requests": datetime(2021, 11, 26, 12, 0, tzinfo=UTC),  # 5 years
 }
+
+
+# The table the privacy page publishes (FACTS.md): what we keep, and for how long.
+PUBLISHED_PERIODS = [
+    ("Commercial and prospecting data (contact and meeting requests)", "3 years"),
+    ("Data needed to manage a contract", "10 years, or until the end of any pending dispute"),
+    ("Newsletter subscribers’ data, with the e-mails we sent them", "3 years"),
+    ("Newsletter signups never confirmed", "30 days"),
+    ("Website login and usage data (access logs, staff logins and actions)", "1 year"),
+    ("Records that limit how often we mail one address", "2 days"),
+    ("Records of requests to exercise your rights", "5 years, to prove we answered"),
+]
 
 
 # Rows of each category, inserted as the application stores them -------------------------
@@ -165,6 +179,12 @@ EVERYTHING_DUE = {
 
 
 # Dry runs ---------------------------------------------------------------------------
+
+
+def test_the_privacy_page_publishes_every_retention_period_even_for_data_kept_elsewhere(client):
+    html = client.get("/privacy").get_data(as_text=True)
+    rows = re.findall(r'<th scope="row">([^<]*)</th>\s*<td>([^<]*)</td>', html)
+    assert [(unescape(data), unescape(period)) for data, period in rows] == PUBLISHED_PERIODS
 
 
 def test_dry_run_deletes_nothing_in_any_category(app, db):
