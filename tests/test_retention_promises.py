@@ -383,10 +383,10 @@ def history_of(db, subscriber_id):
     }
 
 
-def subscriber_with_history(app, db, email, campaign_id, churned_at=None):
+def subscriber_with_history(app, db, email, campaign_id, churned_at=None, added_at=LONG_AGO_DATE):
     """A subscriber added by staff (consent, event), mailed once, maybe churned since."""
     with app.app_context():
-        subscriber_id, _ = subscribers.add_confirmed(db, email, "test", LONG_AGO_DATE)
+        subscriber_id, _ = subscribers.add_confirmed(db, email, "test", added_at)
         if churned_at:
             optout.unsubscribe(db, subscriber_id, "one-click", churned_at, campaign_id)
     db.execute(
@@ -394,6 +394,34 @@ def subscriber_with_history(app, db, email, campaign_id, churned_at=None):
         [campaign_id, subscriber_id],
     )
     return subscriber_id
+
+
+def test_purged_subscribers_leave_exact_monthly_counts_that_add_up_across_purges(app, db):
+    """Per month of the event: signups by kind, churns by source, unsubscribes by
+    campaign; deliveries by the campaign's month. A second purge adds to the first."""
+    campaign_id = new_campaign(db)
+    campaign_month = db["campaigns"].get(campaign_id)["created_at"][:7]
+    for day in (10, 20):
+        subscriber_with_history(
+            app, db, f"march{day}@example.org", campaign_id, datetime(2020, 3, day, tzinfo=UTC)
+        )
+    with app.app_context():
+        retention.purge(db, NOW)
+    april = datetime(2020, 4, 2, tzinfo=UTC)
+    added = datetime(2016, 5, 1, tzinfo=UTC)
+    subscriber_with_history(app, db, "april@example.org", campaign_id, april, added_at=added)
+    with app.app_context():
+        retention.purge(db, NOW)
+    rows = [tuple(row.values()) for row in retention.statistics(db)]
+    assert rows == [
+        ("2015-01", "signups", "added_by_staff", 2),
+        ("2016-05", "signups", "added_by_staff", 1),
+        ("2020-03", "campaign_unsubscribes", str(campaign_id), 2),
+        ("2020-03", "churn", "one-click", 2),
+        ("2020-04", "campaign_unsubscribes", str(campaign_id), 1),
+        ("2020-04", "churn", "one-click", 1),
+        (campaign_month, "campaign_deliveries", f"{campaign_id}:sent", 3),
+    ]
 
 
 @pytest.mark.parametrize("path", ["delete", "copy-survivors"])
