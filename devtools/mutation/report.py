@@ -10,6 +10,8 @@ from pathlib import Path
 from .sql import is_sql
 
 EQUIVALENT_FILE = Path(__file__).with_name("equivalent.txt")
+# Survivors left on purpose, with why: they stay in the score (unlike equivalents).
+SURVIVORS_FILE = Path(__file__).with_name("survivors.txt")
 KILLED = ("killed", "timeout")
 NOT_KILLED = ("survived", "no tests", "other")
 
@@ -53,7 +55,7 @@ def assign_ids(results):
 
 
 def load_equivalents(path=EQUIVALENT_FILE):
-    """{id: reason} from equivalent.txt (`<id>  <reason>` per line, # comments)."""
+    """{id: reason} from equivalent.txt or survivors.txt (`<id>  <reason>` per line)."""
     equivalents = {}
     if not path.exists():
         return equivalents
@@ -155,6 +157,7 @@ def short(text, width=90):
 def survivor_lines(results, modules):
     """Every mutant not killed and not accepted as equivalent, by module and line."""
     lines = []
+    reasons = load_equivalents(SURVIVORS_FILE)
     for module in modules:
         alive = [r for r in results if r.path == module and r.status in NOT_KILLED]
         if not alive:
@@ -165,7 +168,9 @@ def survivor_lines(results, modules):
             if r.description:
                 what = f"{short(r.description)}: `{short(r.before)}` -> `{short(r.after)}`"
             status = "" if r.status == "survived" else f", {r.status}"
-            lines.append(f"- `{r.path}:{r.line}` {r.scope} [{r.tool}{status}] {what} — `{r.id}`")
+            line = f"- `{r.path}:{r.line}` {r.scope} [{r.tool}{status}] {what} — `{r.id}`"
+            reason = reasons.get(r.id, "no reason recorded in survivors.txt")
+            lines.append(f"{line}. Left: {reason}")
     return lines
 
 
