@@ -152,6 +152,7 @@ def main(argv=None):
     os.chdir(ROOT)
     WORK.mkdir(exist_ok=True)
     status_before, targets_before = git_status(), fingerprint(modules)
+    stamp = run_stamp()  # what the scratch copies are made from
     started = time.monotonic()
     files = [name for name in project_files() if not name.startswith("mutants/")]
     results, unlisted = [], {}
@@ -175,10 +176,10 @@ def main(argv=None):
         if git_status() != status_before:
             print("warning: the working tree changed during the run", file=sys.stderr)
     minutes = (time.monotonic() - started) / 60
-    report.save(results, SAVED, modules, [args.only] if args.only else PASSES, run_stamp())
+    report.save(results, SAVED, modules, [args.only] if args.only else PASSES, stamp)
     report.assign_ids(results)
     stale = report.apply_equivalents(results, report.load_equivalents())
-    header = report_header(run_made(minutes, args.only), modules)
+    header = report_header(run_made(stamp, minutes, args.only), modules)
     for module, test_files in unlisted.items():
         header += (
             f"\n\nNote: {', '.join(test_files)} reach `{module}` in-process (mutmut's stats) "
@@ -204,7 +205,7 @@ def assemble():
         "Assembled by `devtools/mutation/run.py --assemble` from the latest run of each "
         "module and pass (a run of one module replaces only that module's results):",
         "",
-        "| module | mutmut pass run | extra pass run |",
+        "| module | mutmut pass run (start) | extra pass run (start) |",
         "|---|---|---|",
     ]
     for module in modules:
@@ -232,16 +233,13 @@ def run_stamp():
     return {"date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC", "commit": commit + dirty}
 
 
-def run_made(minutes, only):
-    """The report's sentence on how a run made it."""
-    stamp = run_stamp()
-    commit, _, dirty = stamp["commit"].partition(" ")
-    dirty = f" {dirty}" if dirty else ""
+def run_made(stamp, minutes, only):
+    """The report's sentence on how a run made it (`stamp`: when it started, on what)."""
     passes = {None: "both passes", "mutmut": "mutmut pass only", "extra": "extra pass only"}
     return (
-        f"Written by `make mutation` (`devtools/mutation/run.py`, {passes[only]}) on "
-        f"{datetime.now(UTC):%Y-%m-%d} at commit `{commit}`{dirty}; the run took "
-        f"{minutes:.0f} minutes on 2 cores."
+        f"Written by `make mutation` (`devtools/mutation/run.py`, {passes[only]}), started "
+        f"{stamp['date']} at commit `{stamp['commit']}`; the run took {minutes:.0f} "
+        "minutes on 2 cores."
     )
 
 
