@@ -497,7 +497,8 @@ def test_audience_is_the_active_subscribers_of_the_campaign_language(app, db):
 
 def test_schedule_needs_a_time_strictly_in_the_future(app, db):
     before, campaign_id, after = new_campaign(db), new_campaign(db), new_campaign(db)
-    with pytest.raises(ledger.CampaignStateError):
+    # The staff page shows this sentence as the reason (409).
+    with pytest.raises(ledger.CampaignStateError, match=r"^Choose a time in the future\.$"):
         ledger.schedule(db, campaign_id, NOW, NOW)
     assert ledger.get(db, campaign_id)["status"] == "draft"
     ledger.schedule(db, campaign_id, NOW + timedelta(seconds=1), NOW)
@@ -600,3 +601,15 @@ def test_deliveries_for_lists_one_subscribers_campaigns_newest_first(app, db):
         "Summer",
     ]
     assert [row["status"] for row in ledger.deliveries_for(db, second_person)] == ["queued"] * 3
+
+
+def test_a_subscribers_page_lists_their_latest_hundred_deliveries(app, db):
+    [person] = add_subscribers(app, db, people(1))
+    campaign_ids = [new_campaign(db, subject=f"Issue {n}") for n in range(101)]
+    for campaign_id in campaign_ids:
+        db.execute(
+            "INSERT INTO deliveries (campaign_id, subscriber_id) VALUES (?, ?)",
+            [campaign_id, person],
+        )
+    listed = ledger.deliveries_for(db, person)
+    assert [row["campaign_id"] for row in listed] == campaign_ids[:0:-1]  # not the oldest

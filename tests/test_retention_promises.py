@@ -5,14 +5,16 @@ Written against mutation-testing survivors (issue 17). Boundaries are written ou
 dates here, not computed from `retention.RULES`, so a changed period fails a test.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 
 import pytest
 from campaign_helpers import new_campaign
 
 from weprode import tokens, usage_log
-from weprode.db import isoformat
+from weprode.db import connect, isoformat, write_transaction
 from weprode.newsletter import optout, signup, subscribers
 from weprode.privacy import bulk_delete, retention, subscriber_purge
 
@@ -31,6 +33,18 @@ CUTOFFS = {
     "rights_requests": datetime(2021, 11, 26, 12, 0, tzinfo=UTC),  # 5 years
     "bounce_reports": datetime(2026, 10, 27, 12, 0, tzinfo=UTC),  # 30 days
 }
+
+
+# The table the privacy page publishes (FACTS.md): what we keep, and for how long.
+PUBLISHED_PERIODS = [
+    ("Commercial and prospecting data (contact and meeting requests)", "3 years"),
+    ("Data needed to manage a contract", "10 years, or until the end of any pending dispute"),
+    ("Newsletter subscribers’ data, with the e-mails we sent them", "3 years"),
+    ("Newsletter signups never confirmed", "30 days"),
+    ("Website login and usage data (access logs, staff logins and actions)", "1 year"),
+    ("Records that limit how often we mail one address", "2 days"),
+    ("Records of requests to exercise your rights", "5 years, to prove we answered"),
+]
 
 
 # Rows of each category, inserted as the application stores them -------------------------
@@ -178,6 +192,12 @@ EVERYTHING_DUE = {
 # Dry runs ---------------------------------------------------------------------------
 
 
+def test_the_privacy_page_publishes_every_retention_period_even_for_data_kept_elsewhere(client):
+    html = client.get("/privacy").get_data(as_text=True)
+    rows = re.findall(r'<th scope="row">([^<]*)</th>\s*<td>([^<]*)</td>', html)
+    assert [(unescape(data), unescape(period)) for data, period in rows] == PUBLISHED_PERIODS
+
+
 def test_dry_run_deletes_nothing_in_any_category(app, db):
     folder = one_of_everything_due(app, db)
     before, files = counts(db), sorted(folder.iterdir())
@@ -313,6 +333,25 @@ def test_unconfirmed_signups_leave_only_a_monthly_count(app, db):
     ]
 
 
+def test_the_monthly_count_of_unconfirmed_signups_counts_exactly_the_rows_deleted(app, db):
+    """What is kept of deleted signups is one count per month of the rows deleted: not
+    the signup at the boundary (kept), not the other subscribers."""
+    add_pending(db, "august@example.org", datetime(2026, 8, 10, tzinfo=UTC))
+    add_pending(db, "sept1@example.org", datetime(2026, 9, 3, tzinfo=UTC))
+    add_pending(db, "sept2@example.org", datetime(2026, 9, 4, tzinfo=UTC))
+    add_pending(db, "edge@example.org", CUTOFFS["pending_signups"])
+    db.execute(
+        "INSERT INTO subscribers (email, language, status, source, created_at, confirmed_at) "
+        "VALUES ('active@example.org', 'en', 'active', 'form', ?, ?)",
+        [LONG_AGO, LONG_AGO],
+    )
+    with app.app_context():
+        retention.purge(db, NOW)
+    counted = [row for row in retention.statistics(db) if row["metric"] == "unconfirmed_signups"]
+    assert [(row["month"], row["value"]) for row in counted] == [("2026-08", 1), ("2026-09", 2)]
+    assert subscribers.find_by_email(db, "edge@example.org")["status"] == "pending"
+
+
 def test_access_log_files_are_kept_365_days_and_deleted_after(app, db, tmp_path):
     folder = tmp_path / "logs"
     folder.mkdir()
@@ -362,10 +401,10 @@ def history_of(db, subscriber_id):
     }
 
 
-def subscriber_with_history(app, db, email, campaign_id, churned_at=None):
+def subscriber_with_history(app, db, email, campaign_id, churned_at=None, added_at=LONG_AGO_DATE):
     """A subscriber added by staff (consent, event), mailed once, maybe churned since."""
     with app.app_context():
-        subscriber_id, _ = subscribers.add_confirmed(db, email, "test", LONG_AGO_DATE)
+        subscriber_id, _ = subscribers.add_confirmed(db, email, "test", added_at)
         if churned_at:
             optout.unsubscribe(db, subscriber_id, "one-click", churned_at, campaign_id)
     db.execute(
@@ -373,6 +412,35 @@ def subscriber_with_history(app, db, email, campaign_id, churned_at=None):
         [campaign_id, subscriber_id],
     )
     return subscriber_id
+
+
+def test_purged_subscribers_leave_exact_monthly_counts_that_add_up_across_purges(app, db):
+    """Per month of the event: signups by kind, churns by source, unsubscribes by
+    campaign; deliveries by the campaign's month. A second purge adds to the first."""
+    campaign_id = new_campaign(db)
+    campaign_month = db["campaigns"].get(campaign_id)["created_at"][:7]
+    # One purge over two months of each event: each month is counted on its own.
+    march, april = datetime(2020, 3, 10, tzinfo=UTC), datetime(2020, 4, 2, tzinfo=UTC)
+    added = datetime(2016, 5, 1, tzinfo=UTC)
+    subscriber_with_history(app, db, "march@example.org", campaign_id, march)
+    subscriber_with_history(app, db, "april@example.org", campaign_id, april, added_at=added)
+    with app.app_context():
+        retention.purge(db, NOW)
+    # A later purge adds to those counts.
+    later = datetime(2020, 3, 20, tzinfo=UTC)
+    subscriber_with_history(app, db, "march20@example.org", campaign_id, later)
+    with app.app_context():
+        retention.purge(db, NOW)
+    rows = [tuple(row.values()) for row in retention.statistics(db)]
+    assert rows == [
+        ("2015-01", "signups", "added_by_staff", 2),
+        ("2016-05", "signups", "added_by_staff", 1),
+        ("2020-03", "campaign_unsubscribes", str(campaign_id), 2),
+        ("2020-03", "churn", "one-click", 2),
+        ("2020-04", "campaign_unsubscribes", str(campaign_id), 1),
+        ("2020-04", "churn", "one-click", 1),
+        (campaign_month, "campaign_deliveries", f"{campaign_id}:sent", 3),
+    ]
 
 
 @pytest.mark.parametrize("path", ["delete", "copy-survivors"])
@@ -432,6 +500,33 @@ def test_dry_run_of_the_subscriber_purge_keeps_every_row_even_on_the_copy_path(
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry run", "nothing due"])
+def test_a_subscriber_purge_that_removes_nothing_leaves_the_file_untouched(app, db, dry_run):
+    """No rewrite (VACUUM) of a database that lost no row: another connection sees no
+    change at all (its data_version moves on any write to the file)."""
+    campaign_id = new_campaign(db)
+    churned_at = LONG_AGO_DATE if dry_run else NOW - timedelta(days=1)
+    subscriber_with_history(app, db, "left@example.org", campaign_id, churned_at)
+    watcher = connect(app.config["DATABASE"])
+    version = watcher.execute("PRAGMA data_version").fetchone()[0]
+    due = subscriber_purge.purge_subscribers(
+        db, CUTOFFS["subscribers"], dry_run, requests_before=CUTOFFS["pending_signups"]
+    )
+    assert due == ((1, 1) if dry_run else (0, 0))
+    assert watcher.execute("PRAGMA data_version").fetchone()[0] == version
+    watcher.close()
+
+
+def test_a_subscriber_purge_gives_the_connection_back_with_its_own_cache_size(app, db):
+    db.execute("PRAGMA cache_size=-4000")
+    campaign_id = new_campaign(db)
+    subscriber_with_history(app, db, "gone@example.org", campaign_id, LONG_AGO_DATE)
+    subscriber_purge.purge_subscribers(
+        db, CUTOFFS["subscribers"], False, requests_before=CUTOFFS["pending_signups"]
+    )
+    assert db.execute("PRAGMA cache_size").fetchone()[0] == -4000
+
+
 @pytest.mark.parametrize(
     "table_rows, doomed, worth",
     [(8, 3, False), (8, 4, True), (10, 4, False), (10, 5, True), (10, 10, True)],
@@ -450,6 +545,18 @@ def test_the_copy_path_needs_fifty_thousand_rows_by_default(db):
     db.execute("CREATE TABLE scratch (id INTEGER PRIMARY KEY)")
     assert bulk_delete.worth_rebuilding(db, "scratch", 49_999) is False
     assert bulk_delete.MIN_ROWS == 50_000 and bulk_delete.MIN_SHARE == 0.5
+
+
+def test_rebuilding_a_table_keeps_exactly_the_rows_its_parameterised_condition_names(db):
+    db.execute("CREATE TABLE scratch (id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER)")
+    db.execute("CREATE INDEX scratch_n ON scratch (n)")
+    for n in range(1, 7):
+        db.execute("INSERT INTO scratch (n) VALUES (?)", [n])
+    with write_transaction(db):
+        bulk_delete.rebuild_keeping(db, "scratch", "n > ? AND n != ?", [2, 5])
+    assert [row[0] for row in db.execute("SELECT n FROM scratch ORDER BY n")] == [3, 4, 6]
+    indexes = db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'scratch'")
+    assert sorted(row[0] for row in indexes) == ["scratch", "scratch_n"]
 
 
 # A bug found while writing these --------------------------------------------------------

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from campaign_helpers import new_campaign
+from flask import request
 from newsletter_helpers import link_path, sign_up, unsubscribe_path
 
-from weprode import tokens, usage_log
+from weprode import security, tokens, usage_log
 from weprode.db import parse_timestamp, utcnow
 from weprode.newsletter import subscribers
 
@@ -117,6 +118,28 @@ def test_refused_request_is_written_to_the_security_log(app, client):
     client.post("/newsletter", data=INVALID_SIGNUP, headers={"Origin": "null"})
     [line] = [line for line in security_lines(app) if "cross_origin_rejected" in line]
     assert 'origin="null"' in line and "method=POST" in line
+
+
+@pytest.mark.parametrize(
+    "headers, logged",
+    [
+        ({"Origin": "null"}, 'origin="null" fetch_site="-"'),
+        ({"Sec-Fetch-Site": "cross-site"}, 'origin="-" fetch_site="cross-site"'),
+    ],
+)
+def test_security_log_names_the_rejection_and_both_headers_with_a_dash_for_a_missing_one(
+    app, client, headers, logged
+):
+    client.post("/newsletter", data=INVALID_SIGNUP, headers=headers)
+    [line] = security_lines(app)
+    assert " kind=cross_origin_rejected " in line
+    assert line.endswith(logged)
+
+
+def test_refusal_page_says_why_in_words(client):
+    response = client.post("/newsletter", data=INVALID_SIGNUP, headers={"Origin": "null"})
+    expected = '<p class="error-detail">This form can only be sent from our own pages.</p>'
+    assert expected in response.get_data(as_text=True)
 
 
 def test_a_valid_signup_from_our_own_page_goes_through(app, client, db, mailbox):
@@ -243,3 +266,76 @@ def test_a_views_own_policy_replaces_the_default_instead_of_doubling_it(app, db,
     assert len(document.headers.getlist("Content-Security-Policy")) == 1
     assert document.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
     assert document.headers.getlist("X-Content-Type-Options") == ["nosniff"]
+
+
+# What a view can be marked with ----------------------------------------------------------
+# The marks are applied at import time to the real views; these views are marked here,
+# during the test, so a change to the marking itself is seen.
+
+DEFAULT_LIMIT = 100
+UPLOAD_LIMIT = 1000
+OWN_HSTS = "max-age=60"
+
+
+@pytest.fixture
+def marked_app(make_app):
+    """An app with four extra views (none reads the body unless asked): plain, exempt
+    from the cross-origin check, allowed a larger body, and one setting its own HSTS.
+    The list `marked_app.ran` records the views that ran."""
+    app = make_app(MAX_CONTENT_LENGTH=DEFAULT_LIMIT, TEST_UPLOAD_LIMIT=UPLOAD_LIMIT)
+    app.ran = []
+
+    def view(name, read_body=False):
+        def run():
+            app.ran.append(name)
+            return f"{len(request.get_data())} bytes" if read_body else name
+
+        run.__name__ = f"test_{name}"
+        return run
+
+    app.add_url_rule("/test/plain", view_func=view("plain"), methods=["GET", "POST"])
+    exempt = security.cross_origin_exempt(view("exempt"))
+    app.add_url_rule("/test/exempt", view_func=exempt, methods=["POST"])
+    upload = security.larger_body_allowed("TEST_UPLOAD_LIMIT")(view("upload", read_body=True))
+    app.add_url_rule("/test/upload", view_func=upload, methods=["POST"])
+
+    def own_hsts():
+        return "own", {"Strict-Transport-Security": OWN_HSTS}
+
+    app.add_url_rule("/test/own-hsts", view_func=own_hsts)
+    return app
+
+
+def test_a_view_marked_cross_origin_exempt_takes_cross_site_posts_and_others_do_not(marked_app):
+    client = marked_app.test_client()
+    cross_site = {"Sec-Fetch-Site": "cross-site", "Origin": "https://mail.provider.example"}
+    assert client.post("/test/exempt", headers=cross_site).status_code == 200
+    assert client.post("/test/plain", headers=cross_site).status_code == 403
+    assert marked_app.ran == ["exempt"]
+
+
+def test_a_body_over_the_limit_is_refused_before_the_view_runs(marked_app):
+    client = marked_app.test_client()
+    assert client.post("/test/plain", data=b"x" * (DEFAULT_LIMIT + 1)).status_code == 413
+    assert marked_app.ran == []
+    assert client.post("/test/plain", data=b"x" * DEFAULT_LIMIT).status_code == 200
+    assert marked_app.ran == ["plain"]
+
+
+def test_a_view_allowed_a_larger_body_takes_it_up_to_its_own_limit_only(marked_app):
+    client = marked_app.test_client()
+    response = client.post("/test/upload", data=b"x" * UPLOAD_LIMIT)
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "1000 bytes")
+    assert client.post("/test/upload", data=b"x" * (UPLOAD_LIMIT + 1)).status_code == 413
+    assert client.post("/test/plain", data=b"x" * UPLOAD_LIMIT).status_code == 413
+    assert marked_app.ran == ["upload"]
+
+
+def test_a_request_without_a_body_is_never_refused_for_its_size(make_app):
+    client = make_app(MAX_CONTENT_LENGTH=0).test_client()
+    assert client.get("/").status_code == 200
+
+
+def test_a_views_own_hsts_is_kept_over_https(marked_app):
+    response = marked_app.test_client().get("/test/own-hsts", base_url="https://localhost")
+    assert response.headers.getlist("Strict-Transport-Security") == [OWN_HSTS]

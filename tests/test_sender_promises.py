@@ -243,3 +243,20 @@ def test_checking_a_live_sender_of_this_host_leaves_its_process_alone():
     finally:
         child.kill()
         child.wait()
+
+
+def test_a_live_sender_run_by_another_user_of_this_host_is_not_taken_over():
+    """Signal 0 to another user's process is refused (EPERM): it exists, so its sender
+    lives. Pid 1 always runs, as root. Root may signal anyone, so a test run by root
+    asks as nobody, keeping root as its saved id to come back to."""
+    sender_id = f"{socket.gethostname()}:1:abcdef"
+    later = NOW + timedelta(seconds=1)
+    if os.getuid() != 0:
+        assert senders.sender_is_gone(sender_id, NOW, later) is False
+        return
+    os.setresuid(65534, 65534, 0)
+    try:
+        gone = senders.sender_is_gone(sender_id, NOW, later)
+    finally:
+        os.setresuid(0, 0, 0)
+    assert gone is False

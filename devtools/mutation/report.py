@@ -1,11 +1,17 @@
 """Scores and the Markdown report, for the results of both passes."""
 
+import hashlib
+import json
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from .sql import is_sql
+
 EQUIVALENT_FILE = Path(__file__).with_name("equivalent.txt")
+# Survivors left on purpose, with why: they stay in the score (unlike equivalents).
+SURVIVORS_FILE = Path(__file__).with_name("survivors.txt")
 KILLED = ("killed", "timeout")
 NOT_KILLED = ("survived", "no tests", "other")
 
@@ -28,14 +34,17 @@ class Result:
     name: str = ""  # mutmut's name for the mutant (for `mutmut show NAME` in mutants/mutmut)
 
 
+def digest(*parts):
+    """A short stable hash of some strings."""
+    return hashlib.sha1("\n".join(parts).encode()).hexdigest()[:8]
+
+
 def assign_ids(results):
     """Give each result a stable id: file, function and a hash of the changed line.
 
     Line numbers are left out on purpose, so an entry in equivalent.txt survives edits
     elsewhere in the file; identical edits in one function get -2, -3 ...
     """
-    from .extra import digest
-
     seen = Counter()
     for result in results:
         base = f"{result.path}::{result.scope}::" + digest(
@@ -46,7 +55,7 @@ def assign_ids(results):
 
 
 def load_equivalents(path=EQUIVALENT_FILE):
-    """{id: reason} from equivalent.txt (`<id>  <reason>` per line, # comments)."""
+    """{id: reason} from equivalent.txt or survivors.txt (`<id>  <reason>` per line)."""
     equivalents = {}
     if not path.exists():
         return equivalents
@@ -66,8 +75,6 @@ def sql_case_only(result):
     names ignore case, so such a mutant can only be killed when it touches a quoted
     value ('table' -> 'TABLE'), which this check leaves alone.
     """
-    from .extra import is_sql
-
     before, after = result.before, result.after
     return (
         before != after
@@ -150,6 +157,7 @@ def short(text, width=90):
 def survivor_lines(results, modules):
     """Every mutant not killed and not accepted as equivalent, by module and line."""
     lines = []
+    reasons = load_equivalents(SURVIVORS_FILE)
     for module in modules:
         alive = [r for r in results if r.path == module and r.status in NOT_KILLED]
         if not alive:
@@ -160,7 +168,9 @@ def survivor_lines(results, modules):
             if r.description:
                 what = f"{short(r.description)}: `{short(r.before)}` -> `{short(r.after)}`"
             status = "" if r.status == "survived" else f", {r.status}"
-            lines.append(f"- `{r.path}:{r.line}` {r.scope} [{r.tool}{status}] {what} — `{r.id}`")
+            line = f"- `{r.path}:{r.line}` {r.scope} [{r.tool}{status}] {what} — `{r.id}`"
+            reason = reasons.get(r.id, "no reason recorded in survivors.txt")
+            lines.append(f"{line}. Left: {reason}")
     return lines
 
 
@@ -201,3 +211,36 @@ def print_scores(results, modules):
         name = module or "all"
         equivalent = counts["equivalent"]
         print(f"{name:40} {score:>8}  ({alive} alive, {equivalent} equivalent, {total} total)")
+
+
+def saved_file(directory, module, tool):
+    """Where one module's results of one pass are kept between runs."""
+    return Path(directory) / f"{module.replace('/', '.')}.{tool}.json"
+
+
+def save(results, directory, modules, tools, stamp):
+    """Keep each module's results of each pass run, with `stamp` (date, commit).
+
+    A later run of one module replaces only that module's file, so a report can be
+    assembled from the latest run of every module and pass (`run.py --assemble`).
+    """
+    Path(directory).mkdir(parents=True, exist_ok=True)
+    for module in modules:
+        for tool in tools:
+            chosen = [asdict(r) for r in results if r.path == module and r.tool == tool]
+            record = {"stamp": stamp, "results": chosen}
+            saved_file(directory, module, tool).write_text(json.dumps(record, indent=1))
+
+
+def load_saved(directory, modules, tools):
+    """(results, {(module, tool): stamp}) from the files `save` wrote; missing ones skipped."""
+    results, stamps = [], {}
+    for module in modules:
+        for tool in tools:
+            path = saved_file(directory, module, tool)
+            if not path.exists():
+                continue
+            record = json.loads(path.read_text())
+            stamps[module, tool] = record["stamp"]
+            results += [Result(**fields) for fields in record["results"]]
+    return results, stamps
