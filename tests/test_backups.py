@@ -231,3 +231,47 @@ def test_a_restore_keeps_the_unsubscribes_and_erasures_made_after_the_backup(
         assert subscribers.is_suppressed(restored, "sam@example.org")
         assert not subscribers.is_suppressed(restored, "kim@example.org")
     restored.close()
+
+
+def test_a_restore_counts_only_what_happened_after_the_backup_and_keeps_objections(
+    app, db, runner, client
+):
+    """Ann left before the backup; Sam and Lou after it; Olga, only a prospect, objected."""
+    ann, sam, lou = add_subscribers(
+        app,
+        db,
+        [
+            ("ann@example.org", "Ann", "en"),
+            ("sam@example.org", "Sam", "en"),
+            ("lou@example.org", "Lou", "fr"),
+        ],
+    )
+    assert send_contact(client, email="olga@example.org").status_code in (200, 302, 303)
+    with app.app_context():
+        optout.unsubscribe(db, ann, "page", utcnow())
+    path = backup_now(runner)
+    now = utcnow()
+    with app.app_context():
+        optout.unsubscribe(db, sam, "one-click", now)
+        optout.unsubscribe(db, lou, "one-click", now)
+        olga_request = rights.record_offline(db, "olga@example.org", "object", now)
+        rights.object_to_marketing(db, olga_request, now)
+
+    result = runner.invoke(args=["backup", "restore", path, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert "carried over 3 suppression(s)" in result.output  # not Ann's, already there
+    assert "2 unsubscribed again, 0 erased again" in result.output
+    restored = connect(app.config["DATABASE"])
+    assert subscribers.get(restored, ann)["churn_source"] == "page"  # untouched
+    assert [subscribers.get(restored, who)["status"] for who in (sam, lou)] == ["churned"] * 2
+    (flag,) = restored.execute(
+        "SELECT marketing_objection_at FROM prospects WHERE email = 'olga@example.org'"
+    ).fetchone()
+    assert flag is not None  # her objection holds for prospecting too
+    assert restored.execute("SELECT source FROM suppressions ORDER BY source").fetchall() == [
+        ("objection",),
+        ("unsubscribe",),
+        ("unsubscribe",),
+        ("unsubscribe",),
+    ]
+    restored.close()

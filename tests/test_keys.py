@@ -15,6 +15,8 @@ from newsletter_helpers import import_confirmed
 
 from weprode import create_app, keys, tokens
 from weprode.config import ConfigError
+from weprode.db import connect
+from weprode.migrations import migrations
 from weprode.newsletter import optout, subscribers
 from weprode.privacy.rights import service as rights
 
@@ -153,3 +155,49 @@ def test_processes_starting_together_agree_on_one_suppression_key(app, make_app,
     with second.app_context():
         assert keys.suppression_key() == one
     assert len(stored_keys(db)) == 1
+
+
+# What databases already hold must keep matching after any deployment: a changed
+# context would refuse every process ("another key") or lose the suppression key.
+GOLDEN_KEY = "golden-key-that-never-changes-0123456789"
+GOLDEN_FINGERPRINT = "d7c76731a694d51e0a72cf50799898d005299290a6c09090a8e960399a1683d7"
+GOLDEN_WRAPPED = "b8dbaaca51cf435104727b61afc2f6d335a77e7a306d8539839eb942c8a727dd"
+
+
+def test_fingerprints_and_wrapped_keys_already_stored_still_match_after_any_deployment():
+    assert keys.fingerprint(GOLDEN_KEY) == GOLDEN_FINGERPRINT
+    assert keys.wrap(keys.hash_key(GOLDEN_KEY), GOLDEN_KEY) == GOLDEN_WRAPPED
+    assert keys.unwrap(GOLDEN_WRAPPED, GOLDEN_KEY) == keys.hash_key(GOLDEN_KEY)
+    # Three purposes, three different values from one key.
+    derived = {keys.fingerprint(GOLDEN_KEY), GOLDEN_WRAPPED, keys.hash_key(GOLDEN_KEY).hex()}
+    assert len(derived) == 3
+
+
+def test_a_key_given_as_bytes_is_the_same_key_as_its_text():
+    text = "a-key-given-as-bytes-in-instance-config-0123456789"
+    assert keys.fingerprint(text.encode()) == keys.fingerprint(text)
+    assert keys.hash_key(text.encode()) == keys.hash_key(text)
+
+
+def test_the_refusal_names_the_database_and_the_fix(app, make_app, app_config):
+    migrated(app)
+    with pytest.raises(keys.KeyMismatch) as refused:
+        make_app(DATABASE=app_config["DATABASE"], SECRET_KEY=KEY_C)
+    message = str(refused.value)
+    assert f"the database {app_config['DATABASE']} is signed" in message
+    assert "set SECRET_KEY in instance/config.py" in message
+    assert "restore instance/secret_key from the backup" in message
+    assert "keep the old key in SECRET_KEY_FALLBACKS" in message
+
+
+def test_a_database_migrated_before_the_key_record_existed_hashes_without_error(
+    app_config, tmp_path
+):
+    """Tables exist but not instance_keys yet: the hash is the one the record will hold."""
+    database = tmp_path / "older.sqlite3"
+    older = connect(database)
+    migrations.apply(older, stop_before="0016_instance_keys")
+    older.close()
+    app = create_app({**app_config, "DATABASE": str(database)}, instance_path=tmp_path / "i")
+    with app.app_context():
+        assert keys.suppression_key() == keys.hash_key(KEY_A)

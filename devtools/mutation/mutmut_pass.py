@@ -36,7 +36,7 @@ def mutmut_groups(modules):
 
 def mutmut_config(modules, selection):
     """The [tool.mutmut] table for the scratch copy's pyproject.toml."""
-    also_copy = ["app.py", "babel.cfg", "templates", "static", "instance", "devtools"]
+    also_copy = ["app.py", "babel.cfg", "templates", "static", "instance", "devtools", "deploy"]
     lines = [
         "",
         "[tool.mutmut]",

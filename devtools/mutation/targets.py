@@ -85,7 +85,12 @@ TARGETS = {
 # Their code runs in nearly every request test, so mutmut would pick hundreds of tests
 # for each mutant: security.py's hooks (40 minutes for the module instead of two), and
 # tokens.py's signing keys and address hashes (440 tests for one function).
-OWN_TESTS_ONLY = {"weprode/security.py", "weprode/tokens.py", "weprode/keys.py"}
+OWN_TESTS_ONLY = {
+    "weprode/security.py",
+    "weprode/tokens.py",
+    "weprode/keys.py",
+    "weprode/operations/reconcile.py",
+}
 
 # Test files mutmut may not pick: they state no promise of a target module, but reach
 # one in-process, so mutmut would run them for each of its mutants. The fuzz test
