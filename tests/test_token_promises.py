@@ -248,7 +248,13 @@ def test_suppression_recorded_during_rotation_outlives_the_old_key(make_app, app
 
 
 def test_salts_are_all_different():
-    salts = [tokens.CONFIRM_SALT, tokens.UNSUBSCRIBE_SALT, tokens.UNDO_SALT, tokens.RIGHTS_SALT]
+    salts = [
+        tokens.CONFIRM_SALT,
+        tokens.UNSUBSCRIBE_SALT,
+        tokens.UNDO_SALT,
+        tokens.RIGHTS_SALT,
+        tokens.DELIVERY_TAG_SALT,
+    ]
     assert len(set(salts)) == len(salts)
 
 
@@ -403,6 +409,21 @@ def test_links_in_mails_already_sent_keep_working_after_any_deployment(make_app)
         soon = GOLDEN_MOMENT + timedelta(minutes=1)
         assert tokens.check_confirm_token(GOLDEN_TOKENS["confirm"], soon).payload[0] == 7
         assert tokens.check_unsubscribe_token(GOLDEN_TOKENS["unsubscribe"]).ok
+
+
+GOLDEN_DELIVERY_TAG = "aiaaaaaaa4aaaaaaao57umi6lhzheg7rym"  # kind 2, subscriber 7, campaign 3
+
+
+def test_bounce_addresses_of_mails_already_sent_still_name_their_delivery(make_app):
+    """A bounce can come back days later: the tag in its envelope must still check."""
+    app = make_app(SECRET_KEY=GOLDEN_KEY)
+    with app.app_context():
+        assert tokens.delivery_tag_maker(2, 3)(7) == GOLDEN_DELIVERY_TAG
+        assert tokens.check_delivery_tag(GOLDEN_DELIVERY_TAG) == tokens.DeliveryTag(2, 7, 3)
+        # A mail of no campaign (a confirmation) names campaign 0, never another one.
+        assert tokens.check_delivery_tag(tokens.delivery_tag_maker(1)(7)) == tokens.DeliveryTag(
+            1, 7, 0
+        )
 
 
 def test_suppression_hashes_already_stored_still_match_after_any_deployment(make_app):

@@ -21,6 +21,8 @@ TARGETS = {
         "tests/test_import.py",
         "tests/test_campaigns.py",
         "tests/test_usage_log.py",
+        "tests/test_deliverability_verp.py",
+        "tests/test_deliverability_ingest.py",
     ],
     "weprode/newsletter/optout.py": [
         "tests/test_optout_promises.py",
