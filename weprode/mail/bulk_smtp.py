@@ -119,9 +119,7 @@ def send_many(
         return report_all(failure, len(messages), on_result), False
     envelope = list(senders) if senders is not None else [sender] * len(messages)
     if not host.has_extn("pipelining"):
-        return send_one_by_one(
-            connection, sender, messages, envelope, on_result=on_result, stop=stop
-        )
+        return send_one_by_one(connection, messages, envelope, on_result=on_result, stop=stop)
     results: list[MailDeliveryError | None] = []
     unresolved = set()
 
@@ -187,20 +185,19 @@ def reply_failure(code: int, message: bytes | str) -> MailDeliveryError | None:
 
 def send_one_by_one(
     connection: Connection,
-    sender: str,
     messages: Sequence[tuple[str, bytes]],
-    senders: Sequence[str] | None = None,
+    envelope: Sequence[str],
     *,
     on_result: ResultCallback | None = None,
     stop: threading.Event | None = None,
 ) -> tuple[list[MailDeliveryError | None], bool]:
-    """`send_many` for relays without PIPELINING."""
+    """`send_many` for relays without PIPELINING; `envelope` is each message's sender."""
     results = []
     for position, (recipient, message) in enumerate(messages):
         if stop is not None and stop.is_set():
             break
         try:
-            send_raw(connection, senders[position] if senders else sender, recipient, message)
+            send_raw(connection, envelope[position], recipient, message)
             failure = None
         except RelayUnavailable as broken:
             # The session is broken: leave the rest for another attempt.
