@@ -189,6 +189,11 @@ def first_row(db: Database, sql: str, params: Sequence | dict = ()) -> dict | No
     return None if row is None else dict(zip(columns, row, strict=True))
 
 
+def read_only(path: str | os.PathLike[str]) -> closing[sqlite3.Connection]:
+    """A plain connection that only reads `path` and never creates it (use with `with`)."""
+    return closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True))
+
+
 def database_holds_data(path: str) -> bool:
     """True when `path` is a database that already has tables (a read-only peek).
 
@@ -198,7 +203,7 @@ def database_holds_data(path: str) -> bool:
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return False
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with read_only(path) as conn:
             return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
     except sqlite3.Error:
         return True

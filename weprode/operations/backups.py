@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .. import keys
+from ..db import read_only
 
 NAME = re.compile(r"weprode-(\d{8}T\d{6}Z)\.sqlite3")
 TIME_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -73,7 +74,7 @@ def create_private(path: Path) -> None:
 def integrity_problems(path: Path) -> list[str]:
     """What `PRAGMA integrity_check` finds wrong with the database at `path` (empty: ok)."""
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with read_only(path) as conn:
             rows = [row[0] for row in conn.execute("PRAGMA integrity_check")]
     except sqlite3.DatabaseError as error:
         return [str(error)]
@@ -149,7 +150,7 @@ def delete_expired(folder: Path, keep_days: int, now: datetime, dry_run: bool) -
 
 def recorded_fingerprint(path: Path) -> str | None:
     """The key fingerprint a backed-up database was signed with, if it recorded one."""
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+    with read_only(path) as conn:
         try:
             row = conn.execute("SELECT key_fingerprint FROM instance_keys").fetchone()
         except sqlite3.OperationalError:
@@ -218,7 +219,7 @@ def replace_database(backup_path: Path, database: Path, now: datetime) -> Path:
     incoming.unlink(missing_ok=True)
     create_private(incoming)
     with (
-        closing(sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True)) as source,
+        read_only(backup_path) as source,
         closing(sqlite3.connect(incoming)) as copy,
     ):
         source.backup(copy)

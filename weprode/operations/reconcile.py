@@ -8,13 +8,12 @@ address matches one is churned, or erased when the entry records an erasure.
 """
 
 import sqlite3
-from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
 from .. import tokens
-from ..db import Database, write_transaction
+from ..db import Database, read_only, write_transaction
 from ..newsletter import optout, subscribers
 from ..privacy.rights import service as rights
 
@@ -40,7 +39,7 @@ def suppressions_in(path: Path) -> list[tuple[str, str, str]]:
     if not path.is_file():
         return []
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with read_only(path) as conn:
             sql = "SELECT address_hash, created_at, source FROM suppressions"
             return conn.execute(sql).fetchall()
     except sqlite3.DatabaseError:
