@@ -12,13 +12,12 @@ import re
 
 import nu_checker
 import pytest
+from app_helpers import base_config, migrated_app
 from campaign_helpers import add_subscribers, new_campaign, send
 from contact_helpers import VALID_CONTACT, VALID_MEETING, by_recipient
 from newsletter_helpers import VALID_SIGNUP, html_part, link_path, unsubscribe_path
 
-from weprode import create_app
 from weprode.db import connect
-from weprode.migrations import apply_pending
 
 NU_SECRET_KEY = "nu-checker-secret-key-that-is-long-enough-0123456789"
 LANGUAGES = ("en", "fr")
@@ -50,21 +49,10 @@ ALLOWED_PAGE_WARNINGS: dict[str, str] = {}
 
 def build_app(folder, smtp_sink, **overrides):
     """A migrated app on its own folder, configured like the root conftest's `app`."""
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": NU_SECRET_KEY,
-        "DATABASE": str(folder / "test.sqlite3"),
-        "PUBLIC_URL": "http://localhost",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": smtp_sink.port,
-        "RATELIMIT_ENABLED": False,
-        **overrides,
-    }
-    app = create_app(config, instance_path=folder / "instance")
-    db = connect(app.config["DATABASE"])
-    apply_pending(db)
-    db.close()
-    return app
+    config = base_config(
+        folder / "test.sqlite3", smtp_sink.port, SECRET_KEY=NU_SECRET_KEY, **overrides
+    )
+    return migrated_app(config, folder / "instance")
 
 
 def with_lang(path, language):
