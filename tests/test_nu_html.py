@@ -15,7 +15,13 @@ import pytest
 from app_helpers import base_config, migrated_app
 from campaign_helpers import add_subscribers, new_campaign, send
 from contact_helpers import VALID_CONTACT, VALID_MEETING, by_recipient
-from newsletter_helpers import VALID_SIGNUP, html_part, link_path, unsubscribe_path
+from newsletter_helpers import (
+    VALID_SIGNUP,
+    html_part,
+    link_path,
+    manage_path,
+    unsubscribe_path,
+)
 
 from weprode.db import connect
 
@@ -168,6 +174,16 @@ def collect_newsletter_flow(app, db, client, mailbox, found):
         undo = re.search(r'action="([^"]*/unsubscribe/undo/[^"]*)"', done.get_data(as_text=True))
         found.page(f"undone-{language}", client.post(undo.group(1).replace("&amp;", "&")))
         found.page(f"unsubscribe-already-{language}", client.get(unsubscribe))
+
+        manage = with_lang(manage_path(app, subscriber_id), language)
+        found.page(f"preferences-{language}", client.get(manage))
+        bad = client.post(manage, data={"first_name": "x" * 101})
+        found.page(f"preferences-errors-{language}", bad, status=400)
+        saved = client.post(manage, data={"first_name": "Nu", "language": language})
+        found.page(f"preferences-saved-{language}", client.get(saved.headers["Location"]))
+        leave = with_lang(manage_path(app, subscriber_id) + "/leave", language)
+        found.page(f"preferences-left-{language}", client.post(leave))
+        found.page(f"preferences-after-leaving-{language}", client.get(manage))
 
 
 def collect_contact_flow(client, mailbox, found):

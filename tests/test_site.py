@@ -66,6 +66,7 @@ def test_robots_txt_points_to_sitemap_and_keeps_crawlers_out_of_private_urls(cli
     assert "Sitemap: http://localhost/sitemap.xml" in text
     assert "Disallow: /admin" in text
     assert "Disallow: /unsubscribe/" in text
+    assert "Disallow: /newsletter/manage/" in text
 
 
 def test_sitemap_lists_public_pages_with_absolute_urls(client):
