@@ -23,7 +23,8 @@ from newsletter_helpers import (
     unsubscribe_path,
 )
 
-from weprode.db import connect
+from weprode.campaigns import archive
+from weprode.db import connect, utcnow
 
 NU_SECRET_KEY = "nu-checker-secret-key-that-is-long-enough-0123456789"
 LANGUAGES = ("en", "fr")
@@ -37,6 +38,7 @@ PUBLIC_PATHS = {
     "privacy": "/privacy",
     "rights-request": "/privacy/request",
     "rights-request-erase": "/privacy/request?kind=erase",
+    "archive-empty": "/newsletter/archive",
     "contact-thanks": "/contact/thanks",
     "meeting-thanks": "/contact/thanks?kind=meeting",
 }
@@ -246,6 +248,12 @@ def collect_campaign(app, db, mailbox, found):
         send(app, db, campaign_id)
         [message] = mailbox.wait_for(1)
         found.mail(f"mail-campaign-{language}", message)
+        with app.app_context():
+            archive.publish(db, campaign_id, "nu@weprode.com", utcnow())
+        client = app.test_client()
+        found.page(f"archive-{language}", client.get(with_lang("/newsletter/archive", language)))
+        issue = with_lang(f"/newsletter/archive/{campaign_id}", language)
+        found.page(f"archive-issue-{language}", client.get(issue))
 
 
 @pytest.fixture(scope="module")

@@ -598,6 +598,22 @@ def add_outbox_sender(db: sqlite_utils.Database) -> None:
     run_statements(db, ["ALTER TABLE outbox ADD COLUMN sender TEXT"])
 
 
+@migrations(name="0020_campaign_archive")
+def add_campaign_archive(db: sqlite_utils.Database) -> None:
+    """Sent campaigns staff chose to show on the public archive, and since when."""
+    run_statements(
+        db,
+        [
+            """CREATE TABLE archived_campaigns (
+                campaign_id INTEGER PRIMARY KEY REFERENCES campaigns (id) ON DELETE CASCADE,
+                published_at TEXT NOT NULL,
+                published_by TEXT NOT NULL
+            )""",
+            "CREATE INDEX archived_campaigns_published ON archived_campaigns (published_at)",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

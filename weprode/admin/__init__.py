@@ -122,6 +122,7 @@ def init_app(app: Flask) -> None:
 
 from . import (  # noqa: E402,F401  (register their views on bp)
     auth,
+    campaign_archive,
     campaigns,
     dashboard,
     prospects,

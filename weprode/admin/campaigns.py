@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
-from ..campaigns import compose, ledger, render
+from ..campaigns import archive, compose, ledger, render
 from ..db import Database, get_db, parse_row_id, utcnow
 from ..mail import bulk_smtp, messages
 from ..security import CONTENT_SECURITY_POLICY
@@ -110,6 +110,7 @@ def campaign_detail(campaign_id):
         campaign=campaign,
         figures=ledger.figures(db, campaign_id),
         audience=ledger.audience_size(db, campaign["language"]),
+        published=archive.is_published(db, campaign_id),
         form=ActionForm(),
     )
 
