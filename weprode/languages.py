@@ -8,7 +8,8 @@ the default, keeps clean URLs), so forms post, redirect and re-render in French 
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, request, url_for
+from babel.lists import format_list
+from flask import Flask, current_app, has_app_context, has_request_context, request, url_for
 from flask_babel import get_locale
 
 # Endpoints whose URLs never carry the visitor's language.
@@ -28,6 +29,12 @@ def select_locale() -> str:
     if requested in current_app.config["SITE_LANGUAGES"]:
         return requested
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def either(words: list) -> str:
+    """`a, b or c` in the current language (English outside an app)."""
+    locale = str(get_locale()) if has_app_context() else "en"
+    return format_list([str(word) for word in words], style="or", locale=locale)
 
 
 def is_localised(endpoint: str) -> bool:
