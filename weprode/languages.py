@@ -37,6 +37,17 @@ def either(words: list) -> str:
     return format_list([str(word) for word in words], style="or", locale=locale)
 
 
+def after_colon(message: object) -> str:
+    """`message` as it reads after "Error:", which French wants followed by a small
+    letter: "Erreur : veuillez saisir…". A first word in capitals (an acronym) or
+    with a capital further on (a name such as "WEPRODE") keeps its case."""
+    text = str(message)
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[0].isupper() and word[1:] == word[1:].lower():
+        return text[0].lower() + text[1:]
+    return text
+
+
 def is_localised(endpoint: str) -> bool:
     """True for public endpoints: not static files, not the staff area."""
     if endpoint in UNLOCALISED_ENDPOINTS:
@@ -123,3 +134,4 @@ def init_app(app: Flask) -> None:
     """Install the hooks that keep the language in links and give it to templates."""
     app.url_defaults(keep_language)
     app.context_processor(language_context)
+    app.jinja_env.filters["after_colon"] = after_colon

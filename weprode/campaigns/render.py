@@ -309,12 +309,14 @@ def prepare(campaign: dict, test_mail: bool = False) -> PreparedCampaign:
     prefix = TEST_SUBJECT_PREFIX if test_mail else ""
     subject = extract_placeholders(prefix + campaign["subject"])
     body_source = extract_placeholders(campaign["body_markdown"])
+    # A French campaign's footer is French, so its links lead to the French pages.
+    lang = "fr" if campaign["language"] == "fr" else None
     context = {
         "campaign": campaign,
         "test_mail": test_mail,
         "unsubscribe_url": "#" if test_mail else UNSUBSCRIBE_MARKER,
-        "privacy_url": absolute_url("site.privacy"),
-        "site_url": absolute_url("site.home"),
+        "privacy_url": absolute_url("site.privacy", lang=lang),
+        "site_url": absolute_url("site.home", lang=lang),
     }
     text = render_template("email/campaign.txt", body_text=plain_text(body_source.text), **context)
     layout = render_template(
