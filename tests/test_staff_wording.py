@@ -175,3 +175,15 @@ def test_the_import_page_offers_an_example_file_the_import_accepts(
     assert imported.status_code == 200, imported.get_data(as_text=True)
     assert db["subscribers"].count == 2
     assert subscribers.find_by_email(db, "marie@example.org")["language"] == "fr"
+
+
+@pytest.mark.parametrize(
+    "language, message",
+    [
+        (None, "No campaign with this number."),
+        ("fr", "Aucune campagne ne porte ce numéro."),
+    ],
+)
+def test_staff_page_messages_come_from_the_catalogue(db, staff_client, language, message):
+    response = staff_client.get("/admin/campaigns/999" + (f"?lang={language}" if language else ""))
+    assert response.status_code == 404 and message in response.get_data(as_text=True)
