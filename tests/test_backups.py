@@ -215,7 +215,7 @@ def test_a_restore_keeps_the_unsubscribes_and_erasures_made_after_the_backup(
     result = runner.invoke(args=["backup", "restore", path, "--yes"])
     assert result.exit_code == 0, result.output
     assert (
-        "carried over 3 suppression(s) recorded since the backup: "
+        "carried over 3 suppressions recorded since the backup: "
         "1 unsubscribed again, 2 erased again\n"
     ) in result.output
     restored = connect(app.config["DATABASE"])
@@ -259,7 +259,7 @@ def test_a_restore_counts_only_what_happened_after_the_backup_and_keeps_objectio
     result = runner.invoke(args=["backup", "restore", path, "--yes"])
     assert result.exit_code == 0, result.output
     assert (  # not Ann's: already in the backup
-        "carried over 3 suppression(s) recorded since the backup: "
+        "carried over 3 suppressions recorded since the backup: "
         "2 unsubscribed again, 0 erased again\n"
     ) in result.output
     restored = connect(app.config["DATABASE"])

@@ -526,9 +526,9 @@ def test_get_and_require_find_exactly_the_campaign_asked_for(app, db):
     assert ledger.get(db, first - 1) is None  # an unknown id below the others too
     assert ledger.require(db, first)["subject"] == "First"  # no status asked: any will do
     assert ledger.require(db, first, "draft")["id"] == first
-    with pytest.raises(ledger.CampaignStateError, match="No campaign"):
+    with pytest.raises(ledger.CampaignStateError, match="no campaign"):
         ledger.require(db, second + 1)
-    with pytest.raises(ledger.CampaignStateError, match="is draft"):
+    with pytest.raises(ledger.CampaignStateError, match="is a draft"):
         ledger.require(db, first, "sending", "paused")
 
 

@@ -161,3 +161,21 @@ def test_campaign_html_is_laid_out_in_presentation_tables_not_divs(app, db, mail
 def test_text_after_a_very_long_header_name_is_still_encoded_never_raw():
     field = wire.unstructured("X-" + "Long" * 20, "Région Zoë")
     assert field.isascii() and "=?utf-8?q?R=C3=A9gion_Zo=C3=AB?=" in field
+
+
+def test_transactional_mails_size_their_tables_with_css_and_give_outlook_a_column(
+    app, client, db, mailbox
+):
+    mails = send_every_kind(app, client, db, mailbox, "en")
+    for kind, raw in mails.items():
+        if kind == "campaign":
+            continue
+        html = html_part(strict(raw))
+        outside_outlook = re.sub(r"<!--\[if mso\]>.*?<!\[endif\]-->", "", html, flags=re.S)
+        tables = re.findall(r"<table\b[^>]*>", outside_outlook)
+        assert tables and all('role="presentation"' in table for table in tables), kind
+        assert not re.search(
+            r"<t[a-z]+\b[^>]*\b(width|cellpadding|cellspacing|align)=", outside_outlook
+        ), kind
+        assert "max-width:560px" in html, kind
+        assert '<!--[if mso]><table role="presentation" align="center" width="560">' in html, kind

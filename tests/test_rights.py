@@ -197,7 +197,7 @@ def test_erasure_flow_leaves_only_the_suppression_hash_and_the_request(
         hashes = tokens.address_hashes(EMAIL)
     assert [row["address_hash"] for row in db["suppressions"].rows] == [hashes[-1]]
     erased = only_request(db)
-    assert erased["status"] == "completed" and "subscribers: 1" in erased["note"]
+    assert erased["status"] == "completed" and "deleted 1 newsletter record" in erased["note"]
     # A second press of the button is harmless.
     assert client.post(path).status_code == 200
 
@@ -411,9 +411,15 @@ def test_cli_erase_needs_yes_then_erases_and_records(app, runner, db, person):
 
     result = runner.invoke(args=["privacy", "erase", EMAIL, "--yes"])
     assert result.exit_code == 0, result.output
-    assert "erased" in result.output
+    # What went, in words: no table names, counts agreeing with their noun.
+    # (The queued mail goes with the contact file it belongs to.)
+    assert result.output == (
+        f"erased {EMAIL} (request 1; deleted 1 newsletter record, 1 contact file, "
+        "1 confirmation mail log entry)\n"
+    )
     assert {table for table, _row in rows_naming(db, EMAIL)} == {"rights_requests"}
     recorded = only_request(db)
+    assert recorded["note"] == "deleted " + result.output.strip().split("; deleted ")[1][:-1]
     assert (recorded["kind"], recorded["channel"], recorded["status"]) == (
         "erase",
         "post-or-email",

@@ -8,7 +8,8 @@ the default, keeps clean URLs), so forms post, redirect and re-render in French 
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, request, url_for
+from babel.lists import format_list
+from flask import Flask, current_app, has_app_context, has_request_context, request, url_for
 from flask_babel import get_locale
 
 # Endpoints whose URLs never carry the visitor's language.
@@ -28,6 +29,23 @@ def select_locale() -> str:
     if requested in current_app.config["SITE_LANGUAGES"]:
         return requested
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def either(words: list) -> str:
+    """`a, b or c` in the current language (English outside an app)."""
+    locale = str(get_locale()) if has_app_context() else "en"
+    return format_list([str(word) for word in words], style="or", locale=locale)
+
+
+def after_colon(message: object) -> str:
+    """`message` as it reads after "Error:", which French wants followed by a small
+    letter: "Erreur : veuillez saisir…". A first word in capitals (an acronym) or
+    with a capital further on (a name such as "WEPRODE") keeps its case."""
+    text = str(message)
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[0].isupper() and word[1:] == word[1:].lower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def is_localised(endpoint: str) -> bool:
@@ -116,3 +134,4 @@ def init_app(app: Flask) -> None:
     """Install the hooks that keep the language in links and give it to templates."""
     app.url_defaults(keep_language)
     app.context_processor(language_context)
+    app.jinja_env.filters["after_colon"] = after_colon

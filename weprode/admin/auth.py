@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import abort, redirect, render_template, request, session, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
@@ -20,8 +21,10 @@ from ..usage_log import security_event
 from . import StaffUser, bp
 
 PENDING_LOGIN_MAX_AGE = timedelta(minutes=5)
-THROTTLED_MESSAGE = "Too many failed attempts from your network. Please wait {} min and try again."
-BAD_LOGIN_MESSAGE = "Incorrect e-mail, password or code."
+THROTTLED_MESSAGE = _l(
+    "Too many failed attempts from your network. Please wait %(minutes)s min and try again."
+)
+BAD_LOGIN_MESSAGE = _l("Incorrect e-mail, password or code.")
 
 
 class LoginForm(FlaskForm):
@@ -64,7 +67,7 @@ def refuse_if_throttled(db: Database, login: str | None, now: datetime) -> None:
         recorded = accounts.login_to_record(login)
         audit.record(db, recorded, "login_throttled", now)
         security_event("staff_login_throttled", login=recorded, minutes=minutes)
-        abort(429, description=THROTTLED_MESSAGE.format(minutes))
+        abort(429, description=str(THROTTLED_MESSAGE) % {"minutes": minutes})
 
 
 def fail(
@@ -75,7 +78,7 @@ def fail(
     recorded = accounts.login_to_record(login)
     audit.record(db, recorded, "login_failed", now)
     security_event("staff_login_failed", login=recorded)
-    return render_template(template, form=form, error=BAD_LOGIN_MESSAGE), 401
+    return render_template(template, form=form, error=str(BAD_LOGIN_MESSAGE)), 401
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -22,6 +23,11 @@ FIELDS = ("subject", "preheader", "language", "body_markdown")
 STYLE_ATTRIBUTE = re.compile(r'style="([^"]*)"')
 
 
+def form_expired() -> str:
+    """What a stale CSRF token gets, in the page's language."""
+    return _("The form expired; reload the page and try again.")
+
+
 class ActionForm(FlaskForm):
     """Only a CSRF token: every button on the campaign page posts one."""
 
@@ -29,7 +35,7 @@ class ActionForm(FlaskForm):
 def campaign_or_404(campaign_id: int) -> dict:
     campaign = ledger.get(get_db(), campaign_id)
     if campaign is None:
-        abort(404, description="No campaign with this number.")
+        abort(404, description=_("No campaign with this number."))
     return campaign
 
 
@@ -52,7 +58,7 @@ def editor(campaign: dict | None = None) -> ResponseReturnValue:
     if request.method == "POST":
         values = {name: request.form.get(name, "") for name in FIELDS}
         if not form.validate():
-            abort(400, description="The form expired; reload the page and try again.")
+            abort(400, description=form_expired())
         now = utcnow()
         try:
             if campaign is None:
@@ -67,7 +73,7 @@ def editor(campaign: dict | None = None) -> ResponseReturnValue:
             else:
                 campaign_id = campaign["id"]
                 compose.update(db, campaign_id, now=now, **values)
-            flash("Campaign saved.")
+            flash(_("Campaign saved."))
             return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
         except compose.CampaignInvalid as error:
             errors = error.errors
@@ -96,7 +102,7 @@ def campaign_edit(campaign_id):
     """Change a draft or a scheduled campaign (it goes back to draft)."""
     campaign = campaign_or_404(campaign_id)
     if campaign["status"] not in ("draft", "scheduled"):
-        abort(409, description="Only drafts and scheduled campaigns can be edited.")
+        abort(409, description=_("Only draft and scheduled campaigns can be changed."))
     return editor(campaign)
 
 
@@ -180,7 +186,7 @@ def action(
     """Run one state change from a button, with CSRF and an audit entry."""
     campaign_or_404(campaign_id)
     if not ActionForm().validate():
-        abort(400, description="The form expired; reload the page and try again.")
+        abort(400, description=form_expired())
     db, now = get_db(), utcnow()
     try:
         do(db, now)
@@ -205,20 +211,25 @@ def campaign_test(campaign_id):
         finally:
             bulk_smtp.close_quietly(connection)
 
-    return action(campaign_id, "campaign_test", send_test, f"Test sent to {current_user.email}.")
+    return action(
+        campaign_id,
+        "campaign_test",
+        send_test,
+        _("Test sent to %(email)s.", email=current_user.email),
+    )
 
 
 @bp.post("/campaigns/<int:campaign_id>/send")
 def campaign_send(campaign_id):
     """Freeze the audience and queue every message; the worker sends them."""
     if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm you checked the preview and the test e-mail.")
+        flash(_("Tick the box to confirm you checked the preview and the test e-mail."))
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     return action(
         campaign_id,
         "campaign_send",
         lambda db, now: ledger.start(db, campaign_id, now),
-        "Sending started.",
+        _("Sending started."),
     )
 
 
@@ -228,13 +239,13 @@ def campaign_schedule(campaign_id):
     try:
         when = datetime.fromisoformat(request.form.get("send_at", "")).replace(tzinfo=UTC)
     except ValueError:
-        flash("Give the date and time as YYYY-MM-DD HH:MM (UTC).")
+        flash(_("Give the date and time as YYYY-MM-DD HH:MM (UTC)."))
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     return action(
         campaign_id,
         "campaign_schedule",
         lambda db, now: ledger.schedule(db, campaign_id, when, now),
-        f"Scheduled for {when:%Y-%m-%d %H:%M} UTC.",
+        _("Scheduled for %(when)s UTC.", when=when.strftime("%Y-%m-%d %H:%M")),
     )
 
 
@@ -244,14 +255,17 @@ def campaign_pause(campaign_id):
         campaign_id,
         "campaign_pause",
         lambda db, now: ledger.pause(db, campaign_id, "Paused by staff", now),
-        "Paused.",
+        _("Paused."),
     )
 
 
 @bp.post("/campaigns/<int:campaign_id>/resume")
 def campaign_resume(campaign_id):
     return action(
-        campaign_id, "campaign_resume", lambda db, now: ledger.resume(db, campaign_id), "Resumed."
+        campaign_id,
+        "campaign_resume",
+        lambda db, now: ledger.resume(db, campaign_id),
+        _("Resumed."),
     )
 
 
@@ -261,5 +275,5 @@ def campaign_cancel(campaign_id):
         campaign_id,
         "campaign_cancel",
         lambda db, now: ledger.cancel(db, campaign_id, now),
-        "Cancelled: nobody else will receive it.",
+        _("Cancelled: nobody else will receive it."),
     )

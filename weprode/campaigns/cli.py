@@ -9,6 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from ..cli import counted
 from ..db import get_db, utcnow
 from ..privacy import retention
 from . import compose, ledger, worker
@@ -59,8 +60,9 @@ def list_command():
     rows, _ = compose.page(get_db(), limit=1000)
     for row in rows:
         f = row["figures"]
+        recipients = counted(f["recipients"], "recipient")
         click.echo(
-            f"{row['id']}\t{row['status']}\t{f['recipients']} recipients, {f['sent']} sent, "
+            f"{row['id']}\t{row['status']}\t{recipients}, {f['sent']} sent, "
             f"{f['failed']} failed, {f['unsubscribed']} unsubscribed\t{row['subject']}"
         )
 

@@ -2,6 +2,10 @@
 
 from datetime import datetime
 
+from flask_babel import format_number
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from ..db import Database, isoformat, keyset_page, write_transaction
 from ..forms import has_forbidden_character
 from . import ledger, render
@@ -10,6 +14,14 @@ LANGUAGES = ("en", "fr", "all")
 MAX_SUBJECT = 200
 MAX_PREHEADER = 200
 MAX_BODY = 100_000
+# Each field as the staff editor labels it: messages name fields this way, never by
+# their internal names.
+FIELD_LABELS = {
+    "subject": _l("Subject"),
+    "preheader": _l("Preheader"),
+    "language": _l("Audience"),
+    "body_markdown": _l("Body"),
+}
 
 
 def validation_errors(
@@ -19,17 +31,17 @@ def validation_errors(
     errors = {}
     subject, preheader, body_markdown = subject or "", preheader or "", body_markdown or ""
     if not subject.strip():
-        errors["subject"] = "A subject is required."
+        errors["subject"] = _("A subject is required.")
     elif len(subject) > MAX_SUBJECT or has_forbidden_character(subject):
-        errors["subject"] = f"One line of at most {MAX_SUBJECT} characters."
+        errors["subject"] = one_line_of_at_most(MAX_SUBJECT)
     if len(preheader) > MAX_PREHEADER or has_forbidden_character(preheader):
-        errors["preheader"] = f"One line of at most {MAX_PREHEADER} characters."
+        errors["preheader"] = one_line_of_at_most(MAX_PREHEADER)
     if not body_markdown.strip():
-        errors["body_markdown"] = "The body is empty."
+        errors["body_markdown"] = _("The body is empty.")
     elif len(body_markdown) > MAX_BODY:
-        errors["body_markdown"] = f"At most {MAX_BODY:,} characters."
+        errors["body_markdown"] = _("At most %(count)s characters.", count=format_number(MAX_BODY))
     if language not in LANGUAGES:
-        errors["language"] = "Choose English, French or all subscribers."
+        errors["language"] = _("Choose English, French or all subscribers.")
     for name, text in (("subject", subject), ("body_markdown", body_markdown)):
         if name not in errors:
             try:
@@ -39,11 +51,21 @@ def validation_errors(
     return errors
 
 
+def one_line_of_at_most(limit: int) -> str:
+    return _("One line of at most %(count)s characters.", count=format_number(limit))
+
+
 class CampaignInvalid(ValueError):
-    """Raised with the `validation_errors` dict."""
+    """Raised with the `validation_errors` dict; as text, one sentence per field, each
+    named by its label ("Subject: A subject is required. Body: The body is empty.")."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        super().__init__(
+            " ".join(
+                _("%(field)s: %(problem)s", field=FIELD_LABELS.get(k, k), problem=v)
+                for k, v in errors.items()
+            )
+        )
         self.errors = errors
 
 

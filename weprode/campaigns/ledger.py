@@ -13,7 +13,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
+from flask_babel import gettext as _
+
 from ..db import Database, first_row, isoformat, write_transaction
+from . import states
 
 
 class CampaignStateError(ValueError):
@@ -25,16 +28,14 @@ def get(db: Database, campaign_id: int) -> dict | None:
     return first_row(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
 
 
-def require(db: Database, campaign_id: int, *statuses: str) -> dict:
-    """The campaign, checked to be in one of `statuses`."""
+def require(db: Database, campaign_id: int, *statuses: str, action: str = "change") -> dict:
+    """The campaign, checked to be in one of `statuses` for `action` (a key of
+    `states.ACTION_NEEDS`, named in the refusal staff read)."""
     campaign = get(db, campaign_id)
     if campaign is None:
-        raise CampaignStateError(f"No campaign {campaign_id}.")
+        raise CampaignStateError(_("There is no campaign %(id)s.", id=campaign_id))
     if statuses and campaign["status"] not in statuses:
-        raise CampaignStateError(
-            f"Campaign {campaign_id} is {campaign['status']}; this needs it "
-            f"{' or '.join(statuses)}."
-        )
+        raise CampaignStateError(states.refusal(campaign_id, campaign["status"], statuses, action))
     return campaign
 
 
@@ -58,7 +59,7 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
     nobody twice. Returns the number of recipients.
     """
     with write_transaction(db):
-        campaign = require(db, campaign_id, "draft", "scheduled", "sending")
+        campaign = require(db, campaign_id, "draft", "scheduled", "sending", action="send")
         if campaign["status"] != "sending":
             condition, params = audience_condition(campaign["language"])
             db.execute(
@@ -77,9 +78,9 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
 def schedule(db: Database, campaign_id: int, when: datetime, now: datetime) -> None:
     """Send at `when` (the worker starts it then)."""
     if when <= now:
-        raise CampaignStateError("Choose a time in the future.")
+        raise CampaignStateError(_("Choose a time in the future."))
     with write_transaction(db):
-        require(db, campaign_id, "draft", "scheduled")
+        require(db, campaign_id, "draft", "scheduled", action="schedule")
         db.execute(
             "UPDATE campaigns SET status = 'scheduled', scheduled_at = ? WHERE id = ?",
             [isoformat(when), campaign_id],
@@ -89,7 +90,7 @@ def schedule(db: Database, campaign_id: int, when: datetime, now: datetime) -> N
 def pause(db: Database, campaign_id: int, reason: str, now: datetime) -> None:
     """Stop sending; rows stay queued. `reason` is shown to staff."""
     with write_transaction(db):
-        require(db, campaign_id, "sending")
+        require(db, campaign_id, "sending", action="pause")
         db.execute(
             "UPDATE campaigns SET status = 'paused', paused_reason = ?, paused_at = ? WHERE id = ?",
             [reason, isoformat(now), campaign_id],
@@ -99,7 +100,7 @@ def pause(db: Database, campaign_id: int, reason: str, now: datetime) -> None:
 def resume(db: Database, campaign_id: int) -> None:
     """Carry on sending where it stopped."""
     with write_transaction(db):
-        require(db, campaign_id, "paused")
+        require(db, campaign_id, "paused", action="resume")
         db.execute(
             "UPDATE campaigns SET status = 'sending', paused_reason = NULL, paused_at = NULL "
             "WHERE id = ?",
@@ -110,7 +111,7 @@ def resume(db: Database, campaign_id: int) -> None:
 def cancel(db: Database, campaign_id: int, now: datetime) -> None:
     """Stop for good: whoever was not sent to yet is skipped."""
     with write_transaction(db):
-        require(db, campaign_id, "draft", "scheduled", "sending", "paused")
+        require(db, campaign_id, "draft", "scheduled", "sending", "paused", action="cancel")
         db.execute(
             "UPDATE deliveries SET status = 'skipped', smtp_reply = 'cancelled' "
             "WHERE campaign_id = ? AND status IN ('queued', 'sending')",

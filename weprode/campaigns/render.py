@@ -22,12 +22,14 @@ import css_inline
 import dkim
 import nh3
 from flask import current_app, render_template
+from flask_babel import gettext as _
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from .. import tokens
 from ..deliverability import verp
+from ..languages import either
 from ..mail import messages, wire
 from ..urls import absolute_url
 from .plaintext import markdown, plain_text
@@ -91,7 +93,7 @@ def extract_placeholders(source: str, start: int = 0) -> Placeholders:
     typo is caught when saving, not as a blank in 50,000 mails.
     """
     if STATEMENT.search(source):
-        raise PlaceholderError("Only {{ placeholders }} are allowed, not {% %} or {# #}.")
+        raise PlaceholderError(_("Only {{ placeholders }} are allowed, not {% %} or {# #}."))
     expressions = []
 
     def swap(match: re.Match[str]) -> str:
@@ -100,31 +102,47 @@ def extract_placeholders(source: str, start: int = 0) -> Placeholders:
         if form is None:
             shown = expression if len(expression) <= 60 else expression[:57] + "..."
             raise PlaceholderError(
-                f"Placeholder {shown} is not allowed: write a name alone, as "
-                '{{ first_name }}, or with a default text, as {{ first_name | default("there") }}.'
+                _(
+                    "Placeholder %(shown)s is not allowed: write a name alone, as "
+                    "{{ first_name }}, or with a default text, as "
+                    '{{ first_name | default("there") }}.',
+                    shown=shown,
+                )
             )
         try:
             parsed = sandbox.parse(expression)
             unknown = {form.group(1)} - ALLOWED_PLACEHOLDERS
             if unknown:
-                names = ", ".join(sorted(unknown))
-                allowed = ", ".join(sorted(ALLOWED_PLACEHOLDERS))
-                raise PlaceholderError(f"Unknown placeholder {names} (allowed: {allowed}).")
+                raise PlaceholderError(
+                    _(
+                        "Unknown placeholder %(name)s: use %(allowed)s.",
+                        name=form.group(1),
+                        allowed=either(sorted(ALLOWED_PLACEHOLDERS)),
+                    )
+                )
             compiled = sandbox.from_string(expression)
             compiled.render(first_name="Test", email="test@example.org")
         except PlaceholderError:
             raise
         except TemplateSyntaxError as error:
-            raise PlaceholderError(f"Placeholder {expression}: {error.message}") from error
+            raise PlaceholderError(
+                _(
+                    "Placeholder %(expression)s: %(problem)s",
+                    expression=expression,
+                    problem=error.message,
+                )
+            ) from error
         except Exception as error:  # e.g. an unknown filter, only found at render time
-            raise PlaceholderError(f"Placeholder {expression}: {error}") from error
+            raise PlaceholderError(
+                _("Placeholder %(expression)s: %(problem)s", expression=expression, problem=error)
+            ) from error
         names = tuple(sorted(meta.find_undeclared_variables(parsed)))
         expressions.append((compiled, names))
         return MARKER.format(start + len(expressions) - 1)
 
     text = PLACEHOLDER.sub(swap, source)
     if "{{" in text or "}}" in text:
-        raise PlaceholderError("A placeholder is not closed: write {{ first_name }}.")
+        raise PlaceholderError(_("A placeholder is not closed: write {{ first_name }}."))
     return Placeholders(text, tuple(expressions))
 
 
@@ -291,12 +309,14 @@ def prepare(campaign: dict, test_mail: bool = False) -> PreparedCampaign:
     prefix = TEST_SUBJECT_PREFIX if test_mail else ""
     subject = extract_placeholders(prefix + campaign["subject"])
     body_source = extract_placeholders(campaign["body_markdown"])
+    # A French campaign's footer is French, so its links lead to the French pages.
+    lang = "fr" if campaign["language"] == "fr" else None
     context = {
         "campaign": campaign,
         "test_mail": test_mail,
         "unsubscribe_url": "#" if test_mail else UNSUBSCRIBE_MARKER,
-        "privacy_url": absolute_url("site.privacy"),
-        "site_url": absolute_url("site.home"),
+        "privacy_url": absolute_url("site.privacy", lang=lang),
+        "site_url": absolute_url("site.home", lang=lang),
     }
     text = render_template("email/campaign.txt", body_text=plain_text(body_source.text), **context)
     layout = render_template(

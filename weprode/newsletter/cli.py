@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from .. import audit
+from ..cli import counted
 from ..db import get_db, utcnow
 from . import export, importing, subscribers
 
@@ -106,10 +107,11 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
             progress=progress,
         )
     if not report.imported:
-        click.echo(f"Nothing imported: {len(report.errors)} invalid row(s).", err=True)
+        click.echo(f"Nothing imported: {counted(len(report.errors), 'invalid row')}.", err=True)
         echo_listed(report.errors, err=True)
         raise click.exceptions.Exit(1)
-    click.echo(f"rows read: {report.total_rows} ({report.merged_duplicates} duplicates merged)")
+    merged = counted(report.merged_duplicates, "duplicate")
+    click.echo(f"rows read: {report.total_rows} ({merged} merged)")
     if mode == "confirmed":
         click.echo(f"added as active subscribers: {report.added}")
     else:

@@ -24,6 +24,7 @@ import dns.exception
 import dns.resolver
 
 from .. import config as settings
+from ..cli import counted
 from ..db import Database
 from . import health
 
@@ -92,7 +93,7 @@ def secret_keys(config: dict[str, Any]) -> Finding:
             "(README, Key rotation); drop a weak fallback once those links no longer matter.",
         )
     fallbacks = len(config["SECRET_KEY_FALLBACKS"])
-    return Finding("secret key", Verdict.OK, f"strong ({fallbacks} fallback key(s))")
+    return Finding("secret key", Verdict.OK, f"strong ({counted(fallbacks, 'fallback key')})")
 
 
 def public_url(config: dict[str, Any]) -> Finding:

@@ -15,12 +15,13 @@ from datetime import datetime
 from ... import audit
 from ...db import Database, durable_transaction
 from ...forms import has_forbidden_character
-from .reading import ImportReport, Progress, normalise_email, read_entries
+from .reading import COLUMNS, ImportReport, Progress, normalise_email, read_entries
 from .writing import send_confirmations, sort_entries, write_confirmed, write_pending
 
 # What callers use: the entry point, its argument check, its report, and the
 # e-mail normalisation the tests compare with `subscribers.normalise_email`.
 __all__ = [
+    "COLUMNS",
     "MODES",
     "REFUSED_REASON",
     "ImportReport",
@@ -31,15 +32,19 @@ __all__ = [
 
 MODES = ("confirmed", "double-opt-in")
 MAX_LABEL = 500
+# How each label is named to whoever typed it (the option on the command line).
+LABEL_NAMES = {"source": "--source", "legal_basis": "--legal-basis"}
 REFUSED_REASON = "unsubscribed or erased; only their own signup can bring them back"
 
 
 def check_label(name: str, value: object) -> str:
     """`source` and `legal_basis`: required, one line, no more than `MAX_LABEL` characters."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} is required.")
+        raise ValueError(f"{LABEL_NAMES.get(name, name)} is required.")
     if has_forbidden_character(value) or len(value) > MAX_LABEL:
-        raise ValueError(f"{name} must be one line of at most {MAX_LABEL} characters.")
+        raise ValueError(
+            f"{LABEL_NAMES.get(name, name)} must be one line of at most {MAX_LABEL} characters."
+        )
     return value.strip()
 
 
