@@ -124,6 +124,7 @@ from . import (  # noqa: E402,F401  (register their views on bp)
     auth,
     campaigns,
     dashboard,
+    deliverability,
     prospects,
     rights,
     subscriber_import,
