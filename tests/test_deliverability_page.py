@@ -14,7 +14,7 @@ from staff_helpers import STAFF_EMAIL, csrf_token
 from test_deliverability_reports import sample
 
 from weprode.campaigns import ledger
-from weprode.db import utcnow
+from weprode.db import isoformat, utcnow
 from weprode.deliverability import effects, figures, ingest
 from weprode.newsletter import subscribers
 
@@ -155,6 +155,32 @@ def test_only_the_biggest_providers_are_kept_per_campaign(db, sent, monkeypatch)
     # Gmail (2) and one of the single-recipient providers are kept; the rest is summed.
     assert len(counted) == 3 and counted["Gmail"] == (2, 2, 1)
     assert counted[figures.OTHER_DOMAINS] == (2, 2, 0)
+
+
+def test_a_campaign_cancelled_mid_batch_is_counted_once_its_batch_is_recorded(
+    app, db, staff_client
+):
+    add_subscribers(app, db, [("ann@gmail.com", None, "en"), ("bob@gmail.com", None, "en")])
+    campaign_id = new_campaign(db)
+    now = utcnow()
+    ledger.start(db, campaign_id, now)
+    [first, _second] = ledger.claim(db, campaign_id, "sender-1", 2, now)
+    ledger.cancel(db, campaign_id, now)
+    assert staff_client.get("/admin/deliverability").status_code == 200
+    assert db.execute("SELECT count(*) FROM delivery_totals").fetchone()[0] == 0
+    # The sender records the message that went out before it saw the cancel.
+    ledger.record_outcomes(
+        db, [ledger.DeliveryOutcome(first["delivery_id"], "sent", None, "250")], now
+    )
+    page = text(staff_client.get("/admin/deliverability"))
+    assert f"#{campaign_id}, cancelled 1 1 100%" in page
+    assert db.execute("SELECT count(*) FROM delivery_totals").fetchone()[0] == 0
+    # Fifteen minutes after the cancel, nothing can be in flight any more.
+    settled = isoformat(now - figures.SETTLE - timedelta(seconds=1))
+    db.execute("UPDATE campaigns SET finished_at = ? WHERE id = ?", [settled, campaign_id])
+    assert staff_client.get("/admin/deliverability").status_code == 200
+    stored = db.execute("SELECT provider, attempted, accepted FROM delivery_totals").fetchall()
+    assert stored == [("Gmail", 1, 1)]
 
 
 def test_campaigns_are_paged_newest_first(app, db, staff_client):

@@ -92,14 +92,15 @@ def deliverability():
         campaign = ledger.get(db, chosen)
         if campaign is None or campaign["started_at"] is None:
             abort(404, description=_("No sent campaign with this number."))
-    rows, next_after = figures.campaign_page(db, after=after)
+    now = utcnow()
+    rows, next_after = figures.campaign_page(db, now, after=after)
     return render_template(
         "admin/deliverability.html",
         rows=rows,
         next_after=next_after,
         after=after,
         campaign=campaign,
-        providers=figures.provider_figures(db, campaign),
+        providers=figures.provider_figures(db, now, campaign),
         limits=figures,
         **page_helpers(),
     )

@@ -13,8 +13,9 @@ unsubscribes are few and arrive late: always counted live.
 
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from ..db import Database, keyset_page, write_transaction
+from ..db import Database, keyset_page, parse_timestamp, write_transaction
 from .providers import provider_of
 
 # Gmail and Yahoo's sender guidelines (February 2024): keep the spam complaint rate
@@ -29,6 +30,7 @@ BOUNCE_LIMIT = 0.02
 SMALL_DOMAIN = 10
 OTHER_DOMAINS = ""
 FINISHED = ("sent", "cancelled")
+SETTLE = timedelta(minutes=15)
 PAGE_SIZE = 20
 DOMAIN_SQL = "lower(substr(s.email, instr(s.email, '@') + 1))"
 BOUNCE_CLASSES = ("hard", "soft", "policy", "complaint")
@@ -116,8 +118,21 @@ def count_deliveries(db: Database, campaign_id: int) -> dict[str, tuple[int, int
     }
 
 
-def delivery_totals(db: Database, campaign: dict) -> dict[str, tuple[int, int, int]]:
-    """(attempted, accepted, deferred) per provider: stored once the campaign is finished."""
+def settled(campaign: dict, now: datetime) -> bool:
+    """True when the campaign's deliveries can no longer change.
+
+    A sent campaign has no row left in flight. A cancel skips the rows a sender holds,
+    and the sender still records those it sent (ledger.mark): a few seconds, bounded
+    by MAIL_TIMEOUT; after SETTLE nothing is out any more.
+    """
+    if campaign["status"] == "sent":
+        return True
+    finished = parse_timestamp(campaign.get("finished_at"))
+    return finished is not None and finished <= now - SETTLE
+
+
+def delivery_totals(db: Database, campaign: dict, now: datetime) -> dict[str, tuple[int, int, int]]:
+    """(attempted, accepted, deferred) per provider: stored once the campaign is settled."""
     if campaign["status"] not in FINISHED:
         return count_deliveries(db, campaign["id"])
     stored = {
@@ -131,6 +146,8 @@ def delivery_totals(db: Database, campaign: dict) -> dict[str, tuple[int, int, i
     if stored:
         return stored
     counted = count_deliveries(db, campaign["id"])
+    if not settled(campaign, now):
+        return counted
     with write_transaction(db):
         # Another request may have stored them meanwhile: the same counts, kept once.
         db.conn.executemany(
@@ -173,10 +190,10 @@ def unsubscribe_counts(db: Database, campaign_ids: list[int]) -> Counter:
     )
 
 
-def campaign_totals(db: Database, campaign: dict) -> tuple[int, int, int]:
+def campaign_totals(db: Database, campaign: dict, now: datetime) -> tuple[int, int, int]:
     """(attempted, accepted, deferred) of one campaign: stored, or counted without the join."""
     if campaign["status"] in FINISHED:
-        totals = delivery_totals(db, campaign).values()
+        totals = delivery_totals(db, campaign, now).values()
         return tuple(sum(column) for column in zip(*totals, strict=True)) or (0, 0, 0)
     row = db.execute(
         "SELECT count(*) FILTER (WHERE status IN ('sent', 'failed')), "
@@ -189,7 +206,7 @@ def campaign_totals(db: Database, campaign: dict) -> tuple[int, int, int]:
 
 
 def campaign_page(
-    db: Database, after: int | None = None, limit: int = PAGE_SIZE
+    db: Database, now: datetime, after: int | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[tuple[dict, Figures]], int | None]:
     """Campaigns that were sent (or started), newest first, with their figures."""
     campaigns, last = keyset_page(
@@ -204,7 +221,7 @@ def campaign_page(
     bounces, unsubscribes = bounce_counts(db, ids), unsubscribe_counts(db, ids)
     rows = []
     for campaign in campaigns:
-        attempted, accepted, deferred = campaign_totals(db, campaign)
+        attempted, accepted, deferred = campaign_totals(db, campaign, now)
         figures = Figures(attempted, accepted, deferred, unsubscribed=unsubscribes[campaign["id"]])
         figures.add(**{severity: bounces[campaign["id"]][severity] for severity in BOUNCE_CLASSES})
         rows.append((campaign, figures))
@@ -212,15 +229,15 @@ def campaign_page(
 
 
 def provider_figures(
-    db: Database, campaign: dict | None = None, rows: int = PROVIDER_ROWS
+    db: Database, now: datetime, campaign: dict | None = None, rows: int = PROVIDER_ROWS
 ) -> list[tuple[str, Figures]]:
     """Figures per provider, most mail first: for one campaign (live while it sends), or
     for every finished campaign. Past `rows` rows, the smallest join "other domains"."""
     if campaign is None:
         campaigns = list(
             db.query(
-                "SELECT id, status FROM campaigns WHERE status IN ('sent', 'cancelled') "
-                "AND started_at IS NOT NULL ORDER BY id"
+                "SELECT id, status, finished_at FROM campaigns "
+                "WHERE status IN ('sent', 'cancelled') AND started_at IS NOT NULL ORDER BY id"
             )
         )
         condition = (
@@ -232,7 +249,7 @@ def provider_figures(
         condition, params = "e.campaign_id = ?", [campaign["id"]]
     by_provider: dict[str, Figures] = {}
     for one in campaigns:
-        for label, (attempted, accepted, deferred) in delivery_totals(db, one).items():
+        for label, (attempted, accepted, deferred) in delivery_totals(db, one, now).items():
             by_provider.setdefault(label, Figures()).add(
                 attempted=attempted, accepted=accepted, deferred=deferred
             )
