@@ -183,6 +183,29 @@ def test_a_campaign_cancelled_mid_batch_is_counted_once_its_batch_is_recorded(
     assert stored == [("Gmail", 1, 1)]
 
 
+def test_a_deferred_row_waiting_for_its_retry_counts_as_attempted(app, db, staff_client):
+    add_subscribers(app, db, [("ann@gmail.com", None, "en"), ("bob@gmail.com", None, "en")])
+    campaign_id = new_campaign(db)
+    now = utcnow()
+    ledger.start(db, campaign_id, now)
+    first, second = ledger.claim(db, campaign_id, "sender-1", 2, now)
+    ledger.record_outcomes(
+        db,
+        [
+            ledger.DeliveryOutcome(first["delivery_id"], "sent", None, "250"),
+            ledger.DeliveryOutcome(
+                second["delivery_id"], "queued", now + timedelta(minutes=5), "451 4.7.1 later"
+            ),
+        ],
+        now,
+    )
+    page = text(staff_client.get("/admin/deliverability"))
+    # Attempted 2 (one accepted, one waiting after a 451), deferred 1 of 2: never over 100%.
+    assert f"#{campaign_id}, sending 2 1 50% 1 50%" in page
+    live = text(staff_client.get(f"/admin/deliverability?campaign={campaign_id}"))
+    assert "Gmail 2 1 50% 1 50%" in live
+
+
 def test_campaigns_are_paged_newest_first(app, db, staff_client):
     now = utcnow()
     ids = []

@@ -91,12 +91,14 @@ def count_deliveries(db: Database, campaign_id: int) -> dict[str, tuple[int, int
     """Live (attempted, accepted, deferred) per provider for one campaign: the
     STORED_ROWS biggest by recipients, the rest summed in "other domains".
 
-    Deferred: a temporary refusal made the row wait (it took more than one attempt,
-    or is queued again after one).
+    Attempted: the relay was asked (it accepted, refused, or deferred and the row waits
+    for its retry). Deferred: a temporary refusal made the row wait (it took more than
+    one attempt, or is queued again after one), so deferred rows are attempted ones.
     """
     totals: dict[str, Counter] = {}
     for domain, recipients, attempted, accepted, deferred in db.execute(
-        f"SELECT {DOMAIN_SQL} AS domain, count(*), sum(d.status IN ('sent', 'failed')), "
+        f"SELECT {DOMAIN_SQL} AS domain, count(*), "
+        "sum(d.status IN ('sent', 'failed') OR (d.status = 'queued' AND d.attempts > 0)), "
         "sum(d.status = 'sent'), sum(d.attempts > 1 OR (d.status = 'queued' AND d.attempts > 0)) "
         "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
         "WHERE d.campaign_id = ? GROUP BY domain",
@@ -196,7 +198,8 @@ def campaign_totals(db: Database, campaign: dict, now: datetime) -> tuple[int, i
         totals = delivery_totals(db, campaign, now).values()
         return tuple(sum(column) for column in zip(*totals, strict=True)) or (0, 0, 0)
     row = db.execute(
-        "SELECT count(*) FILTER (WHERE status IN ('sent', 'failed')), "
+        "SELECT count(*) FILTER (WHERE status IN ('sent', 'failed') "
+        "OR (status = 'queued' AND attempts > 0)), "
         "count(*) FILTER (WHERE status = 'sent'), "
         "count(*) FILTER (WHERE attempts > 1 OR (status = 'queued' AND attempts > 0)) "
         "FROM deliveries WHERE campaign_id = ?",
