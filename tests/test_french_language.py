@@ -21,9 +21,11 @@ FRENCH_MO = (
     Path(__file__).resolve().parent.parent / "weprode/translations/fr/LC_MESSAGES/messages.mo"
 )
 NO_BREAK = "\u00a0\u202f"
-# What is not prose: markup, placeholders, Jinja syntax shown to staff, links.
+# What is not prose: markup, placeholders, Jinja syntax shown to staff, links, DNS
+# records and shell commands quoted for operators.
 NOT_PROSE = re.compile(
     r"<[^>]+>|%\([a-z_]+\)[sd]|\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|https?://\S+|mailto:\S+|=\?"
+    r"|v=(?:spf1|DKIM1|DMARC1)[^»]*|openssl .*"
 )
 # The other verb family and the e-mailing anglicism.
 WRONG_WORDS = re.compile(r"(?i)inscri|e-mailing")

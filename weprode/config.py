@@ -99,6 +99,9 @@ DEFAULTS = {
     # every mail to a subscriber goes out with the envelope sender bounces+<tag>@...
     # (VERP), and `flask bounces ingest` reads what comes back. Empty: off.
     "BOUNCE_ADDRESS": "",
+    # The DNS servers the deliverability pre-flight check asks ("host" or "host:port");
+    # empty: the system's resolvers.
+    "DNS_NAMESERVERS": [],
 }
 
 DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]

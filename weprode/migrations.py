@@ -614,6 +614,33 @@ def add_campaign_archive(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0021_deliverability_page")
+def create_delivery_totals(db: sqlite_utils.Database) -> None:
+    """Per campaign and provider, what the relay did with a finished campaign's mail.
+
+    Counting a campaign per provider joins every delivery to its subscriber: about a
+    second at a million rows. Once a campaign is sent or cancelled its deliveries no
+    longer change, so the Deliverability page counts them once and keeps the counts
+    here (bounces and complaints, which arrive later, are counted live from their own
+    small table). The bounce log lists events newest first, all or of one class.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE delivery_totals (
+                campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+                provider TEXT NOT NULL,
+                attempted INTEGER NOT NULL,
+                accepted INTEGER NOT NULL,
+                deferred INTEGER NOT NULL,
+                PRIMARY KEY (campaign_id, provider)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX bounce_events_at ON bounce_events (at, id)",
+            "CREATE INDEX bounce_events_severity_at ON bounce_events (severity, at, id)",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -125,6 +125,7 @@ from . import (  # noqa: E402,F401  (register their views on bp)
     campaign_archive,
     campaigns,
     dashboard,
+    deliverability,
     prospects,
     rights,
     subscriber_import,

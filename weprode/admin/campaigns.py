@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,6 +15,7 @@ from flask_wtf import FlaskForm
 from .. import audit
 from ..campaigns import archive, compose, ledger, render
 from ..db import Database, get_db, parse_row_id, utcnow
+from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
@@ -108,13 +109,22 @@ def campaign_edit(campaign_id):
 
 @bp.get("/campaigns/<int:campaign_id>")
 def campaign_detail(campaign_id):
-    """Figures, a progress bar while sending (the page refreshes itself), actions."""
+    """Figures, a progress bar while sending (the page refreshes itself), actions.
+
+    Before the first send, `?preflight=1` runs the deliverability pre-flight check
+    here (DNS and HTTP requests: only when asked, not on every view).
+    """
     campaign = campaign_or_404(campaign_id)
     db = get_db()
+    figures = ledger.figures(db, campaign_id)
+    unsent = campaign["status"] in ("draft", "scheduled") and not figures["recipients"]
+    checks = preflight.run(current_app.config) if unsent and request.args.get("preflight") else None
     return render_template(
         "admin/campaign.html",
         campaign=campaign,
-        figures=ledger.figures(db, campaign_id),
+        figures=figures,
+        unsent=unsent,
+        checks=checks,
         audience=ledger.audience_size(db, campaign["language"]),
         published=archive.is_published(db, campaign_id),
         form=ActionForm(),
