@@ -112,6 +112,13 @@ def test_french_login_errors(french_app, french_db):
     )
     assert empty.status_code == 400
     assert "Ce champ est requis." in empty.get_data(as_text=True)
+    for _ in range(accounts.FREE_ATTEMPTS - 1):
+        assert log_in(client, password="not-the-password-at-all").status_code == 401
+    throttled = log_in(client)
+    assert throttled.status_code == 429
+    html = throttled.get_data(as_text=True)
+    assert "Trop de tentatives échouées depuis votre réseau." in html
+    assert "Veuillez patienter 1 minute, puis réessayer." in html
 
 
 def test_french_dashboard_with_numbers_and_chart(french_app, french_db, french_staff):
