@@ -50,6 +50,10 @@ CONTACT_SENDER = "Weprode <contact@weprode.com>"
 # Every staff account must set up the TOTP second factor.
 STAFF_REQUIRE_TOTP = True
 
+# The staff area's language (/admin), whatever a link's ?lang= says: "en" or "fr" (one
+# of SITE_LANGUAGES). English until every staff page is translated.
+STAFF_LANGUAGE = "en"
+
 # Rate-limit counters: "memory://" counts per gunicorn worker, so with 2 workers a
 # visitor gets up to twice the limit. For one shared count, run Redis or memcached on
 # this machine, install its client into the virtualenv (.venv/bin/pip install redis)

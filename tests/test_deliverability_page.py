@@ -112,17 +112,18 @@ def test_figures_per_provider_for_one_campaign(sent, staff_client):
     assert provider_row(response, "Other domains").startswith(" 1 1 100%")
 
 
-def test_the_page_in_french(sent, staff_client):
-    response = staff_client.get("/admin/deliverability?lang=fr")
+def test_the_page_in_french(app, sent, staff_client):
+    app.config["STAFF_LANGUAGE"] = "fr"
+    response = staff_client.get("/admin/deliverability")
     html = response.get_data(as_text=True)
     assert '<html lang="fr"' in html
     page = text(response)
     assert "Délivrabilité" in page and "Plaintes" in page
     assert "Au-dessus du seuil (0,3\xa0%)" in page
     assert "20\xa0%" in page
-    # Links inside the area keep the language.
-    assert f"/admin/deliverability?campaign={sent['campaign']}&amp;lang=fr" in html
-    assert "/admin/deliverability/bounces?lang=fr" in html
+    # The staff area has one language: its links carry none.
+    assert f'/admin/deliverability?campaign={sent["campaign"]}"' in html
+    assert '"/admin/deliverability/bounces"' in html
 
 
 def test_a_finished_campaigns_delivery_counts_are_kept_once(app, db, sent, staff_client):
@@ -237,13 +238,14 @@ def test_the_pages_need_a_staff_session(client):
         assert response.status_code == 302 and "/admin/login" in response.location
 
 
-def test_bounce_log_lists_and_filters_by_class(sent, staff_client):
+def test_bounce_log_lists_and_filters_by_class(app, sent, staff_client):
     page = text(staff_client.get("/admin/deliverability/bounces"))
     assert "Microsoft Hard bounce 5.1.1" in page
     assert "Orange/Wanadoo Complaint" in page
     hard = text(staff_client.get("/admin/deliverability/bounces?class=hard"))
     assert "5.1.1" in hard and "Orange/Wanadoo" not in hard
-    french = text(staff_client.get("/admin/deliverability/bounces?class=complaint&lang=fr"))
+    app.config["STAFF_LANGUAGE"] = "fr"
+    french = text(staff_client.get("/admin/deliverability/bounces?class=complaint"))
     assert "Journal des rebonds" in french and "Plainte" in french and "5.1.1" not in french
     assert staff_client.get("/admin/deliverability/bounces?class=x").status_code == 400
     assert staff_client.get("/admin/deliverability/bounces?after=junk").status_code == 400
@@ -352,11 +354,12 @@ def test_a_complaint_cannot_be_lifted_by_staff(app, db, sent, staff_client):
         db.execute("SELECT count(*) FROM audit_log WHERE action LIKE 'suppression%'").fetchone()[0]
         == 0
     )
-    french = text(staff_client.get(path + "?lang=fr"))
+    app.config["STAFF_LANGUAGE"] = "fr"
+    french = text(staff_client.get(path))
     assert "personne" in french
 
 
-def test_the_pages_are_valid_html_in_both_languages(db, sent, staff_client):
+def test_the_pages_are_valid_html_in_both_languages(app, db, sent, staff_client):
     """The Nu HTML Checker on every page here (staff pages are not in test_nu_html's batch)."""
     reason = nu_checker.unavailable_reason()
     if reason:
@@ -375,8 +378,9 @@ def test_the_pages_are_valid_html_in_both_languages(db, sent, staff_client):
     }
     documents = {}
     for name, path in paths.items():
-        for language, suffix in [("en", ""), ("fr", "&lang=fr" if "?" in path else "?lang=fr")]:
-            response = staff_client.get(path + suffix)
+        for language in ("en", "fr"):
+            app.config["STAFF_LANGUAGE"] = language
+            response = staff_client.get(path)
             assert response.status_code == 200, path
             documents[f"{name}-{language}"] = response.get_data(as_text=True)
     # The campaign page's own buttons repeat Flask-WTF's id="csrf_token" (older than

@@ -241,9 +241,12 @@ def test_french_catalogue_is_complete_and_compiled():
         value = message.string
         return tuple(value) if isinstance(value, list | tuple) else (value,)
 
-    stale = [
-        m.id for m in messages if not compiled.get(m.id) or strings(compiled[m.id]) != strings(m)
-    ]
+    def compiled_strings(message):
+        # msgctxt entries (pgettext) are keyed by their context as well as their id.
+        found = compiled.get(message.id, context=message.context)
+        return strings(found) if found else None
+
+    stale = [m.id for m in messages if compiled_strings(m) != strings(m)]
     assert not stale, "the .mo is older than the .po: run `make translations`"
 
 

@@ -12,6 +12,7 @@ from newsletter_helpers import link_path, text_part
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
 from weprode import tokens, usage_log
+from weprode.admin.labels import staff_time
 from weprode.contact import prospects
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail import outbox
@@ -435,7 +436,7 @@ def test_admin_requests_list_is_guarded(client, db):
     assert "/admin/login" in response.headers["Location"]
 
 
-def test_admin_list_shows_due_dates_overdue_and_status_filter(staff_client, db):
+def test_admin_list_shows_due_dates_overdue_and_status_filter(app, staff_client, db):
     now = utcnow()
     late = records.create(db, "late@example.org", "erase", now - timedelta(days=40), verified=True)
     records.create(db, "fresh@example.org", "access", now)
@@ -443,7 +444,9 @@ def test_admin_list_shows_due_dates_overdue_and_status_filter(staff_client, db):
     html = staff_client.get("/admin/requests").get_data(as_text=True)
     assert 'href="/admin/requests"' in html  # the "Requests" entry in the staff nav
     late_row = records.get(db, late)
-    assert f"Overdue: {late_row['due_at']}" in html
+    with app.test_request_context("/admin/requests"):
+        due = staff_time(late_row["due_at"])  # as staff read it: "Nov 21, 2026, 9:00:00 AM"
+    assert f"Overdue: {due}" in html
     assert html.count("Overdue:") == 1
     assert html.index("fresh@example.org") < html.index("gone@example.org")
     assert "Expired (never verified)" in html  # an unused link older than an hour

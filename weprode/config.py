@@ -26,6 +26,8 @@ DEFAULTS = {
     "TRUSTED_PROXIES": 0,
     "BABEL_DEFAULT_LOCALE": "en",
     "SITE_LANGUAGES": ["en", "fr"],
+    # The staff area's language, whatever `?lang=` says: one of SITE_LANGUAGES.
+    "STAFF_LANGUAGE": "en",
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": 8025,
     "MAIL_USE_TLS": False,
@@ -132,6 +134,7 @@ def finalise(
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = load_or_create_secret_key(instance_path, config["DATABASE"])
     check_fallbacks(config.get("SECRET_KEY_FALLBACKS"))
+    check_staff_language(config.get("STAFF_LANGUAGE"), config["SITE_LANGUAGES"])
     if production:
         problems = production_problems(config)
         if problems:
@@ -187,6 +190,20 @@ def check_fallbacks(fallbacks: object) -> None:
         f"SECRET_KEY_FALLBACKS must be a list of keys, not {fallbacks!r}. In "
         'instance/config.py write SECRET_KEY_FALLBACKS = ["old-key"]; in the environment '
         "FLASK_SECRET_KEY_FALLBACKS='[\"old-key\"]' (JSON, quotes kept)."
+    )
+
+
+def check_staff_language(language: object, site_languages: list[str]) -> None:
+    """STAFF_LANGUAGE must be one of the site's languages, which have a catalogue.
+
+    Anything else (`"FR"`, `"fr_FR"`) would silently show the staff area in English.
+    """
+    if language in site_languages:
+        return
+    raise ConfigError(
+        f"STAFF_LANGUAGE must be one of {', '.join(map(repr, site_languages))} (the "
+        f"SITE_LANGUAGES), not {language!r}. In instance/config.py write "
+        'STAFF_LANGUAGE = "fr"; in the environment FLASK_STAFF_LANGUAGE=fr.'
     )
 
 

@@ -1,7 +1,7 @@
 """Staff pages for deliverability: figures per campaign and provider, the bounce log,
 a raw report, lifting a falsely bounced address's suppression.
 
-These pages are translated (`?lang=fr`); their links keep the language.
+Like every staff page, they are in STAFF_LANGUAGE.
 """
 
 from babel import Locale
@@ -16,7 +16,6 @@ from flask_wtf import FlaskForm
 from ..campaigns import ledger
 from ..db import get_db, parse_row_id, utcnow
 from ..deliverability import bounce_log, figures
-from ..languages import url_language
 from . import bp
 
 REASON_MAX_LENGTH = 500
@@ -24,11 +23,6 @@ REASON_MAX_LENGTH = 500
 
 class ConfirmForm(FlaskForm):
     """Only a CSRF token; the reason is read and checked by the view."""
-
-
-def lang() -> str | None:
-    """`lang` for this area's links: None in English, `fr` on a French page."""
-    return url_language(str(get_locale()))
 
 
 def formatters(locale: Locale) -> tuple:
@@ -58,7 +52,7 @@ def page_helpers() -> dict:
     """What the deliverability templates format with."""
     # The locale is looked up once: a page formats a few hundred figures.
     number, percent = formatters(get_locale())
-    return {"number": number, "percent": percent, "bar": bar, "lang": lang()}
+    return {"number": number, "percent": percent, "bar": bar}
 
 
 def refusal_text(reason: str) -> str:
@@ -194,7 +188,7 @@ def bounce_lift(event_id) -> ResponseReturnValue:
                     "confirm a new signup themselves."
                 )
             )
-            return redirect(url_for("admin.bounce_detail", event_id=event_id, lang=lang()))
+            return redirect(url_for("admin.bounce_detail", event_id=event_id))
     return render_lift(found, form, refusal, error, reason), 400 if error else 200
 
 

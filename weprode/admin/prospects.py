@@ -2,6 +2,7 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
@@ -20,7 +21,7 @@ class StatusForm(FlaskForm):
     """Where the follow-up stands."""
 
     status = SelectField(
-        "Status",
+        _l("Status"),
         choices=[SelectChoice(status, label) for status, label in prospects.STATUS_LABELS.items()],
     )
 
@@ -29,10 +30,10 @@ class NoteForm(FlaskForm):
     """An internal note, for staff only."""
 
     body = TextAreaField(
-        "New note",
+        _l("New note"),
         validators=[
-            DataRequired("Please write the note."),
-            Length(max=NOTE_MAX_LENGTH, message="Notes are limited to %(max)d characters."),
+            DataRequired(_l("Please write the note.")),
+            Length(max=NOTE_MAX_LENGTH, message=_l("Notes are limited to %(max)d characters.")),
         ],
         render_kw={"rows": 4},
     )

@@ -83,12 +83,5 @@ def subscriber_import():
 
 
 def render_page(form: ImportForm, report: importing.ImportReport | None) -> str:
-    """The import page; its example link keeps the page's language (staff URLs carry none)."""
-    language = str(get_locale())
-    return render_template(
-        "admin/import.html",
-        form=form,
-        report=report,
-        columns=importing.COLUMNS,
-        example_language=None if language == "en" else language,
-    )
+    """The import page, with a link to an example file in the staff area's language."""
+    return render_template("admin/import.html", form=form, report=report, columns=importing.COLUMNS)

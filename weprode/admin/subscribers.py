@@ -2,6 +2,7 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
@@ -17,10 +18,12 @@ from . import bp, lists
 
 
 class RectifyForm(FlaskForm):
-    first_name = StringField("First name", validators=[Optional(), single_line, Length(max=100)])
+    first_name = StringField(
+        _l("First name"), validators=[Optional(), single_line, Length(max=100)]
+    )
     language = RadioField(
-        "Language",
-        choices=[SelectChoice("en", "English"), SelectChoice("fr", "French")],
+        _l("Language"),
+        choices=[SelectChoice("en", _l("English")), SelectChoice("fr", _l("French"))],
     )
 
 
