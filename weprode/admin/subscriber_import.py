@@ -58,3 +58,11 @@ def subscriber_import():
     )
     status = 200 if report.imported else 400
     return render_template("admin/import.html", form=form, report=report), status
+
+
+@bp.route("/subscribers/imports")
+def import_list():
+    """Every recent import with its state; refreshes itself while one is unfinished."""
+    imports = importing.batches.recent(get_db())
+    running = any(record["status"] in importing.batches.UNFINISHED for record in imports)
+    return render_template("admin/imports.html", imports=imports, running=running)

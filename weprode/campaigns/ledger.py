@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from ..db import Database, first_row, isoformat, write_transaction
+from ..newsletter.subscribers import VISIBLE
 
 
 class CampaignStateError(ValueError):
@@ -41,8 +42,8 @@ def require(db: Database, campaign_id: int, *statuses: str) -> dict:
 def audience_condition(language: str) -> tuple[str, list[str]]:
     """Who a campaign goes to: active subscribers, of one language or all."""
     if language == "all":
-        return "status = 'active'", []
-    return "status = 'active' AND language = ?", [language]
+        return f"status = 'active' AND {VISIBLE}", []
+    return f"status = 'active' AND language = ? AND {VISIBLE}", [language]
 
 
 def audience_size(db: Database, language: str) -> int:
