@@ -262,3 +262,25 @@ def test_staff_page_shows_an_unfinished_import_with_its_progress(app, db, staff_
     html = staff_client.get("/admin/subscribers/imports").get_data(as_text=True)
     assert "<progress" not in html and "refresh" not in html
     assert f"<td>{len(ADDRESSES)}</td>" in html  # added, once done
+
+
+def test_a_bulk_writer_sees_a_writer_queued_in_another_process(app, db, tmp_path):
+    """`give_way` answers False while another process waits for the write lock."""
+    lock = db.write_lock
+    assert lock.give_way(0)  # nobody queued
+    waiter = (
+        "import sys; from weprode.db import write_lock; "
+        "lock = write_lock(sys.argv[1]); lock.__enter__(); print('got it', flush=True)"
+    )
+    with lock:
+        child = subprocess.Popen(
+            [sys.executable, "-c", waiter, db.path], stdout=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 30
+        while lock.give_way(0) and time.monotonic() < deadline:
+            assert child.poll() is None
+            time.sleep(0.01)
+        assert not lock.give_way(0)  # the child is queued behind us
+    assert child.stdout.readline() == "got it\n"
+    assert child.wait(30) == 0
+    assert lock.give_way(0)

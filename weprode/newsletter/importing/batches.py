@@ -28,7 +28,6 @@ from ... import audit
 from ...campaigns.senders import sender_is_gone
 from ...db import (
     Database,
-    durable_transaction,
     isoformat,
     parse_timestamp,
     utcnow,
@@ -83,7 +82,7 @@ def stage(
     owner: str,
 ) -> int:
     """Record the import and its checked rows (several short transactions); returns its id."""
-    with write_transaction(db):
+    with write_transaction(db, background=True):
         import_id = (
             db["imports"]
             .insert(
@@ -110,7 +109,7 @@ def stage(
     ]
     for start in range(0, len(rows), STAGE_ROWS):
         chunk = rows[start : start + STAGE_ROWS]
-        with write_transaction(db):
+        with write_transaction(db, background=True):
             db.conn.executemany(
                 "INSERT INTO import_rows (import_id, position, line, email, first_name, "
                 "language) VALUES (?, ?, ?, ?, ?, ?)",
@@ -135,7 +134,7 @@ def beat(db: Database, import_id: int, owner: str, count: int, column: str) -> N
 
 def claim(db: Database, import_id: int, owner: str, now: datetime) -> dict:
     """Make `owner` run an unfinished import whose process is gone; returns its row."""
-    with write_transaction(db):
+    with write_transaction(db, background=True):
         record = get(db, import_id)
         if record is None:
             raise ImportStateError(f"No import {import_id}.")
@@ -182,7 +181,7 @@ def commit_chunks(
     import_id, done = record["id"], record["committed_entries"]
     now = parse_timestamp(record["started_at"])
     while True:
-        with write_transaction(db):
+        with write_transaction(db, background=True):
             rows = list(
                 db.query(
                     "SELECT * FROM import_rows WHERE import_id = ? AND position > ? "
@@ -255,7 +254,7 @@ def finish(
     chunks before it reach the disk with it (the WAL is written in order).
     """
     import_id = record["id"]
-    with durable_transaction(db):
+    with write_transaction(db, durable=True, background=True):
         deferred = db.query(
             "SELECT * FROM import_rows WHERE import_id = ? AND outcome = 'existing' "
             "ORDER BY position",
@@ -318,9 +317,12 @@ def finish(
 
 
 def discard_staging(db: Database, import_id: int) -> None:
-    """Delete what remains of the import's staged rows, a chunk per transaction."""
+    """Delete what remains of the import's staged rows, a chunk per transaction.
+
+    Durable: the import's (or its rollback's) end is on disk when this returns.
+    """
     while True:
-        with write_transaction(db):
+        with write_transaction(db, durable=True, background=True):
             deleted = db.execute(
                 "DELETE FROM import_rows WHERE import_id = ? AND position IN "
                 "(SELECT position FROM import_rows WHERE import_id = ? LIMIT ?)",
@@ -341,11 +343,11 @@ def rollback(
     Once `rolling_back` it can only finish rolling back, also after another crash.
     """
     record = claim(db, import_id, owner, now)
-    with write_transaction(db):
+    with write_transaction(db, background=True):
         db.execute("UPDATE imports SET status = 'rolling_back' WHERE id = ?", [import_id])
     deleted = 0
     while True:
-        with write_transaction(db):
+        with write_transaction(db, background=True):
             count = db.execute(
                 "DELETE FROM subscribers WHERE id IN (SELECT id FROM subscribers "
                 "WHERE import_id = ? LIMIT ?)",
@@ -355,14 +357,14 @@ def rollback(
         deleted += count
         if count < chunk_rows:
             break
-    with write_transaction(db):
+    with write_transaction(db, background=True):
         db.execute(
             "DELETE FROM newsletter_mail_sends WHERE id IN (SELECT send_id FROM import_rows "
             "WHERE import_id = ? AND send_id IS NOT NULL)",
             [import_id],
         )
     discard_staging(db, import_id)
-    with durable_transaction(db):
+    with write_transaction(db, durable=True, background=True):
         db.execute(
             "UPDATE imports SET status = 'rolled_back', finished_at = ? WHERE id = ?",
             [isoformat(now), import_id],
