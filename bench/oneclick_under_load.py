@@ -9,8 +9,9 @@ POSTs, each to a subscriber of its own, as `unsubscribe.py` does) three times:
 3. while `flask campaigns send` sends a campaign to 20,000 subscribers through
    Postfix's `smtp-sink`.
 
-Prints req/s, p50 and p99 of the one-click POSTs, errors, how long the import and the
-send took and how much of the wrk window they covered, then the p99 and error targets
+The loaded phases last exactly as long as the import or the send: wrk starts with
+them and is stopped when they end. Prints req/s, p50 and p99 of the one-click POSTs,
+errors, how long the import and the send took, then the p99 and error targets
 (p99 < 100 ms, 0 errors). Exits non-zero only when the server failed, a request failed,
 or the import or the send did not complete.
 
@@ -18,10 +19,12 @@ or the import or the send did not complete.
 """
 
 import argparse
+import dataclasses
+import re
+import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -29,6 +32,7 @@ import _harness
 from pages import format_ms, prepare_instance
 from unsubscribe import (
     FORM_HEADERS,
+    LUA_SCRIPT,
     ONE_CLICK_BODY,
     load_unsubscribe,
     unsubscribe_paths,
@@ -41,6 +45,7 @@ from weprode.campaigns import compose
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
 TARGET_P99_MS = 100
+LONGEST_PHASE_S = 900
 PHASES = ("baseline", "import", "send")
 INSERT = (
     "INSERT INTO subscribers (email, first_name, language, status, source, created_at, "
@@ -51,7 +56,9 @@ INSERT = (
 def parse_args(argv):
     """The command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per phase [10]")
+    parser.add_argument(
+        "--duration", type=int, default=10, help="seconds of the baseline phase [10]"
+    )
     parser.add_argument("--connections", type=int, default=50, help="open connections [50]")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads [2]")
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the import [100000]")
@@ -141,30 +148,45 @@ def flask(env, *arguments):
     )
 
 
-def run_phase(server, args, files, paths, background=None):
-    """wrk on one-click POSTs, with `background()` (a Popen) started at the same moment.
+def wrk_until(server, args, paths_file, child):
+    """One-click POSTs with wrk from now until `child` exits; returns (result, seconds).
 
-    Returns (wrk result, background seconds or None, seconds of the wrk window it
-    covered or None, its exit code, its output).
+    wrk is started for longer than anything here lasts and stopped with SIGINT, on
+    which it prints its report (and the Lua script its counts) as at the end of a run.
     """
     began = time.monotonic()
-    child = background() if background else None
-    ended = []
-    if child is not None:
-        # Drained on a thread (a full pipe would stall the child), which notes its end.
-        def drain():
-            output, errors = child.communicate()
-            ended.append((time.monotonic(), output + errors))
-
-        reader = threading.Thread(target=drain)
-        reader.start()
-    result = load_unsubscribe(server.base_url, args, args.duration, files, paths)
-    window = time.monotonic() - began
-    if child is None:
-        return result, None, None, 0, ""
-    reader.join()
-    seconds = ended[0][0] - began
-    return result, seconds, min(seconds, window), child.returncode, ended[0][1]
+    command = [
+        "wrk",
+        "--latency",
+        "--duration",
+        f"{LONGEST_PHASE_S}s",
+        "--connections",
+        str(args.connections),
+        "--threads",
+        str(args.threads),
+        "--timeout",
+        "10s",
+        "--script",
+        str(LUA_SCRIPT),
+        server.base_url + "/",
+        "--",
+        str(paths_file),
+        str(args.threads),
+    ]
+    wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        output, errors = child.communicate(timeout=LONGEST_PHASE_S)
+        seconds = time.monotonic() - began
+    finally:
+        wrk.send_signal(signal.SIGINT)
+        report, _ = wrk.communicate(timeout=60)
+    counts = re.search(r"^paths sent: (\d+), distinct: (\d+)$", report, re.M)
+    result = _harness.parse_wrk_output(report)
+    if counts:
+        result = dataclasses.replace(
+            result, paths_sent=int(counts[1]), distinct_paths=int(counts[2])
+        )
+    return result, seconds, child.returncode, output + errors
 
 
 def count(database, sql):
@@ -237,19 +259,24 @@ def main(argv=None):
             results, failed = {}, False
             print(
                 f"{'phase':<10} {'req/s':>8} {'p50':>11} {'p99':>11} {'non-2xx':>8} "
-                f"{'errors':>7} {'background':>11} {'covered':>8}"
+                f"{'errors':>7} {'background':>11}"
             )
             for phase in PHASES:
-                result, seconds, covered, code, output = run_phase(
-                    server, args, files[phase], shares[phase], backgrounds[phase]
-                )
+                if backgrounds[phase] is None:
+                    result = load_unsubscribe(
+                        server.base_url, args, args.duration, files[phase], shares[phase]
+                    )
+                    seconds, code, output = None, 0, ""
+                else:
+                    result, seconds, code, output = wrk_until(
+                        server, args, files[phase], backgrounds[phase]()
+                    )
                 results[phase] = result
                 took = "-" if seconds is None else f"{seconds:.1f} s"
-                share = "-" if covered is None else f"{covered:.1f} s"
                 print(
                     f"{phase:<10} {result.requests_per_second:>8.1f} "
                     f"{format_ms(result.p50_ms):>11} {format_ms(result.p99_ms):>11} "
-                    f"{result.non_2xx:>8} {result.errors:>7} {took:>11} {share:>8}"
+                    f"{result.non_2xx:>8} {result.errors:>7} {took:>11}"
                 )
                 if code != 0:
                     print(f"{phase} failed ({code}):\n{output[-2000:]}", file=sys.stderr)

@@ -83,7 +83,8 @@ def import_subscribers(
         return report
     owner = batches.new_owner()
     details = ImportDetails(mode, source, legal_basis, actor, digest.hexdigest())
-    import_id = batches.stage(db, entries, report, details, now, owner)
+    chunk_rows = current_app.config["IMPORT_CHUNK_ROWS"]
+    import_id = batches.stage(db, entries, report, details, now, owner, chunk_rows)
     report.import_id = import_id
     return run(db, batches.get(db, import_id), owner, report, steps)
 

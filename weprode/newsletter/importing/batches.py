@@ -37,8 +37,8 @@ from .. import subscribers
 from .reading import Entry, ImportReport
 from .writing import sort_entries, write_confirmed, write_pending
 
-# Staging rows are plain inserts: many per transaction still take only milliseconds.
-STAGE_ROWS = 5000
+# Deleting leftover staged rows: plain deletes, cheap per row.
+DISCARD_ROWS = 5000
 UNFINISHED = ("staged", "committing", "rolling_back")
 
 
@@ -80,8 +80,9 @@ def stage(
     details: ImportDetails,
     now: datetime,
     owner: str,
+    chunk_rows: int,
 ) -> int:
-    """Record the import and its checked rows (several short transactions); returns its id."""
+    """Record the import and its checked rows, `chunk_rows` per transaction; returns its id."""
     with write_transaction(db, background=True):
         import_id = (
             db["imports"]
@@ -107,8 +108,8 @@ def stage(
         (import_id, position, e.line, e.email, e.first_name, e.language)
         for position, e in enumerate(entries.values(), start=1)
     ]
-    for start in range(0, len(rows), STAGE_ROWS):
-        chunk = rows[start : start + STAGE_ROWS]
+    for start in range(0, len(rows), chunk_rows):
+        chunk = rows[start : start + chunk_rows]
         with write_transaction(db, background=True):
             db.conn.executemany(
                 "INSERT INTO import_rows (import_id, position, line, email, first_name, "
@@ -326,9 +327,9 @@ def discard_staging(db: Database, import_id: int) -> None:
             deleted = db.execute(
                 "DELETE FROM import_rows WHERE import_id = ? AND position IN "
                 "(SELECT position FROM import_rows WHERE import_id = ? LIMIT ?)",
-                [import_id, import_id, STAGE_ROWS],
+                [import_id, import_id, DISCARD_ROWS],
             ).rowcount
-        if deleted < STAGE_ROWS:
+        if deleted < DISCARD_ROWS:
             return
 
 
