@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from newsletter_helpers import unsubscribe_path
@@ -284,3 +285,33 @@ def test_a_bulk_writer_sees_a_writer_queued_in_another_process(app, db, tmp_path
     assert child.stdout.readline() == "got it\n"
     assert child.wait(30) == 0
     assert lock.give_way(0)
+
+
+def test_double_opt_in_in_several_chunks_mails_each_address_once(app, db, mailbox):
+    app.config["IMPORT_CHUNK_ROWS"] = 2
+    with app.app_context():
+        signup.prepare(
+            db,
+            signup.SignupRequest(
+                "old@example.org", None, "en", signup.CURRENT_CONSENT_VERSION, None
+            ),
+            utcnow() - timedelta(hours=1),
+        )
+        mailbox.wait_for(0)
+        addresses = [f"d{n}@example.org" for n in range(5)] + ["old@example.org"]
+        report = importing.import_subscribers(
+            db,
+            io.StringIO("email\n" + "\n".join(addresses)),
+            source=SOURCE,
+            legal_basis=LEGAL_BASIS,
+            mode="double-opt-in",
+            actor="tester",
+            now=utcnow(),
+        )
+    assert (report.added, report.mails_sent, report.mails_failed) == (6, 6, 0)
+    received = [message["To"] for message in mailbox.wait_for(6)]
+    assert sorted(received) == sorted(addresses)
+    statuses = {subscribers.find_by_email(db, a)["status"] for a in addresses}
+    assert statuses == {"pending"}
+    assert db.execute("SELECT count(*) FROM import_rows").fetchone()[0] == 0
+    assert importing.batches.recent(db)[0]["status"] == "done"
