@@ -322,7 +322,7 @@ def stopped_imports(db: Database, now: datetime) -> list[Finding]:
             f"visible. Run `flask --app app import resume {record['id']}` or `import "
             f"rollback {record['id']}` (the campaign worker does one of them on its next pass).",
         )
-        for record in importing.batches.abandoned(db, now)
+        for record in importing.recovery.abandoned(db, now)
     ]
 
 

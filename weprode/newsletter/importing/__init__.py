@@ -20,7 +20,7 @@ from flask import current_app
 
 from ...db import Database, parse_timestamp
 from ...forms import has_forbidden_character
-from . import batches
+from . import batches, recovery
 from .batches import ImportDetails, ImportStateError
 from .reading import ImportReport, Progress, normalise_email, read_entries
 from .writing import send_confirmations
@@ -131,7 +131,7 @@ def resume(
     staged cannot be finished (the rest of the file is not in the database): roll it back.
     """
     owner = batches.new_owner()
-    record = batches.claim(db, import_id, owner, now)
+    record = recovery.claim(db, import_id, owner, now)
     if record["status"] == "rolling_back":
         raise ImportStateError(f"Import {import_id} is being rolled back; finish that.")
     if record["staged_entries"] < record["entries"]:
@@ -139,7 +139,7 @@ def resume(
             f"Import {import_id} stopped before its file was staged; roll it back and "
             "import the file again."
         )
-    report = batches.report_of(db, record)
+    report = recovery.report_of(db, record)
     report.import_id = import_id
     steps = Progress(progress, passes=2 if record["mode"] == "confirmed" else 3)
     steps.start(record["entries"])
@@ -151,7 +151,7 @@ def roll_back(db: Database, import_id: int, actor: str, now: datetime) -> int:
     """Undo an unfinished import as a whole; returns how many hidden records were deleted."""
     owner = batches.new_owner()
     chunk = current_app.config["IMPORT_CHUNK_ROWS"]
-    return batches.rollback(db, import_id, owner, actor, now, chunk)
+    return recovery.rollback(db, import_id, owner, actor, now, chunk)
 
 
 def recover(db: Database, now: datetime) -> list[tuple[int, str]]:
@@ -161,7 +161,7 @@ def recover(db: Database, now: datetime) -> list[tuple[int, str]]:
     finished (staff asked for it, and every row was checked); any other is rolled back.
     """
     done = []
-    for record in batches.abandoned(db, now):
+    for record in recovery.abandoned(db, now):
         try:
             if record["status"] != "rolling_back" and record["staged_entries"] == record["entries"]:
                 resume(db, record["id"], now)
