@@ -315,3 +315,26 @@ def test_double_opt_in_in_several_chunks_mails_each_address_once(app, db, mailbo
     assert statuses == {"pending"}
     assert db.execute("SELECT count(*) FROM import_rows").fetchone()[0] == 0
     assert importing.batches.recent(db)[0]["status"] == "done"
+
+
+def test_the_worker_deletes_staged_rows_an_ended_import_left_behind(app, db):
+    """A process that died between publishing an import and clearing its staged rows."""
+    with app.app_context():
+        report = importing.import_subscribers(
+            db,
+            io.StringIO("email\nleft@example.org\n"),
+            source=SOURCE,
+            legal_basis=LEGAL_BASIS,
+            mode="confirmed",
+            actor="tester",
+            now=utcnow(),
+        )
+        db.execute(
+            "INSERT INTO import_rows (import_id, position, line, email) "
+            "VALUES (?, 1, 2, 'left@example.org')",
+            [report.import_id],
+        )
+        db.conn.commit()
+        assert importing.recover(db, utcnow()) == []
+    assert db.execute("SELECT count(*) FROM import_rows").fetchone()[0] == 0
+    assert subscribers.find_by_email(db, "left@example.org")["status"] == "active"

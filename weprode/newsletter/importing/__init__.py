@@ -159,6 +159,7 @@ def recover(db: Database, now: datetime) -> list[tuple[int, str]]:
 
     The worker runs it on each pass. An import whose file was fully staged is
     finished (staff asked for it, and every row was checked); any other is rolled back.
+    Staged rows an ended import left behind (its process died after the end) go too.
     """
     done = []
     for record in recovery.abandoned(db, now):
@@ -171,4 +172,7 @@ def recover(db: Database, now: datetime) -> list[tuple[int, str]]:
                 done.append((record["id"], "rolled back"))
         except ImportStateError:  # another process claimed it first
             continue
+    # Staged rows hold addresses: none may outlive its import.
+    for import_id in recovery.leftover_staging(db):
+        batches.discard_staging(db, import_id)
     return done

@@ -90,7 +90,7 @@ def stage(
                     "file_sha256": details.file_sha256,
                     "status": "staged",
                     "owner": owner,
-                    "heartbeat_at": isoformat(now),
+                    "heartbeat_at": isoformat(utcnow()),
                     "started_at": isoformat(now),
                     "total_rows": report.total_rows,
                     "merged_duplicates": report.merged_duplicates,

@@ -103,3 +103,12 @@ def report_of(db: Database, record: dict) -> ImportReport:
         refused_suppressed=[(row["line"], subscribers.mask_email(row["email"])) for row in refused],
         mails_limited=record["mails_limited"] or 0,
     )
+
+
+def leftover_staging(db: Database) -> list[int]:
+    """Ended imports that still have staged rows (their process died while clearing them)."""
+    rows = db.execute(
+        "SELECT id FROM imports WHERE status IN ('done', 'rolled_back') "
+        "AND EXISTS (SELECT 1 FROM import_rows WHERE import_id = imports.id)"
+    )
+    return [import_id for (import_id,) in rows]
