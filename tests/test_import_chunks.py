@@ -41,6 +41,20 @@ def import_process(app, path):
     )
 
 
+def import_addresses(connection, addresses, mode="confirmed", progress=None):
+    """Import one address a line (inside an app context); returns the report."""
+    return importing.import_subscribers(
+        connection,
+        io.StringIO("email\n" + "\n".join(addresses)),
+        source=SOURCE,
+        legal_basis=LEGAL_BASIS,
+        mode=mode,
+        actor="tester",
+        now=utcnow(),
+        progress=progress,
+    )
+
+
 def hidden_records(db):
     return db.execute(
         f"SELECT count(*) FROM subscribers WHERE NOT {subscribers.VISIBLE}"
@@ -144,15 +158,7 @@ def test_killed_import_rolls_back_as_a_whole(app, db, runner, killed_import):
     assert runner.invoke(args=["import", "resume", str(import_id)]).exit_code == 1
     # The file can simply be imported again.
     with app.app_context():
-        report = importing.import_subscribers(
-            db,
-            io.StringIO("email\n" + "\n".join(ADDRESSES)),
-            source=SOURCE,
-            legal_basis=LEGAL_BASIS,
-            mode="confirmed",
-            actor="tester",
-            now=utcnow(),
-        )
+        report = import_addresses(db, ADDRESSES)
     assert report.added == len(ADDRESSES)
 
 
@@ -184,16 +190,7 @@ def run_import_in_thread(app, addresses, mode="confirmed"):
         connection = connect(app.config["DATABASE"])
         try:
             with app.app_context():
-                result["report"] = importing.import_subscribers(
-                    connection,
-                    io.StringIO("email\n" + "\n".join(addresses)),
-                    source=SOURCE,
-                    legal_basis=LEGAL_BASIS,
-                    mode=mode,
-                    actor="tester",
-                    now=utcnow(),
-                    progress=progress,
-                )
+                result["report"] = import_addresses(connection, addresses, mode, progress)
         finally:
             connection.close()
 
@@ -299,15 +296,7 @@ def test_double_opt_in_in_several_chunks_mails_each_address_once(app, db, mailbo
         )
         mailbox.wait_for(0)
         addresses = [f"d{n}@example.org" for n in range(5)] + ["old@example.org"]
-        report = importing.import_subscribers(
-            db,
-            io.StringIO("email\n" + "\n".join(addresses)),
-            source=SOURCE,
-            legal_basis=LEGAL_BASIS,
-            mode="double-opt-in",
-            actor="tester",
-            now=utcnow(),
-        )
+        report = import_addresses(db, addresses, "double-opt-in")
     assert (report.added, report.mails_sent, report.mails_failed) == (6, 6, 0)
     received = [message["To"] for message in mailbox.wait_for(6)]
     assert sorted(received) == sorted(addresses)
@@ -320,15 +309,7 @@ def test_double_opt_in_in_several_chunks_mails_each_address_once(app, db, mailbo
 def test_the_worker_deletes_staged_rows_an_ended_import_left_behind(app, db):
     """A process that died between publishing an import and clearing its staged rows."""
     with app.app_context():
-        report = importing.import_subscribers(
-            db,
-            io.StringIO("email\nleft@example.org\n"),
-            source=SOURCE,
-            legal_basis=LEGAL_BASIS,
-            mode="confirmed",
-            actor="tester",
-            now=utcnow(),
-        )
+        report = import_addresses(db, ["left@example.org"])
         db.execute(
             "INSERT INTO import_rows (import_id, position, line, email) "
             "VALUES (?, 1, 2, 'left@example.org')",
