@@ -337,6 +337,7 @@ def test_cli_imports_prints_a_summary_and_audits_counts_only(app, runner, tmp_pa
     assert detail == {
         "added": 1,
         "already_subscribed": 0,
+        "import_id": 1,
         "legal_basis": LEGAL_BASIS,
         "merged": 1,
         "mode": "confirmed",

@@ -22,6 +22,9 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # CSV uploads in the staff area (100,000 rows is about 4 MB).
     "IMPORT_MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    # Addresses an import writes per transaction; other writers get the lock in between.
+    "IMPORT_CHUNK_ROWS": 500,
+    "IMPORT_CHUNK_PAUSE_SECONDS": 0,
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
     "TRUSTED_PROXIES": 0,
     "BABEL_DEFAULT_LOCALE": "en",

@@ -641,6 +641,61 @@ def create_delivery_totals(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0022_imports")
+def create_imports(db: sqlite_utils.Database) -> None:
+    """Imports committed in chunks: the import, its staged rows, and each record's import.
+
+    An import's new subscribers carry its id and stay invisible (to campaigns, counts,
+    search, exports) until the import is `done`: one row changes to publish them all.
+    `import_rows` holds the checked file until the import ends, so a dead import can be
+    resumed or rolled back; its rows are deleted when it finishes either way.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE imports (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                actor TEXT NOT NULL,
+                mode TEXT NOT NULL CHECK (mode IN ('confirmed', 'double-opt-in')),
+                source TEXT NOT NULL,
+                legal_basis TEXT NOT NULL,
+                file_sha256 TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN
+                    ('staged', 'committing', 'rolling_back', 'done', 'rolled_back')),
+                owner TEXT,
+                heartbeat_at TEXT,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                total_rows INTEGER NOT NULL,
+                merged_duplicates INTEGER NOT NULL,
+                entries INTEGER NOT NULL,
+                staged_entries INTEGER NOT NULL DEFAULT 0,
+                committed_entries INTEGER NOT NULL DEFAULT 0,
+                added INTEGER,
+                already_subscribed INTEGER,
+                refused INTEGER,
+                mails_limited INTEGER
+            )""",
+            "CREATE INDEX imports_status ON imports (status)",
+            """CREATE TABLE import_rows (
+                import_id INTEGER NOT NULL REFERENCES imports (id),
+                position INTEGER NOT NULL,
+                line INTEGER NOT NULL,
+                email TEXT NOT NULL,
+                first_name TEXT,
+                language TEXT,
+                outcome TEXT CHECK (outcome IN ('added', 'existing', 'refused')),
+                subscriber_id INTEGER,
+                send_id INTEGER,
+                PRIMARY KEY (import_id, position)
+            ) WITHOUT ROWID""",
+            "ALTER TABLE subscribers ADD COLUMN import_id INTEGER",
+            "CREATE INDEX subscribers_import ON subscribers (import_id) "
+            "WHERE import_id IS NOT NULL",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -85,3 +85,11 @@ def subscriber_import():
 def render_page(form: ImportForm, report: importing.ImportReport | None) -> str:
     """The import page, with a link to an example file in the staff area's language."""
     return render_template("admin/import.html", form=form, report=report, columns=importing.COLUMNS)
+
+
+@bp.route("/subscribers/imports")
+def import_list():
+    """Every recent import with its state; refreshes itself while one is unfinished."""
+    imports = importing.batches.recent(get_db())
+    running = any(record["status"] in importing.batches.UNFINISHED for record in imports)
+    return render_template("admin/imports.html", imports=imports, running=running)

@@ -11,6 +11,7 @@ from flask.cli import with_appcontext
 
 from ..cli import counted
 from ..db import get_db, utcnow
+from ..newsletter import importing
 from ..privacy import retention
 from . import compose, ledger, worker
 
@@ -131,7 +132,13 @@ def worker_command(poll_seconds):
         results = retention.purge(db, now, log_folder=retention.log_folder(current_app))
         click.echo("purge: " + ", ".join(f"{r.key} {r.due}" for r in results))
 
-    worker.run_forever(db, stop, poll_seconds=poll_seconds, purge=daily_purge)
+    def recover_imports(now: datetime) -> None:
+        for import_id, what in importing.recover(db, now):
+            click.echo(f"import {import_id} had stopped mid-way: {what}")
+
+    worker.run_forever(
+        db, stop, poll_seconds=poll_seconds, purge=daily_purge, recover=recover_imports
+    )
 
 
 def init_app(app: Flask) -> None:

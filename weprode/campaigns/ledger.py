@@ -16,6 +16,7 @@ from typing import NamedTuple
 from flask_babel import gettext as _
 
 from ..db import Database, first_row, isoformat, write_transaction
+from ..newsletter.subscribers import VISIBLE
 from . import states
 
 
@@ -42,8 +43,8 @@ def require(db: Database, campaign_id: int, *statuses: str, action: str = "chang
 def audience_condition(language: str) -> tuple[str, list[str]]:
     """Who a campaign goes to: active subscribers, of one language or all."""
     if language == "all":
-        return "status = 'active'", []
-    return "status = 'active' AND language = ?", [language]
+        return f"status = 'active' AND {VISIBLE}", []
+    return f"status = 'active' AND language = ? AND {VISIBLE}", [language]
 
 
 def audience_size(db: Database, language: str) -> int:

@@ -328,10 +328,12 @@ def run_forever(
     stop: threading.Event,
     poll_seconds: float = 5.0,
     purge: Callable[[datetime], None] | None = None,
+    recover: Callable[[datetime], None] | None = None,
 ) -> None:
     """The `campaigns worker` loop; returns when `stop` is set.
 
-    `purge(now)`, when given, runs at start and then once a day (the retention purge).
+    `purge(now)`, when given, runs at start and then once a day (the retention purge);
+    `recover(now)` on every pass (imports whose process died are finished or undone).
     Every pass records the worker's heartbeat, and so does a long send, for /healthz.
     """
     last_purge, started_at = None, utcnow()
@@ -342,5 +344,7 @@ def run_forever(
         if purge is not None and (last_purge is None or now - last_purge >= PURGE_EVERY):
             purge(now)
             last_purge = now
+        if recover is not None:
+            recover(now)
         run_once(db, now, progress=beat_while_sending, stop=stop)
         stop.wait(poll_seconds)

@@ -70,7 +70,7 @@ def matches_are_dense(db: Database, low: str, high: str) -> bool:
 
 def where_clause(db: Database, filters: SubscriberFilter) -> tuple[list[str], list[str]]:
     """SQL conditions and parameters for the filters (not the cursor)."""
-    conditions, params = [], []
+    conditions, params = [subscribers.VISIBLE], []
     if filters.status:
         conditions.append("status = ?")
         params.append(filters.status)

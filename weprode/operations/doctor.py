@@ -26,6 +26,7 @@ import dns.resolver
 from .. import config as settings
 from ..cli import counted
 from ..db import Database
+from ..newsletter import importing
 from . import health
 
 DNS_TIMEOUT_SECONDS = 5.0
@@ -311,6 +312,21 @@ def site_health(db: Database, config: dict[str, Any], now: datetime) -> list[Fin
     ]
 
 
+def stopped_imports(db: Database, now: datetime) -> list[Finding]:
+    """Imports whose process died mid-way (their records are hidden until resolved)."""
+    return [
+        Finding(
+            "import",
+            Verdict.FAIL,
+            f"import {record['id']} stopped mid-way ({record['status']}, "
+            f"{record['committed_entries']}/{record['entries']} addresses); none of it is "
+            f"visible. Run `flask --app app import resume {record['id']}` or `import "
+            f"rollback {record['id']}` (the campaign worker does one of them on its next pass).",
+        )
+        for record in importing.recovery.abandoned(db, now)
+    ]
+
+
 def run(
     config: dict[str, Any], db: Database, now: datetime, lookup_txt: TxtLookup = resolve_txt
 ) -> list[Finding]:
@@ -322,4 +338,5 @@ def run(
         dkim_key(config, lookup_txt),
         company_facts(config),
         *site_health(db, config, now),
+        *stopped_imports(db, now),
     ]

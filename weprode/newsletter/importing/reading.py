@@ -50,6 +50,7 @@ class ImportReport:
     mails_sent: int = 0
     mails_failed: int = 0
     mails_limited: int = 0
+    import_id: int | None = None  # once staged
 
 
 @dataclass
