@@ -9,18 +9,15 @@ twice. A dedicated sink counts each recipient's messages: the shared
 one parses and files every message, too slow for thousands.
 """
 
-import collections
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 from campaign_helpers import new_campaign
 from process_helpers import PROJECT_ROOT, flask_env
+from relay_helpers import start_counting_relay
 
 from weprode.campaigns import ledger, recorder
 from weprode.db import connect, isoformat, utcnow
@@ -29,41 +26,9 @@ RECIPIENTS = 3000
 MAX_UNRECORDED = 20  # the default CAMPAIGN_MAX_UNRECORDED
 
 
-def free_port():
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class CountingSink:
-    """An SMTP server with PIPELINING that only counts messages per recipient."""
-
-    def __init__(self):
-        self.received = collections.Counter()
-        self.lock = threading.Lock()
-
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
-        session.host_name = hostname
-        responses.insert(-1, "250-PIPELINING")
-        return responses
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
-        with self.lock:
-            self.received.update(envelope.rcpt_tos)
-        return "250 OK"
-
-    def total(self):
-        with self.lock:
-            return sum(self.received.values())
-
-
 @pytest.fixture
 def sink():
-    handler = CountingSink()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    handler.port = controller.port
+    controller, handler = start_counting_relay()
     yield handler
     controller.stop()
 
