@@ -34,7 +34,8 @@ class RelaySession:
 
 def open_session(relay: Relay, timeout: float) -> RelaySession:
     """Connect, say EHLO, start TLS and log in as `relay` says; raises on failure."""
-    context = tls_context(relay.tls_verify, relay.tls_ca_file)
+    # Only when needed: loading the CA store costs milliseconds, at every reconnection.
+    context = tls_context(relay.tls_verify, relay.tls_ca_file) if relay.tls != "none" else None
     if relay.tls == "ssl":
         host = smtplib.SMTP_SSL(relay.host, relay.port, timeout=timeout, context=context)
     else:
