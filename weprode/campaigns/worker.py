@@ -25,6 +25,7 @@ from ..mail.bulk_smtp import close_quietly
 from ..mail.relay_pool import NoRelayAvailable, RelayPool, open_session
 from . import ledger, pacing, render, senders, worker_heartbeats
 from .batch import PAUSED_BY_FAILURES, SendState, note_result, outcome_for, send_batch
+from .journal import SentJournal, journal_path
 from .recorder import OutcomeRecorder, recorder_capacity
 
 __all__ = ["PAUSED_BY_FAILURES", "note_result", "outcome_for", "send_campaign", "run_once"]
@@ -121,11 +122,12 @@ def send_campaign(
         return ledger.get(db, campaign_id)["status"]
     config = app.config
     pool = relay_pool(config)
+    sent_journal = SentJournal(journal_path(config["DATABASE"], campaign_id, sender_id))
     state = SendState(
         campaign_id,
         sender_id,
         render.prepare(ledger.get(db, campaign_id)),
-        OutcomeRecorder(config["DATABASE"], sender_id, recorder_capacity(config)),
+        OutcomeRecorder(config["DATABASE"], sender_id, recorder_capacity(config), sent_journal),
         pacing.Pacer(
             pacing.queued_providers(db, campaign_id),
             pacing.provider_limits(config),
@@ -156,6 +158,7 @@ def send_campaign(
     state.stop.set()
     beat.join()
     state.recorder.close()  # every outcome committed before the campaign can finish
+    sent_journal.close(remove=True)  # all it lists is in the ledger now
     senders.release(db, campaign_id, sender_id)
     ledger.finish_if_done(db, campaign_id, utcnow())
     return ledger.get(db, campaign_id)["status"]
