@@ -54,6 +54,7 @@ from flask_mail import Message
 from devtools.mailsink import start_sink
 from weprode import create_app, tokens
 from weprode.campaigns import compose, ledger, render, worker
+from weprode.campaigns.journal import SentJournal
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail.messages import mail
 from weprode.migrations import apply_pending
@@ -116,6 +117,11 @@ def parse_args(argv):
         "--no-kill", action="store_true", help="skip the send with a relay killed mid-way"
     )
     parser.add_argument("--max-unrecorded", type=int, help="CAMPAIGN_MAX_UNRECORDED [config: 20]")
+    parser.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="no sent journal: the recorder commits every few messages (as on a full disk)",
+    )
     parser.add_argument("--batch-size", type=int, help="CAMPAIGN_BATCH_SIZE [config]")
     parser.add_argument(
         "--sample", type=int, default=200, help="dumped messages to parse and check [200]"
@@ -298,9 +304,18 @@ def sample_rss(samples, done, interval=1.0):
         samples.append(_harness.vm_rss_mb())
 
 
-def send_in_child(instance, config, campaign_id, profile, results):
+class NoJournal(SentJournal):
+    """A journal that cannot be written: the recorder falls back to small commits."""
+
+    def __init__(self, path):
+        self.path, self.fd, self.working = path, None, False
+
+
+def send_in_child(instance, config, campaign_id, profile, results, journal=True):
     """Child process body: time `send_campaign`, sample RSS, send the figures back."""
     try:
+        if not journal:
+            worker.SentJournal = NoJournal
         app = create_app(config, instance_path=instance)
         samples, progress_calls, done = [], [], threading.Event()
         profilers = profile_sender_threads() if profile else None
@@ -337,6 +352,11 @@ def send_in_child(instance, config, campaign_id, profile, results):
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "connections": app.config["CAMPAIGN_SMTP_CONNECTIONS"],
                 "batch_size": app.config["CAMPAIGN_BATCH_SIZE"],
+                "journal": (
+                    "sent journal"
+                    if journal
+                    else f"no journal, max {app.config['CAMPAIGN_MAX_UNRECORDED']} unrecorded"
+                ),
                 "profile": profile_report(profilers, figures["sent"] or 1) if profile else "",
             }
         )
@@ -346,7 +366,7 @@ def send_in_child(instance, config, campaign_id, profile, results):
         results.close()
 
 
-def timed_send(instance, config, campaign_id, recipients, profile=False):
+def timed_send(instance, config, campaign_id, recipients, profile=False, journal=True):
     """Run `send_in_child` in a fresh process (its own peak RSS); return its figures.
 
     Bounded in time: a send slower than 500 msg/s on top of two minutes is stopped.
@@ -357,7 +377,7 @@ def timed_send(instance, config, campaign_id, recipients, profile=False):
     receiver, results = context.Pipe(duplex=False)
     process = context.Process(
         target=send_in_child,
-        args=(str(instance), config, campaign_id, profile, results),
+        args=(str(instance), config, campaign_id, profile, results, journal),
         daemon=True,
     )
     process.start()
@@ -573,7 +593,8 @@ def print_send(result, recipients, started_s):
     print(
         f"send_campaign: {recipients:,} sent in {result['seconds']:.2f} s "
         f"({result['cpu_seconds']:.2f} s CPU), {rate:,.0f} msg/s "
-        f"[{result['connections']} SMTP connections, batches of {result['batch_size']}; "
+        f"[{result['connections']} SMTP connections, batches of {result['batch_size']}, "
+        f"{result['journal']}; "
         f"ledger.start took {started_s:.2f} s before, not counted]"
     )
     samples = result["rss_samples_mb"]
@@ -712,7 +733,14 @@ def run(args, tmp):
         filled_s = time.perf_counter() - began
         campaign_id, recipients, started_s = freeze(app, database)
         print(f"{recipients:,} active subscribers inserted in {filled_s:.1f} s")
-        result = timed_send(instance, config, campaign_id, recipients, profile=args.profile)
+        result = timed_send(
+            instance,
+            config,
+            campaign_id,
+            recipients,
+            profile=args.profile,
+            journal=not args.no_journal,
+        )
         problems = send_problems(result, recipients)
         if problems:
             return problems

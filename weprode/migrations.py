@@ -611,8 +611,10 @@ def add_provider_pacing(db: sqlite_utils.Database) -> None:
         db,
         [
             "ALTER TABLE deliveries ADD COLUMN provider TEXT NOT NULL DEFAULT ''",
-            "CREATE INDEX deliveries_provider_queue ON deliveries "
-            "(campaign_id, provider, status, id)",
+            # One index serves claims per provider and everything per status: a second
+            # index would be written at every claim and every outcome.
+            "DROP INDEX deliveries_queue",
+            "CREATE INDEX deliveries_queue ON deliveries (campaign_id, status, provider, id)",
             """CREATE TABLE provider_throttles (
         provider TEXT PRIMARY KEY,
         strikes INTEGER NOT NULL DEFAULT 0,
