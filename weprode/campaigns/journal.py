@@ -84,7 +84,10 @@ def replay(db: Database, campaign_id: int, now: datetime) -> list[Path]:
     rows left in flight. Returns the journal files to delete once it is committed. A
     half-written last line (the kill landed mid-write) is not a whole id: skipped.
     """
-    folder = journal_folder(database_file(db))
+    database = database_file(db)
+    if not database:
+        return []  # an in-memory database has no journals
+    folder = journal_folder(database)
     files = sorted(folder.glob(f"{campaign_id}-*{SUFFIX}")) if folder.is_dir() else []
     ids = []
     for path in files:
