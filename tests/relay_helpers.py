@@ -31,6 +31,9 @@ class CountingSink:
         self.throttle = {}
         self.refused = collections.Counter()
         self.sessions = 0
+        # Messages between MAIL FROM and the end of DATA, now and at most at once.
+        self.in_flight = 0
+        self.most_in_flight = 0
         self.lock = threading.Lock()
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
@@ -50,6 +53,26 @@ class CountingSink:
             self.refused[domain] += 1
             return reply
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):  # noqa: N802
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        self.transaction(session, begins=True)
+        return "250 OK"
+
+    async def handle_RSET(self, server, session, envelope):  # noqa: N802
+        self.transaction(session, begins=False)
+        return "250 OK"
+
+    def transaction(self, session, begins):
+        """Count the session's message as in flight from MAIL to DATA's end or RSET."""
+        with self.lock:
+            if begins:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+            elif getattr(session, "in_transaction", False):
+                self.in_flight -= 1
+            session.in_transaction = begins
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
         refusal = self.refusal(address, "rcpt")
         if refusal:
@@ -58,6 +81,7 @@ class CountingSink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.transaction(session, begins=False)
         refusal = self.refusal(envelope.rcpt_tos[0], "data")
         if refusal:
             return refusal
