@@ -3,7 +3,7 @@
 import pytest
 
 from weprode.deliverability import figures
-from weprode.deliverability.providers import PROVIDERS, provider_of
+from weprode.deliverability.providers import PROVIDERS, provider_name, provider_of
 
 
 @pytest.mark.parametrize(
@@ -35,14 +35,16 @@ from weprode.deliverability.providers import PROVIDERS, provider_of
         ("gmail.com.evil.example", "gmail.com.evil.example"),
     ],
 )
-def test_provider_of(domain, provider):
-    assert provider_of(domain) == provider
+def test_provider_name(domain, provider):
+    assert provider_name(domain) == provider
 
 
 def test_every_listed_domain_maps_to_its_provider():
-    for provider, domains in PROVIDERS.items():
+    for provider, (name, domains) in PROVIDERS.items():
         for domain in domains:
             assert provider_of(domain.replace(".*", ".fr")) == provider
+            assert provider_of("someone@mail." + domain.replace(".*", ".com")) == provider
+            assert provider_name(domain.replace(".*", ".co.uk")) == name
 
 
 def test_long_tails_fold_into_other_domains():

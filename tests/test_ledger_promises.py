@@ -349,7 +349,7 @@ def test_refused_row_is_retried_at_its_time_and_fails_at_the_attempt_limit_over_
     app = make_app(CAMPAIGN_MAX_ATTEMPTS=2, CAMPAIGN_SMTP_CONNECTIONS=1)
     db = connect(app.config["DATABASE"])
     add_subscribers(app, db, [("ok@example.org", None, "en"), ("busy@example.org", None, "en")])
-    mailbox.refusals["busy@example.org"] = "451 4.7.1 Try again later"
+    mailbox.refusals["busy@example.org"] = "451 4.3.0 Try again later"  # not a throttle
     campaign_id = new_campaign(db)
 
     def busy_row():

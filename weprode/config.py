@@ -91,6 +91,28 @@ DEFAULTS = {
     "CAMPAIGN_MAX_ATTEMPTS": 8,
     "CAMPAIGN_PAUSE_AFTER_FAILURES": 20,
     "CAMPAIGN_AUTO_RESUME": True,
+    # Campaigns go through these relays (see weprode/mail/relays.py for an entry's keys);
+    # empty: through the MAIL_* relay alone. Transactional mail always uses MAIL_*.
+    "MAIL_RELAYS": [],
+    # A relay failing this many times in a row is set aside this long (doubled each time
+    # it fails again on return); its rows go to the others meanwhile.
+    "RELAY_FAILURES_TO_SET_ASIDE": 3,
+    "RELAY_SET_ASIDE_SECONDS": 60,
+    # Per mailbox provider (weprode/deliverability/providers.py): at most `connections`
+    # of the send's sessions at once and `per_second` messages (0: no limit); "*" is
+    # every provider not named. French ISPs throttle early, the big webmails late.
+    "PROVIDER_LIMITS": {
+        "*": {"connections": 0, "per_second": 0},
+        "orange": {"connections": 2, "per_second": 20},
+        "free": {"connections": 2, "per_second": 20},
+        "sfr": {"connections": 2, "per_second": 20},
+        "laposte": {"connections": 1, "per_second": 10},
+        "bouygues": {"connections": 2, "per_second": 20},
+    },
+    # A provider answering 421 or 4.7.x is left alone this long, doubled at each
+    # throttle in a row, up to the maximum; the other providers carry on.
+    "PROVIDER_BACKOFF_SECONDS": 60,
+    "PROVIDER_BACKOFF_MAX_SECONDS": 3600,
     "DKIM_SELECTOR": "",
     "DKIM_DOMAIN": "",
     "DKIM_PRIVATE_KEY_FILE": "",
@@ -138,6 +160,7 @@ def finalise(
         config["SECRET_KEY"] = load_or_create_secret_key(instance_path, config["DATABASE"])
     check_fallbacks(config.get("SECRET_KEY_FALLBACKS"))
     check_staff_language(config.get("STAFF_LANGUAGE"), config["SITE_LANGUAGES"])
+    check_sending(config)
     if production:
         problems = production_problems(config)
         if problems:
@@ -176,7 +199,25 @@ def production_problems(config: dict[str, Any]) -> list[str]:
             "MAIL_SERVER/MAIL_PORT are the development mail sink (127.0.0.1:8025). "
             "Set the SMTP relay."
         )
-    return problems
+    from .mail import relays  # here: the mail package imports Flask-Mail and templates
+
+    return problems + relays.production_problems(config, DEVELOPMENT_RELAY)
+
+
+def check_sending(config: dict[str, Any]) -> None:
+    """MAIL_RELAYS and PROVIDER_LIMITS must be well formed: say which entry is not."""
+    from .campaigns.pacing import check_provider_limits
+    from .mail import relays
+
+    try:
+        relays.configured_relays(config)
+        check_provider_limits(config.get("PROVIDER_LIMITS"))
+    except ValueError as error:
+        raise ConfigError(
+            f"{error} In instance/config.py, for example: MAIL_RELAYS = "
+            '[{"host": "relay1.example.net", "port": 587, "tls": "starttls", "weight": 2, '
+            '"max_connections": 4}] (see deploy/config.example.py).'
+        ) from error
 
 
 def check_fallbacks(fallbacks: object) -> None:

@@ -696,6 +696,34 @@ def create_imports(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0023_provider_pacing")
+def add_provider_pacing(db: sqlite_utils.Database) -> None:
+    """Deliveries know their recipient's mailbox provider; throttled providers wait.
+
+    `provider` is filled when a campaign's audience is frozen (rows frozen before
+    have '' and are sent as one group). `provider_throttles` keeps how often each
+    provider answered "slow down" in a row and until when we leave it alone, so the
+    backoff keeps growing across the worker's passes and campaigns.
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE deliveries ADD COLUMN provider TEXT NOT NULL DEFAULT ''",
+            # One index serves claims per provider and everything per status: a second
+            # index would be written at every claim and every outcome.
+            "DROP INDEX deliveries_queue",
+            "CREATE INDEX deliveries_queue ON deliveries (campaign_id, status, provider, id)",
+            """CREATE TABLE provider_throttles (
+        provider TEXT PRIMARY KEY,
+        strikes INTEGER NOT NULL DEFAULT 0,
+        throttled_until TEXT,
+        last_reply TEXT,
+        updated_at TEXT NOT NULL
+    )""",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from flask_babel import gettext as _
 
 from ..db import Database, first_row, isoformat, write_transaction
+from ..deliverability.providers import provider_of
 from ..newsletter.subscribers import VISIBLE
 from . import states
 
@@ -57,15 +58,18 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
     """Freeze the audience (one row per recipient) and mark the campaign sending.
 
     Idempotent: rows are unique per (campaign, subscriber), so starting again adds
-    nobody twice. Returns the number of recipients.
+    nobody twice. Each row notes the recipient's mailbox provider, which paces the
+    send (see `pacing`). Returns the number of recipients.
     """
+    db.conn.create_function("provider_of", 1, provider_of, deterministic=True)
     with write_transaction(db):
         campaign = require(db, campaign_id, "draft", "scheduled", "sending", action="send")
         if campaign["status"] != "sending":
             condition, params = audience_condition(campaign["language"])
             db.execute(
-                "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id) "
-                f"SELECT ?, id FROM subscribers WHERE {condition} ORDER BY id",
+                "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id, provider) "
+                f"SELECT ?, id, provider_of(email) FROM subscribers WHERE {condition} "
+                "ORDER BY id",
                 [campaign_id, *params],
             )
             db.execute(
@@ -125,9 +129,15 @@ def cancel(db: Database, campaign_id: int, now: datetime) -> None:
 
 
 def claim(
-    db: Database, campaign_id: int, sender_id: str, batch_size: int, now: datetime
+    db: Database,
+    campaign_id: int,
+    sender_id: str,
+    batch_size: int,
+    now: datetime,
+    provider: str | None = None,
 ) -> list[dict]:
-    """Take up to `batch_size` due rows; returns recipients still subscribed.
+    """Take up to `batch_size` due rows (of one `provider`'s recipients when given);
+    returns recipients still subscribed.
 
     Nothing is taken once the campaign is no longer sending: a pause or a cancel stops
     every sender at its next claim, not at its next heartbeat. Rows of people who
@@ -135,15 +145,18 @@ def claim(
     here, at send time.
     """
     stamp = isoformat(now)
+    of_provider, provider_params = (
+        ("AND provider = ? ", [provider]) if provider is not None else ("", [])
+    )
     with write_transaction(db):
         claimed = db.execute(
             "UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?, "
             "attempts = attempts + 1 WHERE id IN (SELECT id FROM deliveries "
-            "WHERE campaign_id = ? AND status = 'queued' "
+            f"WHERE campaign_id = ? {of_provider}AND status = 'queued' "
             "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
             "AND (SELECT status FROM campaigns WHERE id = ?) = 'sending' ORDER BY id LIMIT ?) "
             "RETURNING id",
-            [sender_id, stamp, campaign_id, stamp, campaign_id, batch_size],
+            [sender_id, stamp, campaign_id, *provider_params, stamp, campaign_id, batch_size],
         ).fetchall()
         if not claimed:
             return []
@@ -219,8 +232,11 @@ def record_outcomes(db: Database, outcomes: Iterable[DeliveryOutcome], now: date
         mark(db, outcomes, now)
 
 
-def unclaim(db: Database, delivery_ids: list[int], sender_id: str) -> None:
-    """Put rows this sender claimed but never began back in the queue (a clean stop).
+def unclaim(
+    db: Database, delivery_ids: list[int], sender_id: str, not_before: datetime | None = None
+) -> None:
+    """Put rows this sender claimed but never began back in the queue (a clean stop, or
+    their provider throttled us: then not before `not_before`).
 
     The claim's attempt is given back too: stopping is not a failed try. Rows another
     sender took over, or a cancel skipped, are left alone.
@@ -229,9 +245,9 @@ def unclaim(db: Database, delivery_ids: list[int], sender_id: str) -> None:
     with write_transaction(db):
         db.execute(
             "UPDATE deliveries SET status = 'queued', claimed_by = NULL, "
-            "attempts = max(attempts - 1, 0) "
+            "attempts = max(attempts - 1, 0), next_attempt_at = ? "
             f"WHERE id IN ({placeholders}) AND status = 'sending' AND claimed_by = ?",
-            [*delivery_ids, sender_id],
+            [isoformat(not_before) if not_before else None, *delivery_ids, sender_id],
         )
 
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from .. import audit
 from ..db import Database, durable_transaction, first_row, keyset_page
 from ..newsletter import subscribers
-from .providers import domain_of, provider_of
+from .providers import domain_of, provider_name
 
 PAGE_SIZE = 50
 CLASSES = ("hard", "soft", "policy", "complaint")
@@ -51,7 +51,7 @@ def page(
         params=params,
     )
     for row in rows:
-        row["provider"] = provider_of(domain_of(row.pop("email")))
+        row["provider"] = provider_name(domain_of(row.pop("email")))
     return rows, last
 
 

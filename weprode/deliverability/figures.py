@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..db import Database, keyset_page, parse_timestamp, write_transaction
-from .providers import provider_of
+from .providers import provider_name
 
 # Gmail and Yahoo's sender guidelines (February 2024): keep the spam complaint rate
 # under 0.3 % (Postmaster Tools), and aim for under 0.1 %.
@@ -81,7 +81,7 @@ class Figures:
 
 def group_label(domain: str, recipients: int) -> str:
     """The row a domain's counts go to: its provider, itself, or "other domains"."""
-    provider = provider_of(domain)
+    provider = provider_name(domain)
     if provider == domain and recipients < SMALL_DOMAIN:
         return OTHER_DOMAINS
     return provider
@@ -291,5 +291,5 @@ def fold_small(by_provider: dict[str, Figures], rows: int) -> list[tuple[str, Fi
 
 def label_for(domain: str, known: dict[str, Figures]) -> str:
     """The provider row a late event goes to: its provider's or domain's row, else "other"."""
-    provider = provider_of(domain)
+    provider = provider_name(domain)
     return provider if provider in known or provider != domain else OTHER_DOMAINS
