@@ -72,19 +72,28 @@ maximal_backoff_time = 2s
 """
 
 
+def require_root_program(program, package, variable):
+    """`program`'s path, when it is installed and can run as root (itself or sudo -n).
+
+    Skips with the reason otherwise, or fails when the environment `variable` is 1
+    (as .ci/run sets it, so CI never passes by skipping).
+    """
+    path = find_program(program)
+    reason = ""
+    if path is None:
+        reason = f"{program} is not installed (apt-get install {package}); .ci/run installs it"
+    elif os.geteuid() != 0 and subprocess.run(["sudo", "-n", "true"]).returncode != 0:
+        reason = f"{program}'s master needs root, and sudo -n is not allowed here"
+    if reason:
+        if os.environ.get(variable) == "1":
+            pytest.fail(f"{reason}, and {variable}=1 requires it")
+        pytest.skip(f"{reason}; {variable}=1 turns this skip into a failure")
+    return path
+
+
 def require_postfix():
     """The `postfix` command's path; skip (or fail under WEPRODE_REQUIRE_POSTFIX=1) without it."""
-    postfix = find_program("postfix")
-    reason = ""
-    if postfix is None:
-        reason = "Postfix is not installed (apt-get install postfix); .ci/run installs it"
-    elif os.geteuid() != 0 and subprocess.run(["sudo", "-n", "true"]).returncode != 0:
-        reason = "Postfix's master needs root, and sudo -n is not allowed here"
-    if reason:
-        if os.environ.get("WEPRODE_REQUIRE_POSTFIX") == "1":
-            pytest.fail(reason + ", and WEPRODE_REQUIRE_POSTFIX=1 requires it")
-        pytest.skip(reason + "; WEPRODE_REQUIRE_POSTFIX=1 turns this skip into a failure")
-    return postfix
+    return require_root_program("postfix", "postfix", "WEPRODE_REQUIRE_POSTFIX")
 
 
 def as_root(command):

@@ -598,6 +598,22 @@ def add_outbox_sender(db: sqlite_utils.Database) -> None:
     run_statements(db, ["ALTER TABLE outbox ADD COLUMN sender TEXT"])
 
 
+@migrations(name="0020_bounce_report_fingerprint")
+def add_bounce_report_fingerprint(db: sqlite_utils.Database) -> None:
+    """A report read twice (a retried pipe, a mailbox polled again) is stored once.
+
+    `fingerprint` is the report's Message-ID, or a hash of its bytes when it has none;
+    NULL for the rows stored before (the unique index allows many NULLs).
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE bounce_reports ADD COLUMN fingerprint TEXT",
+            "CREATE UNIQUE INDEX bounce_reports_fingerprint ON bounce_reports (fingerprint)",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -12,7 +12,7 @@ relay's last answer.
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -328,19 +328,25 @@ def run_forever(
     stop: threading.Event,
     poll_seconds: float = 5.0,
     purge: Callable[[datetime], None] | None = None,
+    periodic: Sequence[tuple[timedelta, Callable[[datetime], None]]] = (),
 ) -> None:
     """The `campaigns worker` loop; returns when `stop` is set.
 
-    `purge(now)`, when given, runs at start and then once a day (the retention purge).
-    Every pass records the worker's heartbeat, and so does a long send, for /healthz.
+    `purge(now)`, when given, runs at start and then once a day (the retention purge);
+    each `(every, task)` of `periodic` runs at start and then every `every` (the bounce
+    mailbox poll). Every pass records the worker's heartbeat, and so does a long send,
+    for /healthz.
     """
-    last_purge, started_at = None, utcnow()
+    tasks = [*([(PURGE_EVERY, purge)] if purge is not None else []), *periodic]
+    last_run: list[datetime | None] = [None] * len(tasks)
+    started_at = utcnow()
     beat_while_sending = worker_heartbeats.recorder_while_sending(db, started_at)
     while not stop.is_set():
         now = utcnow()
         worker_heartbeats.record(db, now, started_at)
-        if purge is not None and (last_purge is None or now - last_purge >= PURGE_EVERY):
-            purge(now)
-            last_purge = now
+        for index, (every, task) in enumerate(tasks):
+            if last_run[index] is None or now - last_run[index] >= every:
+                task(now)
+                last_run[index] = now
         run_once(db, now, progress=beat_while_sending, stop=stop)
         stop.wait(poll_seconds)

@@ -7,6 +7,8 @@ jane@...` and mail it to us), is logged as a security event and changes nothing.
 """
 
 import email
+import email.message
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -101,9 +103,17 @@ def attribute(db: Database, text: str) -> tuple[Attribution | None, str]:
     return None, "no VERP tag or Message-ID of ours: an address alone proves nothing"
 
 
-def searchable_text(raw: bytes) -> str:
+def searchable_text(raw: bytes, message: email.message.Message) -> str:
     """The raw message, and its decoded text parts (a quoted original may be encoded)."""
-    return raw.decode("utf-8", "replace") + "\n" + reports.body_text(email.message_from_bytes(raw))
+    return raw.decode("utf-8", "replace") + "\n" + reports.body_text(message)
+
+
+def fingerprint(raw: bytes, message: email.message.Message) -> str:
+    """What makes a report the same one read again: its Message-ID, else its bytes' hash."""
+    message_id = " ".join(str(message.get("Message-ID") or "").split())
+    if message_id:
+        return "message-id:" + message_id[:500]
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def recipient_for(report: reports.Report, subscriber: dict) -> reports.RecipientStatus | None:
@@ -116,18 +126,25 @@ def recipient_for(report: reports.Report, subscriber: dict) -> reports.Recipient
 
 def ingest(db: Database, raw: bytes, now: datetime) -> IngestResult:
     """Read, store and act on one message; never raises for what the message holds."""
-    report = reports.parse(raw)
+    message = email.message_from_bytes(raw)
+    report = reports.read(message)
     label = f"{report.kind} ({report.shape})" if report.shape else report.kind
     if report.kind in IGNORED:
         return IngestResult(True, f"{label}: ignored")
+    key = fingerprint(raw, message)
     # Durable: once `bounces ingest` exits 0 the MTA deletes its copy.
     with durable_transaction(db):
-        attribution, why = attribute(db, searchable_text(raw))
+        earlier = first_row(db, "SELECT id FROM bounce_reports WHERE fingerprint = ?", [key])
+        if earlier is not None:
+            return IngestResult(
+                True, f"{label}: already ingested (report {earlier['id']}); nothing changed"
+            )
+        attribution, why = attribute(db, searchable_text(raw, message))
         subscriber = attribution.subscriber if attribution else None
         report_id = db.execute(
-            "INSERT INTO bounce_reports (received_at, kind, subscriber_id, outcome, message) "
-            "VALUES (?, ?, ?, '', ?)",
-            [isoformat(now), report.kind, subscriber["id"] if subscriber else None, raw],
+            "INSERT INTO bounce_reports (received_at, kind, subscriber_id, outcome, message, "
+            "fingerprint) VALUES (?, ?, ?, '', ?, ?)",
+            [isoformat(now), report.kind, subscriber["id"] if subscriber else None, raw, key],
         ).lastrowid
         if attribution is None:
             outcome = f"not attributed ({why}); nothing changed"

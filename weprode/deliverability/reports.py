@@ -88,7 +88,11 @@ def status_in(text: str, permanent: bool = True) -> str:
 
 def parse(raw: bytes) -> Report:
     """Read one RFC 5322 message and say what it reports."""
-    message = email.message_from_bytes(raw)
+    return read(email.message_from_bytes(raw))
+
+
+def read(message: email.message.Message) -> Report:
+    """Say what an already parsed message reports."""
     feedback = first_part(message, "message/feedback-report")
     if feedback is not None:
         return feedback_report(feedback)

@@ -1,0 +1,92 @@
+"""`bounces ingest --mbox/--maildir` on real mailbox files, and reports read twice."""
+
+import mailbox as mailboxes
+import re
+
+from test_deliverability_ingest import report_for, sent_campaign
+
+from weprode.newsletter import subscribers
+
+
+def without_message_id(raw):
+    """The report with its own Message-Id removed (some MTAs send none)."""
+    return re.sub(rb"(?im)^Message-Id:[^\n]*\n", b"", raw, count=1)
+
+
+def events(db):
+    return db.execute("SELECT count(*) FROM bounce_events").fetchone()[0]
+
+
+def stored_reports(db):
+    return db.execute("SELECT count(*) FROM bounce_reports").fetchone()[0]
+
+
+def test_mbox_of_mixed_reports(app, db, mailbox, runner, tmp_path):
+    (gone, angry, happy), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    bounce = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    folder = tmp_path / "bounces.mbox"
+    box = mailboxes.mbox(folder)
+    for raw in (
+        bounce,
+        report_for("yahoo_arf_complaint.eml", "angry@example.org", envelopes, ids),
+        report_for("outlook_out_of_office.eml", "happy@example.org", envelopes, ids),
+        bounce,  # the same report delivered twice
+    ):
+        box.add(raw)
+    box.close()
+    result = runner.invoke(args=["bounces", "ingest", "--mbox", str(folder)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("1: bounce (dsn) g***@example.org via VERP tag")
+    assert lines[1].startswith("2: complaint (arf) a***@example.org")
+    assert lines[2] == "3: auto_reply (X-Auto-Response-Suppress): ignored"
+    assert lines[3] == "4: bounce (dsn): already ingested (report 1); nothing changed"
+    assert (stored_reports(db), events(db)) == (2, 2)
+    with app.app_context():
+        assert subscribers.get(db, gone)["status"] == "bounced"
+        assert subscribers.get(db, angry)["status"] == "churned"
+        assert subscribers.get(db, happy)["status"] == "active"
+
+
+def test_maildir_and_reports_without_message_id(app, db, mailbox, runner, tmp_path):
+    (gone, _, _), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    bounce = without_message_id(
+        report_for("exim_user_unknown.eml", "gone@example.org", envelopes, ids)
+    )
+    soft = report_for("gmail_over_quota.eml", "gone@example.org", envelopes, ids)
+    box = mailboxes.Maildir(tmp_path / "Maildir", create=True)
+    for raw in (soft, bounce):
+        box.add(raw)
+    result = runner.invoke(args=["bounces", "ingest", "--maildir", str(tmp_path / "Maildir")])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("via VERP tag") == 2, result.output
+    assert (stored_reports(db), events(db)) == (2, 2)
+
+    # Read again (the same Maildir, and the bounce once more from a file): the Message-Id,
+    # or the hash of the bytes without one, says they were seen; nothing happens twice.
+    path = tmp_path / "again.eml"
+    path.write_bytes(bounce)
+    again = runner.invoke(
+        args=["bounces", "ingest", str(path), "--maildir", str(tmp_path / "Maildir")]
+    )
+    assert again.exit_code == 0, again.output
+    assert again.output.count("already ingested") == 3, again.output
+    assert (stored_reports(db), events(db)) == (2, 2)
+    with app.app_context():
+        assert subscribers.get(db, gone)["status"] == "bounced"
+
+
+def test_a_changed_report_is_not_taken_for_the_same(app, db, mailbox, runner, tmp_path):
+    _, _, envelopes, ids = sent_campaign(app, db, mailbox)
+    first = without_message_id(
+        report_for("qmail_user_unknown.eml", "gone@example.org", envelopes, ids)
+    )
+    second = first.replace(b"Subject:", b"X-Note: resent\nSubject:", 1)
+    for name, raw in (("a.eml", first), ("b.eml", second)):
+        (tmp_path / name).write_bytes(raw)
+    result = runner.invoke(
+        args=["bounces", "ingest", str(tmp_path / "a.eml"), str(tmp_path / "b.eml")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "already ingested" not in result.output
+    assert stored_reports(db) == 2
