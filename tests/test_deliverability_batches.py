@@ -4,7 +4,12 @@ import mailbox as mailboxes
 import re
 
 from test_deliverability_ingest import report_for, sent_campaign
+from test_deliverability_reports import sample
 
+from tests.campaign_helpers import add_subscribers, new_campaign
+from weprode.campaigns import ledger
+from weprode.db import utcnow
+from weprode.deliverability import verp
 from weprode.newsletter import subscribers
 
 
@@ -90,3 +95,39 @@ def test_a_changed_report_is_not_taken_for_the_same(app, db, mailbox, runner, tm
     assert result.exit_code == 0, result.output
     assert "already ingested" not in result.output
     assert stored_reports(db) == 2
+
+
+def test_a_batch_that_passes_the_hard_bounce_limit_pauses_the_campaign(
+    app, db, mailbox, runner, tmp_path
+):
+    app.config["BOUNCE_ADDRESS"] = "bounces@weprode.com"
+    people = [(f"p{n:03d}@example.org", None, "en") for n in range(200)]
+    add_subscribers(app, db, people)
+    campaign_id = new_campaign(db)
+    with app.app_context():
+        ledger.start(db, campaign_id, utcnow())
+    # Sent (as far as the ledger knows) but still sending: the rate check applies.
+    db.execute("UPDATE deliveries SET status = 'sent' WHERE campaign_id = ?", [campaign_id])
+    rows = list(
+        db.query(
+            "SELECT subscriber_id, s.email FROM deliveries JOIN subscribers s "
+            "ON s.id = subscriber_id WHERE campaign_id = ? LIMIT 11",
+            [campaign_id],
+        )
+    )
+    box = mailboxes.mbox(tmp_path / "hard.mbox")
+    with app.app_context():
+        for number, row in enumerate(rows):
+            sender = verp.envelope_sender("campaign", row["subscriber_id"], campaign_id)
+            raw = sample("postfix_user_unknown.eml", verp=sender, email=row["email"])
+            box.add(raw.replace(b"4F1B2C0A1@", f"{number}X@".encode()))  # each its own
+    box.close()
+    result = runner.invoke(args=["bounces", "ingest", "--mbox", str(tmp_path / "hard.mbox")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == 11 and all("hard bounce 5.1.1" in line for line in lines)
+    assert lines[-1].endswith("; campaign paused") and "paused" not in lines[-2]
+    with app.app_context():
+        campaign = ledger.get(db, campaign_id)
+    assert campaign["status"] == "paused"
+    assert "11 hard bounces in 200 attempts" in campaign["paused_reason"]

@@ -152,3 +152,9 @@ def test_the_quoted_original_does_not_decide_the_failure():
     )
     item = reports.parse(raw).recipients[0]
     assert (item.status, reports.severity(item.status)) == ("5.0.0", "soft")
+
+
+def test_a_report_that_breaks_a_detector_is_unrecognised_not_a_crash():
+    # An empty From: made flufl.bounce's Yale detector raise IndexError (found by the bench).
+    raw = b"From: \r\nTo: bounces@weprode.com\r\nSubject: s\r\n\r\nbody\r\n"
+    assert reports.parse(raw).kind == "unrecognised"

@@ -220,6 +220,10 @@ def pause_if_unsafe(db: Database, campaign_id: int | None, now: datetime) -> str
     """Pause a sending campaign past the bounce or complaint limits; returns the reason."""
     if campaign_id is None:
         return None
+    # Most reports come after the send (or after the pause): no counting then.
+    status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    if status is None or status[0] != "sending":
+        return None
     reason = campaign_pause_reason(db, campaign_id)
     if reason is None:
         return None

@@ -8,12 +8,15 @@ batch is said not stored, so the caller keeps them for the next run. Lines are o
 handed out after the commit: what they say is on disk.
 """
 
+import dataclasses
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
+from flask import current_app
+
 from ..db import Database, durable_transaction, utcnow
-from . import ingest
+from . import effects, ingest
 
 BATCH_SIZE = 500
 Key = TypeVar("Key")
@@ -27,8 +30,11 @@ def not_stored(error: BaseException) -> ingest.IngestResult:
 def ingest_one(db: Database, raw: bytes) -> ingest.IngestResult:
     """One report, its storage errors turned into a NOT STORED result."""
     try:
-        return ingest.ingest(db, raw, utcnow())
+        return ingest.ingest(db, raw, utcnow(), check_campaign=False)
     except (sqlite3.Error, OSError) as error:
+        return not_stored(error)
+    except Exception as error:  # noqa: BLE001 (one unreadable report must not stop a batch)
+        current_app.logger.exception("bounces: a report could not be read")
         return not_stored(error)
 
 
@@ -37,9 +43,24 @@ def ingest_batch(db: Database, raws: list[bytes]) -> list[ingest.IngestResult]:
     try:
         with durable_transaction(db):
             results = [ingest_one(db, raw) for raw in raws]
+            check_campaigns(db, results)
     except (sqlite3.Error, OSError) as error:
         return [not_stored(error) for _ in raws]
     return results
+
+
+def check_campaigns(db: Database, results: list[ingest.IngestResult]) -> None:
+    """Pause the campaigns the batch's reports push past the bounce or complaint limits.
+
+    Once per campaign per batch rather than once per report: counting a large
+    campaign's attempts costs milliseconds. The line of the campaign's last report in
+    the batch says it paused the campaign.
+    """
+    last = {result.campaign_id: index for index, result in enumerate(results)}
+    for campaign_id, index in last.items():
+        if campaign_id is not None and effects.pause_if_unsafe(db, campaign_id, utcnow()):
+            result = results[index]
+            results[index] = dataclasses.replace(result, line=f"{result.line}; campaign paused")
 
 
 def batches(items: Iterable[Key], size: int) -> Iterator[list[Key]]:

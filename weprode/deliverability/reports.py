@@ -145,17 +145,18 @@ def parse(raw: bytes) -> Report:
 
 def read(message: email.message.Message) -> Report:
     """Say what an already parsed message reports."""
-    feedback = first_part(message, "message/feedback-report")
+    found = report_parts(message)
+    feedback = found.get("message/feedback-report")
     if feedback is not None:
         return feedback_report(feedback)
-    statuses = first_part(message, "message/delivery-status")
+    statuses = found.get("message/delivery-status")
     from_statuses = None
     if statuses is not None and statuses.is_multipart():
         from_statuses = delivery_status(statuses)
         if from_statuses.kind != "delivered":
             return from_statuses
     # A "delivered" report without a real recipient line: let the detectors look.
-    temporary, permanent = all_failures(message)
+    temporary, permanent = detected_failures(message)
     if permanent or temporary:
         code = status_in(own_text(message))
         found = [
@@ -177,12 +178,30 @@ def read(message: email.message.Message) -> Report:
     return Report("unrecognised", "")
 
 
-def first_part(message: email.message.Message, content_type: str) -> email.message.Message | None:
-    """The first MIME part of this type, or None."""
+def detected_failures(message: email.message.Message) -> tuple[set[bytes], set[bytes]]:
+    """flufl.bounce's (temporary, permanent) addresses; none when a detector breaks.
+
+    Its detectors trust what they read: an empty `From:` makes one raise IndexError.
+    Anyone can mail us anything, so a detector's crash means "not recognised", never a
+    failed ingest (which would make the MTA retry it forever).
+    """
+    try:
+        return all_failures(message)
+    except Exception:  # noqa: BLE001 (any detector's bug, on anyone's input)
+        return set(), set()
+
+
+REPORT_TYPES = ("message/feedback-report", "message/delivery-status")
+
+
+def report_parts(message: email.message.Message) -> dict[str, email.message.Message]:
+    """The first feedback-report and delivery-status parts, by type (one walk)."""
+    found: dict[str, email.message.Message] = {}
     for part in message.walk():
-        if part.get_content_type() == content_type:
-            return part
-    return None
+        content_type = part.get_content_type()
+        if content_type in REPORT_TYPES:
+            found.setdefault(content_type, part)
+    return found
 
 
 def body_text(message: email.message.Message) -> str:
