@@ -131,3 +131,20 @@ def test_a_batch_that_passes_the_hard_bounce_limit_pauses_the_campaign(
         campaign = ledger.get(db, campaign_id)
     assert campaign["status"] == "paused"
     assert "11 hard bounces in 200 attempts" in campaign["paused_reason"]
+
+
+def test_same_message_id_but_another_body_is_another_report(app, db, mailbox, runner, tmp_path):
+    (gone, angry, _), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    first = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    other = report_for("postfix_user_unknown.eml", "angry@example.org", envelopes, ids)
+    resent = b"Received: from mx2.weprode.com by mx1.weprode.com;\n" + first
+    paths = []
+    for name, raw in (("a.eml", first), ("b.eml", other), ("c.eml", resent)):
+        (tmp_path / name).write_bytes(raw)
+        paths.append(str(tmp_path / name))
+    result = runner.invoke(args=["bounces", "ingest", *paths])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "g***@example.org" in lines[0] and "a***@example.org" in lines[1]
+    assert "already ingested (report 1)" in lines[2]  # the first one again, one more header
+    assert (stored_reports(db), events(db)) == (2, 2)

@@ -602,8 +602,9 @@ def add_outbox_sender(db: sqlite_utils.Database) -> None:
 def add_bounce_report_fingerprint(db: sqlite_utils.Database) -> None:
     """A report read twice (a retried pipe, a mailbox polled again) is stored once.
 
-    `fingerprint` is the report's Message-ID, or a hash of its bytes when it has none;
-    NULL for the rows stored before (the unique index allows many NULLs).
+    `fingerprint` is the report's Message-ID with a hash of its body, or a hash of its
+    bytes when it has none; NULL for the rows stored before (the unique index allows
+    many NULLs).
     """
     run_statements(
         db,

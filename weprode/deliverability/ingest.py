@@ -116,10 +116,17 @@ def attribute(
 
 
 def fingerprint(raw: bytes, message: email.message.Message) -> str:
-    """What makes a report the same one read again: its Message-ID, else its bytes' hash."""
+    """What makes a report the same one read again: its Message-ID and body, else its
+    bytes' hash.
+
+    The body counts too, so that two different reports from a sloppy MTA that reuses
+    a Message-ID are both kept; headers do not, since each delivery of the same report
+    adds its own (Received, Delivered-To).
+    """
     message_id = " ".join(str(message.get("Message-ID") or "").split())
     if message_id:
-        return "message-id:" + message_id[:500]
+        body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[-1]
+        return f"message-id:{message_id[:400]}:{hashlib.sha256(body).hexdigest()[:32]}"
     return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
