@@ -168,8 +168,10 @@ def test_the_campaign_page_runs_the_check_before_the_first_send(good_app, db, st
     assert f"SPF record found at {DOMAIN}." in page
     assert "<strong>OK</strong> — DMARC" in page
 
-    french = client.get(f"/admin/campaigns/{campaign_id}?preflight=1&lang=fr")
+    good_app.config["STAFF_LANGUAGE"] = "fr"
+    french = client.get(f"/admin/campaigns/{campaign_id}?preflight=1")
     assert "Enregistrement SPF trouvé" in french.get_data(as_text=True)
+    good_app.config["STAFF_LANGUAGE"] = "en"
 
     # Once sent, the page no longer offers it.
     add_subscribers(good_app, db, [("reader@example.org", None, "en")])

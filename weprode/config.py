@@ -129,6 +129,20 @@ DEFAULTS = {
     # The DNS servers the deliverability pre-flight check asks ("host" or "host:port");
     # empty: the system's resolvers.
     "DNS_NAMESERVERS": [],
+    # `flask bounces fetch` (and the worker, every BOUNCE_FETCH_EVERY_SECONDS) reads the
+    # bounce mailbox over IMAP when BOUNCE_IMAP_HOST is set. SECURITY: "tls" (IMAPS,
+    # port 993), "starttls" (port 143) or "none" (only to a server on this machine).
+    # PORT 0: the security mode's usual port. CA_FILE: trust a private CA.
+    "BOUNCE_IMAP_HOST": "",
+    "BOUNCE_IMAP_PORT": 0,
+    "BOUNCE_IMAP_USER": "",
+    "BOUNCE_IMAP_PASSWORD": "",
+    "BOUNCE_IMAP_FOLDER": "INBOX",
+    "BOUNCE_IMAP_PROCESSED_FOLDER": "Processed",
+    "BOUNCE_IMAP_SECURITY": "tls",
+    "BOUNCE_IMAP_CA_FILE": "",
+    "BOUNCE_IMAP_TIMEOUT": 30,
+    "BOUNCE_FETCH_EVERY_SECONDS": 300,
 }
 
 DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]

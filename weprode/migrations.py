@@ -724,6 +724,23 @@ def add_provider_pacing(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0024_bounce_report_fingerprint")
+def add_bounce_report_fingerprint(db: sqlite_utils.Database) -> None:
+    """A report read twice (a retried pipe, a mailbox polled again) is stored once.
+
+    `fingerprint` is the report's Message-ID with a hash of its body, or a hash of its
+    bytes when it has none; NULL for the rows stored before (the unique index allows
+    many NULLs).
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE bounce_reports ADD COLUMN fingerprint TEXT",
+            "CREATE UNIQUE INDEX bounce_reports_fingerprint ON bounce_reports (fingerprint)",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -13,7 +13,7 @@ many failures in a row, or every relay failing, pause the campaign with the reas
 
 import smtplib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from flask import Flask, current_app
@@ -240,23 +240,25 @@ def run_forever(
     stop: threading.Event,
     poll_seconds: float = 5.0,
     purge: Callable[[datetime], None] | None = None,
-    recover: Callable[[datetime], None] | None = None,
+    periodic: Sequence[tuple[timedelta, Callable[[datetime], None]]] = (),
 ) -> None:
     """The `campaigns worker` loop; returns when `stop` is set.
 
     `purge(now)`, when given, runs at start and then once a day (the retention purge);
-    `recover(now)` on every pass (imports whose process died are finished or undone).
-    Every pass records the worker's heartbeat, and so does a long send, for /healthz.
+    each `(every, task)` of `periodic` runs at start and then every `every` (the bounce
+    mailbox poll; with `every` 0, on every pass: the recovery of imports). Every pass
+    records the worker's heartbeat, and so does a long send, for /healthz.
     """
-    last_purge, started_at = None, utcnow()
+    tasks = [*([(PURGE_EVERY, purge)] if purge is not None else []), *periodic]
+    last_run: list[datetime | None] = [None] * len(tasks)
+    started_at = utcnow()
     beat_while_sending = worker_heartbeats.recorder_while_sending(db, started_at)
     while not stop.is_set():
         now = utcnow()
         worker_heartbeats.record(db, now, started_at)
-        if purge is not None and (last_purge is None or now - last_purge >= PURGE_EVERY):
-            purge(now)
-            last_purge = now
-        if recover is not None:
-            recover(now)
+        for index, (every, task) in enumerate(tasks):
+            if last_run[index] is None or now - last_run[index] >= every:
+                task(now)
+                last_run[index] = now
         run_once(db, now, progress=beat_while_sending, stop=stop)
         stop.wait(poll_seconds)
