@@ -83,3 +83,9 @@ def test_status_in_smtp_replies():
 def test_a_plain_message_is_unrecognised():
     raw = b"From: a@example.org\r\nTo: bounces@weprode.com\r\nSubject: hello\r\n\r\nhi\r\n"
     assert reports.parse(raw).kind == "unrecognised"
+
+
+def test_a_plain_message_without_from_is_unrecognised_not_an_error():
+    # flufl.bounce's Yale detector raises IndexError on it; anyone can send us that.
+    raw = b"To: bounces@weprode.com\r\nSubject: hello\r\n\r\nhi\r\n"
+    assert reports.parse(raw).kind == "unrecognised"

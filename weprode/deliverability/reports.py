@@ -95,7 +95,7 @@ def parse(raw: bytes) -> Report:
     statuses = first_part(message, "message/delivery-status")
     if statuses is not None and statuses.is_multipart():
         return delivery_status(statuses)
-    temporary, permanent = all_failures(message)
+    temporary, permanent = heuristic_failures(message)
     if permanent or temporary:
         text = body_text(message)
         code = status_in(text)
@@ -114,6 +114,17 @@ def parse(raw: bytes) -> Report:
     if clue:
         return Report("auto_reply", clue)
     return Report("unrecognised", "")
+
+
+def heuristic_failures(message: email.message.Message) -> tuple[frozenset, frozenset]:
+    """flufl.bounce's guess at (temporary, permanent) failed addresses; none when one of
+    its detectors fails on the message (its Yale detector raises on a plain message
+    without From): anyone can mail us anything, and one odd message must not stop
+    `bounces ingest` nor the messages after it."""
+    try:
+        return all_failures(message)
+    except Exception:
+        return frozenset(), frozenset()
 
 
 def first_part(message: email.message.Message, content_type: str) -> email.message.Message | None:
