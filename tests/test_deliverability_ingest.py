@@ -250,3 +250,108 @@ def test_only_the_persons_own_double_opt_in_lifts_a_bounce(app, db, client, mail
         row = subscribers.get(db, person)
         assert (row["status"], row["bounced_at"]) == ("active", None)
         assert not subscribers.is_suppressed(db, "jane.doe@example.org")
+
+
+def test_reports_that_are_no_bounce_nor_complaint_change_nothing(app, db, mailbox):
+    (_, _, happy), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    bounce = report_for("postfix_user_unknown.eml", "happy@example.org", envelopes, ids)
+    delivered = bounce.replace(b"Action: failed", b"Action: delivered").replace(
+        b"Status: 5.1.1", b"Status: 2.0.0"
+    )
+    not_spam = report_for("outlook_jmrp_not_spam.eml", "happy@example.org", envelopes, ids)
+    unrecognised = b"To: " + envelopes["happy@example.org"].encode() + b"\n\nThanks!\n"
+    with app.app_context():
+        lines = [ingest.ingest(db, raw, utcnow()).line for raw in (delivered, not_spam)]
+        lines.append(ingest.ingest(db, unrecognised, utcnow()).line)
+        assert lines == [
+            "delivered (dsn): ignored",
+            "not_a_complaint (arf): ignored",
+            "unrecognised: ignored",
+        ]
+        assert subscribers.get(db, happy)["status"] == "active"
+    assert db.execute("SELECT count(*) FROM bounce_reports").fetchone()[0] == 0
+
+
+def test_the_line_about_the_person_decides_not_the_first_line(app, db, mailbox):
+    (gone, _, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    # Someone else's soft failure listed first; the person's own line, in capitals.
+    other = (
+        b"Final-Recipient: rfc822; other@example.net\nAction: failed\nStatus: 5.2.2\n\n"
+        b"Final-Recipient: rfc822; GONE@example.org"
+    )
+    raw = raw.replace(b"Final-Recipient: rfc822; gone@example.org", other)
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            f"bounce (dsn) g***@example.org via VERP tag, campaign {campaign_id}: "
+            "hard bounce 5.1.1: subscriber bounced, address suppressed"
+        )
+        assert subscribers.get(db, gone)["status"] == "bounced"
+    (stored,) = db.query("SELECT kind, subscriber_id, outcome, message FROM bounce_reports")
+    assert stored == {
+        "kind": "bounce",
+        "subscriber_id": gone,
+        "outcome": "hard bounce 5.1.1: subscriber bounced, address suppressed",
+        "message": raw,
+    }
+
+
+def test_a_bounce_for_someone_erased_brings_nothing_back(app, db, mailbox):
+    (gone, _, _), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    with app.app_context():
+        subscribers.erase(db, gone, utcnow())
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.stored
+        assert result.line == (
+            "bounce (dsn): not attributed (its delivery is gone (erased or purged)); "
+            "nothing changed"
+        )
+    assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
+    (stored,) = db.query("SELECT subscriber_id FROM bounce_reports")
+    assert stored["subscriber_id"] is None
+
+
+def test_a_report_on_a_message_never_sent_to_that_person_changes_nothing(app, db, mailbox):
+    (gone, _, happy), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    # A genuine VERP tag of a campaign this person was not sent.
+    second = new_campaign(db)
+    with app.app_context():
+        app.config["BOUNCE_ADDRESS"] = BOUNCES
+        from weprode.deliverability import verp
+
+        tag = verp.envelope_sender("campaign", happy, second)
+        raw = report_for("postfix_user_unknown.eml", "happy@example.org", envelopes, ids, verp=tag)
+        result = ingest.ingest(db, raw, utcnow())
+        assert "its delivery is gone" in result.line
+        # A Message-ID of ours with the digest of another message.
+        forged = ids["gone@example.org"].replace(f".{gone}.", f".{happy}.")
+        raw = report_for(
+            "exim_user_unknown.eml", "happy@example.org", envelopes, ids, verp=BOUNCES
+        ).replace(ids["happy@example.org"].encode(), forged.encode())
+        result = ingest.ingest(db, raw, utcnow())
+        assert "a Message-ID of ours that we never sent like this" in result.line
+        assert subscribers.get(db, happy)["status"] == "active"
+    assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
+    assert "kind=bounce_forged_message_id" in " ".join(security_lines(app))
+
+
+def test_a_confirmation_mail_that_bounces_bounces_the_signup(app, db, client, mailbox):
+    app.config["BOUNCE_ADDRESS"] = BOUNCES
+    sign_up(client)
+    mailbox.wait_for(1)
+    ((mail_from, rcpt),) = mailbox.envelopes
+    raw = sample(
+        "postfix_user_unknown.eml", verp=mail_from, message_id="<x@weprode.com>", email=rcpt[0]
+    )
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            "bounce (dsn) j***@example.org via VERP tag: "
+            "hard bounce 5.1.1: subscriber bounced, address suppressed"
+        )
+        person = subscribers.find_by_email(db, "jane.doe@example.org")
+        assert person["status"] == "bounced"
+    (event,) = db.query("SELECT mail_kind, campaign_id FROM bounce_events")
+    assert event == {"mail_kind": "confirm", "campaign_id": None}
