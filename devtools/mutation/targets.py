@@ -49,10 +49,12 @@ TARGETS = {
         "tests/test_retention.py",
         "tests/test_rights.py",
         "tests/test_contact.py",
+        "tests/test_deliverability_privacy.py",
     ],
     "weprode/privacy/subscriber_purge.py": [
         "tests/test_retention_promises.py",
         "tests/test_retention.py",
+        "tests/test_deliverability_privacy.py",
     ],
     "weprode/privacy/bulk_delete.py": [
         "tests/test_retention_promises.py",
