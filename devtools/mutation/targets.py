@@ -43,6 +43,7 @@ TARGETS = {
         "tests/test_ledger_promises.py",
         "tests/test_campaigns.py",
         "tests/test_campaign_crash.py",
+        "tests/test_health.py",
     ],
     "weprode/privacy/retention.py": [
         "tests/test_retention_promises.py",
