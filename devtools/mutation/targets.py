@@ -104,7 +104,8 @@ TARGETS = {
 # tokens.py's signing keys and address hashes (440 tests for one function), and keys.py's
 # suppression key under them. reconcile.py and backups.py are reached only by the backup
 # tests; their own run skips mutmut's whole-suite stats pass. recorder.py records every
-# campaign send, so every test that sends one would be picked.
+# campaign send, and effects.py's record_refusals runs after each batch of one, so every
+# test that sends a campaign would be picked; ingest.py is reached by the bounce tests only.
 OWN_TESTS_ONLY = {
     "weprode/security.py",
     "weprode/tokens.py",
@@ -112,6 +113,8 @@ OWN_TESTS_ONLY = {
     "weprode/operations/reconcile.py",
     "weprode/operations/backups.py",
     "weprode/campaigns/recorder.py",
+    "weprode/deliverability/effects.py",
+    "weprode/deliverability/ingest.py",
 }
 
 # Test files mutmut may not pick: they state no promise of a target module, but reach
