@@ -4,6 +4,7 @@ between, people who already left, and the campaign pause thresholds."""
 from datetime import timedelta
 
 from tests.campaign_helpers import add_subscribers, new_campaign
+from weprode.campaigns import ledger
 from weprode.db import isoformat, utcnow
 from weprode.deliverability import effects
 from weprode.newsletter import optout, subscribers
@@ -284,3 +285,95 @@ def test_a_campaign_that_is_not_sending_is_left_alone(app, db):
         assert effects.pause_if_unsafe(db, None, now) is None
     row = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
     assert row[0] == "cancelled"
+
+
+def test_a_signup_never_confirmed_is_bounced_by_soft_bounces_on_three_days(app, db):
+    person = one_person(app, db)
+    db.execute(
+        "UPDATE subscribers SET status = 'pending', confirmed_at = NULL WHERE id = ?", [person]
+    )
+    start = utcnow() + timedelta(days=1)
+    with app.app_context():
+        assert effects.last_success(db, person) == ""
+        for days in (0, 1, 2):
+            line = bounce(db, person, "4.2.2", start + timedelta(days=days), mail_kind="confirm")
+        assert line == (
+            "soft bounces on 3 days count as hard: subscriber bounced, address suppressed"
+        )
+        assert subscribers.get(db, person)["status"] == "bounced"
+
+
+def test_a_complaint_unsubscribes_and_suppresses_at_once(app, db):
+    person = one_person(app, db)
+    campaign_id = new_campaign(db)
+    now = utcnow()
+    with app.app_context():
+        report_id = db.execute(
+            "INSERT INTO bounce_reports (received_at, kind, subscriber_id, outcome, message) "
+            "VALUES (?, 'complaint', ?, '', x'00')",
+            [isoformat(now), person],
+        ).lastrowid
+        line = effects.apply_complaint(
+            db,
+            subscribers.get(db, person),
+            now,
+            mail_kind="campaign",
+            campaign_id=campaign_id,
+            report_id=report_id,
+        )
+        assert line == "complaint: unsubscribed, address suppressed"
+        row = subscribers.get(db, person)
+        assert (row["status"], row["churned_at"], row["churn_source"]) == (
+            "churned",
+            isoformat(now),
+            "complaint",
+        )
+        assert row["churn_campaign_id"] == campaign_id
+        assert subscribers.suppression_sources(db, "p@example.org") == {"complaint"}
+        churns = [e for e in subscribers.history(db, person) if e["kind"] == "churned"]
+        assert [(e["source"], e["campaign_id"]) for e in churns] == [("complaint", campaign_id)]
+    (event,) = events(db, person)
+    assert (event["severity"], event["report_id"], event["detail"]) == ("complaint", report_id, "")
+
+
+def refusal_batch(db, campaign_id, people, reply):
+    """The batch rows of `people` and a `failed` outcome with `reply` for each."""
+    rows = [
+        {"delivery_id": delivery_id, "id": person, "email": email}
+        for delivery_id, person, email in db.execute(
+            "SELECT d.id, s.id, s.email FROM deliveries d JOIN subscribers s "
+            f"ON s.id = d.subscriber_id WHERE d.campaign_id = ? AND s.id IN "
+            f"({', '.join('?' for _ in people)}) ORDER BY d.id",
+            [campaign_id, *people],
+        )
+    ]
+    return rows, [ledger.DeliveryOutcome(row["delivery_id"], "failed", None, reply) for row in rows]
+
+
+def test_refusals_while_sending_are_campaign_bounces_and_pause_past_the_limit(app, db):
+    now = utcnow()
+    people = many_people(db, 200, now)
+    campaign_id = sending_campaign(db, people, now, attempts=200)
+    reply = "550 5.1.1 <n00000@example.org>: user unknown"
+    with app.app_context():
+        # Deferrals at the attempt limit are no bounce, whatever their number.
+        rows, outcomes = refusal_batch(db, campaign_id, people[:20], "451 4.3.0 try later")
+        assert effects.record_refusals(db, campaign_id, rows, outcomes, now) is None
+        rows, outcomes = refusal_batch(db, campaign_id, people[:10], reply)
+        assert effects.record_refusals(db, campaign_id, rows, outcomes, now) is None  # 5 %
+        rows, outcomes = refusal_batch(db, campaign_id, people[10:11], reply)
+        reason = effects.record_refusals(db, campaign_id, rows, outcomes, now)
+    assert reason == (
+        "Paused: too many bounces or complaints: 11 hard bounces in 200 attempts "
+        "(5.5 %, more than 5%)"
+    )
+    row = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    assert row[0] == "paused"
+    (event,) = events(db, people[10])
+    assert {key: event[key] for key in ("severity", "mail_kind", "campaign_id", "source")} == {
+        "severity": "hard",
+        "mail_kind": "campaign",
+        "campaign_id": campaign_id,
+        "source": "smtp",
+    }
+    assert (event["status_code"], event["detail"]) == ("5.1.1", reply)
