@@ -42,28 +42,34 @@ def test_soft_bounces_count_within_30_days_only(app, db):
         assert subscribers.get(db, b)["status"] == "active"
 
 
+def sent_delivery(db, person, when):
+    """A campaign sent to `person` at `when`, as the ledger records it."""
+    db.execute(
+        "INSERT INTO deliveries (campaign_id, subscriber_id, status, sent_at) "
+        "VALUES (?, ?, 'sent', ?)",
+        [new_campaign(db), person, isoformat(when)],
+    )
+
+
 def test_a_delivery_that_went_well_restarts_the_soft_bounce_count(app, db):
     person = one_person(app, db)
     start = utcnow() + timedelta(days=1)
-    campaign_id = new_campaign(db)
     with app.app_context():
+        sent_delivery(db, person, start - timedelta(hours=1))  # the latest one counts
         bounce(db, person, "4.2.2", start)
         bounce(db, person, "4.2.2", start + timedelta(days=1))
-        db.execute(
-            "INSERT INTO deliveries (campaign_id, subscriber_id, status, sent_at) "
-            "VALUES (?, ?, 'sent', ?)",
-            [campaign_id, person, isoformat(start + timedelta(days=1, hours=12))],
-        )
+        sent_delivery(db, person, start + timedelta(days=1, hours=12))
         line = bounce(db, person, "4.2.2", start + timedelta(days=2))
         assert line == "soft bounce 4.2.2 recorded (1 of 3 days)"
         assert subscribers.get(db, person)["status"] == "active"
 
 
-def test_a_delivery_that_bounced_is_no_success(app, db):
+def test_a_delivery_that_bounced_or_went_to_someone_else_is_no_success(app, db):
     person = one_person(app, db)
     start = utcnow() + timedelta(days=1)
     campaign_id = new_campaign(db)
     with app.app_context():
+        sent_delivery(db, one_person(app, db, "other@example.org"), start + timedelta(hours=1))
         db.execute(
             "INSERT INTO deliveries (campaign_id, subscriber_id, status, sent_at) "
             "VALUES (?, ?, 'sent', ?)",
@@ -305,6 +311,7 @@ def test_a_signup_never_confirmed_is_bounced_by_soft_bounces_on_three_days(app, 
 
 def test_a_complaint_unsubscribes_and_suppresses_at_once(app, db):
     person = one_person(app, db)
+    bystander = one_person(app, db, "other@example.org")
     campaign_id = new_campaign(db)
     now = utcnow()
     with app.app_context():
@@ -332,6 +339,7 @@ def test_a_complaint_unsubscribes_and_suppresses_at_once(app, db):
         assert subscribers.suppression_sources(db, "p@example.org") == {"complaint"}
         churns = [e for e in subscribers.history(db, person) if e["kind"] == "churned"]
         assert [(e["source"], e["campaign_id"]) for e in churns] == [("complaint", campaign_id)]
+        assert subscribers.get(db, bystander)["status"] == "active"
     (event,) = events(db, person)
     assert (event["severity"], event["report_id"], event["detail"]) == ("complaint", report_id, "")
 
@@ -377,3 +385,22 @@ def test_refusals_while_sending_are_campaign_bounces_and_pause_past_the_limit(ap
         "source": "smtp",
     }
     assert (event["status_code"], event["detail"]) == ("5.1.1", reply)
+
+
+def test_each_campaign_counts_its_own_attempts_and_bounces_only(app, db):
+    now = utcnow()
+    people = many_people(db, 200, now)
+    small = sending_campaign(db, people[:150], now, attempts=150)
+    other = sending_campaign(db, people[:100], now, attempts=100)
+    big = sending_campaign(db, people, now, attempts=200)
+    with app.app_context():
+        for person in people[:20]:
+            bounce(db, person, "5.1.1", now, campaign_id=small)
+        for person in people[20:25]:
+            bounce(db, person, "5.1.1", now, campaign_id=other)
+        for person in people[100:110]:
+            bounce(db, person, "5.1.1", now, campaign_id=big)
+        # 150 attempts of its own: too few, whatever the others sent.
+        assert effects.campaign_pause_reason(db, small) is None
+        # 10 hard bounces of its own in 200: 5 %, whatever the others' bounces.
+        assert effects.campaign_pause_reason(db, big) is None
