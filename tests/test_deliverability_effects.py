@@ -105,7 +105,7 @@ def test_a_policy_refusal_or_a_success_code_changes_nothing(app, db):
         assert events(db, person) == []
         line = bounce(db, person, "5.7.26", now)
         assert line == "policy refusal 5.7.26 recorded; stays subscribed"
-        assert [event["severity"] for event in events(db, person)] == ["policy"]
+        assert [(e["severity"], e["detail"]) for e in events(db, person)] == [("policy", "")]
         assert subscribers.get(db, person)["status"] == "active"
         assert not subscribers.is_suppressed(db, "p@example.org")
 
@@ -385,6 +385,11 @@ def test_refusals_while_sending_are_campaign_bounces_and_pause_past_the_limit(ap
         "source": "smtp",
     }
     assert (event["status_code"], event["detail"]) == ("5.1.1", reply)
+    with app.app_context():
+        history = subscribers.history(db, people[10])
+    assert [(e["source"], e["campaign_id"]) for e in history if e["kind"] == "bounced"] == [
+        ("bounce", campaign_id)
+    ]
 
 
 def test_each_campaign_counts_its_own_attempts_and_bounces_only(app, db):
