@@ -77,11 +77,13 @@ def test_a_delivery_that_bounced_or_went_to_someone_else_is_no_success(app, db):
         )
         bounce(db, person, "4.2.2", start, campaign_id=campaign_id)
         bounce(db, person, "4.2.2", start + timedelta(days=1))
-        line = bounce(db, person, "4.2.2", start + timedelta(days=2))
+        line = bounce(db, person, "4.2.2", start + timedelta(days=2), campaign_id=campaign_id)
         assert line == (
             "soft bounces on 3 days count as hard: subscriber bounced, address suppressed"
         )
         assert subscribers.get(db, person)["status"] == "bounced"
+        bounced = [e for e in subscribers.history(db, person) if e["kind"] == "bounced"]
+        assert [(e["source"], e["campaign_id"]) for e in bounced] == [("bounce", campaign_id)]
 
 
 def test_a_later_confirmation_restarts_the_soft_bounce_count(app, db):
@@ -276,6 +278,12 @@ def test_complaints_pause_past_one_in_a_thousand_only(app, db):
     assert reason == (
         "Paused: too many bounces or complaints: 2 complaints in 1000 attempts "
         "(0.20 %, more than 0.1%)"
+    )
+    with app.app_context():
+        for person in people[2:10]:
+            complain(person)
+    assert effects.campaign_pause_reason(db, campaign_id).endswith(
+        "10 complaints in 1000 attempts (1.00 %, more than 0.1%)"
     )
 
 
