@@ -331,10 +331,15 @@ def test_a_report_on_a_message_never_sent_to_that_person_changes_nothing(app, db
             "exim_user_unknown.eml", "happy@example.org", envelopes, ids, verp=BOUNCES
         ).replace(ids["happy@example.org"].encode(), forged.encode())
         result = ingest.ingest(db, raw, utcnow())
-        assert "a Message-ID of ours that we never sent like this" in result.line
+        assert result.line == (
+            "bounce (heuristic): not attributed (a Message-ID of ours that we never sent "
+            "like this); nothing changed"
+        )
         assert subscribers.get(db, happy)["status"] == "active"
     assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
-    assert "kind=bounce_forged_message_id" in " ".join(security_lines(app))
+    (logged,) = [line for line in security_lines(app) if "bounce_forged_message_id" in line]
+    # Its first 40 characters, the digest redacted as a token.
+    assert logged.endswith('message_id="<campaign...@weprode.c"')
 
 
 def test_a_confirmation_mail_that_bounces_bounces_the_signup(app, db, client, mailbox):
@@ -355,3 +360,82 @@ def test_a_confirmation_mail_that_bounces_bounces_the_signup(app, db, client, ma
         assert person["status"] == "bounced"
     (event,) = db.query("SELECT mail_kind, campaign_id FROM bounce_events")
     assert event == {"mail_kind": "confirm", "campaign_id": None}
+
+
+def events_of(db, person):
+    return list(db.query("SELECT * FROM bounce_events WHERE subscriber_id = ?", [person]))
+
+
+def test_a_complaint_report_is_recorded_against_its_campaign_and_report(app, db, mailbox):
+    (_, angry, happy), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("yahoo_arf_complaint.eml", "angry@example.org", envelopes, ids)
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            f"complaint (arf) a***@example.org via VERP tag, campaign {campaign_id}: "
+            "complaint: unsubscribed, address suppressed"
+        )
+        assert subscribers.get(db, angry)["status"] == "churned"
+        assert subscribers.get(db, happy)["status"] == "active"
+    (report_id,) = db.execute("SELECT id FROM bounce_reports").fetchone()
+    (event,) = events_of(db, angry)
+    assert {k: event[k] for k in ("severity", "mail_kind", "campaign_id", "report_id")} == {
+        "severity": "complaint",
+        "mail_kind": "campaign",
+        "campaign_id": campaign_id,
+        "report_id": report_id,
+    }
+    assert event["detail"] == "feedback type abuse"
+
+
+def test_a_bounce_report_is_recorded_with_its_diagnostic_campaign_and_report(app, db, mailbox):
+    (gone, _, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    with app.app_context():
+        ingest.ingest(db, raw, utcnow())
+    (report_id,) = db.execute("SELECT id FROM bounce_reports").fetchone()
+    (event,) = events_of(db, gone)
+    assert {k: event[k] for k in ("severity", "mail_kind", "campaign_id", "report_id")} == {
+        "severity": "hard",
+        "mail_kind": "campaign",
+        "campaign_id": campaign_id,
+        "report_id": report_id,
+    }
+    assert event["detail"].startswith("550 5.1.1 <gone@example.org>: Recipient address rejected")
+
+
+def test_a_report_naming_another_address_is_read_from_its_first_line(app, db, mailbox):
+    # The person's mailbox forwarded the message; the report names where it went.
+    (gone, _, _), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = sample(
+        "gmail_over_quota.eml",
+        verp=envelopes["gone@example.org"],
+        message_id=ids["gone@example.org"],
+        email="fwd@example.net",
+    )
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow() + timedelta(days=1))
+        assert result.line.endswith(": soft bounce 5.2.2 recorded (1 of 3 days)")
+        assert subscribers.get(db, gone)["status"] == "active"
+
+
+def test_a_message_id_of_ours_is_found_after_one_that_is_not(app, db, mailbox):
+    (gone, happy, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    genuine = ids["gone@example.org"]
+    forged = genuine.replace(f".{gone}.", f".{happy}.")
+    raw = report_for(
+        "exim_user_unknown.eml",
+        "gone@example.org",
+        envelopes,
+        ids,
+        verp=BOUNCES,
+        message_id=f"{forged} {genuine}",
+    )
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            f"bounce (heuristic) g***@example.org via Message-ID, campaign {campaign_id}: "
+            "hard bounce 5.1.1: subscriber bounced, address suppressed"
+        )
+    (event,) = events_of(db, gone)
+    assert (event["mail_kind"], event["campaign_id"]) == ("campaign", campaign_id)
