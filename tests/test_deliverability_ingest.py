@@ -439,3 +439,24 @@ def test_a_message_id_of_ours_is_found_after_one_that_is_not(app, db, mailbox):
         )
     (event,) = events_of(db, gone)
     assert (event["mail_kind"], event["campaign_id"]) == ("campaign", campaign_id)
+
+
+def test_a_genuine_tag_is_found_after_an_altered_one(app, db, mailbox):
+    (gone, _, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    good = envelopes["gone@example.org"]
+    local, _, domain = good.partition("@")
+    forged = local[:-3] + ("aaa" if not local.endswith("aaa") else "bbb") + "@" + domain
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    raw = f"X-Original-To: {forged}\n".encode() + raw  # the altered tag comes first
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            f"bounce (dsn) g***@example.org via VERP tag, campaign {campaign_id}: "
+            "hard bounce 5.1.1: subscriber bounced, address suppressed"
+        )
+    assert not [line for line in security_lines(app) if "bounce_forged_tag" in line]
+    # Only when no tag is genuine is the first logged.
+    with app.app_context():
+        ingest.ingest(db, raw.replace(good.encode(), forged.encode()), utcnow())
+    (logged,) = [line for line in security_lines(app) if "bounce_forged_tag" in line]
+    assert logged.endswith(f'tag="{forged.partition("+")[2][:12]}"')
