@@ -108,10 +108,16 @@ def test_forged_tag_or_address_alone_change_nothing_and_are_logged(app, db, mail
         raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
         altered = raw.replace(good.encode(), forged.encode())
         result = ingest.ingest(db, altered, utcnow())
-        assert result.stored and "altered or foreign VERP tag" in result.line
+        assert result.stored
+        assert result.line == (
+            "bounce (dsn): not attributed (altered or foreign VERP tag); nothing changed"
+        )
         address_only = sample("postfix_user_unknown.eml", verp=BOUNCES, email="gone@example.org")
         result = ingest.ingest(db, address_only, utcnow())
-        assert "an address alone proves nothing" in result.line
+        assert result.line == (
+            "bounce (dsn): not attributed (no VERP tag or Message-ID of ours: an address alone "
+            "proves nothing); nothing changed"
+        )
         assert subscribers.get(db, gone)["status"] == "active"
         assert not subscribers.is_suppressed(db, "gone@example.org")
     assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
@@ -460,3 +466,35 @@ def test_a_genuine_tag_is_found_after_an_altered_one(app, db, mailbox):
         ingest.ingest(db, raw.replace(good.encode(), forged.encode()), utcnow())
     (logged,) = [line for line in security_lines(app) if "bounce_forged_tag" in line]
     assert logged.endswith(f'tag="{forged.partition("+")[2][:12]}"')
+
+
+def test_the_report_that_passes_the_limit_pauses_the_campaign(app, db, mailbox):
+    (gone, _, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    # Still sending, 200 attempts in all, 10 of them hard bounces already.
+    db.execute("UPDATE campaigns SET status = 'sending' WHERE id = ?", [campaign_id])
+    now = utcnow()
+    others = add_subscribers(app, db, [(f"o{n:03d}@example.org", None, "en") for n in range(197)])
+    db["deliveries"].insert_all(
+        {"campaign_id": campaign_id, "subscriber_id": other, "status": "sent"} for other in others
+    )
+    with app.app_context():
+        for other in others[:10]:
+            effects.apply_bounce(
+                db,
+                subscribers.get(db, other),
+                "5.1.1",
+                now,
+                mail_kind="campaign",
+                campaign_id=campaign_id,
+                source="report",
+            )
+        raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+        result = ingest.ingest(db, raw, now)
+    assert result.line.endswith(
+        "hard bounce 5.1.1: subscriber bounced, address suppressed; campaign paused"
+    )
+    campaign = ledger.get(db, campaign_id)
+    assert campaign["status"] == "paused"
+    assert campaign["paused_reason"].endswith(
+        "11 hard bounces in 200 attempts (5.5 %, more than 5%)"
+    )
