@@ -498,3 +498,14 @@ def test_the_report_that_passes_the_limit_pauses_the_campaign(app, db, mailbox):
     assert campaign["paused_reason"].endswith(
         "11 hard bounces in 200 attempts (5.5 %, more than 5%)"
     )
+
+
+def test_a_report_that_is_not_utf_8_is_still_read(app, db, mailbox):
+    # Mail servers write their own language in their own charset, undeclared.
+    (gone, _, _), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    raw = raw.replace(b"I'm sorry to have to inform you", b"Bo\xeete inconnue, d\xe9sol\xe9")
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line.endswith("hard bounce 5.1.1: subscriber bounced, address suppressed")
+        assert subscribers.get(db, gone)["status"] == "bounced"
