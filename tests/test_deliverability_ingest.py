@@ -108,12 +108,18 @@ def test_forged_tag_or_address_alone_change_nothing_and_are_logged(app, db, mail
         raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
         altered = raw.replace(good.encode(), forged.encode())
         result = ingest.ingest(db, altered, utcnow())
-        assert result.stored and "altered or foreign VERP tag" in result.line
+        assert result.stored
+        assert result.line == (
+            "bounce (dsn): not attributed (altered or foreign VERP tag); nothing changed"
+        )
         address_only = sample("postfix_user_unknown.eml", verp=BOUNCES, email="gone@example.org")
         # Another report (its own Message-Id), not the altered one read again.
         address_only = address_only.replace(b"4F1B2C0A1@", b"4F1B2C0A2@")
         result = ingest.ingest(db, address_only, utcnow())
-        assert "an address alone proves nothing" in result.line
+        assert result.line == (
+            "bounce (dsn): not attributed (no VERP tag or Message-ID of ours: an address alone "
+            "proves nothing); nothing changed"
+        )
         assert subscribers.get(db, gone)["status"] == "active"
         assert not subscribers.is_suppressed(db, "gone@example.org")
     assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
@@ -283,3 +289,256 @@ def test_a_deferral_that_uses_up_its_retries_is_a_soft_bounce(app, db, mailbox):
     with app.app_context():
         assert subscribers.get(db, full)["status"] == "active"  # one soft bounce is not enough
         assert subscribers.get(db, fine)["status"] == "active"
+
+
+def test_reports_that_are_no_bounce_nor_complaint_change_nothing(app, db, mailbox):
+    (_, _, happy), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    bounce = report_for("postfix_user_unknown.eml", "happy@example.org", envelopes, ids)
+    delivered = bounce.replace(b"Action: failed", b"Action: delivered").replace(
+        b"Status: 5.1.1", b"Status: 2.0.0"
+    )
+    not_spam = report_for("outlook_jmrp_not_spam.eml", "happy@example.org", envelopes, ids)
+    unrecognised = b"To: " + envelopes["happy@example.org"].encode() + b"\n\nThanks!\n"
+    with app.app_context():
+        lines = [ingest.ingest(db, raw, utcnow()).line for raw in (delivered, not_spam)]
+        lines.append(ingest.ingest(db, unrecognised, utcnow()).line)
+        assert lines == [
+            "delivered (dsn): ignored",
+            "not_a_complaint (arf): ignored",
+            "unrecognised: ignored",
+        ]
+        assert subscribers.get(db, happy)["status"] == "active"
+    assert db.execute("SELECT count(*) FROM bounce_reports").fetchone()[0] == 0
+
+
+def test_the_line_about_the_person_decides_not_the_first_line(app, db, mailbox):
+    (gone, _, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    # Someone else's soft failure listed first; the person's own line, in capitals.
+    other = (
+        b"Final-Recipient: rfc822; other@example.net\nAction: failed\nStatus: 5.2.2\n\n"
+        b"Final-Recipient: rfc822; GONE@example.org"
+    )
+    raw = raw.replace(b"Final-Recipient: rfc822; gone@example.org", other)
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            f"bounce (dsn) g***@example.org via VERP tag, campaign {campaign_id}: "
+            "hard bounce 5.1.1: subscriber bounced, address suppressed"
+        )
+        assert subscribers.get(db, gone)["status"] == "bounced"
+    (stored,) = db.query("SELECT kind, subscriber_id, outcome, message FROM bounce_reports")
+    assert stored == {
+        "kind": "bounce",
+        "subscriber_id": gone,
+        "outcome": "hard bounce 5.1.1: subscriber bounced, address suppressed",
+        "message": raw,
+    }
+
+
+def test_a_bounce_for_someone_erased_brings_nothing_back(app, db, mailbox):
+    (gone, _, _), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    with app.app_context():
+        subscribers.erase(db, gone, utcnow())
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.stored
+        assert result.line == (
+            "bounce (dsn): not attributed (its delivery is gone (erased or purged)); "
+            "nothing changed"
+        )
+    assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
+    (stored,) = db.query("SELECT subscriber_id FROM bounce_reports")
+    assert stored["subscriber_id"] is None
+
+
+def test_a_report_on_a_message_never_sent_to_that_person_changes_nothing(app, db, mailbox):
+    (gone, _, happy), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    # A genuine VERP tag of a campaign this person was not sent.
+    second = new_campaign(db)
+    with app.app_context():
+        app.config["BOUNCE_ADDRESS"] = BOUNCES
+        from weprode.deliverability import verp
+
+        tag = verp.envelope_sender("campaign", happy, second)
+        raw = report_for("postfix_user_unknown.eml", "happy@example.org", envelopes, ids, verp=tag)
+        result = ingest.ingest(db, raw, utcnow())
+        assert "its delivery is gone" in result.line
+        # A Message-ID of ours with the digest of another message.
+        forged = ids["gone@example.org"].replace(f".{gone}.", f".{happy}.")
+        raw = report_for(
+            "exim_user_unknown.eml", "happy@example.org", envelopes, ids, verp=BOUNCES
+        ).replace(ids["happy@example.org"].encode(), forged.encode())
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            "bounce (heuristic): not attributed (a Message-ID of ours that we never sent "
+            "like this); nothing changed"
+        )
+        assert subscribers.get(db, happy)["status"] == "active"
+    assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
+    (logged,) = [line for line in security_lines(app) if "kind=bounce_forged_message_id " in line]
+    # Its first 40 characters, the digest redacted as a token.
+    assert logged.endswith('message_id="<campaign...@weprode.c"')
+
+
+def test_a_confirmation_mail_that_bounces_bounces_the_signup(app, db, client, mailbox):
+    app.config["BOUNCE_ADDRESS"] = BOUNCES
+    sign_up(client)
+    mailbox.wait_for(1)
+    ((mail_from, rcpt),) = mailbox.envelopes
+    raw = sample(
+        "postfix_user_unknown.eml", verp=mail_from, message_id="<x@weprode.com>", email=rcpt[0]
+    )
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            "bounce (dsn) j***@example.org via VERP tag: "
+            "hard bounce 5.1.1: subscriber bounced, address suppressed"
+        )
+        person = subscribers.find_by_email(db, "jane.doe@example.org")
+        assert person["status"] == "bounced"
+    (event,) = db.query("SELECT mail_kind, campaign_id FROM bounce_events")
+    assert event == {"mail_kind": "confirm", "campaign_id": None}
+
+
+def events_of(db, person):
+    return list(db.query("SELECT * FROM bounce_events WHERE subscriber_id = ?", [person]))
+
+
+def test_a_complaint_report_is_recorded_against_its_campaign_and_report(app, db, mailbox):
+    (_, angry, happy), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("yahoo_arf_complaint.eml", "angry@example.org", envelopes, ids)
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            f"complaint (arf) a***@example.org via VERP tag, campaign {campaign_id}: "
+            "complaint: unsubscribed, address suppressed"
+        )
+        assert subscribers.get(db, angry)["status"] == "churned"
+        assert subscribers.get(db, happy)["status"] == "active"
+    (report_id,) = db.execute("SELECT id FROM bounce_reports").fetchone()
+    (event,) = events_of(db, angry)
+    assert {k: event[k] for k in ("severity", "mail_kind", "campaign_id", "report_id")} == {
+        "severity": "complaint",
+        "mail_kind": "campaign",
+        "campaign_id": campaign_id,
+        "report_id": report_id,
+    }
+    assert event["detail"] == "feedback type abuse"
+
+
+def test_a_bounce_report_is_recorded_with_its_diagnostic_campaign_and_report(app, db, mailbox):
+    (gone, _, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    with app.app_context():
+        ingest.ingest(db, raw, utcnow())
+    (report_id,) = db.execute("SELECT id FROM bounce_reports").fetchone()
+    (event,) = events_of(db, gone)
+    assert {k: event[k] for k in ("severity", "mail_kind", "campaign_id", "report_id")} == {
+        "severity": "hard",
+        "mail_kind": "campaign",
+        "campaign_id": campaign_id,
+        "report_id": report_id,
+    }
+    assert event["detail"].startswith("550 5.1.1 <gone@example.org>: Recipient address rejected")
+
+
+def test_a_report_naming_another_address_is_read_from_its_first_line(app, db, mailbox):
+    # The person's mailbox forwarded the message; the report names where it went.
+    (gone, _, _), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = sample(
+        "gmail_over_quota.eml",
+        verp=envelopes["gone@example.org"],
+        message_id=ids["gone@example.org"],
+        email="fwd@example.net",
+    )
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow() + timedelta(days=1))
+        assert result.line.endswith(": soft bounce 5.2.2 recorded (1 of 3 days)")
+        assert subscribers.get(db, gone)["status"] == "active"
+
+
+def test_a_message_id_of_ours_is_found_after_one_that_is_not(app, db, mailbox):
+    (gone, happy, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    genuine = ids["gone@example.org"]
+    forged = genuine.replace(f".{gone}.", f".{happy}.")
+    raw = report_for(
+        "exim_user_unknown.eml",
+        "gone@example.org",
+        envelopes,
+        ids,
+        verp=BOUNCES,
+        message_id=f"{forged} {genuine}",
+    )
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            f"bounce (heuristic) g***@example.org via Message-ID, campaign {campaign_id}: "
+            "hard bounce 5.1.1: subscriber bounced, address suppressed"
+        )
+    (event,) = events_of(db, gone)
+    assert (event["mail_kind"], event["campaign_id"]) == ("campaign", campaign_id)
+
+
+def test_a_genuine_tag_is_found_after_an_altered_one(app, db, mailbox):
+    (gone, _, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    good = envelopes["gone@example.org"]
+    local, _, domain = good.partition("@")
+    forged = local[:-3] + ("aaa" if not local.endswith("aaa") else "bbb") + "@" + domain
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    raw = f"X-Original-To: {forged}\n".encode() + raw  # the altered tag comes first
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line == (
+            f"bounce (dsn) g***@example.org via VERP tag, campaign {campaign_id}: "
+            "hard bounce 5.1.1: subscriber bounced, address suppressed"
+        )
+    assert not [line for line in security_lines(app) if "bounce_forged_tag" in line]
+    # Only when no tag is genuine is the first logged.
+    with app.app_context():
+        ingest.ingest(db, raw.replace(good.encode(), forged.encode()), utcnow())
+    (logged,) = [line for line in security_lines(app) if "bounce_forged_tag" in line]
+    assert logged.endswith(f'tag="{forged.partition("+")[2][:12]}"')
+
+
+def test_the_report_that_passes_the_limit_pauses_the_campaign(app, db, mailbox):
+    (gone, _, _), campaign_id, envelopes, ids = sent_campaign(app, db, mailbox)
+    # Still sending, 200 attempts in all, 10 of them hard bounces already.
+    db.execute("UPDATE campaigns SET status = 'sending' WHERE id = ?", [campaign_id])
+    now = utcnow()
+    others = add_subscribers(app, db, [(f"o{n:03d}@example.org", None, "en") for n in range(197)])
+    db["deliveries"].insert_all(
+        {"campaign_id": campaign_id, "subscriber_id": other, "status": "sent"} for other in others
+    )
+    with app.app_context():
+        for other in others[:10]:
+            effects.apply_bounce(
+                db,
+                subscribers.get(db, other),
+                "5.1.1",
+                now,
+                mail_kind="campaign",
+                campaign_id=campaign_id,
+                source="report",
+            )
+        raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+        result = ingest.ingest(db, raw, now)
+    assert result.line.endswith(
+        "hard bounce 5.1.1: subscriber bounced, address suppressed; campaign paused"
+    )
+    campaign = ledger.get(db, campaign_id)
+    assert campaign["status"] == "paused"
+    assert campaign["paused_reason"].endswith(
+        "11 hard bounces in 200 attempts (5.5 %, more than 5%)"
+    )
+
+
+def test_a_report_that_is_not_utf_8_is_still_read(app, db, mailbox):
+    # Mail servers write their own language in their own charset, undeclared.
+    (gone, _, _), _, envelopes, ids = sent_campaign(app, db, mailbox)
+    raw = report_for("postfix_user_unknown.eml", "gone@example.org", envelopes, ids)
+    raw = raw.replace(b"I'm sorry to have to inform you", b"Bo\xeete inconnue, d\xe9sol\xe9")
+    with app.app_context():
+        result = ingest.ingest(db, raw, utcnow())
+        assert result.line.endswith("hard bounce 5.1.1: subscriber bounced, address suppressed")
+        assert subscribers.get(db, gone)["status"] == "bounced"

@@ -42,10 +42,12 @@ def test_raw_reports_go_after_30_days_and_their_events_stay(app, db):
         old = store_report(db, person, now - timedelta(days=31))
         store_report(db, None, now - timedelta(days=40))  # nobody's report
         recent = store_report(db, person, now - timedelta(days=2))
+        almost = store_report(db, person, now - timedelta(days=29, hours=23))
         bounce(db, person, now - timedelta(days=31), report_id=old)
         results = {r.key: r.due for r in retention.purge(db, now)}
     assert results["bounce_reports"] == 2
-    assert [row[0] for row in db.execute("SELECT id FROM bounce_reports")] == [recent]
+    kept = [row[0] for row in db.execute("SELECT id FROM bounce_reports ORDER BY id")]
+    assert kept == [recent, almost]
     event = db.execute("SELECT severity, report_id FROM bounce_events").fetchone()
     assert tuple(event) == ("hard", None)
 
@@ -61,14 +63,17 @@ def test_erasure_takes_reports_and_events_with_the_person(app, db):
 
 
 def test_bounced_subscribers_are_purged_three_years_after_the_bounce(app, db):
-    (person,) = add_subscribers(app, db, [("jane@example.org", None, "en")])
+    people = [("jane@example.org", None, "en"), ("john@example.org", None, "en")]
+    person, recent = add_subscribers(app, db, people)
     now = utcnow()
     with app.app_context():
         bounce(db, person, now - timedelta(days=3 * 366))
+        bounce(db, recent, now - timedelta(days=3 * 365 - 2))
         results = {r.key: r.due for r in retention.purge(db, now)}
         assert results["subscribers"] == 1
         assert subscribers.get(db, person) is None
         assert subscribers.is_suppressed(db, "jane@example.org")
+        assert subscribers.get(db, recent)["status"] == "bounced"
 
 
 def test_article_15_copy_includes_bounce_events(app, db):

@@ -158,3 +158,9 @@ def test_a_report_that_breaks_a_detector_is_unrecognised_not_a_crash():
     # An empty From: made flufl.bounce's Yale detector raise IndexError (found by the bench).
     raw = b"From: \r\nTo: bounces@weprode.com\r\nSubject: s\r\n\r\nbody\r\n"
     assert reports.parse(raw).kind == "unrecognised"
+
+
+def test_a_plain_message_without_from_is_unrecognised_not_an_error():
+    # flufl.bounce's Yale detector raises IndexError on it; anyone can send us that.
+    raw = b"To: bounces@weprode.com\r\nSubject: hello\r\n\r\nhi\r\n"
+    assert reports.parse(raw).kind == "unrecognised"

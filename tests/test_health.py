@@ -128,7 +128,7 @@ def test_a_campaign_whose_sender_was_killed_is_reported(no_worker_needed, client
 
 
 def test_a_campaign_nobody_holds_is_stuck_only_while_nothing_is_being_sent(app, db):
-    now = utcnow()
+    now = utcnow().replace(microsecond=0)  # stored to the second
     waiting, busy = new_campaign(db), new_campaign(db)
     for campaign_id in (waiting, busy):
         ledger.start(db, campaign_id, now - timedelta(minutes=5))
@@ -136,10 +136,16 @@ def test_a_campaign_nobody_holds_is_stuck_only_while_nothing_is_being_sent(app, 
     assert senders.take_over(db, busy, senders.new_sender_id(), now)
     assert senders.abandoned(db, now) == []
     db.execute("UPDATE campaigns SET sender_id = NULL WHERE id = ?", [busy])
-    stuck = {row["id"] for row in senders.abandoned(db, now + timedelta(minutes=1))}
-    assert stuck == {waiting, busy}
-    # Released a moment ago (waiting for retries between two passes): not stuck yet.
-    assert [row["id"] for row in senders.abandoned(db, now + timedelta(seconds=10))] == [waiting]
+    stuck = senders.abandoned(db, now + timedelta(minutes=1))
+    assert [row["id"] for row in stuck] == [waiting, busy]
+    assert stuck[0]["idle_for"] == timedelta(minutes=6)  # since its start
+    assert stuck[1]["idle_for"] == timedelta(minutes=1)  # since its last heartbeat
+    # Released a moment ago (waiting for retries between two passes): not stuck yet,
+    # up to HEARTBEAT_TIMEOUT included.
+    timeout = senders.HEARTBEAT_TIMEOUT
+    assert [row["id"] for row in senders.abandoned(db, now + timeout)] == [waiting]
+    later = now + timeout + timedelta(seconds=1)
+    assert [row["id"] for row in senders.abandoned(db, later)] == [waiting, busy]
 
 
 def test_an_outbox_backlog_fails_and_parked_mails_are_a_warning(no_worker_needed, client, db):

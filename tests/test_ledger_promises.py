@@ -408,6 +408,59 @@ def test_marking_touches_only_the_given_rows_and_stamps_only_sent_ones(app, db):
     }
 
 
+def test_a_sent_row_is_stamped_sent_whatever_the_relay_said_and_forgets_its_retry(app, db):
+    add_subscribers(app, db, people(2))
+    [campaign_id] = started(db)
+    plain, wordy = claim_ids(db, campaign_id, 2)
+    retry_at = NOW + timedelta(minutes=1)
+    ledger.record_outcomes(
+        db, [(plain, "queued", retry_at, "451"), (wordy, "queued", retry_at, "451")], NOW
+    )
+    assert claim_ids(db, campaign_id, 2, now=retry_at) == [plain, wordy]
+    later = retry_at + timedelta(seconds=5)
+    ledger.record_outcomes(
+        db, [(plain, "sent", None, "250"), (wordy, "sent", None, "250 2.0.0 queued as 4F1B")], later
+    )
+    rows = {
+        row["id"]: (row["status"], row["sent_at"], row["next_attempt_at"], row["smtp_reply"])
+        for row in deliveries(db, campaign_id)
+    }
+    assert rows == {
+        plain: ("sent", isoformat(later), None, "250"),
+        wordy: ("sent", isoformat(later), None, "250 2.0.0 queued as 4F1B"),
+    }
+    assert [row["claimed_by"] for row in deliveries(db, campaign_id)] == [None, None]
+
+
+def test_a_clean_stop_gives_back_only_its_own_rows_never_begun(app, db):
+    add_subscribers(app, db, people(5))
+    campaign_id, other_campaign = started(db, 2)
+    first = claim_ids(db, campaign_id, 5)
+    retried, begun, taken_over, skipped, sent = first
+    retry_at = NOW + timedelta(minutes=1)
+    ledger.record_outcomes(db, [(retried, "queued", retry_at, "451")], NOW)
+    assert claim_ids(db, campaign_id, 1, now=retry_at) == [retried]  # its second try
+    ledger.record_outcomes(db, [(sent, "sent", None, "250")], NOW)
+    db.execute("UPDATE deliveries SET claimed_by = 'other:1:bbbbbb' WHERE id = ?", [taken_over])
+    db.execute("UPDATE deliveries SET status = 'skipped' WHERE id = ?", [skipped])
+    neighbours = claim_ids(db, other_campaign, 5)
+
+    ledger.unclaim(db, [retried, begun, taken_over, skipped, sent], SENDER)
+
+    rows = {
+        row["id"]: (row["status"], row["claimed_by"], row["attempts"])
+        for row in deliveries(db, campaign_id)
+    }
+    assert rows == {
+        retried: ("queued", None, 1),  # the stop gives back the attempt it claimed
+        begun: ("queued", None, 0),
+        taken_over: ("sending", "other:1:bbbbbb", 1),
+        skipped: ("skipped", SENDER, 1),
+        sent: ("sent", None, 1),
+    }
+    assert statuses(db, other_campaign) == ["sending"] * len(neighbours)
+
+
 # Freezing the audience: once, by language, active people only.
 
 

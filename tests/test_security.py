@@ -207,6 +207,16 @@ def test_rate_limit_storage_comes_from_the_config(make_app):
     assert isinstance(limiter.storage, SharedTestStorage)
 
 
+@pytest.mark.parametrize("setting", ["RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION"])
+def test_an_app_gets_the_limits_of_its_own_config_only(make_app, setting):
+    # The limiter is module-level: a limit configured for one app must not follow the
+    # process into the next app built (the tests, and mutmut, build many in a process).
+    limited = make_app(RATELIMIT_ENABLED=True, **{setting: "1 per minute"}).test_client()
+    assert [limited.get("/").status_code for _ in range(2)] == [200, 429]
+    unlimited = make_app(RATELIMIT_ENABLED=True).test_client()
+    assert [unlimited.get("/").status_code for _ in range(3)] == [200, 200, 200]
+
+
 @pytest.mark.parametrize(
     "address, key",
     [

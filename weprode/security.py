@@ -162,4 +162,10 @@ def init_app(app: Flask) -> None:
     app.before_request(reject_oversized_body)
     app.before_request(check_cross_origin)
     app.after_request(add_security_headers)
+    # The limiter is module-level (the views' decorators register on it), and
+    # Flask-Limiter keeps the default and application-wide limits of the first app that
+    # set any for every later app of the process: forget them, so each app gets those of
+    # its own config (one process builds many apps in the tests, and in mutmut's runs).
+    limiter.limit_manager.set_default_limits([])
+    limiter.limit_manager.set_application_limits([])
     limiter.init_app(app)
