@@ -4,6 +4,7 @@ Public pages keep following `?lang=`; numbers use the language's separators (a n
 no-break space between thousands in French) and dates its words.
 """
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -236,3 +237,27 @@ def test_french_error_messages_inside_the_staff_area(french_staff):
     nowhere = french_staff.get("/admin/no-such-page")
     assert nowhere.status_code == 404
     assert '<html lang="fr">' in nowhere.get_data(as_text=True)
+
+
+def test_french_import_pages(french_db, french_staff):
+    form = page(french_staff, "/admin/subscribers/import")
+    assert "<h1>Importer des abonnés depuis un fichier CSV</h1>" in form
+    assert f"D’où vient cette liste{NBSP}?" in form and ">Vérifier et importer</button>" in form
+    rows = "".join(f"p{n}@example.org\n" for n in range(1001))
+    response = french_staff.post(
+        "/admin/subscribers/import",
+        data={
+            "file": (io.BytesIO(("email\n" + rows).encode()), "liste.csv"),
+            "source": "Salon 2026",
+            "legal_basis": "formulaires signés",
+            "mode": "confirmed",
+            "csrf_token": csrf_token(french_staff, "/admin/subscribers/import"),
+        },
+        content_type="multipart/form-data",
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, html
+    assert f"1{NNBSP}001 lignes{NBSP}: 1{NNBSP}001 ajoutées" in html
+    listing = page(french_staff, "/admin/subscribers/imports")
+    assert "<h1>Imports</h1>" in listing and "terminé" in listing and "confirmées" in listing
+    assert f"1{NNBSP}001 adresses" in listing

@@ -5,6 +5,7 @@ import io
 from flask import Response, render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -20,22 +21,24 @@ from . import bp
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file (columns: email, first_name, language)", validators=[FileRequired()])
+    file = FileField(
+        _l("CSV file (columns: email, first_name, language)"), validators=[FileRequired()]
+    )
     source = StringField(
-        "Where does this list come from?",
+        _l("Where does this list come from?"),
         validators=[DataRequired(), single_line, Length(max=500)],
     )
     legal_basis = StringField(
-        "Legal basis (how these people consented)",
+        _l("Legal basis (how these people consented)"),
         validators=[DataRequired(), single_line, Length(max=500)],
     )
     mode = RadioField(
-        "What should happen to new addresses?",
+        _l("What should happen to new addresses?"),
         choices=[
-            SelectChoice("double-opt-in", "Send each a confirmation e-mail (double opt-in)"),
-            SelectChoice("confirmed", "Add them as confirmed (consent already proven)"),
+            SelectChoice("double-opt-in", _l("Send each a confirmation e-mail (double opt-in)")),
+            SelectChoice("confirmed", _l("Add them as confirmed (consent already proven)")),
         ],
-        validators=[DataRequired("Choose what happens to new addresses.")],
+        validators=[DataRequired(_l("Choose what happens to new addresses."))],
     )
 
 
