@@ -176,13 +176,12 @@ def fill(database, count):
 
 
 def new_campaign(app, database):
-    """A draft to everyone (language 'all') with placeholders in subject and body."""
+    """A draft to everyone (audience 'all'), an English version with placeholders."""
     with app.app_context():
         return compose.create(
             database,
-            subject=SUBJECT,
-            body_markdown=BODY,
-            language="all",
+            versions={"en": compose.Version(subject=SUBJECT, body_markdown=BODY)},
+            audience="all",
             author="bench@weprode.com",
             now=utcnow(),
         )
@@ -361,7 +360,7 @@ def naive_send(app, database, campaign_id, count):
     as the campaign's; returns (sent, failed, seconds).
     """
     with app.app_context():
-        prepared = render.prepare(ledger.get(database, campaign_id))
+        prepared = render.prepare(compose.get(database, campaign_id)).variants["en"]
         reply_to = app.config["CAMPAIGN_REPLY_TO"] or None
         rows = list(
             database.query(

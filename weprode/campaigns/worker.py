@@ -23,7 +23,7 @@ from flask_mail import Connection
 from ..db import Database, connect, utcnow
 from ..deliverability import effects
 from ..mail import bulk_smtp, messages, outbox
-from . import ledger, render, senders, worker_heartbeats
+from . import compose, ledger, render, senders, worker_heartbeats
 from .recorder import OutcomeRecorder, recorder_capacity
 
 RETRY_BASE = timedelta(seconds=30)
@@ -37,7 +37,7 @@ class SendState:
 
     campaign_id: int
     sender_id: str
-    prepared: render.PreparedCampaign
+    prepared: render.PreparedAudience
     recorder: OutcomeRecorder
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -235,7 +235,7 @@ def send_campaign(
     state = SendState(
         campaign_id,
         sender_id,
-        render.prepare(ledger.get(db, campaign_id)),
+        render.prepare(compose.get(db, campaign_id)),
         OutcomeRecorder(app.config["DATABASE"], sender_id, recorder_capacity(app.config)),
     )
     state.recorder.start()
