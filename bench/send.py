@@ -438,8 +438,10 @@ def check_message(raw, recipient, subscriber, campaign_id, line_end):
         return problems + [f"{header} {n} times" for header, n in counts.items() if n != 1]
     if message["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click":
         problems.append(f"List-Unsubscribe-Post: {message['List-Unsubscribe-Post']}")
+    # A French reader's link opens the French page: `?lang=fr` after the token.
     link = re.fullmatch(
-        re.escape(f"<{PUBLIC_URL}/unsubscribe/") + r"([^/>]+)>", message["List-Unsubscribe"]
+        re.escape(f"<{PUBLIC_URL}/unsubscribe/") + r"([^/>?]+)(?:\?lang=fr)?>",
+        message["List-Unsubscribe"],
     )
     if link is None:
         problems.append(f"List-Unsubscribe: {message['List-Unsubscribe']}")
