@@ -142,14 +142,16 @@ def campaign_detail(campaign_id):
     campaign = campaign_or_404(campaign_id)
     db = get_db()
     audience = audiences.AUDIENCES.get(campaign["audience"] or "")
-    counts = audience and audiences.counts(db, audience.key, campaign["versions"].keys())
+    # Counted now, for the send box; once sent, the frozen deliveries are the figures.
+    editable = campaign["status"] in ("draft", "scheduled")
+    counts = audience and editable and audiences.counts(db, audience.key, campaign["versions"])
     return render_template(
         "admin/campaign.html",
         campaign=campaign,
         figures=ledger.figures(db, campaign_id),
         audience=audience,
         counts=counts,
-        audience_choices=audience_choices(db),
+        audience_choices=audience_choices(db) if editable else [],
         language_names=compose.LANGUAGE_NAMES,
         form=ActionForm(),
     )
