@@ -6,6 +6,7 @@ client, as a reader's click would.
 
 import re
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from campaign_helpers import BODY, FRENCH_BODY, add_subscribers, new_campaign, s
 from mail_helpers import strict, wire_problems
 from newsletter_helpers import html_part, sign_up, text_part
 
-from weprode.campaigns import audiences, compose, ledger
+from weprode.campaigns import audiences, compose, ledger, worker
 from weprode.db import connect, utcnow
 from weprode.migrations import apply_pending, migrations
 
@@ -255,3 +256,17 @@ def test_migrated_campaigns_render_and_the_sent_one_keeps_its_figures(tmp_path, 
     assert zoe["Subject"] == "Scheduled for all" and html_lang(zoe) == "fr"
     assert all(link.endswith("?lang=fr") for link in links(zoe))
     db.close()
+
+
+def test_a_scheduled_campaign_whose_audience_is_gone_goes_back_to_draft(app, db, mailbox):
+    add_subscribers(app, db, READERS)
+    gone, kept = new_campaign(db), new_campaign(db)
+    for campaign_id in (gone, kept):
+        ledger.schedule(db, campaign_id, utcnow() + timedelta(minutes=1), utcnow())
+    db.execute("UPDATE campaigns SET audience = 'topic:removed' WHERE id = ?", [gone])
+    with app.app_context():
+        assert worker.run_once(db, utcnow() + timedelta(minutes=2)) is True
+    assert ledger.get(db, gone)["status"] == "draft"
+    assert ledger.recipients(db, gone) == 0
+    assert ledger.get(db, kept)["status"] == "sent"
+    assert len(mailbox.wait_for(2)) == 2

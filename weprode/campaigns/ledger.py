@@ -101,6 +101,16 @@ def schedule(db: Database, campaign_id: int, when: datetime, now: datetime) -> N
         )
 
 
+def unschedule(db: Database, campaign_id: int) -> None:
+    """Put a scheduled campaign back to draft (its audience no longer exists)."""
+    with write_transaction(db):
+        db.execute(
+            "UPDATE campaigns SET status = 'draft', scheduled_at = NULL "
+            "WHERE id = ? AND status = 'scheduled'",
+            [campaign_id],
+        )
+
+
 def pause(db: Database, campaign_id: int, reason: str, now: datetime) -> None:
     """Stop sending; rows stay queued. `reason` is shown to staff."""
     with write_transaction(db):

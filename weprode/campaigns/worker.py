@@ -314,7 +314,13 @@ def run_once(
     worked = False
     for row in due_campaigns(db, now):
         if row["status"] == "scheduled":
-            ledger.start(db, row["id"], now)
+            try:
+                ledger.start(db, row["id"], now)
+            except ledger.AudienceNotChosen:
+                # Scheduling needs an audience, but its key may leave `audiences` later;
+                # staff then choose again, and the worker carries on with the others.
+                ledger.unschedule(db, row["id"])
+                continue
         send_campaign(db, row["id"], progress=progress, stop=stop)
         worked = True
     return worked
