@@ -270,3 +270,23 @@ def test_a_scheduled_campaign_whose_audience_is_gone_goes_back_to_draft(app, db,
     assert ledger.recipients(db, gone) == 0
     assert ledger.get(db, kept)["status"] == "sent"
     assert len(mailbox.wait_for(2)) == 2
+
+
+LINKS_BODY = """Read [our services](http://localhost/services), [the French page](http://localhost/about?lang=fr),
+the [logo](http://localhost/static/img/logo.svg), [a partner](https://example.org/page)
+and <http://localhost/contact?topic=cloud>.
+"""
+
+
+def test_links_to_our_pages_in_the_body_open_them_in_the_readers_language(app, db, mailbox):
+    mails = received(app, db, mailbox, {"en": ("News", LINKS_BODY)})
+    english, french = mails["en"][0], mails["fr"][0]
+    for part in (html_part(french).replace("&amp;", "&"), text_part(french)):
+        assert "http://localhost/services?lang=fr" in part
+        assert "http://localhost/contact?topic=cloud&lang=fr" in part
+        assert "http://localhost/about?lang=fr" in part and "lang=fr&lang" not in part
+        assert "http://localhost/static/img/logo.svg" in part and "logo.svg?" not in part
+        assert "https://example.org/page" in part and "page?lang" not in part
+    for part in (html_part(english), text_part(english)):
+        assert "http://localhost/services" in part and "services?lang" not in part
+        assert "cloud&amp;lang" not in part and "cloud&lang" not in part

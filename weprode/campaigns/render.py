@@ -10,7 +10,7 @@ quoted-printable (`wire`). Lines end in CRLF and stay under 76 characters.
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
@@ -27,7 +27,7 @@ from markupsafe import Markup, escape
 from .. import tokens
 from ..deliverability import verp
 from ..mail import messages, wire
-from ..urls import absolute_url
+from ..urls import absolute_url, in_language
 from .audiences import version_for
 from .placeholders import Placeholders, extract_placeholders, recipient_context, substitute
 from .plaintext import markdown, plain_text
@@ -38,9 +38,13 @@ CRLF = "\r\n"
 LANGUAGES = ("en", "fr")
 
 
-def body_html(markdown_text: str) -> str:
-    """Markdown to sanitised HTML (raw HTML in the source is shown as text)."""
-    return nh3.clean(markdown.render(markdown_text), link_rel="noopener")
+def body_html(markdown_text: str, rewrite_link: Callable[[str], str] | None = None) -> str:
+    """Markdown to sanitised HTML (raw HTML in the source is shown as text).
+
+    `rewrite_link(url)`, when given, changes each link's address (`plaintext.rewrite_links`).
+    """
+    env = {"rewrite_link": rewrite_link} if rewrite_link else {}
+    return nh3.clean(markdown.render(markdown_text, env), link_rel="noopener")
 
 
 @lru_cache(maxsize=4096)
@@ -243,12 +247,15 @@ def prepare_version(
             "privacy_url": absolute_url("site.privacy"),
             "site_url": absolute_url("site.home"),
         }
-        text = render_template(
-            "email/campaign.txt", body_text=plain_text(body_source.text), **context
-        )
-        layout = render_template(
-            "email/campaign.html", body_html=Markup(body_html(body_source.text)), **context
-        )
+
+        # Links the author wrote to our own pages open them in the reader's language too.
+        def localise(url: str) -> str:
+            return in_language(url, language)
+
+        body_text = plain_text(body_source.text, localise)
+        text = render_template("email/campaign.txt", body_text=body_text, **context)
+        content = Markup(body_html(body_source.text, localise))
+        layout = render_template("email/campaign.html", body_html=content, **context)
     html = css_inline.inline(layout)
     sender = config["CAMPAIGN_SENDER"] or config["MAIL_DEFAULT_SENDER"]
     envelope_sender = parseaddr(sender)[1]
