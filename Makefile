@@ -20,8 +20,11 @@ migrate: $(STAMP)
 run: migrate
 	$(BIN)/python -m devtools.devserver
 
+# One worker per core, each test file on one worker (module fixtures such as the live
+# server and the Nu checker's run are built once); TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -53,6 +53,20 @@ def fill(db, count):
     db.execute("ANALYZE")
 
 
+def staff_client(app, db):
+    """A test client signed in as a new staff account (also used by other benches)."""
+    with app.app_context():
+        accounts.create(db, "bench@weprode.com", PASSWORD, datetime.now(UTC))
+    client = app.test_client()
+    page = client.get("/admin/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post(
+        "/admin/login",
+        data={"email": "bench@weprode.com", "password": PASSWORD, "csrf_token": token},
+    )
+    return client
+
+
 def time_request(client, url, repeat):
     """Median and worst milliseconds of `repeat` GETs of `url` (all must answer 200)."""
     timings = []
@@ -78,15 +92,7 @@ def main(argv=None):
         started = time.perf_counter()
         fill(db, args.subscribers)
         print(f"filled {args.subscribers:,} subscribers in {time.perf_counter() - started:.1f} s")
-        with app.app_context():
-            accounts.create(db, "bench@weprode.com", PASSWORD, datetime.now(UTC))
-        client = app.test_client()
-        page = client.get("/admin/login").get_data(as_text=True)
-        token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-        client.post(
-            "/admin/login",
-            data={"email": "bench@weprode.com", "password": PASSWORD, "csrf_token": token},
-        )
+        client = staff_client(app, db)
         middle = isoformat(datetime(2023, 1, 1, tzinfo=UTC) + timedelta(minutes=500_000))
         cases = [
             ("first page, newest first", "/admin/subscribers"),

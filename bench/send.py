@@ -2,7 +2,10 @@
 
 Fills a fresh database with N active subscribers (20,000; `--recipients`), freezes one
 campaign for them with `ledger.start`, then times `worker.send_campaign` in a child
-process against Postfix's `smtp-sink` on loopback. The same run sends `--naive-count`
+process against `--relays` (2) Postfix `smtp-sink` relays on loopback, given as
+MAIL_RELAYS (one relay: MAIL_SERVER alone). Then a second campaign is sent while one
+relay is killed (SIGKILL) mid-send, and the sinks' dumps are counted per recipient:
+nobody may be lost (`--no-kill` skips it). The same run sends `--naive-count`
 messages the naive way: one `flask_mail.Message` and one `mail.send()` (so one SMTP
 connection) per recipient. Prints both rates, their ratio and the sending process's
 peak RSS against the targets, then checks a sample of the messages the sink dumped
@@ -17,13 +20,15 @@ mail service is installed or started).
 flat. Exits 0 whatever the figures (a measurement); 1 when a delivery did not end
 `sent` or a message check failed; 2 when the sink could not run.
 
-    .venv/bin/python bench/send.py [--recipients 20000] [--naive-count 2000]
+    .venv/bin/python bench/send.py [--recipients 20000] [--naive-count 2000] [--relays 2]
     .venv/bin/python bench/send.py --memory
     .venv/bin/python bench/send.py --sweep      # SMTP connections x batch size
     .venv/bin/python bench/send.py --profile    # where the sender threads spend time
 """
 
 import argparse
+import collections
+import contextlib
 import cProfile
 import email
 import email.policy
@@ -49,13 +54,14 @@ from flask_mail import Message
 from devtools.mailsink import start_sink
 from weprode import create_app, tokens
 from weprode.campaigns import compose, ledger, render, worker
+from weprode.campaigns.journal import SentJournal
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail.messages import mail
 from weprode.migrations import apply_pending
 from weprode.urls import absolute_url
 
-TARGET_RATE = 5_000
-TARGET_RATIO = 8.0
+TARGET_RATE = 8_000
+TARGET_RATIO = 15.0
 TARGET_RSS_MB = 100
 MEMORY_RECIPIENTS = 1_000_000
 SWEEP_CONNECTIONS = (1, 2, 4, 8)
@@ -106,6 +112,16 @@ def parse_args(argv):
         help=f"send to {MEMORY_RECIPIENTS:,} recipients and sample RSS (no naive run)",
     )
     parser.add_argument("--connections", type=int, help="CAMPAIGN_SMTP_CONNECTIONS [config]")
+    parser.add_argument("--relays", type=int, default=2, help="smtp-sink relays [2]")
+    parser.add_argument(
+        "--no-kill", action="store_true", help="skip the send with a relay killed mid-way"
+    )
+    parser.add_argument("--max-unrecorded", type=int, help="CAMPAIGN_MAX_UNRECORDED [config: 20]")
+    parser.add_argument(
+        "--no-journal",
+        action="store_true",
+        help="no sent journal: the recorder commits every few messages (as on a full disk)",
+    )
     parser.add_argument("--batch-size", type=int, help="CAMPAIGN_BATCH_SIZE [config]")
     parser.add_argument(
         "--sample", type=int, default=200, help="dumped messages to parse and check [200]"
@@ -126,13 +142,27 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.recipients is None:
         args.recipients = MEMORY_RECIPIENTS if args.memory else 20_000
-    if args.recipients < 1 or args.naive_count < 0 or args.raw_count < 1:
-        parser.error("--recipients and --raw-count must be positive, --naive-count >= 0")
+    if args.recipients < 1 or args.naive_count < 0 or args.raw_count < 1 or args.relays < 1:
+        parser.error("--recipients, --raw-count and --relays must be positive, --naive-count >= 0")
     return args
 
 
-def bench_config(tmp, port, secret_key, overrides=None):
-    """The app config for one instance folder, mailing to the sink on `port`."""
+def bench_config(tmp, port, secret_key, overrides=None, relay_ports=()):
+    """The app config for one instance folder, mailing to the sink on `port`.
+
+    With several `relay_ports`, campaigns go to them as MAIL_RELAYS (each may take every
+    session: the pool spreads them by weight, equal here).
+    """
+    relays = [
+        {
+            "name": f"sink-{n}",
+            "host": _harness.LOOPBACK,
+            "port": relay_port,
+            "tls": "none",
+            "max_connections": 64,
+        }
+        for n, relay_port in enumerate(relay_ports)
+    ]
     return {
         "TESTING": True,
         "SECRET_KEY": secret_key,
@@ -140,6 +170,7 @@ def bench_config(tmp, port, secret_key, overrides=None):
         "PUBLIC_URL": PUBLIC_URL,
         "MAIL_SERVER": _harness.LOOPBACK,
         "MAIL_PORT": port,
+        "MAIL_RELAYS": relays if len(relays) > 1 else [],
         "RATELIMIT_ENABLED": False,
         **(overrides or {}),
     }
@@ -230,8 +261,10 @@ PROFILE_GROUPS = [
     ("  smtplib._quote_periods", "smtplib.py", "_quote_periods"),
     ("ledger.claim", "campaigns/ledger.py", "claim"),
     ("ledger.record_outcomes", "campaigns/ledger.py", "record_outcomes"),
-    ("worker.wait_for_rate", "campaigns/worker.py", "wait_for_rate"),
-    ("worker.note_result", "campaigns/worker.py", "note_result"),
+    ("batch.wait_for_rate", "campaigns/batch.py", "wait_for_rate"),
+    ("batch.note_result", "campaigns/batch.py", "note_result"),
+    ("Pacer.acquire", "campaigns/pacing.py", "acquire"),
+    ("RelayPool.connect", "mail/relay_pool.py", "connect"),
 ]
 
 
@@ -270,9 +303,18 @@ def sample_rss(samples, done, interval=1.0):
         samples.append(_harness.vm_rss_mb())
 
 
-def send_in_child(instance, config, campaign_id, profile, results):
+class NoJournal(SentJournal):
+    """A journal that cannot be written: the recorder falls back to small commits."""
+
+    def __init__(self, path):
+        self.path, self.fd, self.working = path, None, False
+
+
+def send_in_child(instance, config, campaign_id, profile, results, journal=True):
     """Child process body: time `send_campaign`, sample RSS, send the figures back."""
     try:
+        if not journal:
+            worker.SentJournal = NoJournal
         app = create_app(config, instance_path=instance)
         samples, progress_calls, done = [], [], threading.Event()
         profilers = profile_sender_threads() if profile else None
@@ -309,6 +351,11 @@ def send_in_child(instance, config, campaign_id, profile, results):
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                 "connections": app.config["CAMPAIGN_SMTP_CONNECTIONS"],
                 "batch_size": app.config["CAMPAIGN_BATCH_SIZE"],
+                "journal": (
+                    "sent journal"
+                    if journal
+                    else f"no journal, max {app.config['CAMPAIGN_MAX_UNRECORDED']} unrecorded"
+                ),
                 "profile": profile_report(profilers, figures["sent"] or 1) if profile else "",
             }
         )
@@ -318,7 +365,7 @@ def send_in_child(instance, config, campaign_id, profile, results):
         results.close()
 
 
-def timed_send(instance, config, campaign_id, recipients, profile=False):
+def timed_send(instance, config, campaign_id, recipients, profile=False, journal=True):
     """Run `send_in_child` in a fresh process (its own peak RSS); return its figures.
 
     Bounded in time: a send slower than 500 msg/s on top of two minutes is stopped.
@@ -329,7 +376,7 @@ def timed_send(instance, config, campaign_id, recipients, profile=False):
     receiver, results = context.Pipe(duplex=False)
     process = context.Process(
         target=send_in_child,
-        args=(str(instance), config, campaign_id, profile, results),
+        args=(str(instance), config, campaign_id, profile, results, journal),
         daemon=True,
     )
     process.start()
@@ -487,9 +534,9 @@ def check_messages(app, database, campaign_id, received, line_end):
     return problems
 
 
-def check_sink_sample(app, database, campaign_id, sink, sample, rng):
-    """Parse `sample` of the files smtp-sink dumped; returns (files, checked, problems)."""
-    files = sink.dumped_files()
+def check_sink_sample(app, database, campaign_id, sinks, sample, rng):
+    """Parse `sample` of the files the sinks dumped; returns (files, checked, problems)."""
+    files = [path for sink in sinks for path in sink.dumped_files()]
     chosen = rng.sample(files, min(sample, len(files)))
     received = [split_sink_dump(path.read_bytes()) for path in chosen]
     return len(files), len(chosen), check_messages(app, database, campaign_id, received, b"\n")
@@ -547,7 +594,8 @@ def print_send(result, recipients, started_s):
     print(
         f"send_campaign: {recipients:,} sent in {result['seconds']:.2f} s "
         f"({result['cpu_seconds']:.2f} s CPU), {rate:,.0f} msg/s "
-        f"[{result['connections']} SMTP connections, batches of {result['batch_size']}; "
+        f"[{result['connections']} SMTP connections, batches of {result['batch_size']}, "
+        f"{result['journal']}; "
         f"ledger.start took {started_s:.2f} s before, not counted]"
     )
     samples = result["rss_samples_mb"]
@@ -589,6 +637,68 @@ def sweep(tmp, app, database, config, recipients):
     return problems
 
 
+def dumped_recipients(sinks):
+    """How many messages each recipient got, over every sink's dump."""
+    counts = collections.Counter()
+    for sink in sinks:
+        for path in sink.dumped_files():
+            with contextlib.suppress(OSError):
+                recipient, _ = split_sink_dump(path.read_bytes())
+                counts[recipient] += 1
+    return counts
+
+
+def clear_dumps(sinks):
+    """Delete what the sinks dumped so far (the next count is one campaign's)."""
+    for sink in sinks:
+        for path in sink.dumped_files():
+            path.unlink(missing_ok=True)
+
+
+def kill_relay_send(instance, config, app, database, sinks):
+    """A second campaign, one relay SIGKILLed a third of the way; returns problems.
+
+    Prints how many reached each relay, and the lost and doubled recipients.
+    """
+    clear_dumps(sinks)
+    campaign_id, recipients, _ = freeze(app, database)
+    outcome = {}
+    sending = threading.Thread(
+        target=lambda: outcome.update(timed_send(instance, config, campaign_id, recipients))
+    )
+    sending.start()
+    victim, deadline = sinks[0], time.monotonic() + 120
+    share = recipients // (3 * len(sinks))
+    while len(victim.dumped_files()) < share and sending.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    victim.process.kill()  # our own child: SIGKILL, as a relay host that dies
+    killed_at = len(victim.dumped_files())
+    sending.join()
+    problems = send_problems(outcome, recipients)
+    counts = dumped_recipients(sinks)
+    expected = {
+        row[0]
+        for row in database.execute(
+            "SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
+            "WHERE d.campaign_id = ?",
+            [campaign_id],
+        )
+    }
+    partial = counts.pop(None, 0)  # a dump the killed sink left half-written
+    lost = expected - set(counts)
+    twice = sum(count - 1 for count in counts.values())
+    print(
+        f"relay killed mid-send: {recipients:,} recipients, the killed relay had "
+        f"{killed_at:,} when killed; {sum(counts.values()):,} received in all "
+        f"({partial} half-written dump), {len(lost)} lost, {twice} twice; "
+        f"campaign {outcome.get('status')}"
+        + (f" in {outcome['seconds']:.1f} s" if "seconds" in outcome else "")
+    )
+    if lost:
+        problems.append(f"relay kill: {len(lost)} recipients lost, e.g. {sorted(lost)[:3]}")
+    return problems
+
+
 def run(args, tmp):
     """Everything but the sink's set-up errors; returns the problems found."""
     secret_key = secrets.token_urlsafe(48)
@@ -598,27 +708,40 @@ def run(args, tmp):
         for key, value in (
             ("CAMPAIGN_SMTP_CONNECTIONS", args.connections),
             ("CAMPAIGN_BATCH_SIZE", args.batch_size),
+            ("CAMPAIGN_MAX_UNRECORDED", args.max_unrecorded),
         )
         if value is not None
     }
     # A million dumped messages would fill gigabytes; the raw check still runs.
     dump = not args.memory
-    with _harness.SmtpSink(dump=dump) as sink:
-        sink.start()
+    with contextlib.ExitStack() as stack:
+        sinks = [stack.enter_context(_harness.SmtpSink(dump=dump)) for _ in range(args.relays)]
+        for sink in sinks:
+            sink.start()
         print(
-            f"smtp-sink on {_harness.LOOPBACK}:{sink.port} "
-            f"({f'dumping each message under {sink.dump_dir.parent}' if dump else 'no dump'}); "
+            f"{len(sinks)} smtp-sink relays on {_harness.LOOPBACK}:"
+            f"{','.join(str(sink.port) for sink in sinks)} "
+            f"({'dumping each message under /dev/shm' if dump else 'no dump'}); "
             f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
         )
         instance = tmp / "instance"
-        config = bench_config(instance, sink.port, secret_key, overrides)
+        config = bench_config(
+            instance, sinks[0].port, secret_key, overrides, [sink.port for sink in sinks]
+        )
         app, database = build_app(instance, config)
         began = time.perf_counter()
         fill(database, args.recipients)
         filled_s = time.perf_counter() - began
         campaign_id, recipients, started_s = freeze(app, database)
         print(f"{recipients:,} active subscribers inserted in {filled_s:.1f} s")
-        result = timed_send(instance, config, campaign_id, recipients, profile=args.profile)
+        result = timed_send(
+            instance,
+            config,
+            campaign_id,
+            recipients,
+            profile=args.profile,
+            journal=not args.no_journal,
+        )
         problems = send_problems(result, recipients)
         if problems:
             return problems
@@ -627,7 +750,7 @@ def run(args, tmp):
             print(result["profile"])
         if dump:
             files, checked, found = check_sink_sample(
-                app, database, campaign_id, sink, args.sample, rng
+                app, database, campaign_id, sinks, args.sample, rng
             )
             problems += found
             print(
@@ -647,8 +770,11 @@ def run(args, tmp):
                 problems.append(f"naive send: {failed} of {sent + failed} failed")
         if args.sweep:
             problems += sweep(instance, app, database, config, recipients)
-        if not sink.alive():
-            problems.append(f"smtp-sink died: {sink.log_tail()}")
+        for sink in sinks:
+            if not sink.alive():
+                problems.append(f"smtp-sink died: {sink.log_tail()}")
+        if dump and len(sinks) > 1 and not args.no_kill:
+            problems += kill_relay_send(instance, config, app, database, sinks)
         database.close()
     checked, found = raw_bytes_check(tmp / "raw", secret_key, args.raw_count)
     problems += found

@@ -43,12 +43,29 @@ MAIL_DEFAULT_SENDER = "Weprode <newsletter@weprode.com>"
 # Only if the relay advertises SMTPUTF8 (addresses such as zoë@example.com).
 MAIL_SMTPUTF8 = False
 
+# Optional: campaigns through a pool of relays instead of MAIL_SERVER alone (README,
+# "Sending through several relays"). Sessions spread by weight, at most max_connections
+# each; a failing relay is set aside and its mail goes through the others.
+#     MAIL_RELAYS = [
+#         {"name": "postfix-1", "host": "10.0.0.11", "port": 587, "tls": "starttls",
+#          "tls_ca_file": "/etc/weprode/relay-ca.pem", "weight": 1, "max_connections": 4},
+#         {"name": "postfix-2", "host": "10.0.0.12", "port": 587, "tls": "starttls",
+#          "tls_ca_file": "/etc/weprode/relay-ca.pem", "weight": 1, "max_connections": 4},
+#         {"name": "eu-service", "host": "smtp.eu-sender.example", "port": 465, "tls": "ssl",
+#          "username": "weprode", "password": "CHANGE-ME", "weight": 2, "max_connections": 8},
+#     ]
+#     CAMPAIGN_SMTP_CONNECTIONS = 16
+
 # Where contact and meeting requests are notified, and who acknowledges them.
 CONTACT_NOTIFY_ADDRESS = "contact@weprode.com"
 CONTACT_SENDER = "Weprode <contact@weprode.com>"
 
 # Every staff account must set up the TOTP second factor.
 STAFF_REQUIRE_TOTP = True
+
+# The staff area's language (/admin), whatever a link's ?lang= says: "en" or "fr" (one
+# of SITE_LANGUAGES). English until every staff page is translated.
+STAFF_LANGUAGE = "en"
 
 # Rate-limit counters: "memory://" counts per gunicorn worker, so with 2 workers a
 # visitor gets up to twice the limit. For one shared count, run Redis or memcached on

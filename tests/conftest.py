@@ -3,15 +3,12 @@
 import socket
 
 import pytest
+from app_helpers import base_config, migrated_app
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
 from devtools.mailsink import start_sink
-from weprode import create_app
 from weprode.db import connect, utcnow
-from weprode.migrations import apply_pending
 from weprode.staff import accounts
-
-TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 
 
 def free_port():
@@ -41,15 +38,7 @@ def mailbox(smtp_sink):
 @pytest.fixture
 def app_config(tmp_path, smtp_sink):
     """The test config; tests may change it before asking for `app`."""
-    return {
-        "TESTING": True,
-        "SECRET_KEY": TEST_SECRET_KEY,
-        "DATABASE": str(tmp_path / "test.sqlite3"),
-        "PUBLIC_URL": "http://localhost",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": smtp_sink.port,
-        "RATELIMIT_ENABLED": False,
-    }
+    return base_config(tmp_path / "test.sqlite3", smtp_sink.port)
 
 
 @pytest.fixture
@@ -62,10 +51,7 @@ def make_app(app_config, tmp_path):
         instance = tmp_path / f"instance{len(built)}"
         if built and "DATABASE" not in overrides:
             config["DATABASE"] = str(instance / "test.sqlite3")
-        application = create_app(config, instance_path=instance)
-        db = connect(application.config["DATABASE"])
-        apply_pending(db)
-        db.close()
+        application = migrated_app(config, instance)
         built.append(application)
         return application
 

@@ -57,3 +57,9 @@ def import_confirmed(db, addresses, now):
         actor="tester",
         now=now,
     )
+
+
+def manage_path(app, subscriber_id):
+    """The preference page's link as a mail carries it."""
+    with app.app_context():
+        return "/newsletter/manage/" + tokens.make_manage_token(subscriber_id)

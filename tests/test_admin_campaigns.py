@@ -93,7 +93,9 @@ def test_pause_resume_cancel_buttons(app, db, staff_client):
         f"{url}/resume", data={"csrf_token": csrf_token(staff_client, url)}
     )
     assert response.status_code == 302
-    assert "is cancelled" in staff_client.get(url).get_data(as_text=True)
+    assert "was cancelled. Only a paused campaign can be resumed." in staff_client.get(
+        url
+    ).get_data(as_text=True)
 
 
 def test_editing_a_sent_campaign_is_refused(app, db, staff_client):

@@ -86,7 +86,7 @@ def test_list_rejects_unknown_filters_with_a_clear_400(staff_client):
 def test_detail_shows_consent_and_history_and_rectify_saves(app, db, staff_client):
     subscriber_id = add(app, db, "ada@example.org", utcnow(), first_name="Ada")
     html = staff_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
-    assert "Proof of consent" in html and "added_by_staff" in html
+    assert "Proof of consent" in html and "<td>added by staff</td>" in html  # the history
     token = csrf_token(staff_client, f"/admin/subscribers/{subscriber_id}")
     response = staff_client.post(
         f"/admin/subscribers/{subscriber_id}/rectify",

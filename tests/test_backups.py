@@ -15,7 +15,6 @@ from contact_helpers import send_contact
 
 from weprode import create_app
 from weprode.db import connect, utcnow
-from weprode.migrations import apply_pending
 from weprode.newsletter import optout, subscribers
 from weprode.operations import backups
 from weprode.privacy.rights import service as rights
@@ -152,15 +151,10 @@ def test_restore_refuses_while_another_process_has_the_database_open(app, runner
     assert "systemctl stop weprode-web weprode-worker" in result.output
 
 
-def test_restore_refuses_a_backup_signed_with_another_key(app, runner, app_config, tmp_path):
+def test_restore_refuses_a_backup_signed_with_another_key(app, runner, make_app):
     assert runner.invoke(args=["migrate"]).exit_code == 0  # records the key
     path = backup_now(runner)
-    other = {**app_config, "SECRET_KEY": "another-key-that-is-long-enough-0123456789ab"}
-    other["DATABASE"] = str(tmp_path / "other" / "weprode.sqlite3")
-    stranger = create_app(other, instance_path=tmp_path / "other")
-    migrate = connect(other["DATABASE"])
-    apply_pending(migrate)
-    migrate.close()
+    stranger = make_app(SECRET_KEY="another-key-that-is-long-enough-0123456789ab")
     result = stranger.test_cli_runner().invoke(args=["backup", "restore", path, "--yes"])
     assert result.exit_code == 1
     assert "signed with another SECRET_KEY" in result.output
@@ -221,7 +215,7 @@ def test_a_restore_keeps_the_unsubscribes_and_erasures_made_after_the_backup(
     result = runner.invoke(args=["backup", "restore", path, "--yes"])
     assert result.exit_code == 0, result.output
     assert (
-        "carried over 3 suppression(s) recorded since the backup: "
+        "carried over 3 suppressions recorded since the backup: "
         "1 unsubscribed again, 2 erased again\n"
     ) in result.output
     restored = connect(app.config["DATABASE"])
@@ -265,7 +259,7 @@ def test_a_restore_counts_only_what_happened_after_the_backup_and_keeps_objectio
     result = runner.invoke(args=["backup", "restore", path, "--yes"])
     assert result.exit_code == 0, result.output
     assert (  # not Ann's: already in the backup
-        "carried over 3 suppression(s) recorded since the backup: "
+        "carried over 3 suppressions recorded since the backup: "
         "2 unsubscribed again, 0 erased again\n"
     ) in result.output
     restored = connect(app.config["DATABASE"])

@@ -164,7 +164,9 @@ def test_permanent_refusal_fails_that_row_and_others_are_sent(app, db, mailbox, 
 
 
 def test_temporary_refusal_is_retried_later_and_then_delivered(app, db, mailbox, people):
-    mailbox.refusals["zoe@example.org"] = "451 4.7.1 Try again later"
+    # 4.3.x: this message's trouble (4.7.x or 421 would hold the whole provider back,
+    # see test_provider_pacing.py).
+    mailbox.refusals["zoe@example.org"] = "451 4.3.0 Try again later"
     campaign_id = new_campaign(db)
     assert send(app, db, campaign_id) == "sending"  # one row waits for its retry time
     [waiting] = db.query("SELECT * FROM deliveries WHERE status = 'queued'")

@@ -50,6 +50,14 @@ class DiskLog:
                 unflushed, committed = True, True
         return committed and not unflushed
 
+    def flushed_before_returning(self):
+        """True when something committed and the last COMMIT was flushed: work done in
+        several transactions (an import's hidden chunks) is acknowledged only after its
+        last one, and flushing the WAL then takes every earlier commit to disk too."""
+        wal = os.path.realpath(f"{self.db.path}-wal")
+        commits = [i for i, (_, detail) in enumerate(self.events) if detail == "COMMIT"]
+        return bool(commits) and ("fdatasync", wal) in self.events[commits[-1] :]
+
     def close(self):
         self.db.conn.set_trace_callback(None)
 
@@ -136,7 +144,7 @@ def test_staff_additions_and_confirmed_imports_are_flushed(app, db, disk_log):
         assert disk_log.every_commit_flushed()
         disk_log.events.clear()
         assert import_confirmed(db, ["imported@example.org"], NOW).added == 1
-    assert disk_log.every_commit_flushed()
+    assert disk_log.flushed_before_returning()
 
 
 def test_staff_erasure_is_flushed(app, db, disk_log):

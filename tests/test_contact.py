@@ -566,7 +566,7 @@ def test_a_message_that_can_never_be_sent_is_parked_and_the_others_still_go(
     run = outbox_process(app, "retry")
     assert run.returncode == 2, run.stderr  # documented: parked messages this pass
     assert "sent 2, still waiting 0" in run.stdout
-    assert "2 message(s) can never be sent" in run.stderr
+    assert "2 messages can never be sent and were parked" in run.stderr
     assert "Traceback" not in run.stdout + run.stderr
     assert sorted(m["To"] for m in mailbox.wait_for(2)) == [
         "first@example.org",

@@ -110,6 +110,8 @@ def test_forged_tag_or_address_alone_change_nothing_and_are_logged(app, db, mail
         result = ingest.ingest(db, altered, utcnow())
         assert result.stored and "altered or foreign VERP tag" in result.line
         address_only = sample("postfix_user_unknown.eml", verp=BOUNCES, email="gone@example.org")
+        # Another report (its own Message-Id), not the altered one read again.
+        address_only = address_only.replace(b"4F1B2C0A1@", b"4F1B2C0A2@")
         result = ingest.ingest(db, address_only, utcnow())
         assert "an address alone proves nothing" in result.line
         assert subscribers.get(db, gone)["status"] == "active"
@@ -250,3 +252,34 @@ def test_only_the_persons_own_double_opt_in_lifts_a_bounce(app, db, client, mail
         row = subscribers.get(db, person)
         assert (row["status"], row["bounced_at"]) == ("active", None)
         assert not subscribers.is_suppressed(db, "jane.doe@example.org")
+
+
+def test_a_deferral_that_uses_up_its_retries_is_a_soft_bounce(app, db, mailbox):
+    app.config["BOUNCE_ADDRESS"] = BOUNCES
+    app.config["CAMPAIGN_MAX_ATTEMPTS"] = 2
+    (full, fine) = add_subscribers(
+        app, db, [("full@example.org", None, "en"), ("fine@example.org", None, "en")]
+    )
+    mailbox.refusals["full@example.org"] = "452 4.2.2 <full@example.org>: mailbox full"
+    mailbox.refusals["fine@example.org"] = "451 4.3.0 try again later"  # not a throttle
+    campaign_id = new_campaign(db)
+    assert send(app, db, campaign_id) == "sending"  # both wait for their retry
+    assert db.execute("SELECT count(*) FROM bounce_events").fetchone()[0] == 0
+
+    del mailbox.refusals["fine@example.org"]  # accepted at the second try
+    db.execute("UPDATE deliveries SET next_attempt_at = NULL WHERE campaign_id = ?", [campaign_id])
+    assert send(app, db, campaign_id, start=False) == "sent"
+    events = list(
+        db.query("SELECT subscriber_id, severity, source, status_code, detail FROM bounce_events")
+    )
+    assert len(events) == 1
+    assert events[0]["subscriber_id"] == full
+    assert (events[0]["severity"], events[0]["source"], events[0]["status_code"]) == (
+        "soft",
+        "smtp",
+        "4.2.2",
+    )
+    assert events[0]["detail"].startswith("deferred 2 times, gave up: 452 4.2.2")
+    with app.app_context():
+        assert subscribers.get(db, full)["status"] == "active"  # one soft bounce is not enough
+        assert subscribers.get(db, fine)["status"] == "active"

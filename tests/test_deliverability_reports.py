@@ -75,11 +75,86 @@ def test_enhanced_status_codes(code, severity):
 
 def test_status_in_smtp_replies():
     assert reports.status_in("550 5.1.1 <x@y>: user unknown") == "5.1.1"
-    assert reports.status_in("550 no such user") == "5.0.0"
+    assert reports.status_in("550 no such user") == "5.1.1"  # the wording says it
+    assert reports.status_in("550 User account is overquota") == "5.2.2"
+    assert reports.status_in("550 requested action not taken") == "5.0.0"
+    assert reports.status_in("Exim 2.0.13: 550 unknown user") == "5.1.1"  # 2.x.x never
     assert reports.status_in("451 try later", permanent=False) == "4.0.0"
     assert reports.status_in("", permanent=True) == "5.0.0"
 
 
 def test_a_plain_message_is_unrecognised():
     raw = b"From: a@example.org\r\nTo: bounces@weprode.com\r\nSubject: hello\r\n\r\nhi\r\n"
+    assert reports.parse(raw).kind == "unrecognised"
+
+
+REAL_WORLD = SAMPLES / "flufl"
+# flufl.bounce's real-world corpus (see flufl/NOTICE): sample -> (kind, recipient, severity).
+REAL_EXPECTED = {
+    # Postfix: plain-text bounces of old versions, and RFC 3464 ones.
+    "postfix_01.txt": ("bounce", "xxxxx@local.ie", "hard"),
+    "postfix_02.txt": ("bounce", "yyyyy@digicool.com", "hard"),  # domain not found
+    "dsn_10.txt": ("bounce", "anne.person@dom.ain", "hard"),
+    "dsn_17.txt": ("delay", "xxx@example.fi", "soft"),
+    # Exim.
+    "exim_01.txt": ("bounce", "userx@its.example.nl", "hard"),
+    "simple_08.txt": ("bounce", "userx@example.de", "hard"),
+    "simple_40.txt": ("delay", "user@example.com", "soft"),
+    # qmail: a permanent error with no reason is no proof the address is gone.
+    "qmail_01.txt": ("bounce", "userx@example.de", "soft"),
+    "qmail_02.txt": ("bounce", "userx@example.com", "soft"),  # mailbox full
+    "qmail_03.txt": ("bounce", "userx@example.jp", "hard"),
+    # Exchange / Outlook.
+    "microsoft_01.txt": ("bounce", "userx@example.COM", "hard"),
+    "dsn_13.txt": ("bounce", "userx@example.com", "hard"),
+    "simple_45.txt": ("bounce", "subscriber@earthlink.net", "soft"),  # over quota
+    # Gmail: failed without a reason, delayed, refused as unsolicited (5.7.1).
+    "simple_17.txt": ("bounce", "userx@example.com", "soft"),
+    "simple_28.txt": ("delay", "userx@example.com", "soft"),
+    "simple_42.txt": ("bounce", "david...@gmail.com", "policy"),
+    # Yahoo.
+    "yahoo_01.txt": ("bounce", "userx@example.com", "soft"),  # gave up connecting (4.4.1)
+    "yahoo_02.txt": ("bounce", "userx@example.es", "soft"),  # over quota
+    "yahoo_11.txt": ("bounce", "bad_user@aol.com", "hard"),
+    # AOL: "not accepting mail from" the sender is about us.
+    "aol_01.txt": ("bounce", "screenname@aol.com", "policy"),
+    # A French server: "L'adresse ... n'existe pas".
+    "simple_13.txt": ("bounce", "userx@example.fr", "hard"),
+    # An auto-reply (qmail's vacation): ignored.
+    "qmail_08.txt": ("auto_reply", None, None),
+}
+
+
+def test_every_real_world_sample_is_listed():
+    assert {path.name for path in REAL_WORLD.glob("*.txt")} == set(REAL_EXPECTED)
+    assert (REAL_WORLD / "LICENSE").exists() and (REAL_WORLD / "NOTICE").exists()
+
+
+@pytest.mark.parametrize("name", sorted(REAL_EXPECTED))
+def test_real_world_sample_is_classified(name):
+    kind, recipient, severity = REAL_EXPECTED[name]
+    report = reports.parse((REAL_WORLD / name).read_bytes())
+    assert report.kind == kind
+    if recipient is None:
+        assert report.recipients == []
+        return
+    item = report.recipients[0]
+    assert item.address == recipient
+    assert reports.severity(item.status) == severity
+
+
+def test_the_quoted_original_does_not_decide_the_failure():
+    # Our own newsletter, returned inside the bounce, speaks of a "privacy policy".
+    raw = (
+        (REAL_WORLD / "qmail_01.txt")
+        .read_bytes()
+        .replace(b"Message removed", b"Read our privacy policy: https://weprode.com/privacy")
+    )
+    item = reports.parse(raw).recipients[0]
+    assert (item.status, reports.severity(item.status)) == ("5.0.0", "soft")
+
+
+def test_a_report_that_breaks_a_detector_is_unrecognised_not_a_crash():
+    # An empty From: made flufl.bounce's Yale detector raise IndexError (found by the bench).
+    raw = b"From: \r\nTo: bounces@weprode.com\r\nSubject: s\r\n\r\nbody\r\n"
     assert reports.parse(raw).kind == "unrecognised"

@@ -76,6 +76,21 @@ def test_a_relay_nobody_listens_on_fails(make_app):
     assert "nothing listens there. Check MAIL_SERVER and MAIL_PORT" in message
 
 
+def test_each_pool_relay_is_checked_and_named(make_app, mailbox):
+    down = closed_port()
+    pool = [
+        {"name": "up", "host": "127.0.0.1", "port": mailbox.port, "tls": "none"},
+        {"name": "down", "host": "127.0.0.1", "port": down, "tls": "none"},
+    ]
+    code, findings = run_doctor(make_app(**FIT, MAIL_RELAYS=pool))
+    assert code == 1
+    assert findings["mail relay"][0][0] == "OK"  # transactional mail's relay
+    assert findings["mail relay up"] == [("OK", f"127.0.0.1:{mailbox.port} answers (plain SMTP)")]
+    [(verdict, message)] = findings["mail relay down"]
+    assert verdict == "FAIL"
+    assert "nothing listens there. Check 'host' and 'port' of MAIL_RELAYS entry 'down'" in message
+
+
 def test_starttls_asked_of_a_plaintext_relay_fails(make_app, mailbox):
     code, findings = run_doctor(make_app(**FIT, MAIL_USE_TLS=True))
     assert code == 1

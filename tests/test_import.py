@@ -81,11 +81,11 @@ def test_any_invalid_row_blocks_the_whole_import_with_line_numbers(run_import, d
     lines = [line for line, _ in report.errors]
     assert lines == [3, 5, 6, 7, 9, 10]
     reasons = dict(report.errors)
-    assert "invalid e-mail address" in reasons[3]
-    assert "en, fr" in reasons[5]
+    assert reasons[3] == "“not-an-address” is not a valid e-mail address."
+    assert reasons[5] == "The language must be en or fr, not “de”."
     assert "100 characters" in reasons[6] and "one line" in reasons[7]
-    assert "too many columns" in reasons[9]
-    assert "missing" in reasons[10]
+    assert reasons[9] == "Too many columns: 4, where the first line names 3."
+    assert reasons[10] == "The e-mail address is missing."
     for table in ("subscribers", "consents", "subscriber_events", "audit_log"):
         assert db[table].count == 0, table
 
@@ -196,8 +196,8 @@ def test_semicolons_bom_and_header_case_are_accepted(app, run_import, db):
 @pytest.mark.parametrize(
     "header, message",
     [
-        ("first_name,language", "no 'email' column"),
-        ("email,phone", "unknown column 'phone'"),
+        ("first_name,language", "There is no “email” column."),
+        ("email,phone", "Unknown column “phone”."),
         ("email,email", "appears twice"),
         ("", "must name the columns"),
     ],
@@ -246,7 +246,7 @@ def test_the_header_check_is_linear_in_its_cells():
     # A count per name compared each name with every other one: cells**2 comparisons.
     assert CountedName.comparisons <= 4 * cells
     [(_, reason)] = report.errors
-    assert "unknown column 'column0'" in reason and "column 'email' appears twice" in reason
+    assert "Unknown column “column0”." in reason and "The column “email” appears twice." in reason
 
 
 @pytest.mark.parametrize("name", ["source", "legal_basis"])
@@ -311,8 +311,8 @@ def test_cli_lists_invalid_rows_and_exits_1(runner, tmp_path, db):
     args = ["subscribers", "import", path, "--source", SOURCE, "--legal-basis", LEGAL_BASIS]
     result = runner.invoke(args=[*args, "--confirmed"])
     assert result.exit_code == 1
-    assert "Nothing imported: 60 invalid row(s)." in result.output
-    assert "line 3: invalid e-mail address" in result.output
+    assert "Nothing imported: 60 invalid rows." in result.output
+    assert "line 3: “bad0” is not a valid e-mail address.\n" in result.output
     assert "line 52: " in result.output and "line 53: " not in result.output
     assert "... and 10 more" in result.output
     assert db["subscribers"].count == 0
@@ -326,7 +326,7 @@ def test_cli_imports_prints_a_summary_and_audits_counts_only(app, runner, tmp_pa
     args += ["--source", SOURCE, "--legal-basis", LEGAL_BASIS, "--confirmed"]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
-    assert "rows read: 3 (1 duplicates merged)" in result.output
+    assert "rows read: 3 (1 duplicate merged)" in result.output
     assert "added as active subscribers: 1" in result.output
     assert f"refused, {importing.REFUSED_REASON}: 1" in result.output
     assert "line 4: g***@example.org" in result.output
@@ -337,6 +337,7 @@ def test_cli_imports_prints_a_summary_and_audits_counts_only(app, runner, tmp_pa
     assert detail == {
         "added": 1,
         "already_subscribed": 0,
+        "import_id": 1,
         "legal_basis": LEGAL_BASIS,
         "merged": 1,
         "mode": "confirmed",

@@ -349,7 +349,7 @@ def test_refused_row_is_retried_at_its_time_and_fails_at_the_attempt_limit_over_
     app = make_app(CAMPAIGN_MAX_ATTEMPTS=2, CAMPAIGN_SMTP_CONNECTIONS=1)
     db = connect(app.config["DATABASE"])
     add_subscribers(app, db, [("ok@example.org", None, "en"), ("busy@example.org", None, "en")])
-    mailbox.refusals["busy@example.org"] = "451 4.7.1 Try again later"
+    mailbox.refusals["busy@example.org"] = "451 4.3.0 Try again later"  # not a throttle
     campaign_id = new_campaign(db)
 
     def busy_row():
@@ -523,9 +523,9 @@ def test_get_and_require_find_exactly_the_campaign_asked_for(app, db):
     assert ledger.get(db, first - 1) is None  # an unknown id below the others too
     assert ledger.require(db, first)["subject"] == "First"  # no status asked: any will do
     assert ledger.require(db, first, "draft")["id"] == first
-    with pytest.raises(ledger.CampaignStateError, match="No campaign"):
+    with pytest.raises(ledger.CampaignStateError, match="no campaign"):
         ledger.require(db, second + 1)
-    with pytest.raises(ledger.CampaignStateError, match="is draft"):
+    with pytest.raises(ledger.CampaignStateError, match="is a draft"):
         ledger.require(db, first, "sending", "paused")
 
 

@@ -187,3 +187,21 @@ def test_every_reader_and_version_keeps_the_wire_rules_and_the_reader_typography
     assert "lettre d’information" in french
     english = text_part(strict(by_reader["ann@example.org"]))
     assert "Unsubscribe in one click: http://localhost/unsubscribe/" in english
+
+
+def test_transactional_mails_size_their_tables_with_css_and_give_outlook_a_column(
+    app, client, db, mailbox
+):
+    mails = send_every_kind(app, client, db, mailbox, "en")
+    for kind, raw in mails.items():
+        if kind == "campaign":
+            continue
+        html = html_part(strict(raw))
+        outside_outlook = re.sub(r"<!--\[if mso\]>.*?<!\[endif\]-->", "", html, flags=re.S)
+        tables = re.findall(r"<table\b[^>]*>", outside_outlook)
+        assert tables and all('role="presentation"' in table for table in tables), kind
+        assert not re.search(
+            r"<t[a-z]+\b[^>]*\b(width|cellpadding|cellspacing|align)=", outside_outlook
+        ), kind
+        assert "max-width:560px" in html, kind
+        assert '<!--[if mso]><table role="presentation" align="center" width="560">' in html, kind

@@ -289,7 +289,7 @@ def test_confirming_applies_the_requested_name_and_language(app, client, db, mai
     jane_in_state(app, client, db, mailbox, "churned")
     sign_up(client, first_name="Janette", language="fr")
     [message] = mailbox.wait_for(1)
-    assert "Confirmez votre inscription" in message["Subject"]  # the asked language
+    assert "Confirmez votre abonnement" in message["Subject"]  # the asked language
     assert "Bonjour Jane," in text_part(message)  # the confirmed name, in the asked language
     assert only_subscriber(db)["first_name"] == "Jane"  # not before confirming
     assert client.post(link_path(message, "/newsletter/confirm/")).status_code == 200

@@ -103,7 +103,7 @@ def test_force_parks_again_what_still_cannot_be_sent(app, db, mailbox):
     result = app.test_cli_runner().invoke(args=["outbox", "retry", "--force"])
 
     assert result.exit_code == 2
-    assert "1 message(s) can never be sent" in result.output
+    assert "1 message can never be sent and was parked" in result.output
     assert [message["To"] for message in mailbox.wait_for(1)] == ["fine@example.org"]
     after = rows(db)
     assert set(after) == {poison}

@@ -117,7 +117,7 @@ def test_status_change_is_saved_and_audited(db, staff_client):
     assert entry["actor"] == STAFF_EMAIL
     assert entry["target"] == f"prospect:{prospect_id}"
     assert json.loads(entry["detail"]) == {"previous": "new", "status": "answered"}
-    assert "Status set to answered." in staff_client.get(url).get_data(as_text=True)
+    assert "Status set to “Answered”." in staff_client.get(url).get_data(as_text=True)
 
 
 def test_status_change_refuses_unknown_status_and_missing_csrf(db, staff_client):

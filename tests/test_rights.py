@@ -12,6 +12,7 @@ from newsletter_helpers import link_path, text_part
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
 
 from weprode import tokens, usage_log
+from weprode.admin.labels import staff_time
 from weprode.contact import prospects
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail import outbox
@@ -198,7 +199,7 @@ def test_erasure_flow_leaves_only_the_suppression_hash_and_the_request(
         hashes = tokens.address_hashes(EMAIL)
     assert [row["address_hash"] for row in db["suppressions"].rows] == [hashes[-1]]
     erased = only_request(db)
-    assert erased["status"] == "completed" and "subscribers: 1" in erased["note"]
+    assert erased["status"] == "completed" and "deleted 1 newsletter record" in erased["note"]
     # A second press of the button is harmless.
     assert client.post(path).status_code == 200
 
@@ -412,9 +413,15 @@ def test_cli_erase_needs_yes_then_erases_and_records(app, runner, db, person):
 
     result = runner.invoke(args=["privacy", "erase", EMAIL, "--yes"])
     assert result.exit_code == 0, result.output
-    assert "erased" in result.output
+    # What went, in words: no table names, counts agreeing with their noun.
+    # (The queued mail goes with the contact file it belongs to.)
+    assert result.output == (
+        f"erased {EMAIL} (request 1; deleted 1 newsletter record, 1 contact file, "
+        "1 confirmation mail log entry)\n"
+    )
     assert {table for table, _row in rows_naming(db, EMAIL)} == {"rights_requests"}
     recorded = only_request(db)
+    assert recorded["note"] == "deleted " + result.output.strip().split("; deleted ")[1][:-1]
     assert (recorded["kind"], recorded["channel"], recorded["status"]) == (
         "erase",
         "post-or-email",
@@ -430,7 +437,7 @@ def test_admin_requests_list_is_guarded(client, db):
     assert "/admin/login" in response.headers["Location"]
 
 
-def test_admin_list_shows_due_dates_overdue_and_status_filter(staff_client, db):
+def test_admin_list_shows_due_dates_overdue_and_status_filter(app, staff_client, db):
     now = utcnow()
     late = records.create(db, "late@example.org", "erase", now - timedelta(days=40), verified=True)
     records.create(db, "fresh@example.org", "access", now)
@@ -438,7 +445,9 @@ def test_admin_list_shows_due_dates_overdue_and_status_filter(staff_client, db):
     html = staff_client.get("/admin/requests").get_data(as_text=True)
     assert 'href="/admin/requests"' in html  # the "Requests" entry in the staff nav
     late_row = records.get(db, late)
-    assert f"Overdue: {late_row['due_at']}" in html
+    with app.test_request_context("/admin/requests"):
+        due = staff_time(late_row["due_at"])  # as staff read it: "Nov 21, 2026, 9:00:00 AM"
+    assert f"Overdue: {due}" in html
     assert html.count("Overdue:") == 1
     assert html.index("fresh@example.org") < html.index("gone@example.org")
     assert "Expired (never verified)" in html  # an unused link older than an hour

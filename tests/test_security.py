@@ -23,8 +23,14 @@ def public_rules(app):
 
 
 def example_url(rule: Rule):
-    """Fill the rule's variables with harmless values."""
-    values = {name: "css/site.css" if name == "filename" else "x" for name in rule.arguments}
+    """Fill the rule's variables with harmless values (a number where the route wants one)."""
+    values = {}
+    for name in rule.arguments:
+        converter = type(rule._converters[name]).__name__
+        if name == "filename":
+            values[name] = "css/site.css"
+        else:
+            values[name] = "1" if "Integer" in converter or "RowId" in converter else "x"
     return rule.build(values)[1]
 
 

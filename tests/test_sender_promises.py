@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from campaign_helpers import add_subscribers, new_campaign
 
-from weprode.campaigns import ledger, senders, worker
+from weprode.campaigns import journal, ledger, recorder, senders, worker
 from weprode.db import isoformat, utcnow
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -260,3 +260,46 @@ def test_a_live_sender_run_by_another_user_of_this_host_is_not_taken_over():
     finally:
         os.setresuid(0, 0, 0)
     assert gone is False
+
+
+def test_takeover_marks_sent_what_the_dead_senders_journal_lists(app, db):
+    """The journal outlives a kill -9: its rows are sent, not requeued; a torn line is not."""
+    [campaign_id, other] = sending_campaigns(app, db, recipients=4)
+    dead = here_dead()
+    claimed = hold(db, campaign_id, dead, NOW, claimed=4)
+    path = journal.journal_path(app.config["DATABASE"], campaign_id, dead)
+    sent_journal = journal.SentJournal(path)
+    assert sent_journal.note(claimed[0]) and sent_journal.note(claimed[1])
+    sent_journal.close(remove=False)
+    with path.open("ab") as torn:
+        torn.write(str(claimed[2]).encode())  # killed mid-write: no end of line
+    # Another campaign's journal is not this takeover's business.
+    other_path = journal.journal_path(app.config["DATABASE"], other, dead)
+    other_path.write_bytes(b"%d\n" % claimed[3])
+
+    assert senders.take_over(db, campaign_id, "new:1:dddddd", NOW + timedelta(seconds=1))
+    statuses = [(row["status"], row["smtp_reply"]) for row in deliveries_of(db, campaign_id)]
+    assert statuses == [("sent", "250"), ("sent", "250"), ("queued", None), ("queued", None)]
+    assert not path.exists() and other_path.exists()
+
+
+def test_an_unwritable_journal_falls_back_to_small_commits(tmp_path):
+    blocked = tmp_path / "1-x.sent"
+    blocked.mkdir()  # a folder where the file should be: not writable, even for root
+    sent_journal = journal.SentJournal(blocked)
+    assert not sent_journal.working and not sent_journal.note(1)
+    fallback = recorder.OutcomeRecorder(str(tmp_path / "db"), "x", 16, sent_journal)
+    assert (fallback.capacity, fallback.commit_at) == (16, 8)
+    working = recorder.OutcomeRecorder(
+        str(tmp_path / "db"), "x", 16, journal.SentJournal(tmp_path / "2-x.sent")
+    )
+    assert working.capacity == recorder.JOURNALED_CAPACITY
+
+
+def deliveries_of(db, campaign_id):
+    return list(
+        db.query(
+            "SELECT status, smtp_reply FROM deliveries WHERE campaign_id = ? ORDER BY id",
+            [campaign_id],
+        )
+    )

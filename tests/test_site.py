@@ -29,7 +29,8 @@ def test_every_page_is_linked_from_navigation_or_footer(client, path):
 
 
 def test_legal_notice_names_publisher_and_host(client):
-    html = client.get("/legal").get_data(as_text=True)
+    # Thousands are grouped with a narrow no-break space (U+202F, &#8239; in HTML).
+    html = client.get("/legal").get_data(as_text=True).replace("&#8239;", " ")
     for fact in (
         "908 323 652",
         "Chambéry",
@@ -66,6 +67,7 @@ def test_robots_txt_points_to_sitemap_and_keeps_crawlers_out_of_private_urls(cli
     assert "Sitemap: http://localhost/sitemap.xml" in text
     assert "Disallow: /admin" in text
     assert "Disallow: /unsubscribe/" in text
+    assert "Disallow: /newsletter/manage/" in text
 
 
 def test_sitemap_lists_public_pages_with_absolute_urls(client):

@@ -46,6 +46,14 @@ PURPOSES = {
         lambda: tokens.unsubscribe_token_maker(3)(7),
         lambda token, now: tokens.check_unsubscribe_token(token),
     ),
+    "manage": (
+        lambda: tokens.make_manage_token(7),
+        lambda token, now: tokens.check_manage_token(token),
+    ),
+    "manage_fast": (
+        lambda: tokens.manage_token_maker()(7),
+        lambda token, now: tokens.check_manage_token(token),
+    ),
 }
 EXPECTED_PAYLOAD = {
     "confirm": (7, ISSUED),
@@ -53,6 +61,8 @@ EXPECTED_PAYLOAD = {
     "rights": (7, ISSUED),
     "unsubscribe": (7, 3),
     "unsubscribe_fast": (7, 3),
+    "manage": (7,),
+    "manage_fast": (7,),
 }
 # How long each timed token lives with the default configuration.
 MAX_AGES = {
@@ -139,6 +149,9 @@ def test_fast_unsubscribe_tokens_are_the_same_bytes_as_the_plain_ones(app):
             7,
             None,
         )
+        manage = tokens.manage_token_maker()
+        for subscriber_id in (1, 7, 123456):
+            assert manage(subscriber_id) == tokens.make_manage_token(subscriber_id)
 
 
 def hash_under(secret, email):
@@ -253,6 +266,7 @@ def test_salts_are_all_different():
         tokens.UNSUBSCRIBE_SALT,
         tokens.UNDO_SALT,
         tokens.RIGHTS_SALT,
+        tokens.MANAGE_SALT,
         tokens.DELIVERY_TAG_SALT,
     ]
     assert len(set(salts)) == len(salts)
@@ -265,7 +279,7 @@ def test_a_token_is_refused_by_every_other_purposes_check(app, made_for):
         token = make(made_for)
         for checked_as in PURPOSES:
             outcome = check(checked_as, token)
-            if checked_as.startswith("unsubscribe") and made_for.startswith("unsubscribe"):
+            if checked_as.split("_")[0] == made_for.split("_")[0]:  # plain and fast makers
                 assert outcome.ok
             elif checked_as == made_for:
                 assert outcome.ok
@@ -368,6 +382,13 @@ def test_signed_unsubscribe_tokens_of_the_wrong_shape_are_invalid(app, payload):
         assert tokens.check_unsubscribe_token(token).status == "invalid"
 
 
+@pytest.mark.parametrize("payload", [[True], [7, 3], ["7"], [], [None], "7"])
+def test_signed_manage_tokens_of_the_wrong_shape_are_invalid(app, payload):
+    with app.app_context():
+        token = signed(tokens.MANAGE_SALT, payload)
+        assert tokens.check_manage_token(token).status == "invalid"
+
+
 def test_unsubscribe_token_names_the_campaign_only_when_given(app):
     with app.app_context():
         assert tokens.check_unsubscribe_token(tokens.make_unsubscribe_token(7)).payload == (
@@ -391,6 +412,7 @@ GOLDEN_TOKENS = {
     "rights": "WzcsMTc2ODQ2NzYwMF0.d-Jcn2WVBDSJ_2mapgUCfCvKfAs",
     "unsubscribe": "Wzdd.ajWNVRumcUr7h0ZfyX-EegOan5U",
     "unsubscribe for campaign 3": "WzcsM10.rnpIK07XiwHwhTNGbB-LDFoABTY",
+    "manage": "Wzdd.dNlOf0AasapAbOyhYfmKyOw47d0",
 }
 GOLDEN_HASH = "e4f0270dc809009204bdb32dfee9e72f1136b6d588e1cabbfcca758210877100"
 
@@ -404,6 +426,7 @@ def test_links_in_mails_already_sent_keep_working_after_any_deployment(make_app)
             "rights": tokens.make_rights_token(7, GOLDEN_MOMENT),
             "unsubscribe": tokens.make_unsubscribe_token(7),
             "unsubscribe for campaign 3": tokens.make_unsubscribe_token(7, 3),
+            "manage": tokens.make_manage_token(7),
         }
         assert made == GOLDEN_TOKENS
         soon = GOLDEN_MOMENT + timedelta(minutes=1)

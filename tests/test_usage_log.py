@@ -311,3 +311,25 @@ def test_audit_details_never_hold_addresses_or_search_text(app, db, staff_client
     export = json.loads(details[-2])
     assert export == {"query": "[withheld]", "status": "", "language": ""}
     assert json.loads(details[-1]) == {"reason": "asked by [address]"}
+
+
+@pytest.mark.parametrize(
+    "text, hidden",
+    [
+        ("/x/jane.doe@example.org/y", "/x/[address]/y"),
+        ("q=jane%40example.org&b=1", "q=[address]&b=1"),
+        ("a@ @b @ a@b", "a@ @b @ [address]"),
+        ("mail JANE%40EXAMPLE.ORG", "mail [address]"),
+        ("no address here", "no address here"),
+    ],
+)
+def test_hide_addresses_replaces_each_address_like_run(text, hidden):
+    assert usage_log.hide_addresses(text) == hidden
+
+
+def test_a_long_path_without_an_address_is_logged_as_it_is():
+    """The old pattern backtracked over every start of such a run (quadratic): a path of
+    this length would have held the request for minutes."""
+    path = "/" + "a" * 200_000 + "@"
+    assert usage_log.hide_addresses(path) == path
+    assert usage_log.hide_addresses(path + "b") == "/[address]"

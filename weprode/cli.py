@@ -28,6 +28,12 @@ def migrate_command():
         click.echo("database is up to date")
 
 
+def counted(number: int, singular: str, plural: str | None = None) -> str:
+    """`1 row`, `2 rows`: a count with its noun agreeing. Commands speak English only
+    (pages and mails use the catalogue's ngettext instead)."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
 def init_app(app: Flask) -> None:
     """Register the command on the app."""
     app.cli.add_command(migrate_command)

@@ -22,10 +22,15 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 1024 * 1024,
     # CSV uploads in the staff area (100,000 rows is about 4 MB).
     "IMPORT_MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+    # Addresses an import writes per transaction; other writers get the lock in between.
+    "IMPORT_CHUNK_ROWS": 500,
+    "IMPORT_CHUNK_PAUSE_SECONDS": 0,
     # Number of reverse proxies in front of the app whose X-Forwarded-* headers we trust.
     "TRUSTED_PROXIES": 0,
     "BABEL_DEFAULT_LOCALE": "en",
     "SITE_LANGUAGES": ["en", "fr"],
+    # The staff area's language, whatever `?lang=` says: one of SITE_LANGUAGES.
+    "STAFF_LANGUAGE": "en",
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": 8025,
     "MAIL_USE_TLS": False,
@@ -86,6 +91,28 @@ DEFAULTS = {
     "CAMPAIGN_MAX_ATTEMPTS": 8,
     "CAMPAIGN_PAUSE_AFTER_FAILURES": 20,
     "CAMPAIGN_AUTO_RESUME": True,
+    # Campaigns go through these relays (see weprode/mail/relays.py for an entry's keys);
+    # empty: through the MAIL_* relay alone. Transactional mail always uses MAIL_*.
+    "MAIL_RELAYS": [],
+    # A relay failing this many times in a row is set aside this long (doubled each time
+    # it fails again on return); its rows go to the others meanwhile.
+    "RELAY_FAILURES_TO_SET_ASIDE": 3,
+    "RELAY_SET_ASIDE_SECONDS": 60,
+    # Per mailbox provider (weprode/deliverability/providers.py): at most `connections`
+    # of the send's sessions at once and `per_second` messages (0: no limit); "*" is
+    # every provider not named. French ISPs throttle early, the big webmails late.
+    "PROVIDER_LIMITS": {
+        "*": {"connections": 0, "per_second": 0},
+        "orange": {"connections": 2, "per_second": 20},
+        "free": {"connections": 2, "per_second": 20},
+        "sfr": {"connections": 2, "per_second": 20},
+        "laposte": {"connections": 1, "per_second": 10},
+        "bouygues": {"connections": 2, "per_second": 20},
+    },
+    # A provider answering 421 or 4.7.x is left alone this long, doubled at each
+    # throttle in a row, up to the maximum; the other providers carry on.
+    "PROVIDER_BACKOFF_SECONDS": 60,
+    "PROVIDER_BACKOFF_MAX_SECONDS": 3600,
     "DKIM_SELECTOR": "",
     "DKIM_DOMAIN": "",
     "DKIM_PRIVATE_KEY_FILE": "",
@@ -99,6 +126,23 @@ DEFAULTS = {
     # every mail to a subscriber goes out with the envelope sender bounces+<tag>@...
     # (VERP), and `flask bounces ingest` reads what comes back. Empty: off.
     "BOUNCE_ADDRESS": "",
+    # The DNS servers the deliverability pre-flight check asks ("host" or "host:port");
+    # empty: the system's resolvers.
+    "DNS_NAMESERVERS": [],
+    # `flask bounces fetch` (and the worker, every BOUNCE_FETCH_EVERY_SECONDS) reads the
+    # bounce mailbox over IMAP when BOUNCE_IMAP_HOST is set. SECURITY: "tls" (IMAPS,
+    # port 993), "starttls" (port 143) or "none" (only to a server on this machine).
+    # PORT 0: the security mode's usual port. CA_FILE: trust a private CA.
+    "BOUNCE_IMAP_HOST": "",
+    "BOUNCE_IMAP_PORT": 0,
+    "BOUNCE_IMAP_USER": "",
+    "BOUNCE_IMAP_PASSWORD": "",
+    "BOUNCE_IMAP_FOLDER": "INBOX",
+    "BOUNCE_IMAP_PROCESSED_FOLDER": "Processed",
+    "BOUNCE_IMAP_SECURITY": "tls",
+    "BOUNCE_IMAP_CA_FILE": "",
+    "BOUNCE_IMAP_TIMEOUT": 30,
+    "BOUNCE_FETCH_EVERY_SECONDS": 300,
 }
 
 DEVELOPMENT_PUBLIC_URL = DEFAULTS["PUBLIC_URL"]
@@ -129,6 +173,8 @@ def finalise(
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = load_or_create_secret_key(instance_path, config["DATABASE"])
     check_fallbacks(config.get("SECRET_KEY_FALLBACKS"))
+    check_staff_language(config.get("STAFF_LANGUAGE"), config["SITE_LANGUAGES"])
+    check_sending(config)
     if production:
         problems = production_problems(config)
         if problems:
@@ -167,7 +213,25 @@ def production_problems(config: dict[str, Any]) -> list[str]:
             "MAIL_SERVER/MAIL_PORT are the development mail sink (127.0.0.1:8025). "
             "Set the SMTP relay."
         )
-    return problems
+    from .mail import relays  # here: the mail package imports Flask-Mail and templates
+
+    return problems + relays.production_problems(config, DEVELOPMENT_RELAY)
+
+
+def check_sending(config: dict[str, Any]) -> None:
+    """MAIL_RELAYS and PROVIDER_LIMITS must be well formed: say which entry is not."""
+    from .campaigns.pacing import check_provider_limits
+    from .mail import relays
+
+    try:
+        relays.configured_relays(config)
+        check_provider_limits(config.get("PROVIDER_LIMITS"))
+    except ValueError as error:
+        raise ConfigError(
+            f"{error} In instance/config.py, for example: MAIL_RELAYS = "
+            '[{"host": "relay1.example.net", "port": 587, "tls": "starttls", "weight": 2, '
+            '"max_connections": 4}] (see deploy/config.example.py).'
+        ) from error
 
 
 def check_fallbacks(fallbacks: object) -> None:
@@ -184,6 +248,20 @@ def check_fallbacks(fallbacks: object) -> None:
         f"SECRET_KEY_FALLBACKS must be a list of keys, not {fallbacks!r}. In "
         'instance/config.py write SECRET_KEY_FALLBACKS = ["old-key"]; in the environment '
         "FLASK_SECRET_KEY_FALLBACKS='[\"old-key\"]' (JSON, quotes kept)."
+    )
+
+
+def check_staff_language(language: object, site_languages: list[str]) -> None:
+    """STAFF_LANGUAGE must be one of the site's languages, which have a catalogue.
+
+    Anything else (`"FR"`, `"fr_FR"`) would silently show the staff area in English.
+    """
+    if language in site_languages:
+        return
+    raise ConfigError(
+        f"STAFF_LANGUAGE must be one of {', '.join(map(repr, site_languages))} (the "
+        f"SITE_LANGUAGES), not {language!r}. In instance/config.py write "
+        'STAFF_LANGUAGE = "fr"; in the environment FLASK_STAFF_LANGUAGE=fr.'
     )
 
 

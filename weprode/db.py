@@ -5,6 +5,7 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from datetime import UTC, datetime
@@ -15,6 +16,9 @@ from flask import Flask, current_app, g
 from werkzeug.routing import IntegerConverter, Map
 
 BUSY_TIMEOUT_MS = 5000
+# A bulk job (an import's chunks) waits at most this long for queued writers to pass.
+GIVE_WAY_SECONDS = 0.05
+GIVE_WAY_POLL_SECONDS = 0.001
 # After a checkpoint the next writer truncates the WAL back to this size: one large
 # import or purge must not leave hundreds of megabytes of WAL on disk for good.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -94,22 +98,56 @@ class WriteLock:
     wakes the moment the holder lets go. Writers queue here first, then in SQLite.
     One per process and file: threads queue on a thread lock, processes on `flock`
     (which would not keep apart two threads sharing one file description).
+
+    `flock` is not fair: a bulk job that takes the lock again right after letting it
+    go wins over a waiter that is woken but not yet running, chunk after chunk. So a
+    waiting writer also holds a shared lock on a second file while it waits, and a
+    bulk job asks `give_way` before each chunk: it waits while anyone is queued.
     """
 
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    def __init__(self, database_path: str) -> None:
+        self.fd = os.open(f"{database_path}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self.queue = os.open(f"{database_path}.write-queue", os.O_RDWR | os.O_CREAT, 0o600)
         # Re-entrant: a thread that opens a second connection inside a write fails
         # with "database is locked" after busy_timeout instead of hanging forever.
         self.threads = threading.RLock()
 
     def __enter__(self) -> Self:
         self.threads.acquire()
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self.queue, fcntl.LOCK_SH)
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX)
+            finally:
+                fcntl.flock(self.queue, fcntl.LOCK_UN)
+        except BaseException:
+            self.threads.release()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self.fd, fcntl.LOCK_UN)
         self.threads.release()
+
+    def give_way(self, longest: float) -> bool:
+        """Wait while other processes queue for the lock, at most `longest` seconds.
+
+        Returns False when some were still queued at the end. Only a hint (a writer
+        may arrive just after): it bounds what others wait for to one chunk of the
+        bulk job, and the bounded wait keeps the job moving under a steady stream of
+        writes.
+        """
+        deadline = time.monotonic() + longest
+        while True:
+            try:
+                fcntl.flock(self.queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(GIVE_WAY_POLL_SECONDS)
+                continue
+            fcntl.flock(self.queue, fcntl.LOCK_UN)
+            return True
 
 
 _write_locks = {}
@@ -121,7 +159,7 @@ def write_lock(path: str) -> WriteLock:
     with _write_locks_guard:
         lock = _write_locks.get(path)
         if lock is None:
-            lock = _write_locks[path] = WriteLock(f"{path}.write-lock")
+            lock = _write_locks[path] = WriteLock(path)
         return lock
 
 
@@ -247,7 +285,9 @@ def connect(path: str | os.PathLike[str]) -> Database:
 
 
 @contextmanager
-def write_transaction(db: Database, *, durable: bool = False) -> Iterator[Database]:
+def write_transaction(
+    db: Database, *, durable: bool = False, background: bool = False
+) -> Iterator[Database]:
     """A transaction that takes the write lock first (BEGIN IMMEDIATE).
 
     sqlite-utils' `atomic()` begins DEFERRED: a function that reads and then writes
@@ -257,6 +297,8 @@ def write_transaction(db: Database, *, durable: bool = False) -> Iterator[Databa
 
     `durable=True` (see `durable_transaction`) returns only once the commit is on
     disk. Nested in another write transaction, it makes the outer commit durable.
+    `background=True`, for one chunk of a bulk job, first lets writers already
+    waiting go (`WriteLock.give_way`): a one-click unsubscribe waits for one chunk.
     """
     if db.conn.in_transaction:
         db.durable_commit_pending |= durable
@@ -264,6 +306,8 @@ def write_transaction(db: Database, *, durable: bool = False) -> Iterator[Databa
             yield db
         return
     db.durable_commit_pending = durable
+    if background and db.write_lock is not None:
+        db.write_lock.give_way(GIVE_WAY_SECONDS)
     with db.write_lock or nullcontext():
         db.execute("BEGIN IMMEDIATE")
         try:

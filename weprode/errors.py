@@ -53,8 +53,16 @@ def render_error(error: HTTPException) -> tuple[str, int]:
 
 
 def reject_csrf(error: CSRFError) -> tuple[str, int]:
-    """Log a missing or bad CSRF token in the security log, then the usual 400 page."""
+    """Log a missing or bad CSRF token in the security log, then the usual 400 page.
+
+    Flask-WTF's reason ("The CSRF token is missing.") is English and technical: it goes
+    to the log, and the page says what to do, in the page language.
+    """
     security_event("csrf_rejected", reason=error.description)
+    error.description = _l(
+        "The form had expired or did not come from this site (CSRF check). Please go back, "
+        "reload the page and try again."
+    )
     return render_error(error)
 
 

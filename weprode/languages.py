@@ -3,15 +3,18 @@
 Visitors get no cookie, so the language cannot be remembered: it travels in the URL
 instead. Every link a French page builds with `url_for` carries `lang=fr` (English,
 the default, keeps clean URLs), so forms post, redirect and re-render in French too.
+The staff area has one language, `STAFF_LANGUAGE`, set in the configuration.
 """
 
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, has_request_context, request, url_for
+from babel.lists import format_list
+from flask import Flask, current_app, has_app_context, has_request_context, request, url_for
 from flask_babel import get_locale
 
-# Endpoints whose URLs never carry the visitor's language.
+# Endpoints whose URLs never carry the visitor's language: the staff area, shown in
+# STAFF_LANGUAGE instead.
 UNLOCALISED_BLUEPRINTS = ("admin",)
 UNLOCALISED_ENDPOINTS = ("static",)
 # Set by `query_arguments` on a view: the query arguments it reads, with accepted values.
@@ -21,13 +24,49 @@ LANGUAGE_NAMES = {"en": "English", "fr": "Français"}
 
 
 def select_locale() -> str:
-    """The page language: `?lang=` when it is a site language, else the default."""
+    """The page language: STAFF_LANGUAGE in the staff area; elsewhere `?lang=` when it
+    is a site language, else the default."""
     if not has_request_context():  # mails rendered by the command line or the worker
         return current_app.config["BABEL_DEFAULT_LOCALE"]
+    if is_staff_request():
+        return current_app.config["STAFF_LANGUAGE"]
     requested = request.args.get("lang")
     if requested in current_app.config["SITE_LANGUAGES"]:
         return requested
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def either(words: list) -> str:
+    """`a, b or c` in the current language (English outside an app)."""
+    locale = str(get_locale()) if has_app_context() else "en"
+    return format_list([str(word) for word in words], style="or", locale=locale)
+
+
+def after_colon(message: object) -> str:
+    """`message` as it reads after "Error:", which French wants followed by a small
+    letter: "Erreur : veuillez saisir…". A first word in capitals (an acronym) or
+    with a capital further on (a name such as "WEPRODE") keeps its case."""
+    text = str(message)
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[0].isupper() and word[1:] == word[1:].lower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+def is_staff_request() -> bool:
+    """True for requests to the staff area, error pages under its path included.
+
+    A request that matched no route (a 404 or 405 under /admin) has no blueprint:
+    its path decides, so staff read their error pages in their language too.
+    """
+    if request.blueprint is not None:
+        return request.blueprint in UNLOCALISED_BLUEPRINTS
+    for name in UNLOCALISED_BLUEPRINTS:
+        blueprint = current_app.blueprints.get(name)
+        prefix = blueprint.url_prefix if blueprint else None
+        if prefix and (request.path == prefix or request.path.startswith(prefix + "/")):
+            return True
+    return False
 
 
 def is_localised(endpoint: str) -> bool:
@@ -116,3 +155,4 @@ def init_app(app: Flask) -> None:
     """Install the hooks that keep the language in links and give it to templates."""
     app.url_defaults(keep_language)
     app.context_processor(language_context)
+    app.jinja_env.filters["after_colon"] = after_colon

@@ -598,7 +598,150 @@ def add_outbox_sender(db: sqlite_utils.Database) -> None:
     run_statements(db, ["ALTER TABLE outbox ADD COLUMN sender TEXT"])
 
 
-@migrations(name="0020_campaign_versions")
+@migrations(name="0020_campaign_archive")
+def add_campaign_archive(db: sqlite_utils.Database) -> None:
+    """Sent campaigns staff chose to show on the public archive, and since when."""
+    run_statements(
+        db,
+        [
+            """CREATE TABLE archived_campaigns (
+                campaign_id INTEGER PRIMARY KEY REFERENCES campaigns (id) ON DELETE CASCADE,
+                published_at TEXT NOT NULL,
+                published_by TEXT NOT NULL
+            )""",
+            "CREATE INDEX archived_campaigns_published ON archived_campaigns (published_at)",
+        ],
+    )
+
+
+@migrations(name="0021_deliverability_page")
+def create_delivery_totals(db: sqlite_utils.Database) -> None:
+    """Per campaign and provider, what the relay did with a finished campaign's mail.
+
+    Counting a campaign per provider joins every delivery to its subscriber: about a
+    second at a million rows. Once a campaign is sent or cancelled its deliveries no
+    longer change, so the Deliverability page counts them once and keeps the counts
+    here (bounces and complaints, which arrive later, are counted live from their own
+    small table). The bounce log lists events newest first, all or of one class.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE delivery_totals (
+                campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+                provider TEXT NOT NULL,
+                attempted INTEGER NOT NULL,
+                accepted INTEGER NOT NULL,
+                deferred INTEGER NOT NULL,
+                PRIMARY KEY (campaign_id, provider)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX bounce_events_at ON bounce_events (at, id)",
+            "CREATE INDEX bounce_events_severity_at ON bounce_events (severity, at, id)",
+        ],
+    )
+
+
+@migrations(name="0022_imports")
+def create_imports(db: sqlite_utils.Database) -> None:
+    """Imports committed in chunks: the import, its staged rows, and each record's import.
+
+    An import's new subscribers carry its id and stay invisible (to campaigns, counts,
+    search, exports) until the import is `done`: one row changes to publish them all.
+    `import_rows` holds the checked file until the import ends, so a dead import can be
+    resumed or rolled back; its rows are deleted when it finishes either way.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE imports (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                actor TEXT NOT NULL,
+                mode TEXT NOT NULL CHECK (mode IN ('confirmed', 'double-opt-in')),
+                source TEXT NOT NULL,
+                legal_basis TEXT NOT NULL,
+                file_sha256 TEXT NOT NULL,
+                status TEXT NOT NULL CHECK (status IN
+                    ('staged', 'committing', 'rolling_back', 'done', 'rolled_back')),
+                owner TEXT,
+                heartbeat_at TEXT,
+                started_at TEXT NOT NULL,
+                finished_at TEXT,
+                total_rows INTEGER NOT NULL,
+                merged_duplicates INTEGER NOT NULL,
+                entries INTEGER NOT NULL,
+                staged_entries INTEGER NOT NULL DEFAULT 0,
+                committed_entries INTEGER NOT NULL DEFAULT 0,
+                added INTEGER,
+                already_subscribed INTEGER,
+                refused INTEGER,
+                mails_limited INTEGER
+            )""",
+            "CREATE INDEX imports_status ON imports (status)",
+            """CREATE TABLE import_rows (
+                import_id INTEGER NOT NULL REFERENCES imports (id),
+                position INTEGER NOT NULL,
+                line INTEGER NOT NULL,
+                email TEXT NOT NULL,
+                first_name TEXT,
+                language TEXT,
+                outcome TEXT CHECK (outcome IN ('added', 'existing', 'refused')),
+                subscriber_id INTEGER,
+                send_id INTEGER,
+                PRIMARY KEY (import_id, position)
+            ) WITHOUT ROWID""",
+            "ALTER TABLE subscribers ADD COLUMN import_id INTEGER",
+            "CREATE INDEX subscribers_import ON subscribers (import_id) "
+            "WHERE import_id IS NOT NULL",
+        ],
+    )
+
+
+@migrations(name="0023_provider_pacing")
+def add_provider_pacing(db: sqlite_utils.Database) -> None:
+    """Deliveries know their recipient's mailbox provider; throttled providers wait.
+
+    `provider` is filled when a campaign's audience is frozen (rows frozen before
+    have '' and are sent as one group). `provider_throttles` keeps how often each
+    provider answered "slow down" in a row and until when we leave it alone, so the
+    backoff keeps growing across the worker's passes and campaigns.
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE deliveries ADD COLUMN provider TEXT NOT NULL DEFAULT ''",
+            # One index serves claims per provider and everything per status: a second
+            # index would be written at every claim and every outcome.
+            "DROP INDEX deliveries_queue",
+            "CREATE INDEX deliveries_queue ON deliveries (campaign_id, status, provider, id)",
+            """CREATE TABLE provider_throttles (
+        provider TEXT PRIMARY KEY,
+        strikes INTEGER NOT NULL DEFAULT 0,
+        throttled_until TEXT,
+        last_reply TEXT,
+        updated_at TEXT NOT NULL
+    )""",
+        ],
+    )
+
+
+@migrations(name="0024_bounce_report_fingerprint")
+def add_bounce_report_fingerprint(db: sqlite_utils.Database) -> None:
+    """A report read twice (a retried pipe, a mailbox polled again) is stored once.
+
+    `fingerprint` is the report's Message-ID with a hash of its body, or a hash of its
+    bytes when it has none; NULL for the rows stored before (the unique index allows
+    many NULLs).
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE bounce_reports ADD COLUMN fingerprint TEXT",
+            "CREATE UNIQUE INDEX bounce_reports_fingerprint ON bounce_reports (fingerprint)",
+        ],
+    )
+
+
+@migrations(name="0025_campaign_versions")
 def campaign_versions(db: sqlite_utils.Database) -> None:
     """A campaign has a version per language; whom it goes to is its `audience`.
 

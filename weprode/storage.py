@@ -23,7 +23,7 @@ from .usage_log import log_folder
 
 FOLDER_MODE = 0o750
 # The database's companions, which SQLite (or `db.write_lock`) creates beside it.
-DATABASE_COMPANIONS = ("-wal", "-shm", ".write-lock")
+DATABASE_COMPANIONS = ("-wal", "-shm", ".write-lock", ".write-queue")
 
 
 class FolderNotWritable(ConfigError):

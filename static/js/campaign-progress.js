@@ -25,7 +25,7 @@
         Object.keys(data).forEach(function (key) {
           var cell = document.querySelector('[data-figure="' + key + '"]');
           if (cell) {
-            cell.textContent = data[key].toLocaleString("en");
+            cell.textContent = data[key].toLocaleString(document.documentElement.lang || "en");
           }
         });
         var status = document.querySelector("[data-status]");

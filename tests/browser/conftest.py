@@ -11,12 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from app_helpers import base_config, migrated_app
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
-
-from weprode import create_app
-from weprode.db import connect
-from weprode.migrations import apply_pending
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -65,25 +62,11 @@ class LiveServer:
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory, smtp_sink):
-    """A migrated app served by werkzeug in a daemon thread, shared by a test module.
-
-    The config mirrors the root conftest's `app_config`, which is function-scoped and so
-    cannot back a server that lives for the whole module.
-    """
+    """A migrated app served by werkzeug in a daemon thread, shared by a test module
+    (the root conftest's `app_config` is function-scoped)."""
     tmp = tmp_path_factory.mktemp("live")
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": BROWSER_SECRET_KEY,
-        "DATABASE": str(tmp / "test.sqlite3"),
-        "PUBLIC_URL": "http://localhost",
-        "MAIL_SERVER": "127.0.0.1",
-        "MAIL_PORT": smtp_sink.port,
-        "RATELIMIT_ENABLED": False,
-    }
-    app = create_app(config, instance_path=tmp / "instance")
-    db = connect(app.config["DATABASE"])
-    apply_pending(db)
-    db.close()
+    config = base_config(tmp / "test.sqlite3", smtp_sink.port, SECRET_KEY=BROWSER_SECRET_KEY)
+    app = migrated_app(config, tmp / "instance")
 
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

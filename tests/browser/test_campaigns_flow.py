@@ -302,9 +302,9 @@ def test_two_versions_side_by_side_and_a_french_reader_unsubscribes_in_french(
     )
     page.goto(base + link.group(1))
     assert page.locator("html").get_attribute("lang") == "fr"
-    assert heading(page) == "Se désinscrire de la lettre d’information"
+    assert heading(page) == "Se désabonner de la lettre d’information"
     assert_no_serious_axe_violations(page, "the French opt-out page")
-    submit(page, page.get_by_role("main").get_by_role("button", name="Se désinscrire"))
-    assert heading(page) == "Vous êtes désinscrit"
+    submit(page, page.get_by_role("main").get_by_role("button", name="Se désabonner"))
+    assert heading(page) == "Votre désabonnement est enregistré"
     assert page.locator("html").get_attribute("lang") == "fr"
     assert not browser_problems, describe(browser_problems)

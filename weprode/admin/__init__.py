@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from ..db import get_db, utcnow
 from ..staff import accounts
+from . import labels
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 login_manager = LoginManager()
@@ -117,13 +118,16 @@ def init_app(app: Flask) -> None:
     app.session_interface = StaffSessionInterface()
     login_manager.init_app(app, add_context_processor=False)
     csrf.init_app(app)
+    labels.init_app(app)
     app.register_blueprint(bp)
 
 
 from . import (  # noqa: E402,F401  (register their views on bp)
     auth,
+    campaign_archive,
     campaigns,
     dashboard,
+    deliverability,
     prospects,
     rights,
     subscriber_import,

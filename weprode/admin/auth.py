@@ -6,6 +6,9 @@ from urllib.parse import urlsplit
 
 import segno
 from flask import abort, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
@@ -20,18 +23,17 @@ from ..usage_log import security_event
 from . import StaffUser, bp
 
 PENDING_LOGIN_MAX_AGE = timedelta(minutes=5)
-THROTTLED_MESSAGE = "Too many failed attempts from your network. Please wait {} min and try again."
-BAD_LOGIN_MESSAGE = "Incorrect e-mail, password or code."
+BAD_LOGIN_MESSAGE = _l("Incorrect e-mail, password or code.")
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=EMAIL_MAX_LENGTH)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=1024)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Length(max=EMAIL_MAX_LENGTH)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
 
 
 class CodeForm(FlaskForm):
     code = StringField(
-        "Six-digit code",
+        _l("Six-digit code"),
         validators=[DataRequired(), Length(max=10)],
         render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
     )
@@ -64,7 +66,16 @@ def refuse_if_throttled(db: Database, login: str | None, now: datetime) -> None:
         recorded = accounts.login_to_record(login)
         audit.record(db, recorded, "login_throttled", now)
         security_event("staff_login_throttled", login=recorded, minutes=minutes)
-        abort(429, description=THROTTLED_MESSAGE.format(minutes))
+        abort(
+            429,
+            description=ngettext(
+                "Too many failed attempts from your network. Please wait %(num)d minute "
+                "and try again.",
+                "Too many failed attempts from your network. Please wait %(num)d minutes "
+                "and try again.",
+                minutes,
+            ),
+        )
 
 
 def fail(
@@ -75,7 +86,7 @@ def fail(
     recorded = accounts.login_to_record(login)
     audit.record(db, recorded, "login_failed", now)
     security_event("staff_login_failed", login=recorded)
-    return render_template(template, form=form, error=BAD_LOGIN_MESSAGE), 401
+    return render_template(template, form=form, error=str(BAD_LOGIN_MESSAGE)), 401
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -148,9 +159,11 @@ def totp_enrol():
             accounts.enable_totp(db, current_user.id, secret, step)
             audit.record(db, current_user.email, "totp_enabled", now)
             return redirect(url_for("admin.dashboard"))
-        error = "That code does not match. Check your device's clock and try again."
+        error = _("That code does not match. Check your device's clock and try again.")
     uri = accounts.totp_uri(secret, current_user.email)
-    qr_svg = segno.make(uri, error="m").svg_inline(scale=5, title="TOTP QR code")
+    qr_svg = segno.make(uri, error="m").svg_inline(
+        scale=5, title=_("QR code for your authenticator app")
+    )
     return render_template(
         "admin/totp_enrol.html",
         enrolled=False,

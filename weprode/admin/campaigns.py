@@ -6,20 +6,27 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
-from ..campaigns import audiences, compose, ledger, render
+from ..campaigns import archive, audiences, compose, ledger, render
 from ..db import Database, get_db, parse_row_id, utcnow
+from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
 
 VERSION_FIELDS = compose.Version._fields
 STYLE_ATTRIBUTE = re.compile(r'style="([^"]*)"')
+
+
+def form_expired() -> str:
+    """What a stale CSRF token gets, in the page's language."""
+    return _("The form expired; reload the page and try again.")
 
 
 class ActionForm(FlaskForm):
@@ -30,7 +37,7 @@ def campaign_or_404(campaign_id: int) -> dict:
     """The campaign with its versions, or a 404 page."""
     campaign = compose.get(get_db(), campaign_id)
     if campaign is None:
-        abort(404, description="No campaign with this number.")
+        abort(404, description=_("No campaign with this number."))
     return campaign
 
 
@@ -38,7 +45,7 @@ def version_or_404(campaign_id: int, language: str) -> dict:
     """The campaign, checked to have a version in `language`."""
     campaign = campaign_or_404(campaign_id)
     if language not in campaign["versions"]:
-        abort(404, description="This campaign has no version in this language.")
+        abort(404, description=_("This campaign has no version in this language."))
     return campaign
 
 
@@ -86,7 +93,7 @@ def editor(campaign: dict | None = None) -> ResponseReturnValue:
     if request.method == "POST":
         versions, audience = submitted_versions(), request.form.get("audience") or None
         if not form.validate():
-            abort(400, description="The form expired; reload the page and try again.")
+            abort(400, description=form_expired())
         now = utcnow()
         values = {"versions": versions, "audience": audience}
         try:
@@ -102,7 +109,7 @@ def editor(campaign: dict | None = None) -> ResponseReturnValue:
             else:
                 campaign_id = campaign["id"]
                 compose.update(db, campaign_id, now=now, **values)
-            flash("Campaign saved.")
+            flash(_("Campaign saved."))
             return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
         except compose.CampaignInvalid as error:
             errors = error.errors
@@ -132,27 +139,37 @@ def campaign_edit(campaign_id):
     """Change a draft or a scheduled campaign (it goes back to draft)."""
     campaign = campaign_or_404(campaign_id)
     if campaign["status"] not in ("draft", "scheduled"):
-        abort(409, description="Only drafts and scheduled campaigns can be edited.")
+        abort(409, description=_("Only draft and scheduled campaigns can be changed."))
     return editor(campaign)
 
 
 @bp.get("/campaigns/<int:campaign_id>")
 def campaign_detail(campaign_id):
-    """Figures, a progress bar while sending (the page refreshes itself), actions."""
+    """Figures, a progress bar while sending (the page refreshes itself), actions.
+
+    Before the first send, `?preflight=1` runs the deliverability pre-flight check
+    here (DNS and HTTP requests: only when asked, not on every view).
+    """
     campaign = campaign_or_404(campaign_id)
     db = get_db()
     audience = audiences.AUDIENCES.get(campaign["audience"] or "")
+    figures = ledger.figures(db, campaign_id)
     # Counted now, for the send box; once sent, the frozen deliveries are the figures.
     editable = campaign["status"] in ("draft", "scheduled")
+    unsent = editable and not figures["recipients"]
+    checks = preflight.run(current_app.config) if unsent and request.args.get("preflight") else None
     counts = audience and editable and audiences.counts(db, audience.key, campaign["versions"])
     return render_template(
         "admin/campaign.html",
         campaign=campaign,
-        figures=ledger.figures(db, campaign_id),
+        figures=figures,
+        unsent=unsent,
+        checks=checks,
         audience=audience,
         counts=counts,
         audience_choices=audience_choices(db) if editable else [],
         language_names=compose.LANGUAGE_NAMES,
+        published=archive.is_published(db, campaign_id),
         form=ActionForm(),
     )
 
@@ -191,7 +208,7 @@ def campaign_preview(campaign_id, language):
     """One version's HTML at desktop and mobile widths, and its text version."""
     campaign = version_or_404(campaign_id, language)
     prepared = prepared_version(campaign, language)
-    subject, text, _ = prepared.parts_for(sample_subscriber(), "#unsubscribe-link")
+    subject, text, _html = prepared.parts_for(sample_subscriber(), "#unsubscribe-link")
     response = render_template(
         "admin/campaign_preview.html",
         campaign=campaign,
@@ -213,7 +230,7 @@ def campaign_preview_document(campaign_id, language):
     """One version's HTML as a document, with a policy allowing exactly its inline styles."""
     campaign = version_or_404(campaign_id, language)
     prepared = prepared_version(campaign, language)
-    _, _, html = prepared.parts_for(sample_subscriber(), "#unsubscribe-link")
+    _subject, _text, html = prepared.parts_for(sample_subscriber(), "#unsubscribe-link")
     hashes = sorted(
         {
             "'sha256-" + base64.b64encode(hashlib.sha256(value.encode()).digest()).decode() + "'"
@@ -235,7 +252,7 @@ def action(
     """Run one state change from a button, with CSRF and an audit entry."""
     campaign_or_404(campaign_id)
     if not ActionForm().validate():
-        abort(400, description="The form expired; reload the page and try again.")
+        abort(400, description=form_expired())
     db, now = get_db(), utcnow()
     try:
         do(db, now)
@@ -261,7 +278,11 @@ def campaign_test(campaign_id, language):
         finally:
             bulk_smtp.close_quietly(connection)
 
-    sent = f"Test of the {compose.LANGUAGE_NAMES[language]} version sent to {current_user.email}."
+    sent = _(
+        "Test of the %(language)s version sent to %(email)s.",
+        language=compose.LANGUAGE_NAMES[language],
+        email=current_user.email,
+    )
     return action(campaign_id, "campaign_test", send_test, sent)
 
 
@@ -277,14 +298,16 @@ def campaign_audience(campaign_id):
             raise ledger.CampaignStateError(error.errors["audience"]) from error
 
     label = audiences.AUDIENCES[audience].label if audience in audiences.AUDIENCES else ""
-    return action(campaign_id, "campaign_audience", choose, f"Audience: {label}.")
+    return action(campaign_id, "campaign_audience", choose, _("Audience: %(label)s.", label=label))
 
 
 def audience_changed(campaign_id: int) -> bool:
     """True (with a message) when the page staff confirmed showed another audience."""
     shown = request.form.get("audience") or None
     if shown != campaign_or_404(campaign_id)["audience"]:
-        flash("The audience changed since the page was shown; check the counts and confirm again.")
+        flash(
+            _("The audience changed since the page was shown; check the counts and confirm again.")
+        )
         return True
     return False
 
@@ -293,7 +316,7 @@ def audience_changed(campaign_id: int) -> bool:
 def campaign_send(campaign_id):
     """Freeze the audience and queue every message; the worker sends them."""
     if request.form.get("confirm") != "yes":
-        flash("Tick the box to confirm you checked the preview and the test e-mail.")
+        flash(_("Tick the box to confirm you checked the preview and the test e-mail."))
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     if audience_changed(campaign_id):
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
@@ -301,7 +324,7 @@ def campaign_send(campaign_id):
         campaign_id,
         "campaign_send",
         lambda db, now: ledger.start(db, campaign_id, now),
-        "Sending started.",
+        _("Sending started."),
     )
 
 
@@ -311,7 +334,7 @@ def campaign_schedule(campaign_id):
     try:
         when = datetime.fromisoformat(request.form.get("send_at", "")).replace(tzinfo=UTC)
     except ValueError:
-        flash("Give the date and time as YYYY-MM-DD HH:MM (UTC).")
+        flash(_("Give the date and time as YYYY-MM-DD HH:MM (UTC)."))
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     if audience_changed(campaign_id):
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
@@ -319,7 +342,7 @@ def campaign_schedule(campaign_id):
         campaign_id,
         "campaign_schedule",
         lambda db, now: ledger.schedule(db, campaign_id, when, now),
-        f"Scheduled for {when:%Y-%m-%d %H:%M} UTC.",
+        _("Scheduled for %(when)s UTC.", when=when.strftime("%Y-%m-%d %H:%M")),
     )
 
 
@@ -329,14 +352,17 @@ def campaign_pause(campaign_id):
         campaign_id,
         "campaign_pause",
         lambda db, now: ledger.pause(db, campaign_id, "Paused by staff", now),
-        "Paused.",
+        _("Paused."),
     )
 
 
 @bp.post("/campaigns/<int:campaign_id>/resume")
 def campaign_resume(campaign_id):
     return action(
-        campaign_id, "campaign_resume", lambda db, now: ledger.resume(db, campaign_id), "Resumed."
+        campaign_id,
+        "campaign_resume",
+        lambda db, now: ledger.resume(db, campaign_id),
+        _("Resumed."),
     )
 
 
@@ -346,5 +372,5 @@ def campaign_cancel(campaign_id):
         campaign_id,
         "campaign_cancel",
         lambda db, now: ledger.cancel(db, campaign_id, now),
-        "Cancelled: nobody else will receive it.",
+        _("Cancelled: nobody else will receive it."),
     )

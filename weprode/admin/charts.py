@@ -1,6 +1,8 @@
 """Server-side SVG charts: no JavaScript, no third-party library, readable without CSS."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 WIDTH, HEIGHT = 720, 240
 MARGIN_LEFT, MARGIN_BOTTOM, MARGIN_TOP = 40, 28, 12
@@ -38,10 +40,26 @@ def nice_ceiling(value: float) -> int:
         step *= 10
 
 
-def weekly_chart(weeks: list[dict]) -> Chart:
+def plain_bar_label(week: dict, series: str) -> str:
+    """`2026-01-05: 3 signups`: a bar's tooltip when no page language is given."""
+    return f"{week['start']:%Y-%m-%d}: {week[series]} {series}"
+
+
+def plain_month_label(start: date) -> str:
+    """`2026-01`: an x-axis label when no page language is given."""
+    return f"{start:%Y-%m}"
+
+
+def weekly_chart(
+    weeks: list[dict],
+    bar_label: Callable[[dict, str], str] = plain_bar_label,
+    month_label: Callable[[date], str] = plain_month_label,
+) -> Chart:
     """Lay out paired bars (signups, churn) for each week of `weeks`.
 
-    `weeks` is a list of dicts with `start` (date), `signups` and `churn`.
+    `weeks` is a list of dicts with `start` (date), `signups` and `churn`. The words
+    come from `bar_label(week, "signups" or "churn")` and `month_label(start)`, so the
+    geometry needs no page language (the dashboard passes the staff language's).
     """
     top = nice_ceiling(max([1] + [max(w["signups"], w["churn"]) for w in weeks]))
     plot_width = WIDTH - MARGIN_LEFT - 8
@@ -55,7 +73,7 @@ def weekly_chart(weeks: list[dict]) -> Chart:
         x = MARGIN_LEFT + index * slot
         for series, key, offset in ((signup_bars, "signups", 0), (churn_bars, "churn", bar_width)):
             height = plot_height * week[key] / top
-            label = f"{week['start']:%d %b %Y}: {week[key]} {key}"
+            label = bar_label(week, key)
             series.append(
                 Bar(
                     round(x + offset, 2),
@@ -66,7 +84,7 @@ def weekly_chart(weeks: list[dict]) -> Chart:
                 )
             )
         if week["start"].month != previous_month:
-            x_labels.append((round(x, 2), f"{week['start']:%b}"))
+            x_labels.append((round(x, 2), month_label(week["start"])))
             previous_month = week["start"].month
     # Gridlines at 0, the top, and half-way when that is a whole number.
     values = [0, top // 2, top] if top % 2 == 0 else [0, top]

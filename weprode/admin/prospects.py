@@ -1,6 +1,8 @@
 """Staff screens for prospects: list, detail with requests, status, notes, CSV export."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, TextAreaField
@@ -19,7 +21,7 @@ class StatusForm(FlaskForm):
     """Where the follow-up stands."""
 
     status = SelectField(
-        "Status",
+        _l("Status"),
         choices=[SelectChoice(status, label) for status, label in prospects.STATUS_LABELS.items()],
     )
 
@@ -28,10 +30,10 @@ class NoteForm(FlaskForm):
     """An internal note, for staff only."""
 
     body = TextAreaField(
-        "New note",
+        _l("New note"),
         validators=[
-            DataRequired("Please write the note."),
-            Length(max=NOTE_MAX_LENGTH, message="Notes are limited to %(max)d characters."),
+            DataRequired(_l("Please write the note.")),
+            Length(max=NOTE_MAX_LENGTH, message=_l("Notes are limited to %(max)d characters.")),
         ],
         render_kw={"rows": 4},
     )
@@ -50,7 +52,7 @@ def prospect_or_404(prospect_id: int) -> dict:
     """The prospect, or a 404 page saying it may have been deleted."""
     prospect = prospects.get(get_db(), prospect_id)
     if prospect is None:
-        abort(404, description="No prospect with this number (deleted after 3 years?).")
+        abort(404, description=_("No prospect with this number (deleted after 3 years?)."))
     return prospect
 
 
@@ -127,7 +129,7 @@ def prospect_status(prospect_id):
             previous=previous,
             status=form.status.data,
         )
-    flash(f"Status set to {prospects.STATUS_LABELS[form.status.data].lower()}.")
+    flash(_("Status set to “%(status)s”.", status=prospects.STATUS_LABELS[form.status.data]))
     return redirect(url_for("admin.prospect_detail", prospect_id=prospect_id))
 
 
@@ -144,5 +146,5 @@ def prospect_note(prospect_id):
     audit.record(
         db, current_user.email, "prospect_note", now, target=f"prospect:{prospect_id}", note=note_id
     )
-    flash("Note added.")
+    flash(_("Note added."))
     return redirect(url_for("admin.prospect_detail", prospect_id=prospect_id))

@@ -24,5 +24,6 @@ def rights_request_list():
         status=status,
         status_labels=records.STATUS_LABELS,
         kind_labels=records.KIND_LABELS,
+        channel_labels=records.CHANNEL_LABELS,
         list_args=lists.args_without_cursor(),
     )

@@ -2,7 +2,9 @@
 
 import io
 
-from flask import render_template
+from flask import Response, render_template
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -37,6 +39,26 @@ class ImportForm(FlaskForm):
     )
 
 
+# The example file's people, by the language of the page that offers it.
+EXAMPLE_PEOPLE = {
+    "en": [("jane@example.org", "Jane", "en"), ("marie@example.org", "Marie", "fr")],
+    "fr": [("marie@example.org", "Marie", "fr"), ("jane@example.org", "Jane", "en")],
+}
+
+
+@bp.get("/subscribers/import/example.csv")
+def subscriber_import_example():
+    """A file the import accepts as it is: the header row, then one person per line."""
+    people = EXAMPLE_PEOPLE.get(str(get_locale()), EXAMPLE_PEOPLE["en"])
+    lines = [",".join(importing.COLUMNS), *(",".join(person) for person in people)]
+    filename = _("subscribers-example.csv")  # ASCII in every language: no RFC 5987 needed
+    return Response(
+        "\r\n".join(lines) + "\r\n",
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 @bp.route("/subscribers/import", methods=["GET", "POST"])
 @larger_body_allowed("IMPORT_MAX_CONTENT_LENGTH")
 def subscriber_import():
@@ -44,7 +66,7 @@ def subscriber_import():
     form = ImportForm()
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
-        return render_template("admin/import.html", form=form, report=None), status
+        return render_page(form, None), status
     # Undecodable bytes become line errors in the report, not an exception.
     text = io.TextIOWrapper(form.file.data.stream, encoding="utf-8-sig", newline="")
     report = importing.import_subscribers(
@@ -57,4 +79,17 @@ def subscriber_import():
         now=utcnow(),
     )
     status = 200 if report.imported else 400
-    return render_template("admin/import.html", form=form, report=report), status
+    return render_page(form, report), status
+
+
+def render_page(form: ImportForm, report: importing.ImportReport | None) -> str:
+    """The import page, with a link to an example file in the staff area's language."""
+    return render_template("admin/import.html", form=form, report=report, columns=importing.COLUMNS)
+
+
+@bp.route("/subscribers/imports")
+def import_list():
+    """Every recent import with its state; refreshes itself while one is unfinished."""
+    imports = importing.batches.recent(get_db())
+    running = any(record["status"] in importing.batches.UNFINISHED for record in imports)
+    return render_template("admin/imports.html", imports=imports, running=running)

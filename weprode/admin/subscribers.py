@@ -1,6 +1,8 @@
 """Staff screens for subscribers: list, detail, rectify, unsubscribe, erase, export."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField
@@ -16,10 +18,12 @@ from . import bp, lists
 
 
 class RectifyForm(FlaskForm):
-    first_name = StringField("First name", validators=[Optional(), single_line, Length(max=100)])
+    first_name = StringField(
+        _l("First name"), validators=[Optional(), single_line, Length(max=100)]
+    )
     language = RadioField(
-        "Language",
-        choices=[SelectChoice("en", "English"), SelectChoice("fr", "French")],
+        _l("Language"),
+        choices=[SelectChoice("en", _l("English")), SelectChoice("fr", _l("French"))],
     )
 
 
@@ -42,7 +46,7 @@ def subscriber_or_404(subscriber_id: int) -> dict:
     """The subscriber, or a 404 page saying they may have been erased or purged."""
     subscriber = subscribers.get(get_db(), subscriber_id)
     if subscriber is None:
-        abort(404, description="No subscriber with this number (erased or purged?).")
+        abort(404, description=_("No subscriber with this number (erased or purged?)."))
     return subscriber
 
 
@@ -108,7 +112,7 @@ def subscriber_rectify(subscriber_id):
     db, now = get_db(), utcnow()
     subscribers.rectify(db, subscriber_id, form.first_name.data, form.language.data, now)
     audit.record(db, current_user.email, "rectify", now, target=f"subscriber:{subscriber_id}")
-    flash("Changes saved.")
+    flash(_("Changes saved."))
     return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber_id))
 
 
@@ -123,7 +127,7 @@ def subscriber_unsubscribe(subscriber_id):
         audit.record(
             db, current_user.email, "unsubscribe", now, target=f"subscriber:{subscriber_id}"
         )
-        flash("Unsubscribed. The address is on the suppression list.")
+        flash(_("Unsubscribed. The address is on the suppression list."))
         return redirect(url_for("admin.subscriber_detail", subscriber_id=subscriber_id))
     return render_template(
         "admin/confirm_action.html", subscriber=subscriber, form=form, action="unsubscribe"
@@ -139,7 +143,7 @@ def subscriber_erase(subscriber_id):
         db, now = get_db(), utcnow()
         subscribers.erase(db, subscriber_id, now)
         audit.record(db, current_user.email, "erase", now, target=f"subscriber:{subscriber_id}")
-        flash("The subscriber's data was erased. Only the suppression fingerprint remains.")
+        flash(_("The subscriber’s data was erased. Only the suppression fingerprint remains."))
         return redirect(url_for("admin.subscriber_list"))
     return render_template(
         "admin/confirm_action.html", subscriber=subscriber, form=form, action="erase"

@@ -9,7 +9,11 @@ There is no default: a campaign without an audience cannot be sent.
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from ..db import Database
+from ..newsletter.subscribers import VISIBLE
 
 VERSION_LANGUAGES = ("en", "fr")
 
@@ -19,21 +23,19 @@ class Audience:
     """A named set of subscribers: `condition` is SQL on `subscribers` with `params`."""
 
     key: str
-    label: str
+    label: object  # a lazy translation: staff read it in STAFF_LANGUAGE
     condition: str
     params: tuple = ()
 
 
+# Subscribers of an import still in progress are not `VISIBLE`: they get nothing yet.
+ACTIVE = f"status = 'active' AND {VISIBLE}"
 AUDIENCES = {
     audience.key: audience
     for audience in (
-        Audience("all", "All active subscribers", "status = 'active'"),
-        Audience(
-            "fr", "French-speaking subscribers", "status = 'active' AND language = ?", ("fr",)
-        ),
-        Audience(
-            "en", "English-speaking subscribers", "status = 'active' AND language = ?", ("en",)
-        ),
+        Audience("all", _l("All active subscribers"), ACTIVE),
+        Audience("fr", _l("French-speaking subscribers"), f"{ACTIVE} AND language = ?", ("fr",)),
+        Audience("en", _l("English-speaking subscribers"), f"{ACTIVE} AND language = ?", ("en",)),
     )
 }
 
@@ -45,10 +47,10 @@ class AudienceMissing(ValueError):
 def get(key: str | None) -> Audience:
     """The audience named `key`; `AudienceMissing` with a message for staff otherwise."""
     if not key:
-        raise AudienceMissing("Choose the audience before sending: nobody is chosen by default.")
+        raise AudienceMissing(_("Choose the audience before sending: nobody is chosen by default."))
     audience = AUDIENCES.get(key)
     if audience is None:
-        raise AudienceMissing(f"Unknown audience {key!r}; choose one of the list.")
+        raise AudienceMissing(_("Unknown audience %(key)s; choose one of the list.", key=repr(key)))
     return audience
 
 

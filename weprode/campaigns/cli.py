@@ -4,13 +4,16 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from ..db import get_db, utcnow
+from ..cli import counted
+from ..db import Database, get_db, utcnow
+from ..deliverability import imap
+from ..newsletter import importing
 from ..privacy import retention
 from . import audiences, compose, ledger, worker
 
@@ -95,8 +98,9 @@ def list_command():
     rows, _ = compose.page(get_db(), limit=1000)
     for row in rows:
         f = row["figures"]
+        recipients = counted(f["recipients"], "recipient")
         click.echo(
-            f"{row['id']}\t{row['status']}\t{f['recipients']} recipients, {f['sent']} sent, "
+            f"{row['id']}\t{row['status']}\t{recipients}, {f['sent']} sent, "
             f"{f['failed']} failed, {f['unsubscribed']} unsubscribed\t{row['subject']}"
         )
 
@@ -181,7 +185,26 @@ def worker_command(poll_seconds):
         results = retention.purge(db, now, log_folder=retention.log_folder(current_app))
         click.echo("purge: " + ", ".join(f"{r.key} {r.due}" for r in results))
 
-    worker.run_forever(db, stop, poll_seconds=poll_seconds, purge=daily_purge)
+    def recover_imports(now: datetime) -> None:
+        for import_id, what in importing.recover(db, now):
+            click.echo(f"import {import_id} had stopped mid-way: {what}")
+
+    # Imports whose process died are finished or undone on every pass.
+    periodic = [(timedelta(0), recover_imports)]
+    if current_app.config["BOUNCE_IMAP_HOST"]:
+        every = timedelta(seconds=float(current_app.config["BOUNCE_FETCH_EVERY_SECONDS"]))
+        periodic.append((every, lambda now: poll_bounce_mailbox(db)))
+        click.echo(f"bounce mailbox polled every {every.total_seconds():.0f} s")
+    worker.run_forever(db, stop, poll_seconds=poll_seconds, purge=daily_purge, periodic=periodic)
+
+
+def poll_bounce_mailbox(db: Database) -> None:
+    """One `bounces fetch` from the worker; a mailbox that fails is logged and retried."""
+    try:
+        imap.fetch(db, imap.settings_from(current_app.config), imap.echo_line)
+    except imap.MailboxError as error:
+        current_app.logger.warning("bounce mailbox: %s", error)
+        click.echo(f"bounce mailbox: {error}", err=True)
 
 
 def init_app(app: Flask) -> None:

@@ -9,16 +9,35 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
 
+from flask_babel import format_number
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
 from ..db import Database, isoformat, keyset_page, write_transaction
 from ..forms import has_forbidden_character
 from . import audiences, ledger
 from .placeholders import PlaceholderError, check_placeholders
 
 LANGUAGES = audiences.VERSION_LANGUAGES
-LANGUAGE_NAMES = {"en": "English", "fr": "French"}
+LANGUAGE_NAMES = {"en": _l("English"), "fr": _l("French")}
 MAX_SUBJECT = 200
 MAX_PREHEADER = 200
 MAX_BODY = 100_000
+# Each field as the staff editor labels it: messages name fields this way, never by
+# their internal names.
+FIELD_LABELS = {
+    "subject": _l("Subject"),
+    "preheader": _l("Preheader"),
+    "body_markdown": _l("Body"),
+    "en-subject": _l("English subject"),
+    "en-preheader": _l("English preheader"),
+    "en-body_markdown": _l("English body"),
+    "fr-subject": _l("French subject"),
+    "fr-preheader": _l("French preheader"),
+    "fr-body_markdown": _l("French body"),
+    "versions": _l("Versions"),
+    "audience": _l("Audience"),
+}
 
 
 class Version(NamedTuple):
@@ -38,15 +57,15 @@ def version_errors(version: Version) -> dict[str, str]:
     errors = {}
     subject, preheader, body = (text or "" for text in version)
     if not subject.strip():
-        errors["subject"] = "A subject is required."
+        errors["subject"] = _("A subject is required.")
     elif len(subject) > MAX_SUBJECT or has_forbidden_character(subject):
-        errors["subject"] = f"One line of at most {MAX_SUBJECT} characters."
+        errors["subject"] = one_line_of_at_most(MAX_SUBJECT)
     if len(preheader) > MAX_PREHEADER or has_forbidden_character(preheader):
-        errors["preheader"] = f"One line of at most {MAX_PREHEADER} characters."
+        errors["preheader"] = one_line_of_at_most(MAX_PREHEADER)
     if not body.strip():
-        errors["body_markdown"] = "The body is empty."
+        errors["body_markdown"] = _("The body is empty.")
     elif len(body) > MAX_BODY:
-        errors["body_markdown"] = f"At most {MAX_BODY:,} characters."
+        errors["body_markdown"] = _("At most %(count)s characters.", count=format_number(MAX_BODY))
     for name, text in (("subject", subject), ("body_markdown", body)):
         if name not in errors:
             try:
@@ -67,9 +86,9 @@ def validation_errors(versions: Mapping[str, Version], audience: str | None) -> 
     written = {lang: v for lang, v in versions.items() if not Version(*v).is_blank()}
     for language in written:
         if language not in LANGUAGES:
-            errors["versions"] = "Versions exist in English and French only."
+            errors["versions"] = _("Versions exist in English and French only.")
     if not written:
-        errors["versions"] = "Write the English or the French version (or both)."
+        errors["versions"] = _("Write the English or the French version (or both).")
     for language, version in written.items():
         if language in LANGUAGES:
             for name, message in version_errors(Version(*version)).items():
@@ -88,11 +107,22 @@ def audience_error(audience: str) -> str | None:
     return None
 
 
+def one_line_of_at_most(limit: int) -> str:
+    """The message for a one-line field that is too long or holds a line break."""
+    return _("One line of at most %(count)s characters.", count=format_number(limit))
+
+
 class CampaignInvalid(ValueError):
-    """Raised with the `validation_errors` dict."""
+    """Raised with the `validation_errors` dict; as text, one sentence per field, each
+    named by its label ("Subject: A subject is required. Body: The body is empty.")."""
 
     def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        super().__init__(
+            " ".join(
+                _("%(field)s: %(problem)s", field=FIELD_LABELS.get(k, k), problem=v)
+                for k, v in errors.items()
+            )
+        )
         self.errors = errors
 
 

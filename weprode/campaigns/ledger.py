@@ -13,8 +13,11 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
+from flask_babel import gettext as _
+
 from ..db import Database, first_row, isoformat, write_transaction
-from . import audiences
+from ..deliverability.providers import provider_of
+from . import audiences, states
 
 
 class CampaignStateError(ValueError):
@@ -41,16 +44,14 @@ def get(db: Database, campaign_id: int) -> dict | None:
     return first_row(db, f"SELECT *, {TITLE} FROM campaigns WHERE id = ?", [campaign_id])
 
 
-def require(db: Database, campaign_id: int, *statuses: str) -> dict:
-    """The campaign, checked to be in one of `statuses`."""
+def require(db: Database, campaign_id: int, *statuses: str, action: str = "change") -> dict:
+    """The campaign, checked to be in one of `statuses` for `action` (a key of
+    `states.ACTION_NEEDS`, named in the refusal staff read)."""
     campaign = get(db, campaign_id)
     if campaign is None:
-        raise CampaignStateError(f"No campaign {campaign_id}.")
+        raise CampaignStateError(_("There is no campaign %(id)s.", id=campaign_id))
     if statuses and campaign["status"] not in statuses:
-        raise CampaignStateError(
-            f"Campaign {campaign_id} is {campaign['status']}; this needs it "
-            f"{' or '.join(statuses)}."
-        )
+        raise CampaignStateError(states.refusal(campaign_id, campaign["status"], statuses, action))
     return campaign
 
 
@@ -58,7 +59,7 @@ class AudienceNotChosen(CampaignStateError):
     """The campaign names no audience (or one that no longer exists): it cannot go out."""
 
 
-def chosen_audience(campaign: dict) -> audiences.Audience:
+def chosen_audience(campaign: dict) -> "audiences.Audience":
     """The campaign's audience; `AudienceNotChosen` when staff have not chosen one."""
     try:
         return audiences.get(campaign["audience"])
@@ -70,15 +71,18 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
     """Freeze the audience (one row per recipient) and mark the campaign sending.
 
     Idempotent: rows are unique per (campaign, subscriber), so starting again adds
-    nobody twice. Returns the number of recipients.
+    nobody twice. Each row notes the recipient's mailbox provider, which paces the
+    send (see `pacing`). Returns the number of recipients.
     """
+    db.conn.create_function("provider_of", 1, provider_of, deterministic=True)
     with write_transaction(db):
-        campaign = require(db, campaign_id, "draft", "scheduled", "sending")
+        campaign = require(db, campaign_id, "draft", "scheduled", "sending", action="send")
         if campaign["status"] != "sending":
             audience = chosen_audience(campaign)
             db.execute(
-                "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id) "
-                f"SELECT ?, id FROM subscribers WHERE {audience.condition} ORDER BY id",
+                "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id, provider) "
+                f"SELECT ?, id, provider_of(email) FROM subscribers WHERE {audience.condition} "
+                "ORDER BY id",
                 [campaign_id, *audience.params],
             )
             db.execute(
@@ -92,9 +96,9 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
 def schedule(db: Database, campaign_id: int, when: datetime, now: datetime) -> None:
     """Send at `when` (the worker starts it then)."""
     if when <= now:
-        raise CampaignStateError("Choose a time in the future.")
+        raise CampaignStateError(_("Choose a time in the future."))
     with write_transaction(db):
-        chosen_audience(require(db, campaign_id, "draft", "scheduled"))
+        chosen_audience(require(db, campaign_id, "draft", "scheduled", action="schedule"))
         db.execute(
             "UPDATE campaigns SET status = 'scheduled', scheduled_at = ? WHERE id = ?",
             [isoformat(when), campaign_id],
@@ -114,7 +118,7 @@ def unschedule(db: Database, campaign_id: int) -> None:
 def pause(db: Database, campaign_id: int, reason: str, now: datetime) -> None:
     """Stop sending; rows stay queued. `reason` is shown to staff."""
     with write_transaction(db):
-        require(db, campaign_id, "sending")
+        require(db, campaign_id, "sending", action="pause")
         db.execute(
             "UPDATE campaigns SET status = 'paused', paused_reason = ?, paused_at = ? WHERE id = ?",
             [reason, isoformat(now), campaign_id],
@@ -124,7 +128,7 @@ def pause(db: Database, campaign_id: int, reason: str, now: datetime) -> None:
 def resume(db: Database, campaign_id: int) -> None:
     """Carry on sending where it stopped."""
     with write_transaction(db):
-        require(db, campaign_id, "paused")
+        require(db, campaign_id, "paused", action="resume")
         db.execute(
             "UPDATE campaigns SET status = 'sending', paused_reason = NULL, paused_at = NULL "
             "WHERE id = ?",
@@ -135,7 +139,7 @@ def resume(db: Database, campaign_id: int) -> None:
 def cancel(db: Database, campaign_id: int, now: datetime) -> None:
     """Stop for good: whoever was not sent to yet is skipped."""
     with write_transaction(db):
-        require(db, campaign_id, "draft", "scheduled", "sending", "paused")
+        require(db, campaign_id, "draft", "scheduled", "sending", "paused", action="cancel")
         db.execute(
             "UPDATE deliveries SET status = 'skipped', smtp_reply = 'cancelled' "
             "WHERE campaign_id = ? AND status IN ('queued', 'sending')",
@@ -148,9 +152,15 @@ def cancel(db: Database, campaign_id: int, now: datetime) -> None:
 
 
 def claim(
-    db: Database, campaign_id: int, sender_id: str, batch_size: int, now: datetime
+    db: Database,
+    campaign_id: int,
+    sender_id: str,
+    batch_size: int,
+    now: datetime,
+    provider: str | None = None,
 ) -> list[dict]:
-    """Take up to `batch_size` due rows; returns recipients still subscribed.
+    """Take up to `batch_size` due rows (of one `provider`'s recipients when given);
+    returns recipients still subscribed.
 
     Nothing is taken once the campaign is no longer sending: a pause or a cancel stops
     every sender at its next claim, not at its next heartbeat. Rows of people who
@@ -158,15 +168,18 @@ def claim(
     here, at send time.
     """
     stamp = isoformat(now)
+    of_provider, provider_params = (
+        ("AND provider = ? ", [provider]) if provider is not None else ("", [])
+    )
     with write_transaction(db):
         claimed = db.execute(
             "UPDATE deliveries SET status = 'sending', claimed_by = ?, claimed_at = ?, "
             "attempts = attempts + 1 WHERE id IN (SELECT id FROM deliveries "
-            "WHERE campaign_id = ? AND status = 'queued' "
+            f"WHERE campaign_id = ? {of_provider}AND status = 'queued' "
             "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
             "AND (SELECT status FROM campaigns WHERE id = ?) = 'sending' ORDER BY id LIMIT ?) "
             "RETURNING id",
-            [sender_id, stamp, campaign_id, stamp, campaign_id, batch_size],
+            [sender_id, stamp, campaign_id, *provider_params, stamp, campaign_id, batch_size],
         ).fetchall()
         if not claimed:
             return []
@@ -242,8 +255,11 @@ def record_outcomes(db: Database, outcomes: Iterable[DeliveryOutcome], now: date
         mark(db, outcomes, now)
 
 
-def unclaim(db: Database, delivery_ids: list[int], sender_id: str) -> None:
-    """Put rows this sender claimed but never began back in the queue (a clean stop).
+def unclaim(
+    db: Database, delivery_ids: list[int], sender_id: str, not_before: datetime | None = None
+) -> None:
+    """Put rows this sender claimed but never began back in the queue (a clean stop, or
+    their provider throttled us: then not before `not_before`).
 
     The claim's attempt is given back too: stopping is not a failed try. Rows another
     sender took over, or a cancel skipped, are left alone.
@@ -252,9 +268,9 @@ def unclaim(db: Database, delivery_ids: list[int], sender_id: str) -> None:
     with write_transaction(db):
         db.execute(
             "UPDATE deliveries SET status = 'queued', claimed_by = NULL, "
-            "attempts = max(attempts - 1, 0) "
+            "attempts = max(attempts - 1, 0), next_attempt_at = ? "
             f"WHERE id IN ({placeholders}) AND status = 'sending' AND claimed_by = ?",
-            [*delivery_ids, sender_id],
+            [isoformat(not_before) if not_before else None, *delivery_ids, sender_id],
         )
 
 

@@ -9,9 +9,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
 from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import escape
+
+from ..languages import either
 
 ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
 MAX_CACHED_VALUES = 100_000
@@ -70,7 +73,7 @@ def extract_placeholders(source: str, start: int = 0) -> Placeholders:
     typo is caught when saving, not as a blank in 50,000 mails.
     """
     if STATEMENT.search(source):
-        raise PlaceholderError("Only {{ placeholders }} are allowed, not {% %} or {# #}.")
+        raise PlaceholderError(_("Only {{ placeholders }} are allowed, not {% %} or {# #}."))
     expressions = []
 
     def swap(match: re.Match[str]) -> str:
@@ -79,31 +82,47 @@ def extract_placeholders(source: str, start: int = 0) -> Placeholders:
         if form is None:
             shown = expression if len(expression) <= 60 else expression[:57] + "..."
             raise PlaceholderError(
-                f"Placeholder {shown} is not allowed: write a name alone, as "
-                '{{ first_name }}, or with a default text, as {{ first_name | default("there") }}.'
+                _(
+                    "Placeholder %(shown)s is not allowed: write a name alone, as "
+                    "{{ first_name }}, or with a default text, as "
+                    '{{ first_name | default("there") }}.',
+                    shown=shown,
+                )
             )
         try:
             parsed = sandbox.parse(expression)
             unknown = {form.group(1)} - ALLOWED_PLACEHOLDERS
             if unknown:
-                names = ", ".join(sorted(unknown))
-                allowed = ", ".join(sorted(ALLOWED_PLACEHOLDERS))
-                raise PlaceholderError(f"Unknown placeholder {names} (allowed: {allowed}).")
+                raise PlaceholderError(
+                    _(
+                        "Unknown placeholder %(name)s: use %(allowed)s.",
+                        name=form.group(1),
+                        allowed=either(sorted(ALLOWED_PLACEHOLDERS)),
+                    )
+                )
             compiled = sandbox.from_string(expression)
             compiled.render(first_name="Test", email="test@example.org")
         except PlaceholderError:
             raise
         except TemplateSyntaxError as error:
-            raise PlaceholderError(f"Placeholder {expression}: {error.message}") from error
+            raise PlaceholderError(
+                _(
+                    "Placeholder %(expression)s: %(problem)s",
+                    expression=expression,
+                    problem=error.message,
+                )
+            ) from error
         except Exception as error:  # e.g. an unknown filter, only found at render time
-            raise PlaceholderError(f"Placeholder {expression}: {error}") from error
+            raise PlaceholderError(
+                _("Placeholder %(expression)s: %(problem)s", expression=expression, problem=error)
+            ) from error
         names = tuple(sorted(meta.find_undeclared_variables(parsed)))
         expressions.append((compiled, names))
         return MARKER.format(start + len(expressions) - 1)
 
     text = PLACEHOLDER.sub(swap, source)
     if "{{" in text or "}}" in text:
-        raise PlaceholderError("A placeholder is not closed: write {{ first_name }}.")
+        raise PlaceholderError(_("A placeholder is not closed: write {{ first_name }}."))
     return Placeholders(text, tuple(expressions))
 
 

@@ -11,7 +11,7 @@ import socket
 from datetime import datetime, timedelta
 
 from ..db import Database, isoformat, parse_timestamp, write_transaction
-from . import ledger
+from . import journal, ledger
 
 # A sender refreshes its heartbeat at least this often while it works.
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)
@@ -41,8 +41,11 @@ def sender_is_gone(sender_id: str | None, heartbeat_at: datetime | None, now: da
 def take_over(db: Database, campaign_id: int, sender_id: str, now: datetime) -> bool:
     """Become the campaign's sender if nobody live is; requeue a dead sender's rows.
 
-    Returns True when `sender_id` now owns the campaign.
+    The rows a dead sender's journal lists were accepted by the relay: they are marked
+    sent first, and only the others go back to the queue. Returns True when
+    `sender_id` now owns the campaign.
     """
+    replayed = []
     with write_transaction(db):
         campaign = ledger.get(db, campaign_id)
         if campaign is None or campaign["status"] != "sending":
@@ -51,6 +54,7 @@ def take_over(db: Database, campaign_id: int, sender_id: str, now: datetime) -> 
         if current and current != sender_id:
             if not sender_is_gone(current, parse_timestamp(campaign["heartbeat_at"]), now):
                 return False
+        replayed = journal.replay(db, campaign_id, now)
         db.execute(
             "UPDATE deliveries SET status = 'queued', claimed_by = NULL "
             "WHERE campaign_id = ? AND status = 'sending'",
@@ -60,6 +64,8 @@ def take_over(db: Database, campaign_id: int, sender_id: str, now: datetime) -> 
             "UPDATE campaigns SET sender_id = ?, heartbeat_at = ? WHERE id = ?",
             [sender_id, isoformat(now), campaign_id],
         )
+    for path in replayed:
+        path.unlink(missing_ok=True)  # now in the ledger
     return True
 
 

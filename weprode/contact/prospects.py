@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from ..db import (
     Database,
     first_row,
@@ -23,11 +25,12 @@ from ..forms import EMAIL_MAX_LENGTH
 from ..newsletter import export
 
 STATUSES = ("new", "in_progress", "answered", "closed")
+# What staff read, in the staff area's language.
 STATUS_LABELS = {
-    "new": "New",
-    "in_progress": "In progress",
-    "answered": "Answered",
-    "closed": "Closed",
+    "new": _l("New"),
+    "in_progress": _l("In progress"),
+    "answered": _l("Answered"),
+    "closed": _l("Closed"),
 }
 # A new request from someone whose file was answered or closed needs a look again.
 REOPENED_STATUSES = ("answered", "closed")
@@ -195,9 +198,9 @@ class ProspectFilter:
 
     def __post_init__(self) -> None:
         if self.status and self.status not in STATUSES:
-            raise ValueError("Unknown status.")
+            raise ValueError(_l("Unknown status."))
         if len(self.query) > EMAIL_MAX_LENGTH:
-            raise ValueError("The search is too long.")
+            raise ValueError(_l("The search is too long."))
 
 
 def like_pattern(text: str) -> str:

@@ -4,9 +4,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the `bounces` commands."""
+    """Register the `bounces` and `deliverability` commands."""
     # Imported here: campaigns import `verp` from this package while loading, and the
     # command's modules import campaigns in turn.
-    from . import cli
+    from . import cli, preflight_cli
 
     cli.init_app(app)
+    preflight_cli.init_app(app)

@@ -1,4 +1,5 @@
-"""`flask bounces ingest`: what Postfix pipes bounce mail to, or a batch from a mailbox.
+"""`flask bounces ingest`: what Postfix pipes bounce mail to, or a batch from a mailbox;
+`flask bounces fetch`: the same from an IMAP mailbox (see `imap`).
 
 One line per message: what it was, whom it concerns (masked), what was done. Exit
 status 75 (EX_TEMPFAIL, "try again later" for Postfix's pipe) when any message could
@@ -6,16 +7,15 @@ not be stored, else 0: a message we read and chose to ignore is done with.
 """
 
 import mailbox
-import sqlite3
 import sys
 from collections.abc import Iterator
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from ..db import get_db, utcnow
-from . import ingest
+from ..db import get_db
+from . import imap, intake
 
 EX_TEMPFAIL = 75
 
@@ -50,15 +50,20 @@ def messages_from(files: tuple[str, ...], mbox: str | None, maildir: str | None)
 @with_appcontext
 def ingest_command(files, mbox, maildir):
     """Read bounce and complaint reports (one message per file, or standard input)."""
-    db = get_db()
-    failed = 0
-    for number, raw in enumerate(messages_from(files, mbox, maildir), start=1):
-        try:
-            result = ingest.ingest(db, raw, utcnow())
-        except (sqlite3.Error, OSError) as error:
-            result = ingest.IngestResult(False, f"NOT STORED, try again: {error}")
-        failed += not result.stored
-        click.echo(f"{number}: {result.line}")
+    messages = ((None, raw) for raw in messages_from(files, mbox, maildir))
+    if intake.ingest_many(get_db(), messages, imap.echo_line):
+        sys.exit(EX_TEMPFAIL)
+
+
+@bounces_group.command("fetch")
+@with_appcontext
+def fetch_command():
+    """Ingest the reports waiting in the IMAP mailbox (BOUNCE_IMAP_*), then move them."""
+    try:
+        failed = imap.fetch(get_db(), imap.settings_from(current_app.config), imap.echo_line)
+    except imap.MailboxError as error:
+        click.echo(f"bounce mailbox: {error}", err=True)
+        sys.exit(EX_TEMPFAIL)
     if failed:
         sys.exit(EX_TEMPFAIL)
 

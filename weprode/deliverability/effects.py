@@ -27,7 +27,8 @@ MIN_ATTEMPTS_FOR_PAUSE = 200
 HARD_BOUNCE_LIMIT = 0.05
 COMPLAINT_LIMIT = 0.001
 PAUSED_BY_BOUNCES = "Paused: too many bounces or complaints"
-SMTP_PERMANENT_REPLY = re.compile(r"5\d\d\b")
+# A relay's reply: permanent (5xx) or temporary (4xx).
+SMTP_FAILURE_REPLY = re.compile(r"[45]\d\d\b")
 
 
 def record_event(
@@ -219,6 +220,10 @@ def pause_if_unsafe(db: Database, campaign_id: int | None, now: datetime) -> str
     """Pause a sending campaign past the bounce or complaint limits; returns the reason."""
     if campaign_id is None:
         return None
+    # Most reports come after the send (or after the pause): no counting then.
+    status = db.execute("SELECT status FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    if status is None or status[0] != "sending":
+        return None
     reason = campaign_pause_reason(db, campaign_id)
     if reason is None:
         return None
@@ -236,11 +241,13 @@ def record_refusals(
     outcomes: Iterable[ledger.DeliveryOutcome],
     now: datetime,
 ) -> str | None:
-    """A 5xx answer while sending is a bounce at once; returns a pause reason, if any.
+    """What the relay said about failed rows, as bounces; returns a pause reason, if any.
 
-    Only rows the relay refused for good count (their reply starts with the 5xx code);
-    4xx answers are deferrals, retried by the worker, and messages we could not build
-    are our fault, not the address's.
+    A 5xx answer is a bounce at once. A 4xx answer is a deferral, retried by the worker;
+    a row that is `failed` with a 4xx reply has used up its retries, and counts as a
+    soft bounce (three of those on different days count as hard). Rows that failed for
+    our own reasons (a message we could not build, the relay unreachable) count as
+    nothing: they are not the address's fault.
     """
     by_delivery = {row["delivery_id"]: row for row in rows}
     refused = [
@@ -248,18 +255,18 @@ def record_refusals(
         for outcome in outcomes
         if outcome.status == "failed"
         and outcome.delivery_id in by_delivery
-        and SMTP_PERMANENT_REPLY.match(outcome.reply or "")
+        and SMTP_FAILURE_REPLY.match(outcome.reply or "")
     ]
     for row, reply in refused:
-        subscriber = {"id": row["id"], "email": row["email"]}
+        permanent = reply.startswith("5")
         apply_bounce(
             db,
-            subscriber,
-            reports.status_in(reply),
+            {"id": row["id"], "email": row["email"]},
+            reports.status_in(reply, permanent=permanent),
             now,
             mail_kind="campaign",
             campaign_id=campaign_id,
             source="smtp",
-            detail=reply,
+            detail=reply if permanent else f"deferred {row['attempts']} times, gave up: {reply}",
         )
     return pause_if_unsafe(db, campaign_id, now) if refused else None

@@ -7,6 +7,8 @@ jane@...` and mail it to us), is logged as a security event and changes nothing.
 """
 
 import email
+import email.message
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +43,7 @@ class IngestResult:
 
     stored: bool
     line: str
+    campaign_id: int | None = None  # the campaign whose delivery it acted on
 
 
 def campaign_delivery(db: Database, campaign_id: int, subscriber_id: int) -> dict | None:
@@ -89,9 +92,20 @@ def by_message_ids(db: Database, text: str) -> tuple[Attribution | None, str]:
     return None, ""
 
 
-def attribute(db: Database, text: str) -> tuple[Attribution | None, str]:
-    """Tie a report's text to a delivery of ours; (None, why) when it cannot be."""
+def attribute(
+    db: Database, raw: bytes, message: email.message.Message
+) -> tuple[Attribution | None, str]:
+    """Tie a report to a delivery of ours; (None, why) when it cannot be.
+
+    The raw bytes are searched first (the VERP address is in the headers of most
+    reports); the decoded text parts only when they show no tag, since a quoted
+    original may be base64 or quoted-printable.
+    """
+    text = raw.decode("utf-8", "replace")
     tags = verp.tags_in(text)
+    if not tags:
+        text = text + "\n" + reports.body_text(message)
+        tags = verp.tags_in(text)
     if tags:
         return by_tags(db, tags)
     attribution, why = by_message_ids(db, text)
@@ -101,9 +115,19 @@ def attribute(db: Database, text: str) -> tuple[Attribution | None, str]:
     return None, "no VERP tag or Message-ID of ours: an address alone proves nothing"
 
 
-def searchable_text(raw: bytes) -> str:
-    """The raw message, and its decoded text parts (a quoted original may be encoded)."""
-    return raw.decode("utf-8", "replace") + "\n" + reports.body_text(email.message_from_bytes(raw))
+def fingerprint(raw: bytes, message: email.message.Message) -> str:
+    """What makes a report the same one read again: its Message-ID and body, else its
+    bytes' hash.
+
+    The body counts too, so that two different reports from a sloppy MTA that reuses
+    a Message-ID are both kept; headers do not, since each delivery of the same report
+    adds its own (Received, Delivered-To).
+    """
+    message_id = " ".join(str(message.get("Message-ID") or "").split())
+    if message_id:
+        body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[-1]
+        return f"message-id:{message_id[:400]}:{hashlib.sha256(body).hexdigest()[:32]}"
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def recipient_for(report: reports.Report, subscriber: dict) -> reports.RecipientStatus | None:
@@ -114,35 +138,52 @@ def recipient_for(report: reports.Report, subscriber: dict) -> reports.Recipient
     return report.recipients[0] if report.recipients else None
 
 
-def ingest(db: Database, raw: bytes, now: datetime) -> IngestResult:
-    """Read, store and act on one message; never raises for what the message holds."""
-    report = reports.parse(raw)
+def ingest(db: Database, raw: bytes, now: datetime, *, check_campaign: bool = True) -> IngestResult:
+    """Read, store and act on one message; never raises for what the message holds.
+
+    `check_campaign` False leaves the campaign's bounce-rate check to the caller (a
+    batch checks each campaign once, see `intake`).
+    """
+    message = email.message_from_bytes(raw)
+    report = reports.read(message)
     label = f"{report.kind} ({report.shape})" if report.shape else report.kind
     if report.kind in IGNORED:
         return IngestResult(True, f"{label}: ignored")
+    key = fingerprint(raw, message)
     # Durable: once `bounces ingest` exits 0 the MTA deletes its copy.
     with durable_transaction(db):
-        attribution, why = attribute(db, searchable_text(raw))
+        earlier = first_row(db, "SELECT id FROM bounce_reports WHERE fingerprint = ?", [key])
+        if earlier is not None:
+            return IngestResult(
+                True, f"{label}: already ingested (report {earlier['id']}); nothing changed"
+            )
+        attribution, why = attribute(db, raw, message)
         subscriber = attribution.subscriber if attribution else None
         report_id = db.execute(
-            "INSERT INTO bounce_reports (received_at, kind, subscriber_id, outcome, message) "
-            "VALUES (?, ?, ?, '', ?)",
-            [isoformat(now), report.kind, subscriber["id"] if subscriber else None, raw],
+            "INSERT INTO bounce_reports (received_at, kind, subscriber_id, outcome, message, "
+            "fingerprint) VALUES (?, ?, ?, '', ?, ?)",
+            [isoformat(now), report.kind, subscriber["id"] if subscriber else None, raw, key],
         ).lastrowid
         if attribution is None:
             outcome = f"not attributed ({why}); nothing changed"
             whom = ""
         else:
-            outcome = act(db, report, attribution, report_id, now)
+            outcome = act(db, report, attribution, report_id, now, check_campaign)
             whom = f" {subscribers.mask_email(subscriber['email'])} via {attribution.via}"
             if attribution.campaign_id:
                 whom += f", campaign {attribution.campaign_id}"
         db.execute("UPDATE bounce_reports SET outcome = ? WHERE id = ?", [outcome, report_id])
-    return IngestResult(True, f"{label}{whom}: {outcome}")
+    campaign_id = attribution.campaign_id if attribution else None
+    return IngestResult(True, f"{label}{whom}: {outcome}", campaign_id)
 
 
 def act(
-    db: Database, report: reports.Report, attribution: Attribution, report_id: int, now: datetime
+    db: Database,
+    report: reports.Report,
+    attribution: Attribution,
+    report_id: int,
+    now: datetime,
+    check_campaign: bool = True,
 ) -> str:
     """Apply a bounce or complaint to the person; pause the campaign if it must."""
     subscriber, campaign_id = attribution.subscriber, attribution.campaign_id
@@ -169,5 +210,7 @@ def act(
             detail=item.diagnostic if item else "",
             report_id=report_id,
         )
+    if not check_campaign:
+        return outcome
     reason = effects.pause_if_unsafe(db, campaign_id, now)
     return f"{outcome}; campaign paused" if reason else outcome

@@ -7,6 +7,7 @@ bounce names the delivery it concerns without quoting an address, and nobody can
 make us act on a report about someone else.
 """
 
+import functools
 import re
 from collections.abc import Callable
 from email.utils import parseaddr
@@ -22,7 +23,13 @@ KIND_NAMES = {number: name for name, number in MAIL_KINDS.items()}
 
 def bounce_address() -> tuple[str, str] | None:
     """(local part, domain) of BOUNCE_ADDRESS, or None when VERP is off."""
-    address = parseaddr(current_app.config.get("BOUNCE_ADDRESS") or "")[1]
+    return split_address(current_app.config.get("BOUNCE_ADDRESS") or "")
+
+
+@functools.lru_cache(maxsize=8)
+def split_address(value: str) -> tuple[str, str] | None:
+    """(local part, domain) of an address setting, or None (parsed once per value)."""
+    address = parseaddr(value)[1]
     local, _, domain = address.rpartition("@")
     return (local, domain.lower()) if local and domain else None
 
@@ -52,9 +59,14 @@ def tags_in(text: str) -> list[str]:
     address = bounce_address()
     if address is None:
         return []
-    local, domain = address
-    pattern = re.compile(rf"\b{re.escape(local)}\+([A-Za-z0-9]+)@{re.escape(domain)}\b", re.I)
+    pattern = tag_pattern(*address)
     return list(dict.fromkeys(match.group(1).lower() for match in pattern.finditer(text)))
+
+
+@functools.lru_cache(maxsize=8)
+def tag_pattern(local: str, domain: str) -> re.Pattern[str]:
+    """The regular expression of `local+<tag>@domain` (built once per bounce address)."""
+    return re.compile(rf"\b{re.escape(local)}\+([A-Za-z0-9]+)@{re.escape(domain)}\b", re.I)
 
 
 def check_tag(tag: str) -> tokens.DeliveryTag | None:

@@ -6,8 +6,8 @@ every failure comes back classified as temporary (retry later) or permanent.
 
 import re
 import smtplib
-import threading
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from flask_mail import Connection
 
@@ -25,15 +25,38 @@ class RelayUnavailable(TemporaryFailure):
     """The session itself failed (unreachable, dropped, timed out): reconnect later."""
 
 
+class ProviderThrottled(TemporaryFailure):
+    """ "Slow down": a 421, or a 4.7.x enhanced status (RFC 3463: policy, reputation, rate).
+
+    The mailbox provider's (or the relay's) pacing, not this recipient's fault: the
+    sender waits for that provider alone.
+    """
+
+
 class PermanentFailure(UndeliverableMessage):
     """The relay refused this recipient or message for good (5xx)."""
+
+
+THROTTLE_STATUS = re.compile(r"^\s*4\.7\.\d{1,3}\b")
+
+
+class Stoppable(Protocol):
+    """What `send_many` polls before each message: a threading.Event, or alike."""
+
+    def is_set(self) -> bool:
+        """True once no further message should begin."""
+        ...
 
 
 def classify_reply(code: int, message: bytes | str) -> MailDeliveryError:
     """Turn an SMTP status into our failure type, keeping the relay's words."""
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
     reply = f"{code} {text}".strip()
-    return PermanentFailure(reply) if 500 <= code < 600 else TemporaryFailure(reply)
+    if 500 <= code < 600:
+        return PermanentFailure(reply)
+    if code == 421 or (400 <= code < 500 and THROTTLE_STATUS.match(text)):
+        return ProviderThrottled(reply)
+    return TemporaryFailure(reply)
 
 
 def send_raw(connection: Connection, sender: str, recipient: str, message_bytes: bytes) -> None:
@@ -93,7 +116,7 @@ def send_many(
     senders: Sequence[str] | None = None,
     *,
     on_result: ResultCallback | None = None,
-    stop: threading.Event | None = None,
+    stop: Stoppable | None = None,
 ) -> tuple[list[MailDeliveryError | None], bool]:
     """Send [(recipient, message bytes)] over one session.
 
@@ -144,8 +167,16 @@ def send_many(
             if pending is not None:
                 resolve(pending, reply_failure(*host.getreply()))
                 pending = None
-            mail, rcpt, data = host.getreply(), host.getreply(), host.getreply()
+            mail, rcpt = host.getreply(), host.getreply()
             refusal = next((r for r in (mail, rcpt) if r[0] not in (250, 251)), None)
+            try:
+                data = host.getreply()
+            except (smtplib.SMTPException, OSError):
+                if refusal is None or refusal[0] != 421:
+                    raise
+                # A 421 announces the end of the session (RFC 5321 3.8): keep its words.
+                resolve(index, classify_reply(*refusal))
+                return results, False
             if data[0] == 354 and refusal is None:
                 pending = index
                 continue
@@ -189,7 +220,7 @@ def send_one_by_one(
     envelope: Sequence[str],
     *,
     on_result: ResultCallback | None = None,
-    stop: threading.Event | None = None,
+    stop: Stoppable | None = None,
 ) -> tuple[list[MailDeliveryError | None], bool]:
     """`send_many` for relays without PIPELINING; `envelope` is each message's sender."""
     results = []

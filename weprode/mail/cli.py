@@ -4,6 +4,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from ..cli import counted
 from ..db import get_db, utcnow
 from . import outbox
 
@@ -35,7 +36,8 @@ def outbox_retry_command(force):
     click.echo(f"sent {report.sent}, still waiting {report.waiting}")
     if report.parked:
         click.echo(
-            f"{report.parked} message(s) can never be sent and were parked; see `outbox list`",
+            f"{counted(report.parked, 'message')} can never be sent and "
+            f"{'was' if report.parked == 1 else 'were'} parked; see `outbox list`",
             err=True,
         )
     if report.failed:
@@ -49,7 +51,11 @@ def outbox_retry_command(force):
 @with_appcontext
 def outbox_list_command():
     """List the messages still waiting or parked, with their attempts and last error."""
-    for row in outbox.pending(get_db()):
+    rows = outbox.pending(get_db())
+    if not rows:
+        click.echo("The outbox is empty: no message is waiting or parked.")
+        return
+    for row in rows:
         state = (
             f"FAILED {row['failed_at']}" if row["failed_at"] else f"next {row['next_attempt_at']}"
         )

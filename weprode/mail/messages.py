@@ -166,8 +166,13 @@ def relay_tls_context() -> ssl.SSLContext:
     CA; MAIL_TLS_VERIFY = False turns the checks off (only for a relay on this host).
     """
     config = current_app.config
-    context = ssl.create_default_context(cafile=config["MAIL_TLS_CA_FILE"] or None)
-    if not config["MAIL_TLS_VERIFY"]:
+    return tls_context(config["MAIL_TLS_VERIFY"], config["MAIL_TLS_CA_FILE"])
+
+
+def tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
+    """A client TLS context: verifying (against `ca_file`'s CA when given) or not at all."""
+    context = ssl.create_default_context(cafile=ca_file or None)
+    if not verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
     return context

@@ -7,6 +7,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from .. import audit
+from ..cli import counted
 from ..db import get_db, utcnow
 from . import export, importing, subscribers
 
@@ -106,10 +107,11 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
             progress=progress,
         )
     if not report.imported:
-        click.echo(f"Nothing imported: {len(report.errors)} invalid row(s).", err=True)
+        click.echo(f"Nothing imported: {counted(len(report.errors), 'invalid row')}.", err=True)
         echo_listed(report.errors, err=True)
         raise click.exceptions.Exit(1)
-    click.echo(f"rows read: {report.total_rows} ({report.merged_duplicates} duplicates merged)")
+    merged = counted(report.merged_duplicates, "duplicate")
+    click.echo(f"rows read: {report.total_rows} ({merged} merged)")
     if mode == "confirmed":
         click.echo(f"added as active subscribers: {report.added}")
     else:
@@ -128,6 +130,48 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
         )
 
 
+@click.group("import")
+def import_group():
+    """Imports that stopped mid-way: list, resume or roll back (the worker does it too)."""
+
+
+@import_group.command("list")
+@with_appcontext
+def import_list_command():
+    """The latest imports: id, state, progress, counts."""
+    for record in importing.batches.recent(get_db()):
+        click.echo(
+            f"{record['id']}  {record['status']:<12}  {record['started_at']}  "
+            f"{record['committed_entries']}/{record['entries']} addresses  "
+            f"added {record['added'] or 0}  by {record['actor']}  ({record['source']})"
+        )
+
+
+@import_group.command("resume")
+@click.argument("import_id", type=int)
+@with_appcontext
+def import_resume_command(import_id):
+    """Finish an import whose process died: all its records become visible at once."""
+    try:
+        report = importing.resume(get_db(), import_id, utcnow())
+    except importing.ImportStateError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"import {import_id} done: added {report.added}")
+
+
+@import_group.command("rollback")
+@click.argument("import_id", type=int)
+@with_appcontext
+def import_rollback_command(import_id):
+    """Undo an unfinished import as a whole: nothing of it was ever visible."""
+    try:
+        deleted = importing.roll_back(get_db(), import_id, audit.cli_actor(), utcnow())
+    except importing.ImportStateError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"import {import_id} rolled back: {deleted} hidden record(s) deleted")
+
+
 def init_app(app: Flask) -> None:
-    """Register the `subscribers` commands."""
+    """Register the `subscribers` and `import` commands."""
     app.cli.add_command(subscribers_group)
+    app.cli.add_command(import_group)

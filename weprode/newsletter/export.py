@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TextIO
 
 from ..db import Database
+from .subscribers import VISIBLE
 
 EXPORT_COLUMNS = [
     "email",
@@ -33,7 +34,7 @@ CELL_BREAKS = frozenset(",;\t\r\n")
 def export_rows(db: Database) -> Iterator[dict]:
     """Every subscriber with status, language, dates and churn source, by id."""
     columns = ", ".join(EXPORT_COLUMNS)
-    return db.query(f"SELECT {columns} FROM subscribers ORDER BY id")
+    return db.query(f"SELECT {columns} FROM subscribers WHERE {VISIBLE} ORDER BY id")
 
 
 def spreadsheet_safe(value: object) -> object:

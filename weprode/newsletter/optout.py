@@ -10,7 +10,7 @@ from . import subscribers
 
 # Churns the person made with their own link: only these may be undone. Staff
 # actions, rights requests (objection), bounces and complaints never are.
-UNDOABLE_SOURCES = frozenset({"page", "one-click"})
+UNDOABLE_SOURCES = frozenset({"page", "one-click", "preferences"})
 
 
 class UndoOutcome(StrEnum):

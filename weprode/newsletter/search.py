@@ -7,6 +7,8 @@ of OFFSET, and prefix searches that use indexes instead of `LIKE '%...%'` scans.
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from flask_babel import lazy_gettext as _l
+
 from ..db import Database, format_keyset_cursor, keyset_page, parse_keyset_cursor
 from ..forms import EMAIL_MAX_LENGTH
 from . import export, subscribers
@@ -26,13 +28,13 @@ class SubscriberFilter:
 
     def __post_init__(self) -> None:
         if self.status and self.status not in subscribers.STATUSES:
-            raise ValueError("Unknown status.")
+            raise ValueError(_l("Unknown status."))
         if self.language and self.language not in subscribers.LANGUAGES:
-            raise ValueError("Unknown language.")
+            raise ValueError(_l("Unknown language."))
         if self.sort not in SORTS:
-            raise ValueError("Unknown sort order.")
+            raise ValueError(_l("Unknown sort order."))
         if len(self.query) > EMAIL_MAX_LENGTH:
-            raise ValueError("The search is too long.")
+            raise ValueError(_l("The search is too long."))
 
 
 @dataclass
@@ -68,7 +70,7 @@ def matches_are_dense(db: Database, low: str, high: str) -> bool:
 
 def where_clause(db: Database, filters: SubscriberFilter) -> tuple[list[str], list[str]]:
     """SQL conditions and parameters for the filters (not the cursor)."""
-    conditions, params = [], []
+    conditions, params = [subscribers.VISIBLE], []
     if filters.status:
         conditions.append("status = ?")
         params.append(filters.status)

@@ -81,6 +81,7 @@ def prepare(
     an earlier link stays valid. Returns (kind, subscriber, send_id).
     """
     with write_transaction(db):
+        subscribers.release_from_import(db, request.email)
         existing = subscribers.find_by_email(db, request.email)
         kind = "already" if existing and existing["status"] == "active" else "confirm"
         if not may_send(db, request.email, now):

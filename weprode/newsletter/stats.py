@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from ..db import Database, isoformat
-from .subscribers import STATUSES
+from .subscribers import STATUSES, VISIBLE
 
 SIGNUP_EVENTS = ("confirmed", "added_by_staff", "resubscribed")
 
@@ -12,7 +12,8 @@ SIGNUP_EVENTS = ("confirmed", "added_by_staff", "resubscribed")
 def counts_by_status(db: Database) -> dict[str, int]:
     """How many subscribers are active, pending and churned."""
     counts = dict.fromkeys(STATUSES, 0)
-    for row in db.query("SELECT status, count(*) AS n FROM subscribers GROUP BY status"):
+    sql = f"SELECT status, count(*) AS n FROM subscribers WHERE {VISIBLE} GROUP BY status"
+    for row in db.query(sql):
         counts[row["status"]] = row["n"]
     return counts
 

@@ -22,6 +22,10 @@ from ..tokens import address_hash, address_hashes
 
 STATUSES = ("pending", "active", "churned", "bounced")
 LANGUAGES = ("en", "fr")
+# Records an import wrote are hidden until the import is done (see `importing.batches`):
+# campaigns, counts, search and exports add this condition on `subscribers`. One
+# import's status flips all its records at once; few imports are ever unfinished.
+VISIBLE = "(import_id IS NULL OR import_id NOT IN (SELECT id FROM imports WHERE status != 'done'))"
 
 
 class InvalidAddress(ValueError):
@@ -58,6 +62,16 @@ def get(db: Database, subscriber_id: int) -> dict | None:
 def find_by_email(db: Database, email: str) -> dict | None:
     """The subscriber with this (normalised) address, or None."""
     return first_row(db, "SELECT * FROM subscribers WHERE email = ?", [email])
+
+
+def release_from_import(db: Database, email: str) -> None:
+    """Let a person's own signup, or a staff addition, take an address an import holds.
+
+    An unfinished import's record of the address is invisible: it goes, with its
+    consent proof and history, so the caller starts afresh, and that import simply
+    no longer includes the address. Call it inside the caller's write transaction.
+    """
+    db.execute(f"DELETE FROM subscribers WHERE email = ? AND NOT {VISIBLE}", [email])
 
 
 def record_event(
@@ -176,6 +190,7 @@ def add_confirmed(
         )
     stamp = isoformat(now)
     with durable_transaction(db):
+        release_from_import(db, email)
         existing = find_by_email(db, email)
         if existing and existing["status"] == "active":
             return existing["id"], False

@@ -1,17 +1,19 @@
-"""Newsletter pages: signup, confirm, unsubscribe (RFC 8058 one-click) and undo."""
+"""Newsletter pages: signup, confirm, unsubscribe (RFC 8058 one-click), undo, preferences."""
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from .. import tokens
 from ..db import get_db, utcnow
+from ..languages import query_arguments, url_language
 from ..mail.messages import MailDeliveryError
 from ..security import cross_origin_exempt, limiter, public_form_limit
 from ..usage_log import security_event
-from . import optout, signup, subscribers
-from .forms import SignupForm
+from . import optout, preferences, signup, subscribers
+from .forms import PreferencesForm, SignupForm
 
 bp = Blueprint("newsletter", __name__)
 
@@ -90,17 +92,25 @@ def confirm(token):
     return render_template("newsletter/confirm_failed.html", outcome=outcome), 400
 
 
+def payload_or_400(check: tokens.TokenCheck, purpose: str, token: str, problem: str) -> tuple:
+    """The payload of a genuine never-expiring link; else a logged 400 saying `problem`."""
+    if not check.ok:
+        security_event("bad_token", purpose=purpose, outcome=check.status, token=token)
+        abort(400, description=problem)
+    return check.payload
+
+
 def subscriber_from_token(token: str) -> tuple[int, int | None]:
     """(subscriber id, campaign id or None) from an unsubscribe token; 400 if forged."""
-    check = tokens.check_unsubscribe_token(token)
-    if not check.ok:
-        security_event("bad_token", purpose="unsubscribe", outcome=check.status, token=token)
-        abort(
-            400,
-            description="This unsubscribe link is not valid. Please copy the whole link "
-            "from the e-mail, or write to privacy@weprode.com.",
-        )
-    subscriber_id, campaign_id = check.payload
+    subscriber_id, campaign_id = payload_or_400(
+        tokens.check_unsubscribe_token(token),
+        "unsubscribe",
+        token,
+        _(
+            "This unsubscribe link is not valid. Please copy the whole link "
+            "from the e-mail, or write to privacy@weprode.com."
+        ),
+    )
     return subscriber_id, campaign_id
 
 
@@ -167,3 +177,70 @@ def undo(token):
         status = 400
         security_event("bad_token", purpose="undo", outcome=outcome, token=token)
     return render_template("newsletter/undone.html", outcome=outcome), status
+
+
+def subscriber_from_manage_token(token: str) -> int:
+    """The subscriber id a preference link names; 400 if forged."""
+    [subscriber_id] = payload_or_400(
+        tokens.check_manage_token(token),
+        "manage",
+        token,
+        _(
+            "This link to your preferences is not valid. Please copy the whole link "
+            "from the e-mail, or write to privacy@weprode.com."
+        ),
+    )
+    return subscriber_id
+
+
+def preferences_page(
+    token: str, subscriber: dict | None, form: PreferencesForm | None = None, status: int = 200
+) -> tuple[str, int]:
+    """The preference page for the subscriber's current standing."""
+    if form is None and subscriber is not None:
+        form = PreferencesForm(
+            formdata=None, first_name=subscriber["first_name"], language=subscriber["language"]
+        )
+    return render_template(
+        "newsletter/preferences.html",
+        token=token,
+        form=form,
+        standing=preferences.standing(subscriber),
+        masked_email=subscribers.mask_email(subscriber["email"]) if subscriber else None,
+        saved=request.args.get("saved") == "1",
+    ), status
+
+
+@bp.get("/newsletter/manage/<token>")
+@query_arguments(saved=("1",))
+def manage(token):
+    """Show the subscription behind a preference link; change nothing."""
+    subscriber_id = subscriber_from_manage_token(token)
+    return preferences_page(token, subscribers.get(get_db(), subscriber_id))
+
+
+@bp.post("/newsletter/manage/<token>")
+@limiter.limit(public_form_limit)
+def manage_save(token):
+    """Save the first name and language, then show the page in the chosen language."""
+    subscriber_id = subscriber_from_manage_token(token)
+    db = get_db()
+    form = PreferencesForm()
+    if not form.validate():
+        return preferences_page(token, subscribers.get(db, subscriber_id), form, 400)
+    if not preferences.save(db, subscriber_id, form.first_name.data, form.language.data, utcnow()):
+        # Left (or never confirmed) since the page was shown: show what is true now.
+        return preferences_page(token, subscribers.get(db, subscriber_id), status=409)
+    target = url_for(
+        "newsletter.manage", token=token, saved="1", lang=url_language(form.language.data)
+    )
+    return redirect(target, 303)
+
+
+@bp.post("/newsletter/manage/<token>/leave")
+@limiter.limit(public_form_limit)
+def manage_leave(token):
+    """Leave the newsletter from the preference page; "Undo" as after any unsubscribe."""
+    subscriber_id = subscriber_from_manage_token(token)
+    result = preferences.leave(get_db(), subscriber_id, utcnow())
+    return render_template("newsletter/unsubscribed.html", undo_token=optout.undo_token(result))

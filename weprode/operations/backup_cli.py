@@ -6,6 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from ..cli import counted
 from ..db import get_db, release_thread_connection, utcnow
 from . import backups, reconcile
 
@@ -96,7 +97,7 @@ def restore_command(backup_file, yes):
     click.echo(f"restored {backup_file.name}; the replaced database is kept as {kept}")
     done = reconcile.reconcile(get_db(), kept, now)
     click.echo(
-        f"carried over {done.carried} suppression(s) recorded since the backup: "
+        f"carried over {counted(done.carried, 'suppression')} recorded since the backup: "
         f"{done.churned} unsubscribed again, {done.erased} erased again"
     )
     click.echo(

@@ -10,8 +10,6 @@ with the same advice; these checks then matter for `--debug` runs and fallback k
 import base64
 import binascii
 import re
-import smtplib
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,14 +22,15 @@ import dns.exception
 import dns.resolver
 
 from .. import config as settings
+from ..cli import counted
 from ..db import Database
-from . import health
+from ..newsletter import importing
+from . import health, relay_doctor
 
 DNS_TIMEOUT_SECONDS = 5.0
 # RFC 8301: verifiers must ignore RSA keys shorter than this.
 SHORTEST_DKIM_KEY_BITS = 1024
 NEW_KEY = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
-LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Verdict(StrEnum):
@@ -92,7 +91,7 @@ def secret_keys(config: dict[str, Any]) -> Finding:
             "(README, Key rotation); drop a weak fallback once those links no longer matter.",
         )
     fallbacks = len(config["SECRET_KEY_FALLBACKS"])
-    return Finding("secret key", Verdict.OK, f"strong ({fallbacks} fallback key(s))")
+    return Finding("secret key", Verdict.OK, f"strong ({counted(fallbacks, 'fallback key')})")
 
 
 def public_url(config: dict[str, Any]) -> Finding:
@@ -111,83 +110,12 @@ def public_url(config: dict[str, Any]) -> Finding:
     )
 
 
-def relay(config: dict[str, Any]) -> Finding:
-    """The SMTP relay answers EHLO, over verified TLS when configured, and takes the login."""
-    server, port = config["MAIL_SERVER"], int(config["MAIL_PORT"])
-    where = f"{server}:{port}"
-    if (server, port) == settings.DEVELOPMENT_RELAY:
-        return Finding(
-            "mail relay",
-            Verdict.FAIL,
-            f"{where} is the development mail sink. Set MAIL_SERVER, MAIL_PORT and "
-            "MAIL_USE_TLS (port 587) or MAIL_USE_SSL (port 465) to the relay.",
-        )
-    try:
-        done = talk_to_relay(config)
-    except ssl.SSLCertVerificationError as error:
-        problem = (
-            f"its TLS certificate is not valid ({error.verify_message}). Use the relay's "
-            "own name in MAIL_SERVER (the one on its certificate), or fix its certificate"
-        )
-    except ssl.SSLError as error:
-        problem = (
-            f"TLS failed ({error.reason or error}). MAIL_USE_SSL is for ports that speak "
-            "TLS at once (465); ports 587 and 25 take STARTTLS (MAIL_USE_TLS)"
-        )
-    except smtplib.SMTPNotSupportedError:
-        problem = "it does not offer STARTTLS. Use its TLS port with MAIL_USE_SSL, or another relay"
-    except smtplib.SMTPAuthenticationError as error:
-        problem = f"it refused MAIL_USERNAME/MAIL_PASSWORD ({error.smtp_code}). Check them"
-    except TimeoutError:
-        problem = (
-            f"no answer within MAIL_TIMEOUT ({config['MAIL_TIMEOUT']} s). Check the address "
-            "and that the firewall lets this machine out to that port"
-        )
-    except ConnectionRefusedError:
-        problem = "nothing listens there. Check MAIL_SERVER and MAIL_PORT"
-    except (OSError, smtplib.SMTPException) as error:
-        problem = f"{type(error).__name__}: {error}. Check MAIL_SERVER and MAIL_PORT"
-    else:
-        encrypted = config["MAIL_USE_TLS"] or config["MAIL_USE_SSL"]
-        if not encrypted and server not in LOOPBACK:
-            return Finding(
-                "mail relay",
-                Verdict.WARN,
-                f"{where} answers ({done}), but mail and any password cross the network "
-                "unencrypted: set MAIL_USE_TLS (port 587) or MAIL_USE_SSL (port 465).",
-            )
-        return Finding("mail relay", Verdict.OK, f"{where} answers ({done})")
-    return Finding("mail relay", Verdict.FAIL, f"{where}: {problem}.")
-
-
-def talk_to_relay(config: dict[str, Any]) -> str:
-    """Open a session like the app does, verifying TLS certificates; return what worked."""
-    server, port, timeout = config["MAIL_SERVER"], int(config["MAIL_PORT"]), config["MAIL_TIMEOUT"]
-    # Always verified here, with the CA the app trusts (MAIL_TLS_CA_FILE), even where
-    # MAIL_TLS_VERIFY is off: the doctor reports what the relay really presents.
-    context = ssl.create_default_context(cafile=config.get("MAIL_TLS_CA_FILE") or None)
-    if config["MAIL_USE_SSL"]:
-        session = smtplib.SMTP_SSL(server, port, timeout=timeout, context=context)
-        done = ["TLS, certificate valid"]
-    else:
-        session = smtplib.SMTP(server, port, timeout=timeout)
-        done = ["plain SMTP"]
-    try:
-        code, reply = session.ehlo()
-        if code != 250:
-            raise smtplib.SMTPResponseException(code, reply)
-        if config["MAIL_USE_TLS"]:
-            if not session.has_extn("starttls"):
-                raise smtplib.SMTPNotSupportedError("STARTTLS")
-            session.starttls(context=context)
-            session.ehlo()
-            done = ["STARTTLS, certificate valid"]
-        if config["MAIL_USERNAME"] and config["MAIL_PASSWORD"]:
-            session.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
-            done.append("login accepted")
-    finally:
-        session.close()
-    return ", ".join(done)
+def relays(config: dict[str, Any]) -> list[Finding]:
+    """The MAIL_* relay and each MAIL_RELAYS entry (see `relay_doctor`)."""
+    return [
+        Finding(check, Verdict(verdict), message)
+        for check, verdict, message in relay_doctor.relay_findings(config)
+    ]
 
 
 def published_rsa_key(record: str) -> tuple[int, int]:
@@ -310,6 +238,21 @@ def site_health(db: Database, config: dict[str, Any], now: datetime) -> list[Fin
     ]
 
 
+def stopped_imports(db: Database, now: datetime) -> list[Finding]:
+    """Imports whose process died mid-way (their records are hidden until resolved)."""
+    return [
+        Finding(
+            "import",
+            Verdict.FAIL,
+            f"import {record['id']} stopped mid-way ({record['status']}, "
+            f"{record['committed_entries']}/{record['entries']} addresses); none of it is "
+            f"visible. Run `flask --app app import resume {record['id']}` or `import "
+            f"rollback {record['id']}` (the campaign worker does one of them on its next pass).",
+        )
+        for record in importing.recovery.abandoned(db, now)
+    ]
+
+
 def run(
     config: dict[str, Any], db: Database, now: datetime, lookup_txt: TxtLookup = resolve_txt
 ) -> list[Finding]:
@@ -317,8 +260,9 @@ def run(
     return [
         secret_keys(config),
         public_url(config),
-        relay(config),
+        *relays(config),
         dkim_key(config, lookup_txt),
         company_facts(config),
         *site_health(db, config, now),
+        *stopped_imports(db, now),
     ]

@@ -4,6 +4,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from ..cli import counted
 from ..db import get_db, utcnow
 from . import doctor
 
@@ -23,7 +24,7 @@ def doctor_command():
         click.echo(f"{finding.verdict:<5} {finding.check}: {finding.message}")
     failed = sum(finding.verdict is doctor.Verdict.FAIL for finding in findings)
     if failed:
-        click.echo(f"{failed} problem(s) to fix.")
+        click.echo(f"{counted(failed, 'problem')} to fix.")
         raise SystemExit(1)
     click.echo("Nothing to fix.")
 

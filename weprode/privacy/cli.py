@@ -66,8 +66,9 @@ def privacy_erase_command(email, yes):
     request_id = service.record_offline(db, email, "erase", now)
     removed = service.erase(db, request_id, now)
     audit.record(db, audit.cli_actor(), "rights_erase", now, target=f"rights_request:{request_id}")
-    summary = ", ".join(f"{name}: {count}" for name, count in removed.items())
-    click.echo(f"erased {email} (request {request_id}; deleted {summary})")
+    click.echo(
+        f"erased {email} (request {request_id}; deleted {service.describe_removed(removed)})"
+    )
 
 
 @click.group("retention")

@@ -59,8 +59,20 @@ def add_statistics(db: Database, metric: str, rows: Iterable[Sequence]) -> None:
     )
 
 
-# Tables that hang off a subscriber (ON DELETE CASCADE), deleted explicitly in bulk.
-SUBSCRIBER_CHILDREN = ("subscriber_events", "consents", "deliveries")
+def subscriber_children(db: Database) -> list[tuple[str, str]]:
+    """(table, column) of every foreign key to `subscribers`, read from the schema.
+
+    Their rows are deleted explicitly in bulk, foreign-key actions being off: a list
+    written by hand forgot the bounce tables when they came, and would forget the next.
+    """
+    return [
+        (table, key.column)
+        for table in db.table_names()
+        for key in db[table].foreign_keys
+        if key.other_table == "subscribers"
+    ]
+
+
 PURGE_CACHE_KIB = 512 * 1024
 
 
@@ -103,14 +115,15 @@ def purge_subscribers(
 
 def remove_doomed(db: Database, due: int) -> bool:
     """Delete the doomed subscribers and their children; True if tables were rebuilt."""
+    children = subscriber_children(db)
     if not bulk_delete.worth_rebuilding(db, "subscribers", due):
-        for table in SUBSCRIBER_CHILDREN:
-            db.execute(f"DELETE FROM {table} WHERE subscriber_id IN (SELECT id FROM temp.doomed)")
+        for table, column in children:
+            db.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT id FROM temp.doomed)")
         db.execute("DELETE FROM subscribers WHERE id IN (SELECT id FROM temp.doomed)")
         return False
     # The dropped pages are not zeroed (that would write them all); `vacuum` follows.
     db.execute("PRAGMA secure_delete=OFF")
-    for table in SUBSCRIBER_CHILDREN:
-        bulk_delete.rebuild_keeping(db, table, "subscriber_id NOT IN (SELECT id FROM temp.doomed)")
+    for table, column in children:
+        bulk_delete.rebuild_keeping(db, table, f"{column} NOT IN (SELECT id FROM temp.doomed)")
     bulk_delete.rebuild_keeping(db, "subscribers", "id NOT IN (SELECT id FROM temp.doomed)")
     return True

@@ -11,6 +11,8 @@ from flask import (
 from flask_babel import format_date, get_locale
 
 from .. import languages
+from ..campaigns import archive
+from ..db import get_db
 from ..privacy import policy, retention
 from ..urls import absolute_url
 
@@ -22,6 +24,7 @@ PUBLIC_PAGES = [
     "site.services",
     "site.about",
     "newsletter.signup",
+    "archive.index",
     "contact.contact",
     "site.legal",
     "site.privacy",
@@ -109,7 +112,8 @@ def robots():
 
 @bp.get("/sitemap.xml")
 def sitemap():
-    """The public pages in every language, each with its translations as alternates."""
+    """The public pages in every language, each with its translations as alternates,
+    then the archived newsletters in the languages each can be read in."""
     languages = current_app.config["SITE_LANGUAGES"]
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
     pages = [
@@ -119,6 +123,18 @@ def sitemap():
         }
         for endpoint in sitemap_endpoints()
     ]
+    if "archive.entry" in current_app.view_functions:
+        pages += [
+            {
+                language: absolute_url(
+                    "archive.entry",
+                    campaign_id=issue["id"],
+                    lang=None if language == default else language,
+                )
+                for language in issue["languages"]
+            }
+            for issue in archive.all_published(get_db())
+        ]
     body = render_template("site/sitemap.xml", pages=pages, default_language=default)
     return body, 200, {"Content-Type": "application/xml; charset=utf-8"}
 

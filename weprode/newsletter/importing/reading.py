@@ -10,10 +10,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from flask_babel import gettext as _
+
 from ...forms import EMAIL_MAX_LENGTH, has_forbidden_character
+from ...languages import either
 from .. import subscribers
 
 COLUMNS = ("email", "first_name", "language")
+# The separators a spreadsheet may save with: French Excel writes `;`, some tools tabs.
+SEPARATORS = (",", ";", "\t")
+# What a file should look like, as said in errors and offered as the example file.
+EXAMPLE_HEADER = ",".join(COLUMNS)
+EXAMPLE_ROW = "marie@example.org,Marie,fr"
 # Three columns are allowed; a header far longer is refused before its names are read,
 # and up to this size the error can list each unknown or repeated name.
 MAX_HEADER_CELLS = 20
@@ -42,6 +50,7 @@ class ImportReport:
     mails_sent: int = 0
     mails_failed: int = 0
     mails_limited: int = 0
+    import_id: int | None = None  # once staged
 
 
 @dataclass
@@ -124,9 +133,7 @@ def read_records(
     lines, reader = iter(rows_or_stream), None
     try:
         first = next(lines, "").lstrip("\ufeff")
-        # The header holds only column names, so whichever separator it uses is the one.
-        delimiter = ";" if first.count(";") > first.count(",") else ","
-        reader = csv.reader(prepend(first, lines), delimiter=delimiter)
+        reader = csv.reader(prepend(first, lines), delimiter=separator(first))
         positions = read_header(next(reader, None), report)
         if positions is None:
             return None, []
@@ -137,9 +144,33 @@ def read_records(
             last_line = reader.line_num
     except (csv.Error, UnicodeDecodeError) as error:
         line = reader.line_num + 1 if reader is not None else 1
-        report.errors.append((line, f"the file cannot be read from here on: {error}"))
+        report.errors.append(
+            (line, _("The file cannot be read from here on: %(error)s.", error=error))
+        )
         return None, []
     return positions, records
+
+
+def separator(header: str) -> str:
+    """The separator the header line uses: the candidate it holds most of (a comma when
+    it holds none, as a one-column file does).
+
+    The header holds only column names, none of which contains a separator, so
+    counting there is exact where csv.Sniffer guesses from a sample of the rows, and
+    can take a `.` or `@` of the addresses for one.
+    """
+    counts = {candidate: header.count(candidate) for candidate in SEPARATORS}
+    best = max(SEPARATORS, key=lambda candidate: counts[candidate])
+    return best if counts[best] else ","
+
+
+def example_text() -> str:
+    """The two lines errors quote: the header and one person."""
+    return _(
+        "%(header)s, then one person per line, such as %(row)s",
+        header=EXAMPLE_HEADER,
+        row=EXAMPLE_ROW,
+    )
 
 
 def prepend(first: str, lines: Iterable[str]) -> Iterator[str]:
@@ -155,22 +186,41 @@ def read_header(header: list[str] | None, report: ImportReport) -> dict[str, int
     MAX_HEADER_CELLS is refused before any per-name work: a file of 32,000 columns
     took seconds with a count per name, and its error would have listed them all.
     """
-    allowed = ", ".join(COLUMNS)
+    allowed = _("The columns allowed are %(columns)s.", columns=", ".join(COLUMNS))
     if header and len(header) > MAX_HEADER_CELLS:
-        reason = f"{len(header)} columns, at most {MAX_HEADER_CELLS} (columns allowed: {allowed})"
-        report.errors.append((1, reason))
+        reason = _(
+            "The first line has %(count)s columns, at most %(max)s are allowed.",
+            count=len(header),
+            max=MAX_HEADER_CELLS,
+        )
+        report.errors.append((1, f"{reason} {allowed}"))
         return None
     if not header or not any(cell.strip() for cell in header):
-        report.errors.append((1, "the first line must name the columns, e.g. email,first_name"))
+        reason = _("The first line must name the columns: %(example)s.", example=example_text())
+        report.errors.append((1, reason))
+        return None
+    if any("@" in cell for cell in header):  # a person, not column names
+        reason = _(
+            "The first line holds an e-mail address, not the names of the columns. "
+            "Add a first line naming them: %(example)s.",
+            example=example_text(),
+        )
+        report.errors.append((1, reason))
         return None
     names = [cell.strip().lower() for cell in header]
     counts = Counter(names)
-    problems = [f"unknown column {name!r}" for name in counts if name not in COLUMNS]
-    problems += [f"column {name!r} appears twice" for name, count in counts.items() if count > 1]
+    problems = [
+        _("Unknown column “%(name)s”.", name=name) for name in counts if name not in COLUMNS
+    ]
+    problems += [
+        _("The column “%(name)s” appears twice.", name=name)
+        for name, count in counts.items()
+        if count > 1
+    ]
     if "email" not in counts:
-        problems.append("no 'email' column")
+        problems.append(_("There is no “email” column."))
     if problems:
-        report.errors.append((1, f"{'; '.join(problems)} (columns allowed: {allowed})"))
+        report.errors.append((1, " ".join([*problems, allowed])))
         return None
     return {name: position for position, name in enumerate(names)}
 
@@ -184,26 +234,42 @@ def read_row(
 ) -> Entry | None:
     """The row's Entry, or None after adding its error to the report."""
     if len(row) > len(positions):
-        reason = f"too many columns ({len(row)}; the header has {len(positions)})"
+        reason = _(
+            "Too many columns: %(count)s, where the first line names %(named)s.",
+            count=len(row),
+            named=len(positions),
+        )
         report.errors.append((line, reason))
         return None
     row += [""] * (len(positions) - len(row))
     email_text = row[positions["email"]]
     try:
         email = normalise_email(email_text, domains)
-    except subscribers.InvalidAddress as error:
-        reason = str(error) if email_text.strip() else "the e-mail address is missing"
-        report.errors.append((line, f"invalid e-mail address: {reason}"))
+    except subscribers.InvalidAddress:
+        shown = email_text.strip()
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        if shown:
+            reason = _("“%(address)s” is not a valid e-mail address.", address=shown)
+        else:
+            reason = _("The e-mail address is missing.")
+        report.errors.append((line, reason))
         return None
     first_name = row[positions["first_name"]] if "first_name" in positions else ""
     if len(first_name) > MAX_FIRST_NAME or has_forbidden_character(first_name):
-        reason = f"first name must be one line of at most {MAX_FIRST_NAME} characters"
+        reason = _(
+            "The first name must be one line of at most %(count)s characters.",
+            count=MAX_FIRST_NAME,
+        )
         report.errors.append((line, reason))
         return None
     language = row[positions["language"]].strip().lower() if "language" in positions else ""
     if language and language not in subscribers.LANGUAGES:
-        allowed = ", ".join(subscribers.LANGUAGES)
-        report.errors.append((line, f"language must be one of: {allowed} (got {language[:20]!r})"))
+        reason = _(
+            "The language must be %(allowed)s, not “%(given)s”.",
+            allowed=either(subscribers.LANGUAGES),
+            given=language[:20],
+        )
+        report.errors.append((line, reason))
         return None
     return Entry(line, email, first_name.strip() or None, language or None)
 

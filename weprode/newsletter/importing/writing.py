@@ -1,7 +1,8 @@
 """Writing an import: sort the addresses against the database, write, then mail.
 
-Everything but the mails runs inside the caller's write transaction, in bulk:
-chunked `IN (...)` look-ups and `executemany`, never one query per row.
+Everything but the mails runs inside the caller's write transaction (one chunk of
+the file, see `batches`), in bulk: chunked `IN (...)` look-ups and `executemany`,
+never one query per row.
 """
 
 import contextlib
@@ -15,7 +16,7 @@ from ... import tokens
 from ...db import Database, isoformat, write_transaction
 from ...mail import messages
 from .. import signup, subscribers
-from .reading import PROGRESS_EVERY, Entry, ImportReport, Progress
+from .reading import Entry, ImportReport, Progress
 
 # Bound parameters per `IN (...)`: well under SQLite's lowest compiled-in limit (999).
 CHUNK = 500
@@ -68,22 +69,28 @@ def sort_entries(
 
 
 def insert_subscribers(
-    db: Database, entries: list[Entry], status: str, source: str, now: datetime, steps: Progress
+    db: Database,
+    entries: list[Entry],
+    status: str,
+    source: str,
+    now: datetime,
+    import_id: int | None = None,
 ) -> dict[str, int]:
-    """Insert new subscribers (pending ones with a request time); returns {email: id}."""
+    """Insert new subscribers (pending ones with a request time); returns {email: id}.
+
+    With an `import_id` they stay invisible until that import is done.
+    """
     stamp = isoformat(now)
     requested_at, confirmed_at = (stamp, None) if status == "pending" else (None, stamp)
     sql = (
         "INSERT INTO subscribers (email, first_name, language, status, source, created_at, "
-        "requested_at, confirmed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        "requested_at, confirmed_at, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
-    fixed = (status, source, stamp, requested_at, confirmed_at)
+    fixed = (status, source, stamp, requested_at, confirmed_at, import_id)
     values = [(e.email, e.first_name, e.language or "en", *fixed) for e in entries]
     # We hold the write lock, so every id above the current highest is one of ours.
     (highest,) = db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
-    for chunk in chunks(values, PROGRESS_EVERY):
-        db.conn.executemany(sql, chunk)
-        steps.advance(len(chunk))
+    db.conn.executemany(sql, values)
     return dict(db.execute("SELECT email, id FROM subscribers WHERE id > ?", [highest]))
 
 
@@ -94,11 +101,11 @@ def write_confirmed(
     source: str,
     legal_basis: str,
     now: datetime,
-    steps: Progress,
+    import_id: int | None = None,
 ) -> None:
     """Make the addresses active on staff authority, with consent proof and history."""
     stamp = isoformat(now)
-    ids = insert_subscribers(db, new, "active", f"import: {source}", now, steps)
+    ids = insert_subscribers(db, new, "active", f"import: {source}", now, import_id)
     # A pending record keeps what it knew unless the file says otherwise, and its
     # `source` (how the record began): the consent proof below says what happened.
     db.conn.executemany(
@@ -107,7 +114,6 @@ def write_confirmed(
         "language = coalesce(?, language) WHERE id = ?",
         [(stamp, e.first_name, e.language, sid) for sid, e in revived],
     )
-    steps.advance(len(revived))
     subscriber_ids = [ids[e.email] for e in new] + [sid for sid, _ in revived]
     db.conn.executemany(
         "INSERT INTO consents (subscriber_id, method, submitted_at, confirmed_at, source, "
@@ -128,9 +134,9 @@ def write_pending(
     source: str,
     now: datetime,
     report: ImportReport,
-    steps: Progress,
-) -> list[tuple[int, int]]:
-    """Store signup requests like the public form does; returns [(subscriber id, send id)].
+    import_id: int | None = None,
+) -> list[tuple[Entry, int, int]]:
+    """Store signup requests like the public form does; returns [(entry, subscriber id, send id)].
 
     An address over the signup mail limits is left as it is, as `signup.prepare`
     leaves it, so a link mailed moments ago stays valid.
@@ -138,9 +144,8 @@ def write_pending(
     asked = len(new) + len(revived)
     new = [e for e in new if signup.may_send(db, e.email, now)]
     revived = [(sid, e) for sid, e in revived if signup.may_send(db, e.email, now)]
-    report.mails_limited = asked - len(new) - len(revived)
-    steps.advance(report.mails_limited)
-    ids = insert_subscribers(db, new, "pending", f"import: {source}", now, steps)
+    report.mails_limited += asked - len(new) - len(revived)
+    ids = insert_subscribers(db, new, "pending", f"import: {source}", now, import_id)
     # A re-signup: a fresh request (the old link stops working), names kept if not given.
     db.conn.executemany(
         "UPDATE subscribers SET requested_at = ?, request_text_version = NULL, "
@@ -149,12 +154,12 @@ def write_pending(
         "language = coalesce(?, language) WHERE id = ?",
         [(isoformat(now), e.first_name, e.language, sid) for sid, e in revived],
     )
-    steps.advance(len(revived))
     pending = []
     for subscriber_id, entry in [(ids[e.email], e) for e in new] + revived:
         subscribers.record_event(db, subscriber_id, "signup_requested", now, "import")
-        pending.append((subscriber_id, signup.record_send(db, entry.email, "confirm", now)))
-    report.added = len(pending)
+        send_id = signup.record_send(db, entry.email, "confirm", now)
+        pending.append((entry, subscriber_id, send_id))
+    report.added += len(pending)
     return pending
 
 

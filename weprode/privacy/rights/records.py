@@ -8,6 +8,8 @@ listed for staff newest first with keyset pagination on (received_at, id).
 import calendar
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
+
 from ...db import (
     Database,
     first_row,
@@ -20,20 +22,22 @@ from ...tokens import RIGHTS_MAX_AGE
 
 KINDS = ("access", "rectify", "erase", "object")
 STATUSES = ("awaiting_verification", "verified", "completed", "expired")
+# What staff read, in the staff area's language.
 STATUS_LABELS = {
-    "awaiting_verification": "Awaiting verification",
-    "verified": "Verified",
-    "completed": "Completed",
-    "expired": "Expired (never verified)",
+    "awaiting_verification": _l("Awaiting verification"),
+    "verified": _l("Verified"),
+    "completed": _l("Completed"),
+    "expired": _l("Expired (never verified)"),
 }
 KIND_LABELS = {
-    "access": "Copy of data",
-    "rectify": "Correction",
-    "erase": "Erasure",
-    "object": "Stop marketing",
+    "access": _l("Copy of data"),
+    "rectify": _l("Correction"),
+    "erase": _l("Erasure"),
+    "object": _l("Stop marketing"),
 }
 WEB = "web"
 POST_OR_EMAIL = "post-or-email"
+CHANNEL_LABELS = {WEB: _l("website"), POST_OR_EMAIL: _l("post or e-mail")}
 # Verification mails per address and window, so our form cannot flood an inbox.
 MAIL_LIMITS = ((timedelta(hours=1), 3), (timedelta(days=1), 10))
 PAGE_SIZE = 50
@@ -156,7 +160,7 @@ def search(
     Each row carries its current status and `overdue` (not answered by its due date).
     """
     if status and status not in STATUSES:
-        raise ValueError("Unknown status.")
+        raise ValueError(_l("Unknown status."))
     expiry = isoformat(now - RIGHTS_MAX_AGE)
     current = CURRENT_STATUS
     conditions, params = [], [expiry]

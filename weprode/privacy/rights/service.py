@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 
 from ... import audit, tokens
+from ...cli import counted
 from ...contact import prospects
 from ...db import (
     Database,
@@ -187,6 +188,26 @@ def erase_personal_data(db: Database, email: str, now: datetime) -> dict[str, in
     return removed
 
 
+# What each count of `erase_personal_data` is, as staff read it (singular, plural).
+REMOVED_NAMES = {
+    "subscribers": ("newsletter record", "newsletter records"),
+    "prospects": ("contact file", "contact files"),
+    "outbox": ("queued mail", "queued mails"),
+    "mail_sends": ("confirmation mail log entry", "confirmation mail log entries"),
+    "audit_details": ("audit entry naming the address", "audit entries naming the address"),
+}
+
+
+def describe_removed(removed: dict[str, int]) -> str:
+    """`1 newsletter record, 2 audit entries naming the address`, or `nothing`."""
+    parts = [
+        counted(count, *REMOVED_NAMES.get(name, (name, name)))
+        for name, count in removed.items()
+        if count
+    ]
+    return ", ".join(parts) or "nothing"
+
+
 def erase(db: Database, request_id: int, now: datetime) -> dict[str, int]:
     """Carry out an erasure request; idempotent. Returns what was deleted.
 
@@ -196,8 +217,7 @@ def erase(db: Database, request_id: int, now: datetime) -> dict[str, int]:
         rights_request = records.get(db, request_id)
         removed = erase_personal_data(db, rights_request["email"], now)
         if rights_request["status"] != "completed":
-            note = ", ".join(f"{name}: {count}" for name, count in removed.items())
-            records.complete(db, request_id, now, note=f"deleted {note}")
+            records.complete(db, request_id, now, note=f"deleted {describe_removed(removed)}")
     checkpoint(db)
     return removed
 

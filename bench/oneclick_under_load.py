@@ -1,0 +1,322 @@
+"""One-click unsubscribe latency while a large import runs and while a campaign sends.
+
+Serves the site the way operators run it (`gunicorn -c deploy/gunicorn.conf.py app:app`
+on a temporary instance), then loads it with wrk (50 connections of RFC 8058 one-click
+POSTs, each to a subscriber of its own, as `unsubscribe.py` does) three times:
+
+1. with nothing else running (the baseline);
+2. while `flask subscribers import` writes a CSV of 100,000 new addresses (confirmed);
+3. while `flask campaigns send` sends a campaign to 20,000 subscribers through
+   Postfix's `smtp-sink`.
+
+The loaded phases last exactly as long as the import or the send: wrk starts with
+them and is stopped when they end. Prints req/s, p50 and p99 of the one-click POSTs,
+errors, how long the import and the send took, then the p99 and error targets
+(p99 < 100 ms, 0 errors). Exits non-zero only when the server failed, a request failed,
+or the import or the send did not complete.
+
+    .venv/bin/python bench/oneclick_under_load.py [--duration 10] [--rows 100000]
+"""
+
+import argparse
+import dataclasses
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _harness
+from pages import format_ms, prepare_instance
+from unsubscribe import (
+    FORM_HEADERS,
+    LUA_SCRIPT,
+    ONE_CLICK_BODY,
+    load_unsubscribe,
+    unsubscribe_paths,
+    write_lines,
+)
+
+from weprode import create_app, db
+from weprode.campaigns import compose
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = BENCH_DIR.parent
+TARGET_P99_MS = 100
+LONGEST_PHASE_S = 900
+PHASES = ("baseline", "import", "send")
+INSERT = (
+    "INSERT INTO subscribers (email, first_name, language, status, source, created_at, "
+    "confirmed_at) VALUES (?, 'Bench', ?, 'active', 'bench', ?, ?)"
+)
+
+
+def parse_args(argv):
+    """The command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--duration", type=int, default=10, help="seconds of the baseline phase [10]"
+    )
+    parser.add_argument("--connections", type=int, default=50, help="open connections [50]")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads [2]")
+    parser.add_argument("--rows", type=int, default=100_000, help="rows of the import [100000]")
+    parser.add_argument(
+        "--recipients", type=int, default=20_000, help="recipients of the campaign [20000]"
+    )
+    parser.add_argument(
+        "--tokens", type=int, default=30_000, help="one-click targets per phase [30000]"
+    )
+    args = parser.parse_args(argv)
+    if not _harness.have_wrk():
+        parser.error("wrk is not installed (apt-get install wrk)")
+    args.tool = "wrk"
+    args.threads = min(args.threads, args.connections)
+    return args
+
+
+class DeployedServer(_harness.GunicornServer):
+    """gunicorn started with deploy/gunicorn.conf.py, only the address changed."""
+
+    def command(self):
+        """The operators' command line, bound to a free loopback port."""
+        return [
+            str(_harness.gunicorn_executable()),
+            "-c",
+            str(PROJECT_ROOT / "deploy" / "gunicorn.conf.py"),
+            "--bind",
+            f"{_harness.LOOPBACK}:{self.port}",
+            "app:app",
+        ]
+
+
+def populate(database, args):
+    """English one-click targets (a share per phase) and the French campaign audience.
+
+    Returns the English ids in order.
+    """
+    stamp = db.isoformat(db.utcnow())
+    english = args.tokens * len(PHASES) + 1
+    rows = [(f"leaver{n}@example.org", "en", stamp, stamp) for n in range(english)]
+    rows += [(f"reader{n}@example.net", "fr", stamp, stamp) for n in range(args.recipients)]
+    connection = db.connect(database)
+    try:
+        with connection.conn:
+            connection.conn.executemany(INSERT, rows)
+        ids = connection.execute("SELECT id FROM subscribers WHERE language = 'en' ORDER BY id")
+        return [row[0] for row in ids]
+    finally:
+        connection.close()
+
+
+def write_import_file(path, rows):
+    """A CSV of `rows` new addresses."""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write("email,first_name,language\n")
+        out.writelines(f"imported{n}@example.com,Person,en\n" for n in range(rows))
+    return path
+
+
+def new_campaign(instance_path, database):
+    """A French draft campaign; `campaigns send` freezes and sends it."""
+    app = create_app(instance_path=instance_path, test_config={"DATABASE": database})
+    connection = db.connect(database)
+    try:
+        with app.app_context():
+            return compose.create(
+                connection,
+                versions={
+                    "fr": compose.Version(
+                        subject="Bench",
+                        body_markdown="Bonjour {{ first_name }}, ceci est un test.",
+                    )
+                },
+                audience="fr",
+                author="bench@weprode.com",
+                now=db.utcnow(),
+            )
+    finally:
+        connection.close()
+
+
+def flask(env, *arguments):
+    """A `flask --app app ...` child process, as an operator would type it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", *arguments],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wrk_until(server, args, paths_file, child):
+    """One-click POSTs with wrk from now until `child` exits; returns (result, seconds).
+
+    wrk is started for longer than anything here lasts and stopped with SIGINT, on
+    which it prints its report (and the Lua script its counts) as at the end of a run.
+    """
+    began = time.monotonic()
+    command = [
+        "wrk",
+        "--latency",
+        "--duration",
+        f"{LONGEST_PHASE_S}s",
+        "--connections",
+        str(args.connections),
+        "--threads",
+        str(args.threads),
+        "--timeout",
+        "10s",
+        "--script",
+        str(LUA_SCRIPT),
+        server.base_url + "/",
+        "--",
+        str(paths_file),
+        str(args.threads),
+    ]
+    wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        output, errors = child.communicate(timeout=LONGEST_PHASE_S)
+        seconds = time.monotonic() - began
+    finally:
+        wrk.send_signal(signal.SIGINT)
+        report, _ = wrk.communicate(timeout=60)
+    counts = re.search(r"^paths sent: (\d+), distinct: (\d+)$", report, re.M)
+    result = _harness.parse_wrk_output(report)
+    if counts:
+        result = dataclasses.replace(
+            result, paths_sent=int(counts[1]), distinct_paths=int(counts[2])
+        )
+    return result, seconds, child.returncode, output + errors
+
+
+def count(database, sql):
+    """The single number a COUNT query returns."""
+    connection = db.connect(database)
+    try:
+        return connection.execute(sql).fetchone()[0]
+    finally:
+        connection.close()
+
+
+def main(argv=None):
+    """Run the three phases; 0 unless something failed."""
+    sys.stdout.reconfigure(line_buffering=True)
+    args = parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="weprode-bench-") as instance_path:
+        env = prepare_instance(instance_path)
+        env["WEPRODE_INSTANCE_PATH"] = instance_path
+        database = env["FLASK_DATABASE"]
+        ids = populate(database, args)
+        paths = unsubscribe_paths(instance_path, database, ids)
+        warmup, paths = paths[-1], paths[:-1]
+        shares = {
+            phase: paths[i * args.tokens : (i + 1) * args.tokens] for i, phase in enumerate(PHASES)
+        }
+        files = {
+            phase: write_lines(Path(instance_path) / f"{phase}.txt", share)
+            for phase, share in shares.items()
+        }
+        import_file = write_import_file(Path(instance_path) / "import.csv", args.rows)
+        campaign_id = new_campaign(instance_path, database)
+        print(
+            f"{len(ids):,} one-click targets, {args.recipients:,} campaign recipients, "
+            f"import of {args.rows:,} rows; wrk {args.connections} connections, "
+            f"{args.duration} s per phase"
+        )
+        with (
+            _harness.SmtpSink() as sink,
+            DeployedServer("app:app", env=env, cwd=PROJECT_ROOT) as server,
+        ):
+            sink.start()
+            try:
+                server.start(ready_path="/")
+            except _harness.ServerStartError as error:
+                print(f"server failed to start: {error}\n{server.log_tail()}", file=sys.stderr)
+                return 2
+            status = _harness.request_status(
+                server.base_url + warmup, method="POST", body=ONE_CLICK_BODY, headers=FORM_HEADERS
+            )
+            if status != 200:
+                print(f"one-click answered {status} before the run\n{server.log_tail()}")
+                return 1
+            send_env = {**env, "FLASK_MAIL_SERVER": _harness.LOOPBACK}
+            send_env["FLASK_MAIL_PORT"] = str(sink.port)
+            backgrounds = {
+                "baseline": None,
+                "import": lambda: flask(
+                    env,
+                    "subscribers",
+                    "import",
+                    str(import_file),
+                    "--confirmed",
+                    "--source",
+                    "bench-import",
+                    "--legal-basis",
+                    "bench",
+                ),
+                "send": lambda: flask(send_env, "campaigns", "send", str(campaign_id)),
+            }
+            results, failed = {}, False
+            print(
+                f"{'phase':<10} {'req/s':>8} {'p50':>11} {'p99':>11} {'non-2xx':>8} "
+                f"{'errors':>7} {'background':>11}"
+            )
+            for phase in PHASES:
+                if backgrounds[phase] is None:
+                    result = load_unsubscribe(
+                        server.base_url, args, args.duration, files[phase], shares[phase]
+                    )
+                    seconds, code, output = None, 0, ""
+                else:
+                    result, seconds, code, output = wrk_until(
+                        server, args, files[phase], backgrounds[phase]()
+                    )
+                results[phase] = result
+                took = "-" if seconds is None else f"{seconds:.1f} s"
+                print(
+                    f"{phase:<10} {result.requests_per_second:>8.1f} "
+                    f"{format_ms(result.p50_ms):>11} {format_ms(result.p99_ms):>11} "
+                    f"{result.non_2xx:>8} {result.errors:>7} {took:>11}"
+                )
+                if code != 0:
+                    print(f"{phase} failed ({code}):\n{output[-2000:]}", file=sys.stderr)
+                    failed = True
+                failed = failed or result.failures > 0
+            if failed:
+                print(f"gunicorn log:\n{server.log_tail()}", file=sys.stderr)
+        imported = count(
+            database,
+            "SELECT count(*) FROM subscribers WHERE source = 'import: bench-import' "
+            "AND status = 'active'",
+        )
+        sent = count(
+            database,
+            "SELECT count(*) FROM deliveries WHERE status = 'sent' "
+            f"AND campaign_id = {campaign_id}",
+        )
+        print(
+            f"imported and active: {imported:,} of {args.rows:,}; "
+            f"sent: {sent:,} of {args.recipients:,}"
+        )
+        failed = failed or imported != args.rows or sent != args.recipients
+        for phase in ("import", "send"):
+            p99 = results[phase].p99_ms
+            verdict = "PASS" if p99 is not None and p99 < TARGET_P99_MS else "BELOW"
+            print(
+                f"one-click p99 during {phase}: {format_ms(p99)} "
+                f"(target < {TARGET_P99_MS} ms): {verdict}"
+            )
+        errors = sum(result.failures for result in results.values())
+        print(f"non-2xx + socket errors: {errors} (target 0): {'PASS' if errors == 0 else 'FAIL'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

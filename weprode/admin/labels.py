@@ -1,0 +1,111 @@
+"""Staff-facing words for the codes stored in the database (statuses), in the page language.
+
+The codes stay in the database, CSV exports and CSS classes; only what staff read is
+translated. A code without a word here is shown as it is rather than hidden.
+"""
+
+from flask import Flask
+from flask_babel import format_datetime, gettext, pgettext
+
+from ..db import parse_timestamp
+
+
+def subscriber_status(code: str) -> str:
+    """`active` -> the word for an active subscriber."""
+    words = {
+        "pending": pgettext("subscriber status", "pending"),
+        "active": pgettext("subscriber status", "active"),
+        "churned": pgettext("subscriber status", "unsubscribed"),
+        "bounced": pgettext("subscriber status", "bounced"),
+    }
+    return words.get(code, code)
+
+
+def campaign_status(code: str) -> str:
+    """`sending` -> the word for a campaign being sent."""
+    words = {
+        "draft": pgettext("campaign status", "draft"),
+        "scheduled": pgettext("campaign status", "scheduled"),
+        "sending": pgettext("campaign status", "sending"),
+        "paused": pgettext("campaign status", "paused"),
+        "sent": pgettext("campaign status", "sent"),
+        "cancelled": pgettext("campaign status", "cancelled"),
+    }
+    return words.get(code, code)
+
+
+def delivery_status(code: str) -> str:
+    """`queued` -> the word for one mail of a campaign waiting to go."""
+    words = {
+        "queued": pgettext("delivery status", "queued"),
+        "sending": pgettext("delivery status", "sending"),
+        "sent": pgettext("delivery status", "sent"),
+        "failed": pgettext("delivery status", "failed"),
+        "skipped": pgettext("delivery status", "skipped"),
+    }
+    return words.get(code, code)
+
+
+def subscriber_event(code: str) -> str:
+    """`churned` -> what happened, for a subscriber's history."""
+    words = {
+        "signup_requested": pgettext("subscriber event", "signup requested"),
+        "confirmed": pgettext("subscriber event", "confirmed"),
+        "imported": pgettext("subscriber event", "imported"),
+        "added_by_staff": pgettext("subscriber event", "added by staff"),
+        "rectified": pgettext("subscriber event", "rectified"),
+        "churned": pgettext("subscriber event", "unsubscribed"),
+        "unsubscribed_again": pgettext("subscriber event", "unsubscribed again"),
+        "resubscribed": pgettext("subscriber event", "resubscribed"),
+        "bounced": pgettext("subscriber event", "address bounced"),
+    }
+    return words.get(code, code)
+
+
+def audit_action(code: str) -> str:
+    """`login_failed` -> what a staff member did, for the audit log."""
+    words = {
+        "login": pgettext("audit action", "login"),
+        "login_failed": pgettext("audit action", "failed login"),
+        "login_throttled": pgettext("audit action", "login refused (too many failures)"),
+        "logout": pgettext("audit action", "logout"),
+        "totp_enabled": pgettext("audit action", "second factor turned on"),
+        "export": pgettext("audit action", "CSV export"),
+        "import": pgettext("audit action", "CSV import"),
+        "rectify": pgettext("audit action", "rectification"),
+        "unsubscribe": pgettext("audit action", "unsubscription"),
+        "erase": pgettext("audit action", "erasure"),
+        "prospect_status": pgettext("audit action", "prospect status"),
+        "prospect_note": pgettext("audit action", "prospect note"),
+        "campaign_created": pgettext("audit action", "campaign created"),
+    }
+    return words.get(code, code)
+
+
+def language_name(code: str) -> str:
+    """`fr` -> French, in the page language (subscribers' and prospects' language)."""
+    words = {"en": gettext("English"), "fr": gettext("French")}
+    return words.get(code, code)
+
+
+def staff_time(stored: str | None) -> str:
+    """A stored UTC timestamp as staff read it (`5 janv. 2026, 14:03:00`); empty for none.
+
+    Shown in UTC, as the column headings say: the server's time zone is not the reader's.
+    """
+    moment = parse_timestamp(stored)
+    return format_datetime(moment, "medium") if moment else ""
+
+
+def init_app(app: Flask) -> None:
+    """Make the words and the time format available to templates as filters."""
+    for function in (
+        subscriber_status,
+        campaign_status,
+        delivery_status,
+        subscriber_event,
+        audit_action,
+        language_name,
+        staff_time,
+    ):
+        app.add_template_filter(function)
