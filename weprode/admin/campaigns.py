@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
@@ -22,6 +23,8 @@ from . import bp
 
 VERSION_FIELDS = compose.Version._fields
 STYLE_ATTRIBUTE = re.compile(r'style="([^"]*)"')
+# A version's language in messages, which are in STAFF_LANGUAGE.
+VERSION_NAMES = {"en": _l("English"), "fr": _l("French")}
 
 
 def form_expired() -> str:
@@ -280,7 +283,7 @@ def campaign_test(campaign_id, language):
 
     sent = _(
         "Test of the %(language)s version sent to %(email)s.",
-        language=compose.LANGUAGE_NAMES[language],
+        language=VERSION_NAMES[language],
         email=current_user.email,
     )
     return action(campaign_id, "campaign_test", send_test, sent)

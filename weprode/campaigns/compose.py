@@ -19,7 +19,8 @@ from . import audiences, ledger
 from .placeholders import PlaceholderError, check_placeholders
 
 LANGUAGES = audiences.VERSION_LANGUAGES
-LANGUAGE_NAMES = {"en": _l("English"), "fr": _l("French")}
+# In English like the campaign screens (`admin.campaigns.VERSION_NAMES` for messages).
+LANGUAGE_NAMES = {"en": "English", "fr": "French"}
 MAX_SUBJECT = 200
 MAX_PREHEADER = 200
 MAX_BODY = 100_000
