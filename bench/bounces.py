@@ -68,9 +68,8 @@ def fill(db, subscribers):
         )
     campaign_id = compose.create(
         db,
-        subject="Bench",
-        body_markdown="Hello",
-        language="all",
+        versions={"en": compose.Version(subject="Bench", body_markdown="Hello")},
+        audience="all",
         author="bench@weprode.com",
         now=utcnow(),
     )

@@ -74,11 +74,16 @@ def fill(db, deliveries, campaigns):
         for number in range(campaigns):
             sent_at = isoformat(start + timedelta(days=7 * number + 1))
             campaign_id = db.execute(
-                "INSERT INTO campaigns (subject, body_markdown, language, status, created_at, "
+                "INSERT INTO campaigns (audience, status, created_at, "
                 "created_by, updated_at, started_at, finished_at) "
-                "VALUES (?, 'b', 'all', 'sent', ?, 'bench', ?, ?, ?)",
-                [f"Issue {number}", sent_at, sent_at, sent_at, sent_at],
+                "VALUES ('all', 'sent', ?, 'bench', ?, ?, ?)",
+                [sent_at, sent_at, sent_at, sent_at],
             ).lastrowid
+            db.execute(
+                "INSERT INTO campaign_versions (campaign_id, language, subject, body_markdown) "
+                "VALUES (?, 'en', ?, 'b')",
+                [campaign_id, f"Issue {number}"],
+            )
             db.execute(
                 "INSERT INTO deliveries (campaign_id, subscriber_id, status, attempts, sent_at) "
                 "SELECT ?, id, CASE WHEN abs(random()) % 100 = 0 THEN 'failed' ELSE 'sent' END, "

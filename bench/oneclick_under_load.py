@@ -126,9 +126,13 @@ def new_campaign(instance_path, database):
         with app.app_context():
             return compose.create(
                 connection,
-                subject="Bench",
-                body_markdown="Bonjour {{ first_name }}, ceci est un test.",
-                language="fr",
+                versions={
+                    "fr": compose.Version(
+                        subject="Bench",
+                        body_markdown="Bonjour {{ first_name }}, ceci est un test.",
+                    )
+                },
+                audience="fr",
                 author="bench@weprode.com",
                 now=db.utcnow(),
             )

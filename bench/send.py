@@ -207,13 +207,12 @@ def fill(database, count):
 
 
 def new_campaign(app, database):
-    """A draft to everyone (language 'all') with placeholders in subject and body."""
+    """A draft to everyone (audience 'all'), an English version with placeholders."""
     with app.app_context():
         return compose.create(
             database,
-            subject=SUBJECT,
-            body_markdown=BODY,
-            language="all",
+            versions={"en": compose.Version(subject=SUBJECT, body_markdown=BODY)},
+            audience="all",
             author="bench@weprode.com",
             now=utcnow(),
         )
@@ -408,7 +407,7 @@ def naive_send(app, database, campaign_id, count):
     as the campaign's; returns (sent, failed, seconds).
     """
     with app.app_context():
-        prepared = render.prepare(ledger.get(database, campaign_id))
+        prepared = render.prepare(compose.get(database, campaign_id)).variants["en"]
         reply_to = app.config["CAMPAIGN_REPLY_TO"] or None
         rows = list(
             database.query(
@@ -486,8 +485,10 @@ def check_message(raw, recipient, subscriber, campaign_id, line_end):
         return problems + [f"{header} {n} times" for header, n in counts.items() if n != 1]
     if message["List-Unsubscribe-Post"] != "List-Unsubscribe=One-Click":
         problems.append(f"List-Unsubscribe-Post: {message['List-Unsubscribe-Post']}")
+    # A French reader's link opens the French page: `?lang=fr` after the token.
     link = re.fullmatch(
-        re.escape(f"<{PUBLIC_URL}/unsubscribe/") + r"([^/>]+)>", message["List-Unsubscribe"]
+        re.escape(f"<{PUBLIC_URL}/unsubscribe/") + r"([^/>?]+)(?:\?lang=fr)?>",
+        message["List-Unsubscribe"],
     )
     if link is None:
         problems.append(f"List-Unsubscribe: {message['List-Unsubscribe']}")

@@ -25,12 +25,28 @@ def add_subscribers(app, db, people):
     return ids
 
 
-def new_campaign(db, language="all", subject="Weprode news", body=BODY):
+FRENCH_BODY = """# Nouvelles de Weprode
+
+Bonjour {{ first_name | default("à vous") }},
+
+Notre **nouveau guide** des clouds éducatifs souverains est paru.
+"""
+
+
+def new_campaign(db, language="all", subject="Weprode news", body=BODY, versions=None):
+    """A draft to the audience `language` ('all', 'en', 'fr' or None: not chosen).
+
+    Without `versions`, its one version is French for 'fr', English otherwise (as a
+    campaign made before versions existed); `versions` is {language: (subject, body)}.
+    """
+    if versions is None:
+        versions = {"fr" if language == "fr" else "en": (subject, body)}
     return compose.create(
         db,
-        subject=subject,
-        body_markdown=body,
-        language=language,
+        versions={
+            lang: compose.Version(subject=s, body_markdown=b) for lang, (s, b) in versions.items()
+        },
+        audience=language,
         author="t@weprode.com",
         now=utcnow(),
     )

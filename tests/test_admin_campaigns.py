@@ -13,8 +13,10 @@ from weprode.db import utcnow
 
 
 def save(staff_client, **changes):
-    data = {"subject": "Our news", "preheader": "", "language": "all", "body_markdown": BODY}
-    data.update(changes)
+    """Save a new campaign from the editor; `changes` name the English version's fields."""
+    data = {"en-subject": "Our news", "en-preheader": "", "en-body_markdown": BODY}
+    data.update({f"en-{name}": value for name, value in changes.items()})
+    data["audience"] = "all"
     data["csrf_token"] = csrf_token(staff_client, "/admin/campaigns/new")
     return staff_client.post("/admin/campaigns/new", data=data)
 
@@ -23,7 +25,7 @@ def test_editor_refuses_unknown_placeholder_next_to_the_field(db, staff_client):
     response = save(staff_client, body_markdown="Hi {{ firstname }}")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert 'id="body_markdown-error"' in html and "Unknown placeholder firstname" in html
+    assert 'id="en-body_markdown-error"' in html and "Unknown placeholder firstname" in html
     assert "Hi {{ firstname }}" in html  # what was typed is kept
     assert db["campaigns"].count == 0
 
@@ -32,7 +34,7 @@ def test_editor_refuses_an_expression_in_a_placeholder(db, staff_client):
     response = save(staff_client, subject="Hi {{ email * 20000000 }}")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert 'id="subject-error"' in html and "is not allowed" in html
+    assert 'id="en-subject-error"' in html and "is not allowed" in html
     assert db["campaigns"].count == 0
 
 
@@ -41,14 +43,14 @@ def test_compose_preview_test_send_and_watch_it_finish(app, db, staff_client, ma
     response = save(staff_client)
     assert response.status_code == 302
     campaign_id = int(response.headers["Location"].rsplit("/", 1)[1])
-    preview = staff_client.get(f"/admin/campaigns/{campaign_id}/preview")
+    preview = staff_client.get(f"/admin/campaigns/{campaign_id}/preview/en")
     assert "frame-src 'self'" in preview.headers["Content-Security-Policy"]
-    document = staff_client.get(f"/admin/campaigns/{campaign_id}/preview.html")
+    document = staff_client.get(f"/admin/campaigns/{campaign_id}/preview/en.html")
     policy = document.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in policy and "'unsafe-hashes' 'sha256-" in policy
     assert "Hello there," in document.get_data(as_text=True)
     url = f"/admin/campaigns/{campaign_id}"
-    staff_client.post(f"{url}/test", data={"csrf_token": csrf_token(staff_client, url)})
+    staff_client.post(f"{url}/test/en", data={"csrf_token": csrf_token(staff_client, url)})
     [test_mail] = mailbox.wait_for(1)
     assert test_mail["To"] == STAFF_EMAIL
     mailbox.clear()
@@ -57,9 +59,8 @@ def test_compose_preview_test_send_and_watch_it_finish(app, db, staff_client, ma
     )
     assert unconfirmed.status_code == 302
     assert ledger.get(db, campaign_id)["status"] == "draft"  # the box was not ticked
-    staff_client.post(
-        f"{url}/send", data={"csrf_token": csrf_token(staff_client, url), "confirm": "yes"}
-    )
+    confirmed = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes", "audience": "all"}
+    staff_client.post(f"{url}/send", data=confirmed)
     sending = staff_client.get(url).get_data(as_text=True)
     assert "campaign-progress.js" in sending and "<progress" in sending
     progress = staff_client.get(f"{url}/progress.json").get_json()
@@ -84,7 +85,7 @@ def test_pause_resume_cancel_buttons(app, db, staff_client):
         ("resume", "sending"),
         ("cancel", "cancelled"),
     ):
-        data = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes"}
+        data = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes", "audience": "all"}
         staff_client.post(f"{url}/{step}", data=data)
         assert ledger.get(db, campaign_id)["status"] == expected, step
     # A state change that makes no sense is refused with a message, not a 500.
@@ -129,11 +130,11 @@ def test_cli_create_list_and_send(app, db, runner, mailbox, tmp_path):
         args=[
             "campaigns",
             "create",
-            "--subject",
+            "--fr-subject",
             "CLI news",
-            "--body-file",
+            "--fr-body-file",
             str(body),
-            "--language",
+            "--audience",
             "fr",
         ]
     )
@@ -141,7 +142,8 @@ def test_cli_create_list_and_send(app, db, runner, mailbox, tmp_path):
     campaign_id = int(created.output.strip())
     bad = tmp_path / "bad.md"
     bad.write_text("Hi {{ nom }}", encoding="utf-8")
-    refused = runner.invoke(args=["campaigns", "create", "--subject", "x", "--body-file", str(bad)])
+    options = ["--en-subject", "x", "--en-body-file", bad, "--audience", "all"]
+    refused = runner.invoke(args=["campaigns", "create", *options])
     assert refused.exit_code == 1 and "Unknown placeholder nom" in refused.output
     listed = runner.invoke(args=["campaigns", "list"]).output
     assert f"{campaign_id}\tdraft\t0 recipients" in listed and "CLI news" in listed
@@ -175,7 +177,7 @@ def test_a_staff_test_says_test_and_carries_no_link_that_could_unsubscribe(
     campaign_id = new_campaign(db, subject="Weprode news for {{ first_name | default('you') }}")
     url = f"/admin/campaigns/{campaign_id}"
     for _ in range(2):
-        staff_client.post(f"{url}/test", data={"csrf_token": csrf_token(staff_client, url)})
+        staff_client.post(f"{url}/test/en", data={"csrf_token": csrf_token(staff_client, url)})
     mailbox.wait_for(2)
     first, second = (email.message_from_bytes(raw, policy=policy.strict) for raw in mailbox.raw)
     assert first["Subject"] == "[TEST] Weprode news for you"
@@ -188,3 +190,64 @@ def test_a_staff_test_says_test_and_carries_no_link_that_could_unsubscribe(
     assert first["Message-ID"] != second["Message-ID"]
     assert str(first["Message-ID"]).endswith("@weprode.com>")
     assert ledger.get(db, campaign_id)["status"] == "draft"
+
+
+def test_two_versions_side_by_side_then_an_audience_must_be_chosen_before_sending(
+    app, db, staff_client, mailbox
+):
+    add_subscribers(app, db, [("ada@example.org", "Ada", "en"), ("luc@example.org", None, "fr")])
+    editor = staff_client.get("/admin/campaigns/new").get_data(as_text=True)
+    assert 'class="version-grid"' in editor
+    assert 'name="en-subject"' in editor and 'name="fr-subject"' in editor
+    assert " checked" not in editor  # no audience chosen for staff
+    data = {
+        "csrf_token": csrf_token(staff_client, "/admin/campaigns/new"),
+        "fr-subject": "Nouvelles",
+        "fr-body_markdown": "Bonjour {{ first_name | default('à vous') }}",
+    }
+    response = staff_client.post("/admin/campaigns/new", data=data)
+    assert response.status_code == 302
+    url = response.headers["Location"]
+    campaign_id = int(url.rsplit("/", 1)[1])
+    page = staff_client.get(url).get_data(as_text=True)
+    assert 'id="audience-missing"' in page and "/send" not in page
+    assert "English-speaking subscribers get the French version" in page
+    assert f"/admin/campaigns/{campaign_id}/test/fr" in page
+    assert f"/admin/campaigns/{campaign_id}/test/en" not in page
+    assert staff_client.get(f"{url}/preview/en").status_code == 404
+    # Sending anyway (a stale page, a crafted request) is refused with the reason.
+    staff_client.post(
+        f"{url}/send", data={"csrf_token": csrf_token(staff_client, url), "confirm": "yes"}
+    )
+    assert ledger.get(db, campaign_id)["status"] == "draft"
+    assert db["deliveries"].count == 0
+    staff_client.post(
+        f"{url}/audience", data={"csrf_token": csrf_token(staff_client, url), "audience": "all"}
+    )
+    page = staff_client.get(url).get_data(as_text=True)
+    assert "2 get the French version: 1 French-speaking, 1 English-speaking" in page
+    # The page confirmed showed 'all'; an audience changed meanwhile is not sent to.
+    stale = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes", "audience": "en"}
+    staff_client.post(f"{url}/send", data=stale)
+    assert ledger.get(db, campaign_id)["status"] == "draft"
+    sent = {**stale, "audience": "all"}
+    staff_client.post(f"{url}/send", data=sent)
+    assert ledger.get(db, campaign_id)["status"] == "sending"
+    actions = {r["action"] for r in db.query("SELECT action FROM audit_log")}
+    assert {"campaign_audience", "campaign_send"} <= actions
+
+
+def test_each_version_has_its_own_preview_and_test(app, db, staff_client, mailbox):
+    campaign_id = new_campaign(
+        db, versions={"en": ("News", BODY), "fr": ("Nouvelles", "Bonjour {{ first_name }}")}
+    )
+    url = f"/admin/campaigns/{campaign_id}"
+    french = staff_client.get(f"{url}/preview/fr.html").get_data(as_text=True)
+    assert '<html lang="fr">' in french and "Se désabonner" in french
+    english = staff_client.get(f"{url}/preview/en.html").get_data(as_text=True)
+    assert '<html lang="en">' in english and "Unsubscribe in one click" in english
+    staff_client.post(f"{url}/test/fr", data={"csrf_token": csrf_token(staff_client, url)})
+    [test_mail] = mailbox.wait_for(1)
+    assert test_mail["Subject"] == "[TEST] Nouvelles"
+    assert "test of the French version" in text_part(test_mail)
+    assert staff_client.get("/admin/campaigns").status_code == 200

@@ -21,10 +21,19 @@ Read [our hosting choices](https://weprode.com/privacy) & more <script>alert(1)<
 """
 
 
-def sent_campaign(app, db, language="en", subject="Autumn news", body=PERSONAL_BODY):
-    """A campaign sent through the sink to one subscriber named Zoé."""
+def sent_campaign(
+    app, db, language="en", subject="Autumn news", body=PERSONAL_BODY, french_subject=None
+):
+    """A campaign sent through the sink to one subscriber named Zoé.
+
+    Its one version is in `language` ('en' or 'fr'); with `french_subject`, it goes to
+    all subscribers with an English version (`subject`) and a French one.
+    """
     add_subscribers(app, db, [(f"zoe-{subject[:3]}-{language}@example.org", "Zoé", "fr")])
-    campaign_id = new_campaign(db, language=language, subject=subject, body=body)
+    versions = None
+    if french_subject:
+        language, versions = "all", {"en": (subject, body), "fr": (french_subject, body)}
+    campaign_id = new_campaign(db, language, subject, body, versions=versions)
     send(app, db, campaign_id)
     return campaign_id
 
@@ -99,15 +108,22 @@ def test_the_public_page_names_nobody_and_carries_no_link_of_anyone(app, db, cli
 def test_each_language_lists_what_it_can_read(app, db, client, mailbox):
     english = sent_campaign(app, db, "en", subject="English only")
     french = sent_campaign(app, db, "fr", subject="Seulement en français")
-    everyone = sent_campaign(app, db, "all", subject="For everyone")
-    unpublished = sent_campaign(app, db, "all", subject="Never published")
+    everyone = sent_campaign(app, db, subject="For everyone", french_subject="Pour tous")
+    unpublished = sent_campaign(app, db, subject="Never published", french_subject="Jamais")
     for campaign_id in (english, french, everyone):
         publish(app, db, campaign_id)
     en = client.get("/newsletter/archive").get_data(as_text=True)
     fr = client.get("/newsletter/archive?lang=fr").get_data(as_text=True)
     assert "English only" in en and "For everyone" in en and "Seulement" not in en
-    assert "Seulement en français" in fr and "For everyone" in fr and "English only" not in fr
-    assert "Never published" not in en + fr
+    assert "Pour tous" not in en
+    assert "Seulement en français" in fr and "Pour tous" in fr and "English only" not in fr
+    assert "For everyone" not in fr  # each page language lists its own version's subject
+    assert "Never published" not in en + fr and "Jamais" not in en + fr
+    # An issue in both languages reads in the page's language, each with its alternates.
+    both = client.get(f"/newsletter/archive/{everyone}?lang=fr").get_data(as_text=True)
+    assert "<title>Pour tous – Weprode</title>" in both
+    assert '<link rel="alternate" hreflang="en"' in both
+    assert '<link rel="alternate" hreflang="fr"' in both
     # The language switch on a French-only issue leads to the English archive.
     switched = client.get(f"/newsletter/archive/{french}")
     assert switched.status_code == 302
@@ -166,7 +182,7 @@ def test_an_empty_archive_has_a_valid_feed_and_says_so(client):
 
 def test_the_sitemap_lists_each_issue_in_its_languages(app, db, client, mailbox):
     english = sent_campaign(app, db, "en", subject="English only")
-    everyone = sent_campaign(app, db, "all", subject="For everyone")
+    everyone = sent_campaign(app, db, subject="For everyone", french_subject="Pour tous")
     publish(app, db, english)
     publish(app, db, everyone)
     xml = client.get("/sitemap.xml").get_data(as_text=True)

@@ -32,10 +32,10 @@ def by_recipient(mailbox, count):
 def test_unknown_placeholders_are_refused_when_saving(db):
     with pytest.raises(compose.CampaignInvalid) as refused:
         new_campaign(db, body="Hello {{ firstname }}")
-    assert "Unknown placeholder firstname" in refused.value.errors["body_markdown"]
+    assert "Unknown placeholder firstname" in refused.value.errors["en-body_markdown"]
     with pytest.raises(compose.CampaignInvalid) as refused:
         new_campaign(db, subject="Hi {{ first_name | nosuchfilter }}")
-    assert "subject" in refused.value.errors
+    assert "en-subject" in refused.value.errors
     with pytest.raises(compose.CampaignInvalid):
         new_campaign(db, body="{% for x in y %}{% endfor %}")
     assert db["campaigns"].count == 0
@@ -60,7 +60,7 @@ def test_unknown_placeholders_are_refused_when_saving(db):
 def test_placeholders_take_only_the_documented_forms(db, placeholder):
     with pytest.raises(compose.CampaignInvalid) as refused:
         new_campaign(db, body=f"Hello {placeholder}")
-    message = refused.value.errors["body_markdown"]
+    message = refused.value.errors["en-body_markdown"]
     assert "is not allowed" in message and '{{ first_name | default("there") }}' in message
     assert db["campaigns"].count == 0
 

@@ -329,8 +329,8 @@ def test_production_stack_through_nginx(deployment, mailbox):
         status, headers, _ = browser.request(
             "POST", "/admin/campaigns/new",
             body={
-                "subject": CAMPAIGN_SUBJECT, "preheader": "", "language": "all",
-                "body_markdown": "Hello {{ first_name }}, news.",
+                "en-subject": CAMPAIGN_SUBJECT, "en-preheader": "", "audience": "all",
+                "en-body_markdown": "Hello {{ first_name }}, news.",
                 "csrf_token": browser.csrf_token("/admin/campaigns/new"),
             },
         )  # fmt: skip
@@ -338,7 +338,7 @@ def test_production_stack_through_nginx(deployment, mailbox):
         campaign = urlsplit(headers["Location"]).path
         status, _, _ = browser.request(
             "POST", f"{campaign}/send",
-            body={"csrf_token": browser.csrf_token(campaign), "confirm": "yes"},
+            body={"csrf_token": browser.csrf_token(campaign), "confirm": "yes", "audience": "all"},
         )  # fmt: skip
         assert status == 302
         news = wait_for_mail(mailbox, lambda m: m["Subject"] == CAMPAIGN_SUBJECT, "campaign")

@@ -12,7 +12,7 @@ import pytest
 from newsletter_helpers import unsubscribe_path
 from process_helpers import PROJECT_ROOT, flask_env
 
-from weprode.campaigns import ledger
+from weprode.campaigns import audiences
 from weprode.db import utcnow
 from weprode.newsletter import export, importing, search, signup, stats, subscribers
 from weprode.operations import doctor
@@ -67,7 +67,7 @@ def what_people_see(db):
     found = search.search(db, search.SubscriberFilter(query="person")).rows
     return {
         "counts": stats.counts_by_status(db),
-        "audience": ledger.audience_size(db, "all"),
+        "audience": audiences.counts(db, "all", ())["all"]["total"],
         "found": len(found),
         "exported": sorted(exported),
     }

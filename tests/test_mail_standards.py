@@ -9,7 +9,7 @@ and French, as a strict parser (email.policy.strict) reads them.
 import re
 
 import pytest
-from campaign_helpers import add_subscribers, new_campaign, send
+from campaign_helpers import BODY, FRENCH_BODY, add_subscribers, new_campaign, send
 from mail_helpers import (
     FRENCH_SUBJECT,
     header_problems,
@@ -161,6 +161,32 @@ def test_campaign_html_is_laid_out_in_presentation_tables_not_divs(app, db, mail
 def test_text_after_a_very_long_header_name_is_still_encoded_never_raw():
     field = wire.unstructured("X-" + "Long" * 20, "Région Zoë")
     assert field.isascii() and "=?utf-8?q?R=C3=A9gion_Zo=C3=AB?=" in field
+
+
+@pytest.mark.parametrize(
+    "written",
+    [("en", "fr"), ("en",), ("fr",)],
+    ids=["both-versions", "english-only", "french-only"],
+)
+def test_every_reader_and_version_keeps_the_wire_rules_and_the_reader_typography(
+    app, db, mailbox, written
+):
+    """A reader's own version or the other one: the bytes, and the footer in their language."""
+    versions = {"en": ("Weprode news", BODY), "fr": (FRENCH_SUBJECT, FRENCH_BODY)}
+    add_subscribers(app, db, [("ann@example.org", "Ann", "en"), ("luc@example.org", "Luc", "fr")])
+    campaign = new_campaign(db, versions={language: versions[language] for language in written})
+    assert send(app, db, campaign) == "sent"
+    mailbox.wait_for(2)
+    by_reader = {strict(raw)["To"]: raw for raw in mailbox.raw}
+    assert {to: wire_problems(raw) for to, raw in by_reader.items()} == {
+        "ann@example.org": [],
+        "luc@example.org": [],
+    }
+    french = text_part(strict(by_reader["luc@example.org"]))
+    assert "Se désabonner en un clic\u00a0: http://localhost/unsubscribe/" in french
+    assert "lettre d’information" in french
+    english = text_part(strict(by_reader["ann@example.org"]))
+    assert "Unsubscribe in one click: http://localhost/unsubscribe/" in english
 
 
 def test_transactional_mails_size_their_tables_with_css_and_give_outlook_a_column(

@@ -13,7 +13,7 @@ import re
 import nu_checker
 import pytest
 from app_helpers import base_config, migrated_app
-from campaign_helpers import add_subscribers, new_campaign, send
+from campaign_helpers import BODY, FRENCH_BODY, add_subscribers, new_campaign, send
 from contact_helpers import VALID_CONTACT, VALID_MEETING, by_recipient
 from newsletter_helpers import (
     VALID_SIGNUP,
@@ -23,7 +23,7 @@ from newsletter_helpers import (
     unsubscribe_path,
 )
 
-from weprode.campaigns import archive
+from weprode.campaigns import archive, compose, render
 from weprode.db import connect, utcnow
 
 NU_SECRET_KEY = "nu-checker-secret-key-that-is-long-enough-0123456789"
@@ -236,24 +236,43 @@ def collect_rights_flow(client, mailbox, found):
 
 
 def collect_campaign(app, db, mailbox, found):
-    """A campaign as subscribers receive it, in each language (the only subscribers left)."""
+    """A campaign as each reader gets it: their version, the other one as a fallback, a test.
+
+    Only the two readers are left. Names end in the reader's language; `fallback` is a
+    mail whose content is the other version (the only one written).
+    """
     db.execute("DELETE FROM subscribers")
     db.conn.commit()
     add_subscribers(
         app, db, [("nu-c-en@example.org", "Ann", "en"), ("nu-c-fr@example.org", "Luc", "fr")]
     )
-    for language in LANGUAGES:
+    both = {"en": ("Weprode news", BODY), "fr": ("Nouvelles de Weprode", FRENCH_BODY)}
+    for name, versions in (
+        ("mail-campaign", both),
+        ("mail-campaign-only-en", {"en": both["en"]}),
+        ("mail-campaign-only-fr", {"fr": both["fr"]}),
+    ):
         mailbox.clear()
-        campaign_id = new_campaign(db, language=language)
+        campaign_id = new_campaign(db, versions=versions)
         send(app, db, campaign_id)
-        [message] = mailbox.wait_for(1)
-        found.mail(f"mail-campaign-{language}", message)
-        with app.app_context():
-            archive.publish(db, campaign_id, "nu@weprode.com", utcnow())
-        client = app.test_client()
-        found.page(f"archive-{language}", client.get(with_lang("/newsletter/archive", language)))
-        issue = with_lang(f"/newsletter/archive/{campaign_id}", language)
-        found.page(f"archive-issue-{language}", client.get(issue))
+        mails = by_recipient(mailbox.wait_for(2))
+        for reader in LANGUAGES:
+            found.mail(f"{name}-{reader}", mails[f"nu-c-{reader}@example.org"])
+        if versions is both:
+            with app.app_context():
+                archive.publish(db, campaign_id, "nu@weprode.com", utcnow())
+            client = app.test_client()
+            for language in LANGUAGES:
+                index = with_lang("/newsletter/archive", language)
+                found.page(f"archive-{language}", client.get(index))
+                issue = with_lang(f"/newsletter/archive/{campaign_id}", language)
+                found.page(f"archive-issue-{language}", client.get(issue))
+    campaign = compose.get(db, new_campaign(db, versions=both))
+    with app.test_request_context("/admin/campaigns"):
+        for language in LANGUAGES:
+            prepared = render.prepare_version(campaign, language, language, test_mail=True)
+            subscriber = {"id": 0, "email": "staff@weprode.com", "first_name": None}
+            found.mails[f"mail-campaign-test-{language}"] = prepared.parts_for(subscriber, "#")[2]
 
 
 @pytest.fixture(scope="module")
@@ -317,6 +336,9 @@ def test_every_kind_of_mail_html_has_no_error(report):
         "mail-meeting-notification",
         "mail-rights-access",
         "mail-campaign",
+        "mail-campaign-only-en",  # French readers get it as a fallback
+        "mail-campaign-only-fr",
+        "mail-campaign-test",
     } <= kinds
     wrong = problems(messages, found.mails, ALLOWED_MAIL_WARNINGS)
     assert not wrong, "\n".join(map(str, wrong))

@@ -131,6 +131,7 @@ def test_copy_flow_over_smtp_get_changes_nothing_post_downloads_everything(
     [delivery] = newsletter["deliveries"]
     assert delivery["campaign_id"] == person["campaign_id"]
     assert delivery["status"] == "sent" and delivery["sent_at"]
+    assert delivery["campaign_subject"] == "Sovereign clouds, issue 1"  # the version received
     assert [send["kind"] for send in document["newsletter_mails_sent"]] == ["already"]
     prospect = document["prospect"]
     assert prospect["prospect"]["company"] == "Lycée du Lac"

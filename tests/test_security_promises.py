@@ -259,10 +259,10 @@ def test_hsts_over_https_exactly_once(client):
 
 def test_a_views_own_policy_replaces_the_default_instead_of_doubling_it(app, db, staff_client):
     campaign_id = new_campaign(db)
-    preview = staff_client.get(f"/admin/campaigns/{campaign_id}/preview")
+    preview = staff_client.get(f"/admin/campaigns/{campaign_id}/preview/en")
     [policy] = preview.headers.getlist("Content-Security-Policy")
     assert parse_policy(policy) == {**EXPECTED_POLICY, "frame-src": ["'self'"]}
-    document = staff_client.get(f"/admin/campaigns/{campaign_id}/preview.html")
+    document = staff_client.get(f"/admin/campaigns/{campaign_id}/preview/en.html")
     assert len(document.headers.getlist("Content-Security-Policy")) == 1
     assert document.headers.getlist("X-Frame-Options") == ["SAMEORIGIN"]
     assert document.headers.getlist("X-Content-Type-Options") == ["nosniff"]

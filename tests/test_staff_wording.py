@@ -50,24 +50,29 @@ def test_a_refused_campaign_action_says_the_state_and_what_is_needed(app, db):
 def test_cli_names_invalid_fields_by_label_without_double_punctuation(runner, tmp_path):
     body = tmp_path / "body.md"
     body.write_text("Hello {{ nope }}", encoding="utf-8")
-    refused = runner.invoke(args=["campaigns", "create", "--subject", " ", "--body-file", body])
+    options = ["--audience", "all", "--en-subject", " ", "--en-body-file", body]
+    refused = runner.invoke(args=["campaigns", "create", *options])
     assert refused.exit_code == 1
     message = refused.output.strip()
     assert message == (
-        "Error: Subject: A subject is required. "
-        "Body: Unknown placeholder nope: use email or first_name."
+        "Error: English subject: A subject is required. "
+        "English body: Unknown placeholder nope: use email or first_name."
     )
     assert "body_markdown" not in message and ".;" not in message and ".)." not in message
 
 
 def test_validation_messages_are_french_on_a_french_page(app):
     with app.test_request_context("/?lang=fr"):
-        errors = compose.validation_errors("x" * 201, "", "a" * 100_001, "de")
-        invalid = str(compose.CampaignInvalid({"body_markdown": errors["body_markdown"]}))
-    assert errors["subject"] == "Une seule ligne de 200 caractères au maximum."
+        version = compose.Version("x" * 201, "", "a" * 100_001)
+        errors = compose.validation_errors({"fr": version}, "de")
+        invalid = str(compose.CampaignInvalid({"fr-body_markdown": errors["fr-body_markdown"]}))
+        nothing = compose.validation_errors({}, None)
+    assert errors["fr-subject"] == "Une seule ligne de 200 caractères au maximum."
     # French groups thousands with a narrow no-break space.
-    assert errors["body_markdown"] == "100\u202f000 caractères au maximum."
-    assert invalid == "Corps du message\u00a0: 100\u202f000 caractères au maximum."
+    assert errors["fr-body_markdown"] == "100\u202f000 caractères au maximum."
+    assert errors["audience"].startswith("Choix de destinataires inconnu")
+    assert invalid == "Corps du message en français\u00a0: 100\u202f000 caractères au maximum."
+    assert nothing == {"versions": "Rédigez la version anglaise, la version française ou les deux."}
 
 
 def test_campaign_list_counts_recipients_in_the_singular(app, db, runner):

@@ -741,6 +741,41 @@ def add_bounce_report_fingerprint(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0025_campaign_versions")
+def campaign_versions(db: sqlite_utils.Database) -> None:
+    """A campaign has a version per language; whom it goes to is its `audience`.
+
+    Each campaign's subject, preheader and body become the version of its language; a
+    campaign to 'all' was rendered in English (footer, `lang`), so its content is the
+    English version. The audience keeps the old value ('en', 'fr', 'all': the same
+    people), except for drafts to 'all': the old editor pre-selected it, so NULL makes
+    staff choose before sending. Scheduled and sent campaigns keep what staff confirmed.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE campaign_versions (
+                campaign_id INTEGER NOT NULL REFERENCES campaigns (id) ON DELETE CASCADE,
+                language TEXT NOT NULL CHECK (language IN ('en', 'fr')),
+                subject TEXT NOT NULL,
+                preheader TEXT NOT NULL DEFAULT '',
+                body_markdown TEXT NOT NULL,
+                PRIMARY KEY (campaign_id, language)
+            ) WITHOUT ROWID""",
+            "INSERT INTO campaign_versions (campaign_id, language, subject, preheader, "
+            "body_markdown) SELECT id, CASE language WHEN 'fr' THEN 'fr' ELSE 'en' END, "
+            "subject, preheader, body_markdown FROM campaigns",
+            "ALTER TABLE campaigns ADD COLUMN audience TEXT",
+            "UPDATE campaigns SET audience = CASE WHEN status = 'draft' AND language = 'all' "
+            "THEN NULL ELSE language END",
+            "ALTER TABLE campaigns DROP COLUMN subject",
+            "ALTER TABLE campaigns DROP COLUMN preheader",
+            "ALTER TABLE campaigns DROP COLUMN body_markdown",
+            "ALTER TABLE campaigns DROP COLUMN language",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

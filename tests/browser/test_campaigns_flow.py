@@ -105,22 +105,25 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     submit(page, page.get_by_role("link", name="New campaign"))
     assert heading(page) == "New campaign"
     new_url = page.url
-    page.get_by_label("Subject").fill(SUBJECT)
-    page.get_by_label(f"English ({len(AUDIENCE)} active)").check()
-    page.get_by_label("Body (Markdown)").fill(BAD_BODY)
+    english = page.get_by_role("group", name="English version")
+    audience = page.get_by_label(f"English-speaking subscribers ({len(AUDIENCE)} now)")
+    assert not audience.is_checked()  # nobody is chosen by default
+    english.get_by_label("Subject").fill(SUBJECT)
+    audience.check()
+    english.get_by_label("Body (Markdown)").fill(BAD_BODY)
     response = submit(page, page.get_by_role("button", name="Save draft"))
     assert response.status == 400
     assert page.get_by_role("alert").inner_text().strip()
-    error = field_error(page, "body_markdown")
+    error = field_error(page, "en-body_markdown")
     assert error and UNKNOWN_PLACEHOLDER in error, error
-    assert field_error(page, "subject") is None
-    assert page.get_by_label("Body (Markdown)").input_value() == BAD_BODY
-    assert page.get_by_label("Subject").input_value() == SUBJECT
-    assert page.get_by_label(f"English ({len(AUDIENCE)} active)").is_checked()
+    assert field_error(page, "en-subject") is None
+    assert english.get_by_label("Body (Markdown)").input_value() == BAD_BODY
+    assert english.get_by_label("Subject").input_value() == SUBJECT
+    assert audience.is_checked()
     assert_no_serious_axe_violations(page, "the campaign editor with an error")
 
     # 2. Fixed and saved: the draft's page, with the audience counted.
-    page.get_by_label("Body (Markdown)").fill(BODY)
+    english.get_by_label("Body (Markdown)").fill(BODY)
     response = submit(page, page.get_by_role("button", name="Save draft"))
     assert response.status == 200
     match = re.fullmatch(re.escape(base) + r"/admin/campaigns/(\d+)", page.url)
@@ -132,10 +135,12 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     expect(status(page)).to_have_text("draft")
     assert stat(page, "Recipients") == str(len(AUDIENCE))
     assert page.locator("progress").count() == 0
+    counts = page.locator("[data-audience-counts]").inner_text()
+    assert f"{len(AUDIENCE)} get the English version" in counts
 
     # 3. Preview: both frames show the e-mail as a subscriber without a first name sees it.
-    submit(page, page.get_by_role("link", name="Preview"))
-    assert heading(page) == "Preview"
+    submit(page, page.get_by_role("link", name="Preview the English version"))
+    assert heading(page) == "Preview of the English version"
     for name in ("HTML version, desktop width", "HTML version, mobile width"):
         frame = page.frame_locator(f'iframe[title="{name}"]')
         expect(frame.locator("h1")).to_have_text("News from Weprode")
@@ -146,9 +151,11 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     submit(page, page.get_by_role("link", name="← Back to the campaign"))
 
     # 4. A test goes to the signed-in staff member only.
-    response = submit(page, page.get_by_role("button", name=f"Send a test to {STAFF_EMAIL}"))
+    test_button = f"Send a test of the English version to {STAFF_EMAIL}"
+    response = submit(page, page.get_by_role("button", name=test_button))
     assert response.status == 200
-    assert page.get_by_role("status").inner_text().strip() == f"Test sent to {STAFF_EMAIL}."
+    sent = f"Test of the English version sent to {STAFF_EMAIL}."
+    assert page.get_by_role("status").inner_text().strip() == sent
     tests = mailbox.wait_for(1, timeout=MAIL_TIMEOUT_S)
     assert [m["To"] for m in tests] == [STAFF_EMAIL]
     assert tests[0]["Subject"] == f"[TEST] {SUBJECT}"  # never mistaken for the real one
@@ -159,7 +166,7 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     assert_no_serious_axe_violations(page, "the campaign page")
 
     # 5. "Send now" needs the confirmation ticked; then the page shows a progress bar.
-    confirm = page.get_by_label("I have checked the preview and the test e-mail.")
+    confirm = page.get_by_label("I have checked the preview and the test e-mail of each version.")
     send_now = page.get_by_role("button", name="Send now")
     assert confirm.evaluate("box => box.validity.valueMissing") is True
     send_now.click()
@@ -211,3 +218,93 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     )
     assert len(new_campaign_errors) == 1, describe(browser_problems)
     assert not problems, describe(problems)
+
+
+FRENCH_SUBJECT = "Des clouds souverains pour les écoles"
+FRENCH_BODY = """# Nouvelles de Weprode
+
+Bonjour {{ first_name | default("à vous") }},
+
+Notre **nouveau guide** des clouds éducatifs souverains est paru.
+"""
+
+
+def boxes(page):
+    """The bounding boxes of the editor's English and French columns."""
+    return [
+        page.get_by_role("group", name=f"{name} version").bounding_box()
+        for name in ("English", "French")
+    ]
+
+
+def test_two_versions_side_by_side_and_a_french_reader_unsubscribes_in_french(
+    page, live_server, newsroom, mailbox, browser_problems
+):
+    base = live_server.url
+    log_in(page, base)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(base + "/admin/campaigns/new")
+    english_box, french_box = boxes(page)
+    assert english_box["y"] == french_box["y"] and english_box["x"] < french_box["x"]
+    page.set_viewport_size({"width": 375, "height": 800})
+    english_box, french_box = boxes(page)
+    assert french_box["y"] >= english_box["y"] + english_box["height"]  # stacked
+    assert french_box["x"] + french_box["width"] <= 375
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # Both versions, then the audience, chosen explicitly.
+    english = page.get_by_role("group", name="English version")
+    french = page.get_by_role("group", name="French version")
+    english.get_by_label("Subject").fill(SUBJECT)
+    english.get_by_label("Body (Markdown)").fill(BODY)
+    french.get_by_label("Subject").fill(FRENCH_SUBJECT)
+    french.get_by_label("Body (Markdown)").fill(FRENCH_BODY)
+    page.get_by_label(f"All active subscribers ({len(SUBSCRIBERS)} now)").check()
+    assert_no_serious_axe_violations(page, "the campaign editor with two versions")
+    response = submit(page, page.get_by_role("button", name="Save draft"))
+    assert response.status == 200
+    campaign_id = int(page.url.rsplit("/", 1)[1])
+    counts = page.locator("[data-audience-counts]")
+    expect(counts.locator('[data-version="en"]')).to_contain_text(
+        f"{len(AUDIENCE)} get the English version"
+    )
+    expect(counts.locator('[data-version="fr"]')).to_contain_text("1 get the French version")
+    assert_no_serious_axe_violations(page, "the campaign page with two versions")
+
+    # Each version has its own test.
+    submit(
+        page, page.get_by_role("button", name=f"Send a test of the French version to {STAFF_EMAIL}")
+    )
+    [test_mail] = mailbox.wait_for(1, timeout=MAIL_TIMEOUT_S)
+    assert test_mail["Subject"] == f"[TEST] {FRENCH_SUBJECT}"
+    assert "Bonjour à vous," in text_part(test_mail)
+    mailbox.clear()
+
+    page.get_by_label("I have checked the preview and the test e-mail of each version.").check()
+    submit(page, page.get_by_role("button", name="Send now"))
+    assert run_worker(live_server) is True
+    messages = mailbox.wait_for(len(SUBSCRIBERS), timeout=MAIL_TIMEOUT_S)
+    by_recipient = {message["To"]: message for message in messages}
+    claire = by_recipient["claire.french@example.org"]
+    assert claire["Subject"] == FRENCH_SUBJECT
+    assert '<html lang="fr">' in html_part(claire)
+    assert by_recipient["jane.english@example.org"]["Subject"] == SUBJECT
+
+    # The French reader's opt-out link opens a French page; its button answers in French.
+    link = re.fullmatch(r"<http://localhost(/unsubscribe/\S+)>", claire["List-Unsubscribe"])
+    assert link.group(1).endswith("?lang=fr")
+    assert (
+        link.group(1)
+        == unsubscribe_url(
+            live_server, newsroom["claire.french@example.org"], campaign_id
+        ).removeprefix("http://localhost")
+        + "?lang=fr"
+    )
+    page.goto(base + link.group(1))
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert heading(page) == "Se désabonner de la lettre d’information"
+    assert_no_serious_axe_violations(page, "the French opt-out page")
+    submit(page, page.get_by_role("main").get_by_role("button", name="Se désabonner"))
+    assert heading(page) == "Votre désabonnement est enregistré"
+    assert page.locator("html").get_attribute("lang") == "fr"
+    assert not browser_problems, describe(browser_problems)

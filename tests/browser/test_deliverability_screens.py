@@ -43,9 +43,13 @@ def figures_server(live_server):
             ]
             campaign_id = compose.create(
                 db,
-                subject="Autumn news for schools and their networks",
-                body_markdown="Hi",
-                language="all",
+                versions={
+                    "en": compose.Version(
+                        subject="Autumn news for schools and their networks",
+                        body_markdown="Hi",
+                    )
+                },
+                audience="all",
                 author=STAFF_EMAIL,
                 now=now,
             )

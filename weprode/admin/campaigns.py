@@ -9,19 +9,22 @@ from datetime import UTC, datetime
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
-from ..campaigns import archive, compose, ledger, render
+from ..campaigns import archive, audiences, compose, ledger, render
 from ..db import Database, get_db, parse_row_id, utcnow
 from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
 
-FIELDS = ("subject", "preheader", "language", "body_markdown")
+VERSION_FIELDS = compose.Version._fields
 STYLE_ATTRIBUTE = re.compile(r'style="([^"]*)"')
+# A version's language in messages, which are in STAFF_LANGUAGE.
+VERSION_NAMES = {"en": _l("English"), "fr": _l("French")}
 
 
 def form_expired() -> str:
@@ -34,10 +37,37 @@ class ActionForm(FlaskForm):
 
 
 def campaign_or_404(campaign_id: int) -> dict:
-    campaign = ledger.get(get_db(), campaign_id)
+    """The campaign with its versions, or a 404 page."""
+    campaign = compose.get(get_db(), campaign_id)
     if campaign is None:
         abort(404, description=_("No campaign with this number."))
     return campaign
+
+
+def version_or_404(campaign_id: int, language: str) -> dict:
+    """The campaign, checked to have a version in `language`."""
+    campaign = campaign_or_404(campaign_id)
+    if language not in campaign["versions"]:
+        abort(404, description=_("This campaign has no version in this language."))
+    return campaign
+
+
+def submitted_versions() -> dict[str, compose.Version]:
+    """The editor's two columns, named `en-subject`, `fr-body_markdown`..."""
+    return {
+        language: compose.Version(
+            *(request.form.get(f"{language}-{name}", "") for name in VERSION_FIELDS)
+        )
+        for language in compose.LANGUAGES
+    }
+
+
+def audience_choices(db: Database) -> list[tuple[str, str, int]]:
+    """(key, label, active subscribers now) for each audience staff may choose."""
+    return [
+        (key, audience.label, audiences.counts(db, key, ())["all"]["total"])
+        for key, audience in audiences.AUDIENCES.items()
+    ]
 
 
 @bp.get("/campaigns")
@@ -46,21 +76,29 @@ def campaign_list():
     rows, next_before = compose.page(
         get_db(), before_id=request.args.get("before", type=parse_row_id)
     )
-    return render_template("admin/campaigns.html", campaigns=rows, next_before=next_before)
+    labels = {key: audience.label for key, audience in audiences.AUDIENCES.items()}
+    return render_template(
+        "admin/campaigns.html", campaigns=rows, next_before=next_before, audience_labels=labels
+    )
 
 
 def editor(campaign: dict | None = None) -> ResponseReturnValue:
     """Show and save the editor; validation errors appear next to each field."""
     db = get_db()
-    values = {name: (campaign or {}).get(name, "") for name in FIELDS}
-    values["language"] = values["language"] or "all"
+    saved = (campaign or {}).get("versions", {})
+    versions = {
+        language: compose.Version(**saved[language]) if language in saved else compose.Version()
+        for language in compose.LANGUAGES
+    }
+    audience = (campaign or {}).get("audience")
     errors = {}
     form = ActionForm()
     if request.method == "POST":
-        values = {name: request.form.get(name, "") for name in FIELDS}
+        versions, audience = submitted_versions(), request.form.get("audience") or None
         if not form.validate():
             abort(400, description=form_expired())
         now = utcnow()
+        values = {"versions": versions, "audience": audience}
         try:
             if campaign is None:
                 campaign_id = compose.create(db, author=current_user.email, now=now, **values)
@@ -80,15 +118,16 @@ def editor(campaign: dict | None = None) -> ResponseReturnValue:
             errors = error.errors
         except ledger.CampaignStateError as error:
             abort(409, description=str(error))
-    audience = {lang: ledger.audience_size(db, lang) for lang in compose.LANGUAGES}
     status = 400 if errors else 200
     return render_template(
         "admin/campaign_edit.html",
         campaign=campaign,
-        values=values,
+        versions=versions,
+        audience=audience,
+        audience_choices=audience_choices(db),
+        language_names=compose.LANGUAGE_NAMES,
         errors=errors,
         form=form,
-        audience=audience,
     ), status
 
 
@@ -116,16 +155,23 @@ def campaign_detail(campaign_id):
     """
     campaign = campaign_or_404(campaign_id)
     db = get_db()
+    audience = audiences.AUDIENCES.get(campaign["audience"] or "")
     figures = ledger.figures(db, campaign_id)
-    unsent = campaign["status"] in ("draft", "scheduled") and not figures["recipients"]
+    # Counted now, for the send box; once sent, the frozen deliveries are the figures.
+    editable = campaign["status"] in ("draft", "scheduled")
+    unsent = editable and not figures["recipients"]
     checks = preflight.run(current_app.config) if unsent and request.args.get("preflight") else None
+    counts = audience and editable and audiences.counts(db, audience.key, campaign["versions"])
     return render_template(
         "admin/campaign.html",
         campaign=campaign,
         figures=figures,
         unsent=unsent,
         checks=checks,
-        audience=ledger.audience_size(db, campaign["language"]),
+        audience=audience,
+        counts=counts,
+        audience_choices=audience_choices(db) if editable else [],
+        language_names=compose.LANGUAGE_NAMES,
         published=archive.is_published(db, campaign_id),
         form=ActionForm(),
     )
@@ -153,14 +199,26 @@ def sample_subscriber() -> dict:
     return {"id": 0, "email": current_user.email, "first_name": None}
 
 
-@bp.get("/campaigns/<int:campaign_id>/preview")
-def campaign_preview(campaign_id):
-    """The HTML at desktop and mobile widths, and the text version."""
-    campaign = campaign_or_404(campaign_id)
-    prepared = render.prepare(campaign)
-    subject, text, _ = prepared.parts_for(sample_subscriber(), "#unsubscribe-link")
+def prepared_version(
+    campaign: dict, language: str, test_mail: bool = False
+) -> render.PreparedCampaign:
+    """One version as its own readers get it (a French version: French footer and links)."""
+    return render.prepare_version(campaign, language, language, test_mail=test_mail)
+
+
+@bp.get("/campaigns/<int:campaign_id>/preview/<language>")
+def campaign_preview(campaign_id, language):
+    """One version's HTML at desktop and mobile widths, and its text version."""
+    campaign = version_or_404(campaign_id, language)
+    prepared = prepared_version(campaign, language)
+    subject, text, _html = prepared.parts_for(sample_subscriber(), "#unsubscribe-link")
     response = render_template(
-        "admin/campaign_preview.html", campaign=campaign, subject=subject, text=text
+        "admin/campaign_preview.html",
+        campaign=campaign,
+        language=language,
+        language_names=compose.LANGUAGE_NAMES,
+        subject=subject,
+        text=text,
     )
     # This page frames the preview document below; nothing else may be framed.
     return (
@@ -170,11 +228,12 @@ def campaign_preview(campaign_id):
     )
 
 
-@bp.get("/campaigns/<int:campaign_id>/preview.html")
-def campaign_preview_document(campaign_id):
-    """The e-mail's HTML as a document, with a policy allowing exactly its inline styles."""
-    campaign = campaign_or_404(campaign_id)
-    _, _, html = render.prepare(campaign).parts_for(sample_subscriber(), "#unsubscribe-link")
+@bp.get("/campaigns/<int:campaign_id>/preview/<language>.html")
+def campaign_preview_document(campaign_id, language):
+    """One version's HTML as a document, with a policy allowing exactly its inline styles."""
+    campaign = version_or_404(campaign_id, language)
+    prepared = prepared_version(campaign, language)
+    _subject, _text, html = prepared.parts_for(sample_subscriber(), "#unsubscribe-link")
     hashes = sorted(
         {
             "'sha256-" + base64.b64encode(hashlib.sha256(value.encode()).digest()).decode() + "'"
@@ -208,12 +267,13 @@ def action(
     return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
 
 
-@bp.post("/campaigns/<int:campaign_id>/test")
-def campaign_test(campaign_id):
-    """Send the campaign to the signed-in staff member only."""
+@bp.post("/campaigns/<int:campaign_id>/test/<language>")
+def campaign_test(campaign_id, language):
+    """Send one version to the signed-in staff member only."""
+    campaign = version_or_404(campaign_id, language)
 
     def send_test(db: Database, now: datetime) -> None:
-        prepared = render.prepare(ledger.get(db, campaign_id), test_mail=True)
+        prepared = prepared_version(campaign, language, test_mail=True)
         connection = bulk_smtp.connect()
         try:
             message = prepared.message_for(sample_subscriber(), now)
@@ -221,12 +281,38 @@ def campaign_test(campaign_id):
         finally:
             bulk_smtp.close_quietly(connection)
 
-    return action(
-        campaign_id,
-        "campaign_test",
-        send_test,
-        _("Test sent to %(email)s.", email=current_user.email),
+    sent = _(
+        "Test of the %(language)s version sent to %(email)s.",
+        language=VERSION_NAMES[language],
+        email=current_user.email,
     )
+    return action(campaign_id, "campaign_test", send_test, sent)
+
+
+@bp.post("/campaigns/<int:campaign_id>/audience")
+def campaign_audience(campaign_id):
+    """Choose (or change) the audience of a draft or scheduled campaign."""
+    audience = request.form.get("audience", "")
+
+    def choose(db: Database, now: datetime) -> None:
+        try:
+            compose.set_audience(db, campaign_id, audience, now)
+        except compose.CampaignInvalid as error:
+            raise ledger.CampaignStateError(error.errors["audience"]) from error
+
+    label = audiences.AUDIENCES[audience].label if audience in audiences.AUDIENCES else ""
+    return action(campaign_id, "campaign_audience", choose, _("Audience: %(label)s.", label=label))
+
+
+def audience_changed(campaign_id: int) -> bool:
+    """True (with a message) when the page staff confirmed showed another audience."""
+    shown = request.form.get("audience") or None
+    if shown != campaign_or_404(campaign_id)["audience"]:
+        flash(
+            _("The audience changed since the page was shown; check the counts and confirm again.")
+        )
+        return True
+    return False
 
 
 @bp.post("/campaigns/<int:campaign_id>/send")
@@ -234,6 +320,8 @@ def campaign_send(campaign_id):
     """Freeze the audience and queue every message; the worker sends them."""
     if request.form.get("confirm") != "yes":
         flash(_("Tick the box to confirm you checked the preview and the test e-mail."))
+        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+    if audience_changed(campaign_id):
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     return action(
         campaign_id,
@@ -250,6 +338,8 @@ def campaign_schedule(campaign_id):
         when = datetime.fromisoformat(request.form.get("send_at", "")).replace(tzinfo=UTC)
     except ValueError:
         flash(_("Give the date and time as YYYY-MM-DD HH:MM (UTC)."))
+        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+    if audience_changed(campaign_id):
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     return action(
         campaign_id,

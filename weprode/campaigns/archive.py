@@ -7,6 +7,7 @@ address appear, and its unsubscribe link is replaced by the signup page.
 
 from datetime import datetime
 
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from ..db import (
@@ -18,16 +19,24 @@ from ..db import (
     parse_keyset_cursor,
     write_transaction,
 )
-from . import ledger, render
+from . import audiences, ledger, placeholders, render
 
-LANGUAGES = ("en", "fr")
+LANGUAGES = audiences.VERSION_LANGUAGES
 PAGE_SIZE = 20
 FEED_SIZE = 20
-# A subquery, so that paging and conditions name plain columns (`published_at`, `id`).
+# The languages a campaign has a version in, as "en fr" (`reading_languages` reads it).
+VERSION_LANGUAGES = (
+    "(SELECT group_concat(language, ' ') FROM (SELECT language FROM campaign_versions "
+    "WHERE campaign_id = c.id ORDER BY language)) AS languages"
+)
+# One row per published campaign and version: an issue is readable in a language when
+# it has a version in it. A subquery, so that paging and conditions name plain columns
+# (`published_at`, `id`, `language`).
 ARCHIVED = (
-    "SELECT * FROM (SELECT c.id, c.subject, c.preheader, c.body_markdown, c.language, "
-    "c.finished_at, a.published_at FROM archived_campaigns a "
-    "JOIN campaigns c ON c.id = a.campaign_id)"
+    "SELECT * FROM (SELECT c.id, v.language, v.subject, v.preheader, v.body_markdown, "
+    f"{VERSION_LANGUAGES}, c.finished_at, a.published_at FROM archived_campaigns a "
+    "JOIN campaigns c ON c.id = a.campaign_id "
+    "JOIN campaign_versions v ON v.campaign_id = c.id)"
 )
 
 
@@ -40,7 +49,7 @@ def publish(db: Database, campaign_id: int, staff: str, now: datetime) -> bool:
     with write_transaction(db):
         campaign = ledger.get(db, campaign_id)
         if campaign is None or campaign["status"] != "sent":
-            raise NotPublishable("Only a sent campaign can be published.")
+            raise NotPublishable(_("Only a sent campaign can be published."))
         cursor = db.execute(
             "INSERT INTO archived_campaigns (campaign_id, published_at, published_by) "
             "VALUES (?, ?, ?) ON CONFLICT (campaign_id) DO NOTHING",
@@ -66,16 +75,21 @@ def is_published(db: Database, campaign_id: int) -> bool:
 
 
 def readable_in(language: str) -> tuple[str, list[str]]:
-    """The condition (and its parameters) for campaigns a reader of `language` can read.
-
-    A campaign sent to everybody has one text for all, so it is listed in both.
-    """
-    return "language IN (?, 'all')", [language]
+    """The condition (and its parameters) on `ARCHIVED` for the version in `language`."""
+    return "language = ?", [language]
 
 
 def reading_languages(campaign: dict) -> list[str]:
-    """The page languages a campaign can be read in: `readable_in` seen from the campaign."""
-    return list(LANGUAGES) if campaign["language"] == "all" else [campaign["language"]]
+    """The page languages a campaign can be read in: those of its versions.
+
+    `campaign` is an `ARCHIVED` row (`languages`: "en fr") or a campaign with its
+    `versions` (`compose.get`).
+    """
+    if "versions" in campaign:
+        written = set(campaign["versions"])
+    else:
+        written = set((campaign["languages"] or "").split())
+    return [language for language in LANGUAGES if language in written]
 
 
 def page(
@@ -98,7 +112,8 @@ def page(
 
 
 def entry(db: Database, campaign_id: int, language: str) -> dict | None:
-    """A published campaign readable in `language`, with its public title and body."""
+    """A published campaign's version in `language`, with its public title and body;
+    None when it is not published or has no version in that language."""
     condition, params = readable_in(language)
     row = first_row(db, f"{ARCHIVED} WHERE id = ? AND {condition}", [campaign_id, *params])
     if row is not None:
@@ -109,7 +124,10 @@ def entry(db: Database, campaign_id: int, language: str) -> dict | None:
 
 def all_published(db: Database) -> list[dict]:
     """Every published campaign's id, date and reading languages, for the sitemap."""
-    rows = db.query(f"{ARCHIVED} ORDER BY published_at DESC, id DESC")
+    rows = db.query(
+        f"SELECT c.id, a.published_at, {VERSION_LANGUAGES} FROM archived_campaigns a "
+        "JOIN campaigns c ON c.id = a.campaign_id ORDER BY a.published_at DESC, c.id DESC"
+    )
     return [
         {"id": row["id"], "published_at": row["published_at"], "languages": reading_languages(row)}
         for row in rows
@@ -117,13 +135,13 @@ def all_published(db: Database) -> list[dict]:
 
 
 def public_subject(campaign: dict) -> str:
-    """The subject with every placeholder at its default (an empty text without one)."""
-    subject = render.extract_placeholders(campaign["subject"])
-    return render.substitute(subject.text, subject.values({}), escape_html=False)
+    """A version's subject with every placeholder at its default (empty without one)."""
+    subject = placeholders.extract_placeholders(campaign["subject"])
+    return placeholders.substitute(subject.text, subject.values({}), escape_html=False)
 
 
 def public_html(campaign: dict) -> Markup:
-    """The body as sanitised HTML, placeholders at their defaults, escaped."""
-    body = render.extract_placeholders(campaign["body_markdown"])
+    """A version's body as sanitised HTML, placeholders at their defaults, escaped."""
+    body = placeholders.extract_placeholders(campaign["body_markdown"])
     html = render.body_html(body.text)
-    return Markup(render.substitute(html, body.values({}), escape_html=True))
+    return Markup(placeholders.substitute(html, body.values({}), escape_html=True))

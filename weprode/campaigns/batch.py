@@ -33,7 +33,7 @@ class SendState:
 
     campaign_id: int
     sender_id: str
-    prepared: render.PreparedCampaign
+    prepared: render.PreparedAudience
     recorder: OutcomeRecorder
     pacer: pacing.Pacer
     pool: RelayPool

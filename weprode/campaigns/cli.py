@@ -3,6 +3,7 @@
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import click
@@ -14,7 +15,7 @@ from ..db import Database, get_db, utcnow
 from ..deliverability import imap
 from ..newsletter import importing
 from ..privacy import retention
-from . import compose, ledger, worker
+from . import audiences, compose, ledger, worker
 
 
 @click.group("campaigns")
@@ -22,37 +23,72 @@ def campaigns_group():
     """Compose and send e-mail campaigns."""
 
 
+def version_options(command: click.Command) -> click.Command:
+    """--en-subject, --en-body-file, --en-preheader and the same for fr."""
+    for language in reversed(compose.LANGUAGES):
+        name = compose.LANGUAGE_NAMES[language]
+        command = click.option(
+            f"--{language}-preheader", default="", help=f"The {name} version's preview line."
+        )(command)
+        command = click.option(
+            f"--{language}-body-file",
+            type=click.File("r", encoding="utf-8"),
+            help=f"The {name} version's body in Markdown.",
+        )(command)
+        command = click.option(
+            f"--{language}-subject", default="", help=f"The {name} version's subject."
+        )(command)
+    return command
+
+
+def audience_option(required: bool) -> Callable[[click.Command], click.Command]:
+    """--audience KEY: whom the campaign goes to, never a silent default."""
+    return click.option(
+        "--audience",
+        type=click.Choice(list(audiences.AUDIENCES)),
+        required=required,
+        help="Who receives it: "
+        + "; ".join(f"{key} = {a.label}" for key, a in audiences.AUDIENCES.items())
+        + ".",
+    )
+
+
 @campaigns_group.command("create")
-@click.option("--subject", required=True, help="Subject line; placeholders allowed.")
-@click.option(
-    "--body-file",
-    type=click.File("r", encoding="utf-8"),
-    required=True,
-    help="The body in Markdown.",
-)
-@click.option(
-    "--language",
-    type=click.Choice(compose.LANGUAGES),
-    default="all",
-    help="Who receives it: English, French or all subscribers.",
-)
-@click.option("--preheader", default="", help="The preview line shown by mail clients.")
+@version_options
+@audience_option(required=True)
 @with_appcontext
-def create_command(subject, body_file, language, preheader):
-    """Save a draft campaign and print its id."""
+def create_command(audience, **options):
+    """Save a draft campaign (an English and/or a French version) and print its id.
+
+    Each subscriber gets the version of their language, or the other one when only
+    one is written.
+    """
+    versions = {
+        language: compose.Version(
+            options[f"{language}_subject"],
+            options[f"{language}_preheader"],
+            body.read() if (body := options[f"{language}_body_file"]) else "",
+        )
+        for language in compose.LANGUAGES
+    }
     try:
         campaign_id = compose.create(
-            get_db(),
-            subject=subject,
-            body_markdown=body_file.read(),
-            language=language,
-            preheader=preheader,
-            author="cli",
-            now=utcnow(),
+            get_db(), versions=versions, audience=audience, author="cli", now=utcnow()
         )
     except compose.CampaignInvalid as error:
         raise click.ClickException(str(error)) from error
     click.echo(campaign_id)
+
+
+def describe_counts(counts: dict[str, dict[str, int]]) -> str:
+    """ "120 get the English version (100 English-speaking, 20 as a fallback), ..."."""
+    parts = [
+        f"{n['total']:,} get the {compose.LANGUAGE_NAMES[language]} version "
+        f"({n['own']:,} in their language, {n['fallback']:,} as a fallback)"
+        for language, n in counts.items()
+        if language in compose.LANGUAGES and n["total"]
+    ]
+    return "; ".join(parts) or "nobody"
 
 
 @campaigns_group.command("list")
@@ -79,13 +115,29 @@ def stop_on_signals() -> threading.Event:
 
 @campaigns_group.command("send")
 @click.argument("campaign_id", type=int)
+@audience_option(required=False)
 @with_appcontext
-def send_command(campaign_id):
-    """Send now in the foreground with a progress bar; resumes an interrupted send."""
+def send_command(campaign_id, audience):
+    """Send now in the foreground with a progress bar; resumes an interrupted send.
+
+    A draft without an audience needs --audience (which also replaces a draft's).
+    """
     db = get_db()
     try:
+        if audience:
+            compose.set_audience(db, campaign_id, audience, utcnow())
+        campaign = compose.get(db, campaign_id)
+        if campaign is not None and campaign["status"] in ("draft", "scheduled"):
+            audience_key = ledger.chosen_audience(campaign).key
+            counts = audiences.counts(db, audience_key, campaign["versions"].keys())
+            click.echo(f"audience {campaign['audience']}: {describe_counts(counts)}")
         total = ledger.start(db, campaign_id, utcnow())
-    except ledger.CampaignStateError as error:
+    except ledger.AudienceNotChosen as error:
+        choices = "|".join(audiences.AUDIENCES)
+        raise click.ClickException(
+            f"{error} Run: flask campaigns send {campaign_id} --audience {choices}"
+        ) from error
+    except (ledger.CampaignStateError, compose.CampaignInvalid) as error:
         raise click.ClickException(str(error)) from error
     stop = stop_on_signals()
     started, start_done = time.monotonic(), None

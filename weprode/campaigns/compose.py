@@ -1,6 +1,13 @@
-"""Writing campaigns: validation (placeholders included), drafts, the list with figures."""
+"""Writing campaigns: a version per language, the audience, validation, the list with figures.
 
+A campaign holds an English and/or a French version (subject, preheader, body); each
+subscriber gets the version of their language, or the other one when only one exists
+(`audiences.version_for`). A version left entirely blank does not exist.
+"""
+
+from collections.abc import Mapping
 from datetime import datetime
+from typing import NamedTuple
 
 from flask_babel import format_number
 from flask_babel import gettext as _
@@ -8,9 +15,12 @@ from flask_babel import lazy_gettext as _l
 
 from ..db import Database, isoformat, keyset_page, write_transaction
 from ..forms import has_forbidden_character
-from . import ledger, render
+from . import audiences, ledger
+from .placeholders import PlaceholderError, check_placeholders
 
-LANGUAGES = ("en", "fr", "all")
+LANGUAGES = audiences.VERSION_LANGUAGES
+# In English like the campaign screens (`admin.campaigns.VERSION_NAMES` for messages).
+LANGUAGE_NAMES = {"en": "English", "fr": "French"}
 MAX_SUBJECT = 200
 MAX_PREHEADER = 200
 MAX_BODY = 100_000
@@ -19,39 +29,87 @@ MAX_BODY = 100_000
 FIELD_LABELS = {
     "subject": _l("Subject"),
     "preheader": _l("Preheader"),
-    "language": _l("Audience"),
     "body_markdown": _l("Body"),
+    "en-subject": _l("English subject"),
+    "en-preheader": _l("English preheader"),
+    "en-body_markdown": _l("English body"),
+    "fr-subject": _l("French subject"),
+    "fr-preheader": _l("French preheader"),
+    "fr-body_markdown": _l("French body"),
+    "versions": _l("Versions"),
+    "audience": _l("Audience"),
 }
 
 
-def validation_errors(
-    subject: str | None, preheader: str | None, body_markdown: str | None, language: str
-) -> dict[str, str]:
-    """{field: message} for everything wrong; empty when the campaign can be saved."""
+class Version(NamedTuple):
+    """One language's content of a campaign."""
+
+    subject: str = ""
+    preheader: str = ""
+    body_markdown: str = ""
+
+    def is_blank(self) -> bool:
+        """True when nothing was written: the campaign has no version in this language."""
+        return not any((text or "").strip() for text in self)
+
+
+def version_errors(version: Version) -> dict[str, str]:
+    """{field: message} for one version that exists."""
     errors = {}
-    subject, preheader, body_markdown = subject or "", preheader or "", body_markdown or ""
+    subject, preheader, body = (text or "" for text in version)
     if not subject.strip():
         errors["subject"] = _("A subject is required.")
     elif len(subject) > MAX_SUBJECT or has_forbidden_character(subject):
         errors["subject"] = one_line_of_at_most(MAX_SUBJECT)
     if len(preheader) > MAX_PREHEADER or has_forbidden_character(preheader):
         errors["preheader"] = one_line_of_at_most(MAX_PREHEADER)
-    if not body_markdown.strip():
+    if not body.strip():
         errors["body_markdown"] = _("The body is empty.")
-    elif len(body_markdown) > MAX_BODY:
+    elif len(body) > MAX_BODY:
         errors["body_markdown"] = _("At most %(count)s characters.", count=format_number(MAX_BODY))
-    if language not in LANGUAGES:
-        errors["language"] = _("Choose English, French or all subscribers.")
-    for name, text in (("subject", subject), ("body_markdown", body_markdown)):
+    for name, text in (("subject", subject), ("body_markdown", body)):
         if name not in errors:
             try:
-                render.check_placeholders(text)
-            except render.PlaceholderError as error:
+                check_placeholders(text)
+            except PlaceholderError as error:
                 errors[name] = str(error)
     return errors
 
 
+def validation_errors(versions: Mapping[str, Version], audience: str | None) -> dict[str, str]:
+    """{field: message} for everything wrong, fields named `en-subject`, `fr-body_markdown`...
+
+    `versions` maps a language to its content; blank versions are ignored, but one
+    must exist. An audience may be left unchosen in a draft (sending then refuses),
+    never set to one that does not exist.
+    """
+    errors = {}
+    written = {lang: v for lang, v in versions.items() if not Version(*v).is_blank()}
+    for language in written:
+        if language not in LANGUAGES:
+            errors["versions"] = _("Versions exist in English and French only.")
+    if not written:
+        errors["versions"] = _("Write the English or the French version (or both).")
+    for language, version in written.items():
+        if language in LANGUAGES:
+            for name, message in version_errors(Version(*version)).items():
+                errors[f"{language}-{name}"] = message
+    if audience and (problem := audience_error(audience)):
+        errors["audience"] = problem
+    return errors
+
+
+def audience_error(audience: str) -> str | None:
+    """Why `audience` names no audience, or None when it names one."""
+    try:
+        audiences.get(audience)
+    except audiences.AudienceMissing as error:
+        return str(error)
+    return None
+
+
 def one_line_of_at_most(limit: int) -> str:
+    """The message for a one-line field that is too long or holds a line break."""
     return _("One line of at most %(count)s characters.", count=format_number(limit))
 
 
@@ -69,57 +127,101 @@ class CampaignInvalid(ValueError):
         self.errors = errors
 
 
+def checked(versions: Mapping[str, Version], audience: str | None) -> dict[str, Version]:
+    """The versions that exist, stripped; `CampaignInvalid` when anything is wrong."""
+    errors = validation_errors(versions, audience)
+    if errors:
+        raise CampaignInvalid(errors)
+    written = {language: Version(*version) for language, version in versions.items()}
+    return {
+        language: Version(v.subject.strip(), (v.preheader or "").strip(), v.body_markdown)
+        for language, v in written.items()
+        if not v.is_blank()
+    }
+
+
+def save_versions(db: Database, campaign_id: int, versions: Mapping[str, Version]) -> None:
+    """Replace the campaign's versions (inside the caller's transaction)."""
+    db.execute("DELETE FROM campaign_versions WHERE campaign_id = ?", [campaign_id])
+    db.conn.executemany(
+        "INSERT INTO campaign_versions (campaign_id, language, subject, preheader, "
+        "body_markdown) VALUES (?, ?, ?, ?, ?)",
+        [(campaign_id, language, *version) for language, version in versions.items()],
+    )
+
+
 def create(
     db: Database,
     *,
-    subject: str,
-    body_markdown: str,
-    language: str,
+    versions: Mapping[str, Version],
+    audience: str | None,
     author: str,
     now: datetime,
-    preheader: str = "",
 ) -> int:
     """Save a new draft; returns its id."""
-    errors = validation_errors(subject, preheader, body_markdown, language)
-    if errors:
-        raise CampaignInvalid(errors)
+    versions = checked(versions, audience)
     stamp = isoformat(now)
-    cursor = db.execute(
-        "INSERT INTO campaigns (subject, preheader, body_markdown, language, created_at, "
-        "created_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [subject.strip(), preheader.strip(), body_markdown, language, stamp, author, stamp],
-    )
-    return cursor.lastrowid
+    with write_transaction(db):
+        campaign_id = db.execute(
+            "INSERT INTO campaigns (audience, created_at, created_by, updated_at) "
+            "VALUES (?, ?, ?, ?)",
+            [audience or None, stamp, author, stamp],
+        ).lastrowid
+        save_versions(db, campaign_id, versions)
+    return campaign_id
 
 
 def update(
     db: Database,
     campaign_id: int,
     *,
-    subject: str,
-    body_markdown: str,
-    language: str,
+    versions: Mapping[str, Version],
+    audience: str | None,
     now: datetime,
-    preheader: str = "",
 ) -> None:
     """Change a draft (a scheduled campaign goes back to draft)."""
-    errors = validation_errors(subject, preheader, body_markdown, language)
-    if errors:
-        raise CampaignInvalid(errors)
+    versions = checked(versions, audience)
     with write_transaction(db):
         ledger.require(db, campaign_id, "draft", "scheduled")
         db.execute(
-            "UPDATE campaigns SET subject = ?, preheader = ?, body_markdown = ?, language = ?, "
-            "updated_at = ?, status = 'draft', scheduled_at = NULL WHERE id = ?",
-            [
-                subject.strip(),
-                preheader.strip(),
-                body_markdown,
-                language,
-                isoformat(now),
-                campaign_id,
-            ],
+            "UPDATE campaigns SET audience = ?, updated_at = ?, status = 'draft', "
+            "scheduled_at = NULL WHERE id = ?",
+            [audience or None, isoformat(now), campaign_id],
         )
+        save_versions(db, campaign_id, versions)
+
+
+def set_audience(db: Database, campaign_id: int, audience: str, now: datetime) -> None:
+    """Choose a draft's (or scheduled campaign's) audience, keeping its versions."""
+    problem = audience_error(audience) if audience else "Choose an audience."
+    if problem:
+        raise CampaignInvalid({"audience": problem})
+    with write_transaction(db):
+        ledger.require(db, campaign_id, "draft", "scheduled")
+        db.execute(
+            "UPDATE campaigns SET audience = ?, updated_at = ? WHERE id = ?",
+            [audience, isoformat(now), campaign_id],
+        )
+
+
+def versions_of(db: Database, campaign_id: int) -> dict[str, dict]:
+    """{language: {subject, preheader, body_markdown}} of the versions that exist."""
+    return {
+        row.pop("language"): row
+        for row in db.query(
+            "SELECT language, subject, preheader, body_markdown FROM campaign_versions "
+            "WHERE campaign_id = ? ORDER BY language",
+            [campaign_id],
+        )
+    }
+
+
+def get(db: Database, campaign_id: int) -> dict | None:
+    """The campaign with its `versions` (what `render.prepare` takes), or None."""
+    campaign = ledger.get(db, campaign_id)
+    if campaign is not None:
+        campaign["versions"] = versions_of(db, campaign_id)
+    return campaign
 
 
 def page(
@@ -127,7 +229,11 @@ def page(
 ) -> tuple[list[dict], int | None]:
     """Campaigns newest first with their figures; keyset pagination by id."""
     after = (before_id,) if before_id else None
-    rows, last = keyset_page(db, "SELECT * FROM campaigns", ("id",), limit=limit, after=after)
+    sql = (
+        f"SELECT *, {ledger.TITLE}, (SELECT group_concat(language, ' ') FROM "
+        "campaign_versions v WHERE v.campaign_id = campaigns.id) AS languages FROM campaigns"
+    )
+    rows, last = keyset_page(db, sql, ("id",), limit=limit, after=after)
     next_before = last and last[0]
     for row in rows:
         row["figures"] = ledger.figures(db, row["id"])

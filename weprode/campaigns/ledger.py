@@ -17,17 +17,31 @@ from flask_babel import gettext as _
 
 from ..db import Database, first_row, isoformat, write_transaction
 from ..deliverability.providers import provider_of
-from ..newsletter.subscribers import VISIBLE
-from . import states
+from . import audiences, states
 
 
 class CampaignStateError(ValueError):
     """The campaign is not in a state that allows this action."""
 
 
+# A campaign's name in lists: its English subject, else its French one.
+TITLE = (
+    "(SELECT subject FROM campaign_versions v WHERE v.campaign_id = campaigns.id "
+    "ORDER BY v.language != 'en' LIMIT 1) AS subject"
+)
+
+
+# The subject of the version the reader of delivery `d` got: theirs, else the only one.
+DELIVERY_SUBJECT = (
+    "coalesce((SELECT v.subject FROM campaign_versions v WHERE v.campaign_id = d.campaign_id "
+    "AND v.language = (SELECT language FROM subscribers WHERE id = d.subscriber_id)), "
+    "(SELECT v.subject FROM campaign_versions v WHERE v.campaign_id = d.campaign_id LIMIT 1))"
+)
+
+
 def get(db: Database, campaign_id: int) -> dict | None:
-    """The campaign row, or None."""
-    return first_row(db, "SELECT * FROM campaigns WHERE id = ?", [campaign_id])
+    """The campaign row with its title as `subject` (versions: `compose.get`), or None."""
+    return first_row(db, f"SELECT *, {TITLE} FROM campaigns WHERE id = ?", [campaign_id])
 
 
 def require(db: Database, campaign_id: int, *statuses: str, action: str = "change") -> dict:
@@ -41,17 +55,16 @@ def require(db: Database, campaign_id: int, *statuses: str, action: str = "chang
     return campaign
 
 
-def audience_condition(language: str) -> tuple[str, list[str]]:
-    """Who a campaign goes to: active subscribers, of one language or all."""
-    if language == "all":
-        return f"status = 'active' AND {VISIBLE}", []
-    return f"status = 'active' AND language = ? AND {VISIBLE}", [language]
+class AudienceNotChosen(CampaignStateError):
+    """The campaign names no audience (or one that no longer exists): it cannot go out."""
 
 
-def audience_size(db: Database, language: str) -> int:
-    """How many people a campaign in `language` would reach now."""
-    condition, params = audience_condition(language)
-    return db.execute(f"SELECT count(*) FROM subscribers WHERE {condition}", params).fetchone()[0]
+def chosen_audience(campaign: dict) -> "audiences.Audience":
+    """The campaign's audience; `AudienceNotChosen` when staff have not chosen one."""
+    try:
+        return audiences.get(campaign["audience"])
+    except audiences.AudienceMissing as error:
+        raise AudienceNotChosen(str(error)) from error
 
 
 def start(db: Database, campaign_id: int, now: datetime) -> int:
@@ -65,12 +78,12 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
     with write_transaction(db):
         campaign = require(db, campaign_id, "draft", "scheduled", "sending", action="send")
         if campaign["status"] != "sending":
-            condition, params = audience_condition(campaign["language"])
+            audience = chosen_audience(campaign)
             db.execute(
                 "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id, provider) "
-                f"SELECT ?, id, provider_of(email) FROM subscribers WHERE {condition} "
+                f"SELECT ?, id, provider_of(email) FROM subscribers WHERE {audience.condition} "
                 "ORDER BY id",
-                [campaign_id, *params],
+                [campaign_id, *audience.params],
             )
             db.execute(
                 "UPDATE campaigns SET status = 'sending', started_at = ?, scheduled_at = NULL "
@@ -85,10 +98,20 @@ def schedule(db: Database, campaign_id: int, when: datetime, now: datetime) -> N
     if when <= now:
         raise CampaignStateError(_("Choose a time in the future."))
     with write_transaction(db):
-        require(db, campaign_id, "draft", "scheduled", action="schedule")
+        chosen_audience(require(db, campaign_id, "draft", "scheduled", action="schedule"))
         db.execute(
             "UPDATE campaigns SET status = 'scheduled', scheduled_at = ? WHERE id = ?",
             [isoformat(when), campaign_id],
+        )
+
+
+def unschedule(db: Database, campaign_id: int) -> None:
+    """Put a scheduled campaign back to draft (its audience no longer exists)."""
+    with write_transaction(db):
+        db.execute(
+            "UPDATE campaigns SET status = 'draft', scheduled_at = NULL "
+            "WHERE id = ? AND status = 'scheduled'",
+            [campaign_id],
         )
 
 
@@ -299,8 +322,8 @@ def deliveries_for(db: Database, subscriber_id: int, limit: int = 100) -> list[d
     """The campaigns a subscriber was sent (or is queued for), newest first."""
     return list(
         db.query(
-            "SELECT c.id AS campaign_id, c.subject, d.status, d.sent_at, d.smtp_reply "
-            "FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id "
+            f"SELECT d.campaign_id, {DELIVERY_SUBJECT} AS subject, d.status, d.sent_at, "
+            "d.smtp_reply FROM deliveries d "
             "WHERE d.subscriber_id = ? ORDER BY d.id DESC LIMIT ?",
             [subscriber_id, limit],
         )

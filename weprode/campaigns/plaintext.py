@@ -6,19 +6,44 @@ each link becomes `text [n]` with the numbered addresses listed at the end, the 
 text mail programs show links.
 """
 
+from collections.abc import Callable
+
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markdown_it.tree import SyntaxTreeNode
 
 # The same parser settings as the HTML part (campaigns.render), so both say the same.
 markdown = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def rewrite_links(state: StateCore) -> None:
+    """Pass every link's address through `env["rewrite_link"]`, when given.
+
+    A core rule, so the HTML part and the text part (both parse with `markdown`) carry
+    the same addresses: a French reader's links to our pages open them in French.
+    """
+    rewrite = state.env.get("rewrite_link")
+    if rewrite is None:
+        return
+    for token in state.tokens:
+        for child in token.children or ():
+            if child.type == "link_open":
+                child.attrSet("href", rewrite(str(child.attrGet("href") or "")))
+
+
+markdown.core.ruler.push("rewrite_links", rewrite_links)
 UNDERLINES = {"h1": "=", "h2": "-"}
 RULE = "* * *"
 
 
-def plain_text(markdown_source: str) -> str:
-    """The text a reader sees in the HTML part, laid out for a plain-text mail."""
+def plain_text(markdown_source: str, rewrite_link: Callable[[str], str] | None = None) -> str:
+    """The text a reader sees in the HTML part, laid out for a plain-text mail.
+
+    `rewrite_link(url)`, when given, changes each link's address (see `rewrite_links`).
+    """
     links: list[str] = []
-    tree = SyntaxTreeNode(markdown.parse(markdown_source))
+    env = {"rewrite_link": rewrite_link} if rewrite_link else {}
+    tree = SyntaxTreeNode(markdown.parse(markdown_source, env))
     text = "\n\n".join(blocks(tree, links))
     if links:
         text += "\n\n" + "\n".join(f"[{number}] {url}" for number, url in enumerate(links, 1))

@@ -1,18 +1,17 @@
 """Turn a campaign into messages: Markdown once, then cheap per-recipient substitution.
 
 The expensive work (Markdown, sanitising, the layout, CSS inlining, header encoding)
-happens once per campaign. Each `{{ placeholder }}` is swapped for a marker before
-Markdown runs, so a subscriber's name is never parsed as Markdown or HTML; per
-recipient we only evaluate the placeholders, escape them for HTML, substitute, and
-encode the two parts as quoted-printable (`wire`). Lines end in CRLF and stay under
-76 characters.
+happens once per campaign and recipient language: a French subscriber's mail has a
+French footer, `lang="fr"` and links opening French pages, whichever version (English
+or French content) they get. Per recipient we only evaluate the placeholders (see
+`placeholders`), escape them for HTML, substitute, and encode the two parts as
+quoted-printable (`wire`). Lines end in CRLF and stay under 76 characters.
 """
 
 import hashlib
 import hmac
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parseaddr
 from functools import lru_cache
@@ -22,154 +21,30 @@ import css_inline
 import dkim
 import nh3
 from flask import current_app, render_template
-from flask_babel import gettext as _
-from jinja2 import TemplateSyntaxError, meta
-from jinja2.sandbox import SandboxedEnvironment
+from flask_babel import force_locale
 from markupsafe import Markup, escape
 
 from .. import tokens
 from ..deliverability import verp
-from ..languages import either
 from ..mail import messages, wire
-from ..urls import absolute_url
+from ..urls import absolute_url, in_language
+from .audiences import version_for
+from .placeholders import Placeholders, extract_placeholders, recipient_context, substitute
 from .plaintext import markdown, plain_text
 
-ALLOWED_PLACEHOLDERS = frozenset({"first_name", "email"})
-MAX_CACHED_VALUES = 100_000
-PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-# The only forms a placeholder may take: a name, then optionally `| default("text")`
-# (single or double quotes, at most 100 characters, no quote or backslash inside).
-# The sandbox stops attribute tricks but not arithmetic: `{{ email * 20000000 }}`
-# built a gigabyte per recipient. Names are checked against ALLOWED_PLACEHOLDERS.
-PLACEHOLDER_FORM = re.compile(
-    r"""\s*([A-Za-z_][A-Za-z0-9_]*)\s*"""
-    r"""(?:\|\s*default\(\s*(?:"[^"\\]{0,100}"|'[^'\\]{0,100}')\s*\)\s*)?""",
-    re.ASCII,
-)
-STATEMENT = re.compile(r"\{%|%\}|\{#")
-MARKER = "WPRDPH{}X"
 UNSUBSCRIBE_MARKER = "WPRDUNSUBX"
 CRLF = "\r\n"
-
-sandbox = SandboxedEnvironment(autoescape=False)
-
-
-class PlaceholderError(ValueError):
-    """The body or subject uses a placeholder we cannot fill."""
+# The languages subscribers and versions come in; anything else is read as the first.
+LANGUAGES = ("en", "fr")
 
 
-@dataclass(frozen=True)
-class Placeholders:
-    """A text with its placeholders replaced by markers, and the compiled expressions.
+def body_html(markdown_text: str, rewrite_link: Callable[[str], str] | None = None) -> str:
+    """Markdown to sanitised HTML (raw HTML in the source is shown as text).
 
-    `expressions[i]` is (compiled template, names of the variables it reads) for
-    marker i. Values are cached by those variables' values: most placeholders read
-    only the first name, which many recipients share, and a Jinja render costs
-    ~10 µs per placeholder per message otherwise.
+    `rewrite_link(url)`, when given, changes each link's address (`plaintext.rewrite_links`).
     """
-
-    text: str
-    expressions: tuple
-    cache: dict = field(default_factory=dict, compare=False, repr=False)
-
-    def values(self, context: dict[str, str]) -> list[str]:
-        """Each placeholder's value for one recipient (plain text, not escaped)."""
-        if len(self.cache) > MAX_CACHED_VALUES:
-            self.cache.clear()
-        result = []
-        for index, (template, names) in enumerate(self.expressions):
-            key = (index, *(context.get(name) for name in names))
-            value = self.cache.get(key)
-            if value is None:
-                value = self.cache[key] = template.render(context)
-            result.append(value)
-        return result
-
-
-def extract_placeholders(source: str, start: int = 0) -> Placeholders:
-    """Replace `{{ ... }}` with markers; check each names only allowed variables.
-
-    Raises `PlaceholderError` naming the first unknown variable or bad syntax, so a
-    typo is caught when saving, not as a blank in 50,000 mails.
-    """
-    if STATEMENT.search(source):
-        raise PlaceholderError(_("Only {{ placeholders }} are allowed, not {% %} or {# #}."))
-    expressions = []
-
-    def swap(match: re.Match[str]) -> str:
-        expression = "{{" + match.group(1) + "}}"
-        form = PLACEHOLDER_FORM.fullmatch(match.group(1))
-        if form is None:
-            shown = expression if len(expression) <= 60 else expression[:57] + "..."
-            raise PlaceholderError(
-                _(
-                    "Placeholder %(shown)s is not allowed: write a name alone, as "
-                    "{{ first_name }}, or with a default text, as "
-                    '{{ first_name | default("there") }}.',
-                    shown=shown,
-                )
-            )
-        try:
-            parsed = sandbox.parse(expression)
-            unknown = {form.group(1)} - ALLOWED_PLACEHOLDERS
-            if unknown:
-                raise PlaceholderError(
-                    _(
-                        "Unknown placeholder %(name)s: use %(allowed)s.",
-                        name=form.group(1),
-                        allowed=either(sorted(ALLOWED_PLACEHOLDERS)),
-                    )
-                )
-            compiled = sandbox.from_string(expression)
-            compiled.render(first_name="Test", email="test@example.org")
-        except PlaceholderError:
-            raise
-        except TemplateSyntaxError as error:
-            raise PlaceholderError(
-                _(
-                    "Placeholder %(expression)s: %(problem)s",
-                    expression=expression,
-                    problem=error.message,
-                )
-            ) from error
-        except Exception as error:  # e.g. an unknown filter, only found at render time
-            raise PlaceholderError(
-                _("Placeholder %(expression)s: %(problem)s", expression=expression, problem=error)
-            ) from error
-        names = tuple(sorted(meta.find_undeclared_variables(parsed)))
-        expressions.append((compiled, names))
-        return MARKER.format(start + len(expressions) - 1)
-
-    text = PLACEHOLDER.sub(swap, source)
-    if "{{" in text or "}}" in text:
-        raise PlaceholderError(_("A placeholder is not closed: write {{ first_name }}."))
-    return Placeholders(text, tuple(expressions))
-
-
-def check_placeholders(*sources: str | None) -> None:
-    """Validate texts (subject, body...) without keeping the result."""
-    for source in sources:
-        extract_placeholders(source or "")
-
-
-def body_html(markdown_text: str) -> str:
-    """Markdown to sanitised HTML (raw HTML in the source is shown as text)."""
-    return nh3.clean(markdown.render(markdown_text), link_rel="noopener")
-
-
-def recipient_context(subscriber: dict) -> dict[str, str]:
-    """What placeholders may read; missing values are left undefined for `default`."""
-    context = {"email": subscriber["email"]}
-    if subscriber.get("first_name"):
-        context["first_name"] = subscriber["first_name"]
-    return context
-
-
-def substitute(text: str, values: Sequence[str], escape_html: bool) -> str:
-    """Put each recipient's values where the markers are."""
-    for index, value in enumerate(values):
-        text = text.replace(MARKER.format(index), str(escape(value)) if escape_html else value)
-    return text
+    env = {"rewrite_link": rewrite_link} if rewrite_link else {}
+    return nh3.clean(markdown.render(markdown_text, env), link_rel="noopener")
 
 
 @lru_cache(maxsize=4096)
@@ -211,6 +86,10 @@ class PreparedCampaign:
     test_mail: bool = False
     # subscriber_id -> VERP envelope sender, when BOUNCE_ADDRESS is set.
     make_envelope_sender: object = None
+    # After the token: `?lang=fr` for a French reader, so the opt-out page opens in French.
+    unsubscribe_suffix: str = ""
+    language: str = "en"  # the reader's: footer, `lang`, links
+    version: str = "en"  # the content's
 
     def envelope_sender_for(self, subscriber: dict) -> str:
         """The `MAIL FROM` of this subscriber's message: its VERP address, if on."""
@@ -231,7 +110,8 @@ class PreparedCampaign:
 
     def message_for(self, subscriber: dict, now: datetime) -> bytes:
         """The complete message (bytes, CRLF) for one subscriber."""
-        unsubscribe = self.unsubscribe_prefix + self.make_token(subscriber["id"])
+        token = self.make_token(subscriber["id"])
+        unsubscribe = self.unsubscribe_prefix + token + self.unsubscribe_suffix
         subject, text, html = self.parts_for(subscriber, unsubscribe)
         if self.test_mail:
             # Nothing a mailbox provider could act on, and a new Message-ID each time so
@@ -297,31 +177,85 @@ def dkim_settings(config: Mapping[str, Any]) -> tuple[bytes | None, bytes, bytes
 
 
 TEST_SUBJECT_PREFIX = "[TEST] "
+TOKEN_SLOT = "WPRDTOKENX"
 
 
-def prepare(campaign: dict, test_mail: bool = False) -> PreparedCampaign:
-    """Render the campaign's layout once; returns a `PreparedCampaign`.
+@dataclass
+class PreparedAudience:
+    """A campaign prepared for each reader language; sends each subscriber theirs."""
+
+    variants: dict[str, PreparedCampaign]
+
+    def for_subscriber(self, subscriber: Mapping[str, Any]) -> PreparedCampaign:
+        """The variant in the subscriber's language (the first language's if unknown)."""
+        return self.variants.get(subscriber.get("language")) or self.variants[LANGUAGES[0]]
+
+    def message_for(self, subscriber: dict, now: datetime) -> bytes:
+        """The complete message for one subscriber, in their language."""
+        return self.for_subscriber(subscriber).message_for(subscriber, now)
+
+    def envelope_sender_for(self, subscriber: dict) -> str:
+        """The subscriber's `MAIL FROM` (their VERP address, if on)."""
+        return self.for_subscriber(subscriber).envelope_sender_for(subscriber)
+
+    @property
+    def envelope_sender(self) -> str:
+        """The campaign's `MAIL FROM` without VERP (the same in every language)."""
+        return self.variants[LANGUAGES[0]].envelope_sender
+
+
+def prepare(campaign: dict, test_mail: bool = False) -> PreparedAudience:
+    """Render the campaign once per reader language; `campaign["versions"]` holds the content.
+
+    A reader gets the version of their language, or the other one when only one exists
+    (`audiences.version_for`); the footer, `lang` and links follow the reader anyway.
+    """
+    available = campaign["versions"].keys()
+    return PreparedAudience(
+        {
+            language: prepare_version(
+                campaign, version_for(language, available), language, test_mail
+            )
+            for language in LANGUAGES
+        }
+    )
+
+
+def prepare_version(
+    campaign: dict, version: str, language: str, test_mail: bool = False
+) -> PreparedCampaign:
+    """Render one version of the campaign for readers of `language`; a `PreparedCampaign`.
 
     A `test_mail` (staff's "Send a test") says so in its subject and at its top, and its
     unsubscribe links lead nowhere: no List-Unsubscribe header, "#" in the footer.
     """
     config = current_app.config
+    content = campaign["versions"][version]
     prefix = TEST_SUBJECT_PREFIX if test_mail else ""
-    subject = extract_placeholders(prefix + campaign["subject"])
-    body_source = extract_placeholders(campaign["body_markdown"])
-    # A French campaign's footer is French, so its links lead to the French pages.
-    lang = "fr" if campaign["language"] == "fr" else None
-    context = {
-        "campaign": campaign,
-        "test_mail": test_mail,
-        "unsubscribe_url": "#" if test_mail else UNSUBSCRIBE_MARKER,
-        "privacy_url": absolute_url("site.privacy", lang=lang),
-        "site_url": absolute_url("site.home", lang=lang),
-    }
-    text = render_template("email/campaign.txt", body_text=plain_text(body_source.text), **context)
-    layout = render_template(
-        "email/campaign.html", body_html=Markup(body_html(body_source.text)), **context
-    )
+    subject = extract_placeholders(prefix + content["subject"])
+    body_source = extract_placeholders(content["body_markdown"])
+    # Links are built under the reader's locale, so they carry `?lang=` (urls.absolute_url).
+    with force_locale(language):
+        unsubscribe_url = absolute_url("newsletter.unsubscribe", token=TOKEN_SLOT)
+        context = {
+            "campaign": campaign,
+            "content": content,
+            "language": language,
+            "version": version,
+            "test_mail": test_mail,
+            "unsubscribe_url": "#" if test_mail else UNSUBSCRIBE_MARKER,
+            "privacy_url": absolute_url("site.privacy"),
+            "site_url": absolute_url("site.home"),
+        }
+
+        # Links the author wrote to our own pages open them in the reader's language too.
+        def localise(url: str) -> str:
+            return in_language(url, language)
+
+        body_text = plain_text(body_source.text, localise)
+        text = render_template("email/campaign.txt", body_text=body_text, **context)
+        content = Markup(body_html(body_source.text, localise))
+        layout = render_template("email/campaign.html", body_html=content, **context)
     html = css_inline.inline(layout)
     sender = config["CAMPAIGN_SENDER"] or config["MAIL_DEFAULT_SENDER"]
     envelope_sender = parseaddr(sender)[1]
@@ -338,6 +272,8 @@ def prepare(campaign: dict, test_mail: bool = False) -> PreparedCampaign:
         "MIME-Version: 1.0",
         f'Content-Type: multipart/alternative; boundary="{boundary}"',
     ]
+    # Built once: url_for and the token's key derivation cost more than the rest.
+    unsubscribe_prefix, _, unsubscribe_suffix = unsubscribe_url.partition(TOKEN_SLOT)
     return PreparedCampaign(
         campaign_id=campaign["id"],
         sender=sender,
@@ -353,8 +289,10 @@ def prepare(campaign: dict, test_mail: bool = False) -> PreparedCampaign:
         html=Placeholders(html, body_source.expressions),
         boundary=boundary,
         domain=domain,
-        # Built once: url_for and the token's key derivation cost more than the rest.
-        unsubscribe_prefix=absolute_url("newsletter.unsubscribe", token="T").removesuffix("T"),
+        unsubscribe_prefix=unsubscribe_prefix,
+        unsubscribe_suffix=unsubscribe_suffix,
+        language=language,
+        version=version,
         make_token=tokens.unsubscribe_token_maker(campaign["id"]),
         message_id_key=tokens.address_hash_keys()[-1],
         make_envelope_sender=verp.envelope_sender_maker("campaign", campaign["id"]),

@@ -23,7 +23,7 @@ from ..deliverability import effects
 from ..mail import outbox, relays
 from ..mail.bulk_smtp import close_quietly
 from ..mail.relay_pool import NoRelayAvailable, RelayPool, open_session
-from . import ledger, pacing, render, senders, worker_heartbeats
+from . import compose, ledger, pacing, render, senders, worker_heartbeats
 from .batch import PAUSED_BY_FAILURES, SendState, note_result, outcome_for, send_batch
 from .journal import SentJournal, journal_path
 from .recorder import OutcomeRecorder, recorder_capacity
@@ -126,7 +126,7 @@ def send_campaign(
     state = SendState(
         campaign_id,
         sender_id,
-        render.prepare(ledger.get(db, campaign_id)),
+        render.prepare(compose.get(db, campaign_id)),
         OutcomeRecorder(config["DATABASE"], sender_id, recorder_capacity(config), sent_journal),
         pacing.Pacer(
             pacing.queued_providers(db, campaign_id),
@@ -226,7 +226,13 @@ def run_once(
     worked = False
     for row in due_campaigns(db, now):
         if row["status"] == "scheduled":
-            ledger.start(db, row["id"], now)
+            try:
+                ledger.start(db, row["id"], now)
+            except ledger.AudienceNotChosen:
+                # Scheduling needs an audience, but its key may leave `audiences` later;
+                # staff then choose again, and the worker carries on with the others.
+                ledger.unschedule(db, row["id"])
+                continue
         send_campaign(db, row["id"], progress=progress, stop=stop)
         worked = True
     return worked

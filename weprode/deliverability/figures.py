@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..campaigns.ledger import TITLE
 from ..db import Database, keyset_page, parse_timestamp, write_transaction
 from .providers import provider_name
 
@@ -214,7 +215,7 @@ def campaign_page(
     """Campaigns that were sent (or started), newest first, with their figures."""
     campaigns, last = keyset_page(
         db,
-        "SELECT id, subject, status, started_at, finished_at FROM campaigns",
+        f"SELECT id, {TITLE}, status, started_at, finished_at FROM campaigns",
         ("id",),
         limit=limit,
         after=None if after is None else (after,),

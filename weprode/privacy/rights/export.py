@@ -12,6 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from ... import tokens
+from ...campaigns import ledger
 from ...contact import prospects
 from ...db import Database, first_row, isoformat
 from ...newsletter import subscribers
@@ -30,9 +31,8 @@ def newsletter_part(db: Database, email: str) -> dict | None:
     subscriber_id = subscriber["id"]
     deliveries = list(
         db.query(
-            "SELECT d.campaign_id, c.subject AS campaign_subject, d.status, d.sent_at "
-            "FROM deliveries d JOIN campaigns c ON c.id = d.campaign_id "
-            "WHERE d.subscriber_id = ? ORDER BY d.id",
+            f"SELECT d.campaign_id, {ledger.DELIVERY_SUBJECT} AS campaign_subject, d.status, "
+            "d.sent_at FROM deliveries d WHERE d.subscriber_id = ? ORDER BY d.id",
             [subscriber_id],
         )
     )

@@ -1,0 +1,84 @@
+"""Whom a campaign goes to: an audience staff choose by name, and which version each gets.
+
+An audience is a condition on `subscribers`; today all active subscribers or those of
+one language. Topics and saved segments will be more entries of `AUDIENCES` (or
+audiences built from a key such as `topic:3`), with the same `condition` and `counts`.
+There is no default: a campaign without an audience cannot be sent.
+"""
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from ..db import Database
+from ..newsletter.subscribers import VISIBLE
+
+VERSION_LANGUAGES = ("en", "fr")
+
+
+@dataclass(frozen=True)
+class Audience:
+    """A named set of subscribers: `condition` is SQL on `subscribers` with `params`."""
+
+    key: str
+    label: object  # a lazy translation: staff read it in STAFF_LANGUAGE
+    condition: str
+    params: tuple = ()
+
+
+# Subscribers of an import still in progress are not `VISIBLE`: they get nothing yet.
+ACTIVE = f"status = 'active' AND {VISIBLE}"
+AUDIENCES = {
+    audience.key: audience
+    for audience in (
+        Audience("all", _l("All active subscribers"), ACTIVE),
+        Audience("fr", _l("French-speaking subscribers"), f"{ACTIVE} AND language = ?", ("fr",)),
+        Audience("en", _l("English-speaking subscribers"), f"{ACTIVE} AND language = ?", ("en",)),
+    )
+}
+
+
+class AudienceMissing(ValueError):
+    """The campaign names no audience, or one that does not exist (any more)."""
+
+
+def get(key: str | None) -> Audience:
+    """The audience named `key`; `AudienceMissing` with a message for staff otherwise."""
+    if not key:
+        raise AudienceMissing(_("Choose the audience before sending: nobody is chosen by default."))
+    audience = AUDIENCES.get(key)
+    if audience is None:
+        raise AudienceMissing(_("Unknown audience %(key)s; choose one of the list.", key=repr(key)))
+    return audience
+
+
+def version_for(language: str | None, available: Collection[str]) -> str:
+    """The version a reader of `language` gets: theirs, else the first one that exists."""
+    if language in available:
+        return language
+    return next(version for version in VERSION_LANGUAGES if version in available)
+
+
+def counts(db: Database, key: str, available: Collection[str]) -> dict[str, dict[str, int]]:
+    """Per version: how many get it in their own language (`own`) and as a fallback.
+
+    `{"en": {"own": 250, "fallback": 50, "total": 300}, "fr": {...}, "all": {"total": 350}}`;
+    a version that does not exist gets nobody. With no version at all, nobody is counted
+    under a version, but `all` still says how many the audience holds.
+    """
+    audience = get(key)
+    result = {version: {"own": 0, "fallback": 0, "total": 0} for version in VERSION_LANGUAGES}
+    total = 0
+    for language, number in db.execute(
+        f"SELECT language, count(*) FROM subscribers WHERE {audience.condition} GROUP BY language",
+        audience.params,
+    ).fetchall():
+        total += number
+        if not available:
+            continue
+        version = version_for(language, available)
+        result[version]["own" if version == language else "fallback"] += number
+        result[version]["total"] += number
+    return {**result, "all": {"total": total}}
