@@ -33,6 +33,7 @@ from .placeholders import Placeholders, extract_placeholders, recipient_context,
 from .plaintext import markdown, plain_text
 
 UNSUBSCRIBE_MARKER = "WPRDUNSUBX"
+MANAGE_MARKER = "WPRDMANAGEX"
 CRLF = "\r\n"
 # The languages subscribers and versions come in; anything else is read as the first.
 LANGUAGES = ("en", "fr")
@@ -88,6 +89,10 @@ class PreparedCampaign:
     make_envelope_sender: object = None
     # After the token: `?lang=fr` for a French reader, so the opt-out page opens in French.
     unsubscribe_suffix: str = ""
+    # The preference page's link ("Manage my subscription"), built like the opt-out one.
+    manage_prefix: str = ""
+    manage_suffix: str = ""
+    make_manage_token: object = None
     language: str = "en"  # the reader's: footer, `lang`, links
     version: str = "en"  # the content's
 
@@ -97,22 +102,33 @@ class PreparedCampaign:
             return self.envelope_sender
         return self.make_envelope_sender(subscriber["id"])
 
-    def parts_for(self, subscriber: dict, unsubscribe: str) -> tuple[str, str, str]:
-        """(subject, text, html) personalised for one subscriber."""
+    def parts_for(
+        self, subscriber: dict, unsubscribe: str, manage: str = "#"
+    ) -> tuple[str, str, str]:
+        """(subject, text, html) personalised for one subscriber (`manage`: their
+        preference page's link; previews and tests leave it inert)."""
         context = recipient_context(subscriber)
         body_values = self.text.values(context)
         subject = substitute(self.subject.text, self.subject.values(context), escape_html=False)
         text = substitute(self.text.text, body_values, escape_html=False)
         html = substitute(self.html.text, body_values, escape_html=True)
-        text = text.replace(UNSUBSCRIBE_MARKER, unsubscribe)
-        html = html.replace(UNSUBSCRIBE_MARKER, str(escape(unsubscribe)))
+        text = text.replace(UNSUBSCRIBE_MARKER, unsubscribe).replace(MANAGE_MARKER, manage)
+        html = html.replace(UNSUBSCRIBE_MARKER, str(escape(unsubscribe))).replace(
+            MANAGE_MARKER, str(escape(manage))
+        )
         return subject, text, html
+
+    def manage_link(self, subscriber: dict) -> str:
+        """The subscriber's preference page, in their language."""
+        if self.make_manage_token is None:
+            return "#"
+        return self.manage_prefix + self.make_manage_token(subscriber["id"]) + self.manage_suffix
 
     def message_for(self, subscriber: dict, now: datetime) -> bytes:
         """The complete message (bytes, CRLF) for one subscriber."""
         token = self.make_token(subscriber["id"])
         unsubscribe = self.unsubscribe_prefix + token + self.unsubscribe_suffix
-        subject, text, html = self.parts_for(subscriber, unsubscribe)
+        subject, text, html = self.parts_for(subscriber, unsubscribe, self.manage_link(subscriber))
         if self.test_mail:
             # Nothing a mailbox provider could act on, and a new Message-ID each time so
             # a second test is not hidden as a duplicate of the first.
@@ -237,6 +253,7 @@ def prepare_version(
     # Links are built under the reader's locale, so they carry `?lang=` (urls.absolute_url).
     with force_locale(language):
         unsubscribe_url = absolute_url("newsletter.unsubscribe", token=TOKEN_SLOT)
+        manage_url = absolute_url("newsletter.manage", token=TOKEN_SLOT)
         context = {
             "campaign": campaign,
             "content": content,
@@ -244,6 +261,7 @@ def prepare_version(
             "version": version,
             "test_mail": test_mail,
             "unsubscribe_url": "#" if test_mail else UNSUBSCRIBE_MARKER,
+            "manage_url": "#" if test_mail else MANAGE_MARKER,
             "privacy_url": absolute_url("site.privacy"),
             "site_url": absolute_url("site.home"),
         }
@@ -274,6 +292,7 @@ def prepare_version(
     ]
     # Built once: url_for and the token's key derivation cost more than the rest.
     unsubscribe_prefix, _, unsubscribe_suffix = unsubscribe_url.partition(TOKEN_SLOT)
+    manage_prefix, _, manage_suffix = manage_url.partition(TOKEN_SLOT)
     return PreparedCampaign(
         campaign_id=campaign["id"],
         sender=sender,
@@ -291,6 +310,9 @@ def prepare_version(
         domain=domain,
         unsubscribe_prefix=unsubscribe_prefix,
         unsubscribe_suffix=unsubscribe_suffix,
+        manage_prefix=manage_prefix,
+        manage_suffix=manage_suffix,
+        make_manage_token=None if test_mail else tokens.manage_token_maker(),
         language=language,
         version=version,
         make_token=tokens.unsubscribe_token_maker(campaign["id"]),
