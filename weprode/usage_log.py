@@ -147,7 +147,7 @@ def hide_addresses(text: str) -> str:
     Each run of characters between separators holding an `@` with something on both
     sides goes whole; time grows with the text's length, whatever its shape.
     """
-    if "@" not in text and "%40" not in text.lower():
+    if "@" not in text and "%40" not in text:  # no letters: case cannot matter
         return text
     parts = ADDRESS_SEPARATORS.split(text)  # runs at even indexes, separators at odd
     for index in range(0, len(parts), 2):
