@@ -74,11 +74,6 @@ def is_published(db: Database, campaign_id: int) -> bool:
     )
 
 
-def readable_in(language: str) -> tuple[str, list[str]]:
-    """The condition (and its parameters) on `ARCHIVED` for the version in `language`."""
-    return "language = ?", [language]
-
-
 def reading_languages(campaign: dict) -> list[str]:
     """The page languages a campaign can be read in: those of its versions.
 
@@ -96,15 +91,14 @@ def page(
     db: Database, language: str, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[dict], str | None]:
     """Published campaigns readable in `language`, newest publication first."""
-    condition, params = readable_in(language)
     rows, last = keyset_page(
         db,
         ARCHIVED,
         ("published_at", "id"),
         limit=limit,
         after=parse_keyset_cursor(cursor),
-        conditions=[condition],
-        params=params,
+        conditions=["language = ?"],
+        params=[language],
     )
     for row in rows:
         row["title"] = public_subject(row)
@@ -114,8 +108,7 @@ def page(
 def entry(db: Database, campaign_id: int, language: str) -> dict | None:
     """A published campaign's version in `language`, with its public title and body;
     None when it is not published or has no version in that language."""
-    condition, params = readable_in(language)
-    row = first_row(db, f"{ARCHIVED} WHERE id = ? AND {condition}", [campaign_id, *params])
+    row = first_row(db, f"{ARCHIVED} WHERE id = ? AND language = ?", [campaign_id, language])
     if row is not None:
         row["title"] = public_subject(row)
         row["body"] = public_html(row)
