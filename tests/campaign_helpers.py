@@ -33,7 +33,9 @@ Notre **nouveau guide** des clouds éducatifs souverains est paru.
 """
 
 
-def new_campaign(db, language="all", subject="Weprode news", body=BODY, versions=None):
+def new_campaign(
+    db, language="all", subject="Weprode news", body=BODY, versions=None, topic_id=None
+):
     """A draft to the audience `language` ('all', 'en', 'fr' or None: not chosen).
 
     Without `versions`, its one version is French for 'fr', English otherwise (as a
@@ -49,6 +51,7 @@ def new_campaign(db, language="all", subject="Weprode news", body=BODY, versions
         audience=language,
         author="t@weprode.com",
         now=utcnow(),
+        topic_id=topic_id,
     )
 
 

@@ -10,8 +10,8 @@ VALID_SIGNUP = {
     "email": "Jane.Doe@Example.org",
     "first_name": "Jane",
     "language": "en",
-    "consent": "y",
-    "consent_version": "2026-11-v1",
+    "topics": "1",
+    "consent_version": "2026-12-v2",
     "source_page": "/newsletter",
 }
 

@@ -245,7 +245,7 @@ def test_each_version_has_its_own_preview_and_test(app, db, staff_client, mailbo
     french = staff_client.get(f"{url}/preview/fr.html").get_data(as_text=True)
     assert '<html lang="fr">' in french and "Se désabonner" in french
     english = staff_client.get(f"{url}/preview/en.html").get_data(as_text=True)
-    assert '<html lang="en">' in english and "Unsubscribe in one click" in english
+    assert '<html lang="en">' in english and "Unsubscribe from this topic in one click" in english
     staff_client.post(f"{url}/test/fr", data={"csrf_token": csrf_token(staff_client, url)})
     [test_mail] = mailbox.wait_for(1)
     assert test_mail["Subject"] == "[TEST] Nouvelles"

@@ -18,11 +18,13 @@ def test_each_reader_gets_their_own_preference_link_in_their_language(app, db, c
     send(app, db, new_campaign(db, language="all"))
     messages = {m["To"]: m for m in mailbox.wait_for(2)}
     english, french = messages["ann@example.org"], messages["luc@example.org"]
-    assert "Manage my subscription (name, language): http://localhost/newsletter/manage/" in (
-        text_part(english)
+    assert (
+        "Manage my subscription (topics, name, language): http://localhost/newsletter/manage/"
+        in (text_part(english))
     )
-    assert "Gérer mon abonnement (prénom, langue)\u00a0: http://localhost/newsletter/manage/" in (
-        text_part(french)
+    assert (
+        "Gérer mon abonnement (thèmes, prénom, langue)\u00a0: http://localhost/newsletter/manage/"
+        in (text_part(french))
     )
     [english_link] = set(MANAGE.findall(text_part(english)))
     [french_link] = set(MANAGE.findall(text_part(french)))
@@ -31,7 +33,7 @@ def test_each_reader_gets_their_own_preference_link_in_their_language(app, db, c
     # Each link opens that reader's own page, and saving there changes only them.
     page = client.get(french_link).get_data(as_text=True)
     assert '<html lang="fr">' in page and 'value="Luc"' in page
-    client.post(french_link, data={"first_name": "Lucien", "language": "fr"})
+    client.post(french_link, data={"first_name": "Lucien", "language": "fr", "topics": "1"})
     assert subscribers.get(db, luc)["first_name"] == "Lucien"
     assert subscribers.get(db, ann)["first_name"] == "Ann"
     assert 'value="Ann"' in client.get(english_link).get_data(as_text=True)

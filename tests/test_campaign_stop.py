@@ -21,6 +21,7 @@ from campaign_helpers import new_campaign
 from process_helpers import PROJECT_ROOT, flask_env
 from relay_helpers import start_counting_relay
 
+from devtools.seed import join_main_topic
 from weprode.campaigns import ledger, recorder
 from weprode.db import connect, isoformat, utcnow
 
@@ -47,6 +48,7 @@ def sending_app(make_app, sink):
             "confirmed_at) VALUES (?, 'en', 'active', 'test', ?, ?)",
             [(f"r{n:05d}@example.org", stamp, stamp) for n in range(RECIPIENTS)],
         )
+    join_main_topic(db)
     campaign_id = new_campaign(db)
     yield app, db, campaign_id
     db.close()

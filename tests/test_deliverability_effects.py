@@ -3,6 +3,7 @@ between, people who already left, and the campaign pause thresholds."""
 
 from datetime import timedelta
 
+from devtools.seed import join_main_topic
 from tests.campaign_helpers import add_subscribers, new_campaign
 from weprode.campaigns import ledger
 from weprode.db import isoformat, utcnow
@@ -217,6 +218,7 @@ def many_people(db, count, now):
         }
         for n in range(count)
     )
+    join_main_topic(db)
     return [row[0] for row in db.execute("SELECT id FROM subscribers ORDER BY id")]
 
 

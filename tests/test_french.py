@@ -194,7 +194,7 @@ def test_newsletter_validation_errors_are_in_french(client, mailbox):
     # WTForms' own messages, translated by Flask-WTF (WTF_I18N_ENABLED).
     assert "Le champ ne peut pas contenir plus de 254 caractères." in html
     assert "N&#39;est pas un choix valide." in html or "N'est pas un choix valide." in html
-    assert "Veuillez cocher la case pour accepter de recevoir la lettre d’information." in html
+    assert "Veuillez cocher au moins un thème." in html
     assert "Please" not in html
     assert mailbox.messages == []
 

@@ -4,6 +4,7 @@ convention, questions that end with a question mark. The compiled catalogue is s
 the SMTP sink, so French text outside the catalogue (the campaign footer) is covered.
 """
 
+import html as html_module
 import io
 import re
 from pathlib import Path
@@ -109,7 +110,7 @@ def french_page(client, path):
 def visible_text(html):
     html = re.sub(r"<(script|style)\b.*?</\1>", "", html, flags=re.S)
     # Only ASCII white space collapses: \s would take the no-break spaces too.
-    text = re.sub(r"<[^>]+>", " ", html).replace("&#39;", "'")
+    text = html_module.unescape(re.sub(r"<[^>]+>", " ", html))
     return re.sub(r"[ \t\r\n]+", " ", text)
 
 
@@ -226,7 +227,7 @@ def test_french_mails_follow_the_house_style(app, client, db, mailbox):
         problems += french_typography_problems(visible_text(html_part(message)))
         assert problems == [], kind
     footer = re.split(r"\n-- \r?\n", text_part(strict(mails["campaign"])))[1]
-    assert "cette adresse est abonnée à la lettre d’information" in footer
+    assert "cette adresse est abonnée à «\u00a0Lettre d’information\u00a0» de Weprode" in footer
     assert "Données personnelles\u00a0: http://localhost/privacy?lang=fr\r\n" in footer
 
 

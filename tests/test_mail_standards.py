@@ -125,7 +125,7 @@ def test_campaign_text_part_is_plain_text_with_numbered_links_not_markdown(app, 
     assert "1. Read it\n2. Tell us [2]" in text
     body, _, footer = text.partition("\n-- \n")
     assert body.endswith("[1] https://weprode.com/guide?a=1&b=2\n[2] mailto:contact@weprode.com\n")
-    assert "Unsubscribe in one click: http://localhost/unsubscribe/" in footer
+    assert "Unsubscribe from this topic in one click: http://localhost/unsubscribe/" in footer
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
@@ -141,8 +141,8 @@ def test_text_parts_separate_the_signature_with_dash_dash_space(app, client, db,
 def test_french_campaign_footer_follows_french_typography(app, client, db, mailbox):
     raw = send_every_kind(app, client, db, mailbox, "fr")["campaign"]
     text = text_part(strict(raw))
-    assert "lettre d’information" in text and "d'information" not in text
-    assert "Se désabonner en un clic\u00a0: http://localhost/unsubscribe/" in text
+    assert "«\u00a0Lettre d’information\u00a0»" in text and "d'information" not in text
+    assert "Se désabonner de ce thème en un clic\u00a0: http://localhost/unsubscribe/" in text
 
 
 def test_campaign_html_is_laid_out_in_presentation_tables_not_divs(app, db, mailbox):
@@ -183,10 +183,10 @@ def test_every_reader_and_version_keeps_the_wire_rules_and_the_reader_typography
         "luc@example.org": [],
     }
     french = text_part(strict(by_reader["luc@example.org"]))
-    assert "Se désabonner en un clic\u00a0: http://localhost/unsubscribe/" in french
-    assert "lettre d’information" in french
+    assert "Se désabonner de ce thème en un clic\u00a0: http://localhost/unsubscribe/" in french
+    assert "«\u00a0Lettre d’information\u00a0»" in french
     english = text_part(strict(by_reader["ann@example.org"]))
-    assert "Unsubscribe in one click: http://localhost/unsubscribe/" in english
+    assert "Unsubscribe from this topic in one click: http://localhost/unsubscribe/" in english
 
 
 def test_transactional_mails_size_their_tables_with_css_and_give_outlook_a_column(

@@ -38,7 +38,7 @@ def test_saving_changes_name_and_language_and_opens_the_page_in_that_language(
     app, client, db, active_id
 ):
     path = manage_path(app, active_id)
-    response = client.post(path, data={"first_name": "  Jeanne ", "language": "fr"})
+    response = client.post(path, data={"first_name": "  Jeanne ", "language": "fr", "topics": "1"})
     assert response.status_code == 303
     assert response.headers["Location"] == f"{path}?saved=1&lang=fr"
     assert "Set-Cookie" not in response.headers
@@ -53,7 +53,9 @@ def test_saving_changes_name_and_language_and_opens_the_page_in_that_language(
 
 
 def test_an_empty_first_name_is_stored_as_none(app, client, db, active_id):
-    client.post(manage_path(app, active_id), data={"first_name": "", "language": "en"})
+    client.post(
+        manage_path(app, active_id), data={"first_name": "", "language": "en", "topics": "1"}
+    )
     assert subscribers.get(db, active_id)["first_name"] is None
 
 
@@ -88,7 +90,8 @@ def test_a_forged_or_foreign_token_is_refused_with_a_message(app, client, db, ac
         unsubscribe_token,
     ):
         response = getattr(client, method)(
-            f"/newsletter/manage/{token}", data={"first_name": "Eve", "language": "en"}
+            f"/newsletter/manage/{token}",
+            data={"first_name": "Eve", "language": "en", "topics": "1"},
         )
         assert response.status_code == 400
         assert "This link to your preferences is not valid" in response.get_data(as_text=True)
@@ -98,7 +101,7 @@ def test_a_forged_or_foreign_token_is_refused_with_a_message(app, client, db, ac
 def test_a_cross_site_post_is_refused(app, client, db, active_id):
     response = client.post(
         manage_path(app, active_id),
-        data={"first_name": "Eve", "language": "en"},
+        data={"first_name": "Eve", "language": "en", "topics": "1"},
         headers={"Sec-Fetch-Site": "cross-site"},
     )
     assert response.status_code == 403
@@ -127,7 +130,7 @@ def test_after_leaving_the_page_offers_to_subscribe_again_and_saving_is_refused(
     page = client.get(path).get_data(as_text=True)
     assert "no longer receives the newsletter" in page
     assert 'action="/newsletter/manage/' not in page
-    response = client.post(path, data={"first_name": "Eve", "language": "fr"})
+    response = client.post(path, data={"first_name": "Eve", "language": "fr", "topics": "1"})
     assert response.status_code == 409
     subscriber = subscribers.get(db, active_id)
     assert (subscriber["first_name"], subscriber["language"]) == ("Jane", "en")
@@ -138,8 +141,11 @@ def test_an_unconfirmed_signup_cannot_be_edited(app, client, db, mailbox):
     pending = subscribers.find_by_email(db, "jane.doe@example.org")
     path = manage_path(app, pending["id"])
     assert "not confirmed yet" in client.get(path).get_data(as_text=True)
-    assert client.post(path, data={"first_name": "Eve", "language": "fr"}).status_code == 409
-    assert not preferences.save(db, pending["id"], "Eve", "fr", utcnow())
+    assert (
+        client.post(path, data={"first_name": "Eve", "language": "fr", "topics": "1"}).status_code
+        == 409
+    )
+    assert not preferences.save(db, pending["id"], "Eve", "fr", [1], utcnow())
     assert subscribers.get(db, pending["id"])["status"] == "pending"
 
 
@@ -155,7 +161,7 @@ def test_an_erased_subscriber_gets_a_page_saying_nothing_is_held(app, client, db
 
 def test_save_refuses_an_unknown_language(db, active_id):
     with pytest.raises(ValueError):
-        preferences.save(db, active_id, "Jane", "de", utcnow())
+        preferences.save(db, active_id, "Jane", "de", [1], utcnow())
 
 
 def test_leaving_is_undoable_only_because_it_is_the_persons_own(app, db, active_id):

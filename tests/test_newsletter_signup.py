@@ -1,5 +1,6 @@
 """Signing up: validation, double opt-in over real SMTP, limits, consent proof."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from newsletter_helpers import (
 )
 
 from weprode.db import connect, utcnow
-from weprode.newsletter import signup, subscribers
+from weprode.newsletter import signup, subscribers, subscriptions
 
 
 def only_subscriber(db):
@@ -26,8 +27,10 @@ def test_signup_page_shows_required_fields_and_consent_link(client):
     response = client.get("/newsletter")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert 'name="email"' in html and 'name="consent"' in html
-    assert 'type="checkbox"' in html and "checked" not in html.split('name="consent"')[1][:60]
+    assert 'name="email"' in html and 'name="topics"' in html
+    # Each public topic is a box of its own, none ticked in advance: consent is a choice.
+    boxes = re.findall(r'<input type="checkbox"[^>]*name="topics"[^>]*>', html)
+    assert boxes and not [box for box in boxes if "checked" in box]
     assert 'href="/privacy#newsletter"' in html
     assert 'class="required-mark"' in html
     assert 'name="website"' in html  # the honeypot
@@ -47,7 +50,8 @@ def test_signup_stores_pending_and_sends_confirmation_over_smtp(client, db, mail
     subscriber = only_subscriber(db)
     assert subscriber["email"] == "jane.doe@example.org"
     assert subscriber["status"] == "pending"
-    assert subscriber["request_text_version"] == "2026-11-v1"
+    assert subscriber["request_text_version"] == "2026-12-v2"
+    assert subscriber["request_topics"] == "1"
     [message] = mailbox.wait_for(1)
     assert message["To"] == "jane.doe@example.org"
     assert "confirm" in message["Subject"].lower()
@@ -63,7 +67,9 @@ def test_signup_stores_pending_and_sends_confirmation_over_smtp(client, db, mail
     [
         ({"email": ""}, "email", "Please enter your e-mail address."),
         ({"email": "not-an-address"}, "email", "valid e-mail address"),
-        ({"consent": None}, "consent", "tick the box"),
+        ({"topics": None}, "topics", "tick at least one topic"),
+        ({"topics": "999"}, "topics", "not offered"),
+        ({"topics": "x"}, "topics", "not offered"),
         ({"language": "de"}, "language", "Not a valid choice"),
         ({"first_name": "Jane\r\nBcc: x@evil.example"}, "first_name", "Line breaks"),
         ({"email": "a@example.org\nBcc: x@evil.example"}, "email", "Line breaks"),
@@ -79,7 +85,7 @@ def test_invalid_signup_shows_error_next_to_field_and_keeps_input(
     assert message in html
     if field != "consent_version":  # hidden: its error shows in the summary instead
         assert "field-has-error" in html
-    if field == "consent":
+    if field == "topics":
         assert 'value="Jane.Doe@Example.org"' in html  # what was typed is kept
     assert db["subscribers"].count == 0
     assert mailbox.messages == []
@@ -113,8 +119,12 @@ def test_confirm_get_changes_nothing_and_post_confirms_with_consent_proof(client
     assert subscriber["confirmed_at"]
     [consent] = subscribers.consents(db, subscriber["id"])
     assert consent["method"] == "double-opt-in"
-    assert consent["text_version"] == "2026-11-v1"
+    assert consent["text_version"] == "2026-12-v2"
     assert consent["page"] == "/services"
+    assert (consent["topic_id"], consent["language"]) == (1, "en")
+    [topic] = subscriptions.of_subscriber(db, subscriber["id"])
+    assert (topic["slug"], topic["status"]) == ("newsletter", "active")
+    assert topic["subscribed_at"] == subscriber["confirmed_at"]
     assert consent["submitted_at"] <= consent["confirmed_at"] == subscriber["confirmed_at"]
     assert subscriber["requested_at"] is None  # the request is consumed
     kinds = [event["kind"] for event in subscribers.history(db, subscriber["id"])]

@@ -11,6 +11,7 @@ import pytest
 from campaign_helpers import new_campaign
 from relay_helpers import start_counting_relay
 
+from devtools.seed import join_main_topic
 from weprode.campaigns import ledger, pacing, worker
 from weprode.db import connect, isoformat, utcnow
 from weprode.deliverability.providers import provider_of
@@ -36,6 +37,7 @@ def add_readers(db, domains, per_domain=PER_DOMAIN):
             "confirmed_at) VALUES (?, 'en', 'active', 'test', ?, ?)",
             [(f"r{n:03d}@{domain}", stamp, stamp) for n in range(per_domain) for domain in domains],
         )
+    join_main_topic(db)
     return [f"r{n:03d}@{domain}" for n in range(per_domain) for domain in domains]
 
 

@@ -11,6 +11,7 @@ import pytest
 from campaign_helpers import new_campaign
 from relay_helpers import free_port, start_counting_relay
 
+from devtools.seed import join_main_topic
 from weprode import create_app
 from weprode.campaigns import ledger, worker
 from weprode.config import ConfigError
@@ -36,6 +37,7 @@ def add_readers(db, count):
             "confirmed_at) VALUES (?, 'en', 'active', 'test', ?, ?)",
             [(address, stamp, stamp) for address in addresses],
         )
+    join_main_topic(db)
     return addresses
 
 

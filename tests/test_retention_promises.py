@@ -172,7 +172,7 @@ def one_of_everything_due(app, db):
         add(db, f"kept-{category}-{add.__name__}@example.org", recent)
     gone = subscribers.find_by_email(db, "due-subscribers-add_churned@example.org")["id"]
     subscribers.record_event(db, gone, "churned", old, "page")
-    subscribers.record_consent(db, gone, "double-opt-in", old, old)
+    subscribers.record_consent(db, gone, "double-opt-in", old, old, [1])
     campaign_id = new_campaign(db)
     db.execute(
         "INSERT INTO deliveries (campaign_id, subscriber_id, status) VALUES (?, ?, 'sent')",

@@ -73,11 +73,8 @@ def test_hsts_is_sent_over_https(client):
     assert response.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
 
 
-def test_hsts_follows_the_proxy_when_proxies_are_trusted(app_config, tmp_path):
-    from weprode import create_app
-
-    app_config["TRUSTED_PROXIES"] = 1
-    app = create_app(app_config, instance_path=tmp_path / "i")
+def test_hsts_follows_the_proxy_when_proxies_are_trusted(make_app):
+    app = make_app(TRUSTED_PROXIES=1)
     response = app.test_client().get("/", headers={"X-Forwarded-Proto": "https"})
     assert "Strict-Transport-Security" in response.headers
 

@@ -149,8 +149,8 @@ def test_a_valid_signup_from_our_own_page_goes_through(app, client, db, mailbox)
         data={
             "email": "ada@example.org",
             "language": "en",
-            "consent": "y",
-            "consent_version": "2026-11-v1",
+            "topics": "1",
+            "consent_version": "2026-12-v2",
         },
         headers=headers,
     )

@@ -776,6 +776,71 @@ def campaign_versions(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0026_topics")
+def create_topics(db: sqlite_utils.Database) -> None:
+    """Topics a person subscribes to one by one, with churn dates and consent per topic.
+
+    `subscribers.status` stays the overall state: active while one topic is, churned
+    (with the date that starts the retention clock) when the last one is left. Everyone
+    moves to the main topic, "Newsletter", which is the list they signed up for: active
+    and bounced people keep their confirmation date, churned people their churn, a signup
+    awaiting confirmation asks for the main topic. Consent proofs are about that topic,
+    in the language the person reads; campaigns go to it.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE topics (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                slug TEXT NOT NULL UNIQUE,
+                name_en TEXT NOT NULL,
+                name_fr TEXT NOT NULL,
+                description_en TEXT NOT NULL DEFAULT '',
+                description_fr TEXT NOT NULL DEFAULT '',
+                public INTEGER NOT NULL DEFAULT 1 CHECK (public IN (0, 1)),
+                main INTEGER NOT NULL DEFAULT 0 CHECK (main IN (0, 1)),
+                position INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL
+            )""",
+            "CREATE UNIQUE INDEX topics_one_main ON topics (main) WHERE main = 1",
+            """INSERT INTO topics (slug, name_en, name_fr, description_en, description_fr,
+                public, main, position, created_at)
+                VALUES ('newsletter', 'Newsletter', 'Lettre d’information',
+                'News about the sovereignty of the Education Cloud.',
+                'L’actualité de la souveraineté du cloud de l’éducation.',
+                1, 1, 0, strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'))""",
+            """CREATE TABLE subscriptions (
+                subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+                topic_id INTEGER NOT NULL REFERENCES topics (id),
+                status TEXT NOT NULL CHECK (status IN ('active', 'churned')),
+                subscribed_at TEXT NOT NULL,
+                churned_at TEXT,
+                churn_source TEXT,
+                churn_campaign_id INTEGER,
+                PRIMARY KEY (subscriber_id, topic_id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX subscriptions_topic ON subscriptions (topic_id, status, subscriber_id)",
+            """INSERT INTO subscriptions (subscriber_id, topic_id, status, subscribed_at,
+                churned_at, churn_source, churn_campaign_id)
+                SELECT s.id, t.id, CASE s.status WHEN 'churned' THEN 'churned' ELSE 'active' END,
+                coalesce(s.confirmed_at, s.created_at), s.churned_at, s.churn_source,
+                s.churn_campaign_id
+                FROM subscribers s, topics t
+                WHERE t.main = 1 AND s.status != 'pending'""",
+            "ALTER TABLE subscribers ADD COLUMN request_topics TEXT",
+            "UPDATE subscribers SET request_topics = (SELECT id FROM topics WHERE main = 1) "
+            "WHERE requested_at IS NOT NULL",
+            "ALTER TABLE consents ADD COLUMN topic_id INTEGER REFERENCES topics (id)",
+            "ALTER TABLE consents ADD COLUMN language TEXT",
+            "UPDATE consents SET topic_id = (SELECT id FROM topics WHERE main = 1), "
+            "language = (SELECT language FROM subscribers WHERE id = consents.subscriber_id)",
+            "CREATE INDEX consents_topic ON consents (topic_id)",
+            "ALTER TABLE campaigns ADD COLUMN topic_id INTEGER REFERENCES topics (id)",
+            "UPDATE campaigns SET topic_id = (SELECT id FROM topics WHERE main = 1)",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -18,6 +18,7 @@ from ..campaigns import archive, audiences, compose, ledger, render
 from ..db import Database, get_db, parse_row_id, utcnow
 from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
+from ..newsletter import topics
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp
 
@@ -62,10 +63,10 @@ def submitted_versions() -> dict[str, compose.Version]:
     }
 
 
-def audience_choices(db: Database) -> list[tuple[str, str, int]]:
-    """(key, label, active subscribers now) for each audience staff may choose."""
+def audience_choices(db: Database, topic_id: int) -> list[tuple[str, str, int]]:
+    """(key, label, the topic's active readers now) for each audience staff may choose."""
     return [
-        (key, audience.label, audiences.counts(db, key, ())["all"]["total"])
+        (key, audience.label, audiences.counts(db, key, (), topic_id)["all"]["total"])
         for key, audience in audiences.AUDIENCES.items()
     ]
 
@@ -124,7 +125,10 @@ def editor(campaign: dict | None = None) -> ResponseReturnValue:
         campaign=campaign,
         versions=versions,
         audience=audience,
-        audience_choices=audience_choices(db),
+        # Until the composer offers topics, a new campaign goes to the main topic.
+        audience_choices=audience_choices(
+            db, campaign["topic_id"] if campaign else topics.main_topic_id(db)
+        ),
         language_names=compose.LANGUAGE_NAMES,
         errors=errors,
         form=form,
@@ -161,7 +165,10 @@ def campaign_detail(campaign_id):
     editable = campaign["status"] in ("draft", "scheduled")
     unsent = editable and not figures["recipients"]
     checks = preflight.run(current_app.config) if unsent and request.args.get("preflight") else None
-    counts = audience and editable and audiences.counts(db, audience.key, campaign["versions"])
+    topic_id = campaign["topic_id"]
+    counts = (
+        audience and editable and audiences.counts(db, audience.key, campaign["versions"], topic_id)
+    )
     return render_template(
         "admin/campaign.html",
         campaign=campaign,
@@ -170,7 +177,7 @@ def campaign_detail(campaign_id):
         checks=checks,
         audience=audience,
         counts=counts,
-        audience_choices=audience_choices(db) if editable else [],
+        audience_choices=audience_choices(db, topic_id) if editable else [],
         language_names=compose.LANGUAGE_NAMES,
         published=archive.is_published(db, campaign_id),
         form=ActionForm(),

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..db import Database
+from ..newsletter import topics
 from ..newsletter.subscribers import VISIBLE
 
 VERSION_LANGUAGES = ("en", "fr")
@@ -30,6 +31,10 @@ class Audience:
 
 # Subscribers of an import still in progress are not `VISIBLE`: they get nothing yet.
 ACTIVE = f"status = 'active' AND {VISIBLE}"
+# A campaign goes to one topic: people who receive it (the topic id is the parameter).
+IN_TOPIC = (
+    "id IN (SELECT subscriber_id FROM subscriptions WHERE topic_id = ? AND status = 'active')"
+)
 AUDIENCES = {
     audience.key: audience
     for audience in (
@@ -61,19 +66,26 @@ def version_for(language: str | None, available: Collection[str]) -> str:
     return next(version for version in VERSION_LANGUAGES if version in available)
 
 
-def counts(db: Database, key: str, available: Collection[str]) -> dict[str, dict[str, int]]:
-    """Per version: how many get it in their own language (`own`) and as a fallback.
+def counts(
+    db: Database, key: str, available: Collection[str], topic_id: int | None = None
+) -> dict[str, dict[str, int]]:
+    """Per version: how many of the topic's readers get it in their language (`own`) or
+    as a fallback.
 
     `{"en": {"own": 250, "fallback": 50, "total": 300}, "fr": {...}, "all": {"total": 350}}`;
     a version that does not exist gets nobody. With no version at all, nobody is counted
-    under a version, but `all` still says how many the audience holds.
+    under a version, but `all` still says how many the audience holds. Without
+    `topic_id`, the main topic's readers.
     """
     audience = get(key)
+    if topic_id is None:
+        topic_id = topics.main_topic_id(db)
     result = {version: {"own": 0, "fallback": 0, "total": 0} for version in VERSION_LANGUAGES}
     total = 0
     for language, number in db.execute(
-        f"SELECT language, count(*) FROM subscribers WHERE {audience.condition} GROUP BY language",
-        audience.params,
+        f"SELECT language, count(*) FROM subscribers WHERE {audience.condition} AND {IN_TOPIC} "
+        "GROUP BY language",
+        [*audience.params, topic_id],
     ).fetchall():
         total += number
         if not available:

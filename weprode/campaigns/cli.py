@@ -129,7 +129,9 @@ def send_command(campaign_id, audience):
         campaign = compose.get(db, campaign_id)
         if campaign is not None and campaign["status"] in ("draft", "scheduled"):
             audience_key = ledger.chosen_audience(campaign).key
-            counts = audiences.counts(db, audience_key, campaign["versions"].keys())
+            counts = audiences.counts(
+                db, audience_key, campaign["versions"].keys(), campaign["topic_id"]
+            )
             click.echo(f"audience {campaign['audience']}: {describe_counts(counts)}")
         total = ledger.start(db, campaign_id, utcnow())
     except ledger.AudienceNotChosen as error:

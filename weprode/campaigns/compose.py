@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..db import Database, isoformat, keyset_page, write_transaction
 from ..forms import has_forbidden_character
+from ..newsletter import topics
 from . import audiences, ledger
 from .placeholders import PlaceholderError, check_placeholders
 
@@ -157,15 +158,16 @@ def create(
     audience: str | None,
     author: str,
     now: datetime,
+    topic_id: int | None = None,
 ) -> int:
-    """Save a new draft; returns its id."""
+    """Save a new draft for `topic_id` (the main topic when None); returns its id."""
     versions = checked(versions, audience)
     stamp = isoformat(now)
     with write_transaction(db):
         campaign_id = db.execute(
-            "INSERT INTO campaigns (audience, created_at, created_by, updated_at) "
-            "VALUES (?, ?, ?, ?)",
-            [audience or None, stamp, author, stamp],
+            "INSERT INTO campaigns (audience, created_at, created_by, updated_at, topic_id) "
+            "VALUES (?, ?, ?, ?, coalesce(?, (SELECT id FROM topics WHERE main = 1)))",
+            [audience or None, stamp, author, stamp, topic_id],
         ).lastrowid
         save_versions(db, campaign_id, versions)
     return campaign_id
@@ -217,10 +219,11 @@ def versions_of(db: Database, campaign_id: int) -> dict[str, dict]:
 
 
 def get(db: Database, campaign_id: int) -> dict | None:
-    """The campaign with its `versions` (what `render.prepare` takes), or None."""
+    """The campaign with its `versions` and `topic` (what `render.prepare` takes), or None."""
     campaign = ledger.get(db, campaign_id)
     if campaign is not None:
         campaign["versions"] = versions_of(db, campaign_id)
+        campaign["topic"] = topics.get(db, campaign["topic_id"])
     return campaign
 
 

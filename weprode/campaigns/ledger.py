@@ -82,8 +82,8 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
             db.execute(
                 "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id, provider) "
                 f"SELECT ?, id, provider_of(email) FROM subscribers WHERE {audience.condition} "
-                "ORDER BY id",
-                [campaign_id, *audience.params],
+                f"AND {audiences.IN_TOPIC} ORDER BY id",
+                [campaign_id, *audience.params, campaign["topic_id"]],
             )
             db.execute(
                 "UPDATE campaigns SET status = 'sending', started_at = ?, scheduled_at = NULL "
@@ -164,8 +164,8 @@ def claim(
 
     Nothing is taken once the campaign is no longer sending: a pause or a cancel stops
     every sender at its next claim, not at its next heartbeat. Rows of people who
-    unsubscribed (or were erased) since the audience was frozen are marked `skipped`
-    here, at send time.
+    unsubscribed, left the campaign's topic (or were erased) since the audience was
+    frozen are marked `skipped` here, at send time.
     """
     stamp = isoformat(now)
     of_provider, provider_params = (
@@ -188,8 +188,12 @@ def claim(
         rows = list(
             db.query(
                 "SELECT d.id AS delivery_id, d.attempts, s.id, s.email, s.first_name, "
-                "s.language, s.status FROM deliveries d JOIN subscribers s "
-                f"ON s.id = d.subscriber_id WHERE d.id IN ({placeholders}) ORDER BY d.id",
+                "s.language, CASE WHEN s.status = 'active' AND (c.topic_id IS NULL "
+                "OR t.status = 'active') THEN 'active' ELSE 'left' END AS status "
+                "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
+                "JOIN campaigns c ON c.id = d.campaign_id LEFT JOIN subscriptions t "
+                "ON t.subscriber_id = s.id AND t.topic_id = c.topic_id "
+                f"WHERE d.id IN ({placeholders}) ORDER BY d.id",
                 ids,
             )
         )
@@ -310,7 +314,9 @@ def figures(db: Database, campaign_id: int) -> dict[str, int]:
         counts[s] for s in ("queued", "sending", "sent", "failed", "skipped")
     )
     counts["unsubscribed"] = db.execute(
-        "SELECT count(*) FROM subscriber_events WHERE kind = 'churned' AND campaign_id = ?",
+        # Leaving the campaign's topic counts as well as leaving everything.
+        "SELECT count(DISTINCT subscriber_id) FROM subscriber_events "
+        "WHERE kind IN ('churned', 'left_topic') AND campaign_id = ?",
         [campaign_id],
     ).fetchone()[0]
     done = counts["sent"] + counts["failed"] + counts["skipped"]

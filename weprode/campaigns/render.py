@@ -264,6 +264,8 @@ def prepare_version(
             "manage_url": "#" if test_mail else MANAGE_MARKER,
             "privacy_url": absolute_url("site.privacy"),
             "site_url": absolute_url("site.home"),
+            # `compose.get` adds the topic: the footer says what the reader signed up for.
+            "topic_name": campaign["topic"][f"name_{language}"],
         }
 
         # Links the author wrote to our own pages open them in the reader's language too.

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from ..campaigns import ledger
 from ..db import Database, durable_transaction, isoformat
-from ..newsletter import subscribers
+from ..newsletter import subscribers, subscriptions
 from . import reports
 
 SOFT_WINDOW = timedelta(days=30)
@@ -180,6 +180,8 @@ def apply_complaint(
         ).fetchone()
         subscribers.suppress(db, subscriber["email"], "complaint", now)
         if changed:
+            # A complaint is about the sender, not one topic: every topic ends.
+            subscriptions.leave_all(db, subscriber["id"], now, "complaint", campaign_id)
             subscribers.record_event(db, subscriber["id"], "churned", now, "complaint", campaign_id)
     if changed:
         return "complaint: unsubscribed, address suppressed"

@@ -185,7 +185,7 @@ def unsubscribe_counts(db: Database, campaign_ids: list[int]) -> Counter:
         dict(
             db.execute(
                 "SELECT campaign_id, count(DISTINCT subscriber_id) FROM subscriber_events "
-                f"WHERE kind = 'churned' AND campaign_id IN ({marks}) "
+                f"WHERE kind IN ('churned', 'left_topic') AND campaign_id IN ({marks}) "
                 "AND coalesce(source, '') != 'complaint' GROUP BY campaign_id",
                 campaign_ids,
             ).fetchall()
@@ -269,7 +269,8 @@ def provider_figures(
     for domain, people in db.execute(
         f"SELECT {DOMAIN_SQL} AS domain, count(DISTINCT e.subscriber_id) "
         "FROM subscriber_events e JOIN subscribers s ON s.id = e.subscriber_id "
-        f"WHERE e.kind = 'churned' AND coalesce(e.source, '') != 'complaint' AND {condition} "
+        "WHERE e.kind IN ('churned', 'left_topic') AND coalesce(e.source, '') != 'complaint' "
+        f"AND {condition} "
         "GROUP BY domain",
         params,
     ):

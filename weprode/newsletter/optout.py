@@ -1,4 +1,9 @@
-"""Leaving: one-click unsubscribe, the churn record and suppression, and undo."""
+"""Leaving: one-click unsubscribe, the churn record and suppression, and undo.
+
+A campaign's link leaves the campaign's topic (RFC 8058 unsubscribes from "the list");
+leaving the last topic, or everything at once, is the churn: its date starts the
+retention clock and the address joins the suppression list.
+"""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -6,7 +11,7 @@ from enum import StrEnum
 
 from .. import tokens
 from ..db import Database, durable_transaction, isoformat, parse_timestamp
-from . import subscribers
+from . import subscribers, subscriptions
 
 # Churns the person made with their own link: only these may be undone. Staff
 # actions, rights requests (objection), bounces and complaints never are.
@@ -28,22 +33,48 @@ class Unsubscribed:
     """What `unsubscribe` did: the record afterwards, and whether this call churned it."""
 
     subscriber: dict | None  # None: erased or purged
-    created: bool  # False when already churned (or gone): this call ended nothing
+    created: bool  # this call ended the whole subscription (False: already churned, gone)
+    left_topic: int | None = None  # the topic this call ended while others go on
+
+
+def campaign_topic(db: Database, campaign_id: int | None) -> int | None:
+    """The topic a campaign went to; None without a campaign (or one since deleted)."""
+    if campaign_id is None:
+        return None
+    row = db.execute("SELECT topic_id FROM campaigns WHERE id = ?", [campaign_id]).fetchone()
+    return row[0] if row else None
 
 
 def unsubscribe(
-    db: Database, subscriber_id: int, source: str, now: datetime, campaign_id: int | None = None
+    db: Database,
+    subscriber_id: int,
+    source: str,
+    now: datetime,
+    campaign_id: int | None = None,
+    topic_id: int | None = None,
 ) -> Unsubscribed:
-    """Unsubscribe; idempotent: a second call keeps the first churn date.
+    """Leave `topic_id`, or everything when None; idempotent: a second call keeps the first date.
 
-    Records the churn date, its source and campaign, and suppresses the address.
-    Says whether this call made the churn, so only that request offers an "Undo";
-    a missing record (erased or purged) is treated by callers as already done. This
-    is the hot path of one-click requests, hence plain SQL: one conditional UPDATE
-    decides.
+    Leaving a topic while others go on records that topic's date only. Leaving the
+    last one, or everything, records the churn date, its source and campaign, and
+    suppresses the address. Says whether this call made the churn, so only that
+    request offers an "Undo"; a missing record (erased or purged) is treated by
+    callers as already done. This is the hot path of one-click requests, hence plain
+    SQL: one conditional UPDATE decides.
     """
     stamp = isoformat(now)
     with durable_transaction(db):
+        if topic_id is not None:
+            left = subscriptions.leave(db, subscriber_id, topic_id, now, source, campaign_id)
+            if subscriptions.receives_any(db, subscriber_id):
+                if left:
+                    subscribers.record_event(
+                        db, subscriber_id, "left_topic", now, source, campaign_id
+                    )
+                subscriber = subscribers.get(db, subscriber_id)
+                return Unsubscribed(
+                    subscriber, created=False, left_topic=topic_id if left else None
+                )
         cursor = db.execute(
             "UPDATE subscribers SET status = 'churned', churned_at = ?, churn_source = ?, "
             "churn_campaign_id = ? WHERE id = ? AND status != 'churned' RETURNING *",
@@ -58,6 +89,7 @@ def unsubscribe(
                 subscribers.record_event(db, subscriber_id, "unsubscribed_again", now, source)
             return Unsubscribed(subscriber, created=False)
         churned = dict(zip([column[0] for column in cursor.description], row, strict=True))
+        subscriptions.leave_all(db, subscriber_id, now, source, campaign_id)
         subscribers.suppress(db, churned["email"], "unsubscribe", now)
         subscribers.record_event(db, subscriber_id, "churned", now, source, campaign_id)
     return Unsubscribed(churned, created=True)
@@ -123,6 +155,10 @@ def undo(db: Database, token: str, now: datetime) -> tuple[UndoOutcome, dict | N
         db["subscribers"].update(
             subscriber_id,
             {"status": status, "churned_at": None, "churn_source": None, "churn_campaign_id": None},
+        )
+        # The topics that churn ended, and only those, come back.
+        subscriptions.restore(
+            db, subscriber_id, subscriber["churned_at"], subscriber["churn_source"]
         )
         subscribers.lift_suppression(db, subscriber["email"])
         subscribers.record_event(db, subscriber_id, "resubscribed", now, "undo")

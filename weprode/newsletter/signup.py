@@ -14,7 +14,7 @@ from ..db import Database, durable_transaction, isoformat, parse_timestamp, writ
 from ..deliverability import verp
 from ..mail import messages
 from ..urls import absolute_url
-from . import subscribers
+from . import subscribers, subscriptions, topics
 
 # Every wording ever shown stays here, so a stored version id can always be quoted.
 CONSENT_TEXTS = {
@@ -22,8 +22,13 @@ CONSENT_TEXTS = {
         "I agree to receive Weprode's newsletter about sovereignty of the Education Cloud "
         "at this address. I can unsubscribe at any time with the link in every issue."
     ),
+    # Shown above the topic checkboxes: ticking a topic is the consent to receive it.
+    "2026-12-v2": _l(
+        "I agree to receive at this address the topics I tick. I can unsubscribe from "
+        "each of them at any time with the link in every mail."
+    ),
 }
-CURRENT_CONSENT_VERSION = "2026-11-v1"
+CURRENT_CONSENT_VERSION = "2026-12-v2"
 
 # (window, most mails allowed in it) per address, so our form cannot flood an inbox.
 MAIL_LIMITS = ((timedelta(minutes=10), 1), (timedelta(days=1), 3))
@@ -40,6 +45,7 @@ class SignupRequest:
     language: str
     text_version: str
     page: str | None
+    topic_ids: tuple[int, ...] = ()  # none named: the main topic
 
 
 def may_send(
@@ -74,7 +80,9 @@ def prepare(
 ) -> tuple[str | None, dict | None, int | None]:
     """Store the request and decide which mail it earns: "confirm", "already" or None.
 
-    A confirmed subscriber is never downgraded; anyone else gets a fresh request.
+    A confirmed subscriber who already receives every topic asked for gets a note;
+    anyone else gets a fresh request (a confirmed one for the topics it adds: anyone
+    may type any address). A confirmed subscriber is never downgraded.
     The request's name and language are kept apart (`request_*`) and only copied onto
     the subscriber by `confirm`: anyone may type any address, and must not choose how
     its owner is greeted. Nothing changes when the address is over its mail limit, so
@@ -83,7 +91,11 @@ def prepare(
     with write_transaction(db):
         subscribers.release_from_import(db, request.email)
         existing = subscribers.find_by_email(db, request.email)
-        kind = "already" if existing and existing["status"] == "active" else "confirm"
+        wanted = request.topic_ids or (topics.main_topic_id(db),)
+        kind = "confirm"
+        if existing and existing["status"] == "active":
+            receives = subscriptions.active_topic_ids(db, existing["id"])
+            kind = "already" if receives.issuperset(wanted) else "confirm"
         if not may_send(db, request.email, now):
             return None, existing, None
         if kind == "confirm":
@@ -93,6 +105,7 @@ def prepare(
                 "requested_at": isoformat(now),
                 "request_text_version": request.text_version,
                 "request_page": request.page,
+                "request_topics": subscriptions.request_text(wanted),
             }
             if existing is None:
                 values |= {
@@ -113,13 +126,14 @@ def prepare(
     return kind, subscribers.get(db, subscriber_id), send_id
 
 
-def confirmation_message(subscriber: dict) -> Message:
+def confirmation_message(subscriber: dict, topic_names: list[str] | None = None) -> Message:
     """The double opt-in mail, in the language the request asked for.
 
     It greets with the subscriber's confirmed name only, never the requested one: the
     address is not proven yet, so text typed by whoever filled in the form stays out of
     a mail we send to it. A language is no such lever, and the rightful requester
-    reads the mail in the language they chose.
+    reads the mail in the language they chose; `topic_names` (in that language) say
+    what the link subscribes to.
     """
     requested_at = parse_timestamp(subscriber["requested_at"])
     token = tokens.make_confirm_token(subscriber["id"], requested_at)
@@ -131,6 +145,7 @@ def confirmation_message(subscriber: dict) -> Message:
             subscriber=subscriber,
             confirm_url=absolute_url("newsletter.confirm", token=token),
             valid_days=tokens.confirm_max_age().days,
+            topic_names=topic_names or [],
         )
 
 
@@ -157,8 +172,14 @@ def subscribe(db: Database, request: SignupRequest, now: datetime) -> str | None
     kind, subscriber, send_id = prepare(db, request, now)
     if kind is None:
         return None
-    build = confirmation_message if kind == "confirm" else already_subscribed_message
-    message = build(subscriber)
+    if kind == "confirm":
+        language = subscriber["request_language"] or subscriber["language"]
+        wanted = subscriptions.requested(db, subscriber["request_topics"])
+        requested = [topics.get(db, topic_id) for topic_id in wanted]
+        names = [topics.name(topic, language) for topic in requested if topic]
+        message = confirmation_message(subscriber, names)
+    else:
+        message = already_subscribed_message(subscriber)
     # A bounce of this mail names the subscriber through its VERP tag (when configured).
     message.envelope_sender = verp.envelope_sender(kind, subscriber["id"])
     try:
@@ -201,19 +222,25 @@ def confirm(db: Database, token: str, now: datetime) -> tuple[ConfirmOutcome, di
             return outcome, subscriber
         if check.status == tokens.TokenStatus.EXPIRED:
             return ConfirmOutcome.EXPIRED, subscriber
+        topic_ids = subscriptions.requested(db, subscriber["request_topics"])
+        language = subscriber["request_language"] or subscriber["language"]
         db["subscribers"].update(
             subscriber_id,
             {
                 "status": "active",
-                "confirmed_at": isoformat(now),
+                # The first confirmation's date; a confirmed person adding topics keeps it.
+                "confirmed_at": subscriber["confirmed_at"]
+                if subscriber["status"] == "active"
+                else isoformat(now),
                 # The confirmed request's name (if it gave one) and language apply now.
                 "first_name": subscriber["request_first_name"] or subscriber["first_name"],
-                "language": subscriber["request_language"] or subscriber["language"],
+                "language": language,
                 "requested_at": None,
                 "request_first_name": None,
                 "request_language": None,
                 "request_text_version": None,
                 "request_page": None,
+                "request_topics": None,
                 "churned_at": None,
                 "churn_source": None,
                 "churn_campaign_id": None,
@@ -222,15 +249,18 @@ def confirm(db: Database, token: str, now: datetime) -> tuple[ConfirmOutcome, di
             },
         )
         subscribers.lift_suppression(db, subscriber["email"])
+        subscriptions.join(db, subscriber_id, topic_ids, now)
         subscribers.record_consent(
             db,
             subscriber_id,
             "double-opt-in",
             requested_at,
             now,
+            topic_ids,
             text_version=subscriber["request_text_version"],
             page=subscriber["request_page"],
             source="form",
+            language=language,
         )
         subscribers.record_event(db, subscriber_id, "confirmed", now, "form")
     return ConfirmOutcome.CONFIRMED, subscribers.get(db, subscriber_id)

@@ -4,6 +4,7 @@ Shared by the public newsletter flows, the command line and (later) the staff ar
 Every function takes `db` and, where time matters, `now`.
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
@@ -19,6 +20,7 @@ from ..db import (
 )
 from ..forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from ..tokens import address_hash, address_hashes
+from . import subscriptions
 
 STATUSES = ("pending", "active", "churned", "bounced")
 LANGUAGES = ("en", "fr")
@@ -138,20 +140,25 @@ def record_consent(
     method: str,
     submitted_at: datetime,
     confirmed_at: datetime,
+    topic_ids: Iterable[int],
     **proof: str | None,
 ) -> None:
-    """Store the proof of consent: how, when asked, when confirmed, which wording, where."""
-    db["consents"].insert(
-        {
-            "subscriber_id": subscriber_id,
-            "method": method,
-            "submitted_at": isoformat(submitted_at),
-            "confirmed_at": isoformat(confirmed_at),
-            "text_version": proof.get("text_version"),
-            "page": proof.get("page"),
-            "source": proof.get("source"),
-        }
-    )
+    """Store the proof of consent, one per topic: how, when asked, when confirmed, which
+    wording, where, in which language."""
+    for topic_id in topic_ids:
+        db["consents"].insert(
+            {
+                "subscriber_id": subscriber_id,
+                "topic_id": topic_id,
+                "method": method,
+                "submitted_at": isoformat(submitted_at),
+                "confirmed_at": isoformat(confirmed_at),
+                "text_version": proof.get("text_version"),
+                "page": proof.get("page"),
+                "source": proof.get("source"),
+                "language": proof.get("language"),
+            }
+        )
 
 
 def has_consent_submitted_at(db: Database, subscriber_id: int, submitted_at: str) -> bool:
@@ -174,11 +181,12 @@ def add_confirmed(
     now: datetime,
     first_name: str | None = None,
     language: str = "en",
+    topic_ids: Iterable[int] | None = None,
 ) -> tuple[int, bool]:
     """Add (or reactivate) a subscriber on staff authority; `source` says where consent came from.
 
-    Refuses suppressed addresses: someone who left can only come back by confirming
-    a signup themselves.
+    They receive `topic_ids` (the main topic when None). Refuses suppressed addresses:
+    someone who left can only come back by confirming a signup themselves.
     """
     email = normalise_email(email)
     if language not in LANGUAGES:
@@ -192,8 +200,13 @@ def add_confirmed(
     with durable_transaction(db):
         release_from_import(db, email)
         existing = find_by_email(db, email)
+        topics = list(topic_ids) if topic_ids is not None else subscriptions.requested(db, None)
         if existing and existing["status"] == "active":
-            return existing["id"], False
+            joined = subscriptions.join(db, existing["id"], topics, now)
+            if joined:
+                record_consent(db, existing["id"], "staff", now, now, joined, source=source)
+                record_event(db, existing["id"], "added_by_staff", now, source=source)
+            return existing["id"], bool(joined)
         values = {
             "email": email,
             "first_name": first_name or None,
@@ -210,7 +223,8 @@ def add_confirmed(
             subscriber_id = existing["id"]
         else:
             subscriber_id = db["subscribers"].insert({**values, "created_at": stamp}).last_pk
-        record_consent(db, subscriber_id, "staff", now, now, source=source)
+        subscriptions.join(db, subscriber_id, topics, now)
+        record_consent(db, subscriber_id, "staff", now, now, topics, source=source)
         record_event(db, subscriber_id, "added_by_staff", now, source=source)
     return subscriber_id, True
 

@@ -7,13 +7,13 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from .. import tokens
-from ..db import get_db, utcnow
+from ..db import Database, get_db, utcnow
 from ..languages import query_arguments, url_language
 from ..mail.messages import MailDeliveryError
 from ..security import cross_origin_exempt, limiter, public_form_limit
 from ..usage_log import security_event
-from . import optout, preferences, signup, subscribers
-from .forms import PreferencesForm, SignupForm
+from . import optout, preferences, signup, subscribers, subscriptions, topics
+from .forms import PreferencesForm, SignupForm, chosen_topic_ids
 
 bp = Blueprint("newsletter", __name__)
 
@@ -42,8 +42,9 @@ def footer_signup_form() -> SignupForm:
 
 
 def new_signup_form(**kwargs: Any) -> SignupForm:
-    """A signup form whose language defaults to the page's."""
+    """A signup form offering the public topics; its language defaults to the page's."""
     form = SignupForm(**kwargs)
+    form.topics.choices = [(topic["id"], topic) for topic in topics.public_topics(get_db())]
     if not form.language.data:
         form.language.data = str(get_locale())
     return form
@@ -67,6 +68,7 @@ def signup_view():
         language=form.language.data,
         text_version=form.consent_version.data,
         page=form.source_page.data or None,
+        topic_ids=chosen_topic_ids(form.topics),
     )
     try:
         signup.subscribe(get_db(), signup_request, utcnow())
@@ -116,14 +118,24 @@ def subscriber_from_token(token: str) -> tuple[int, int | None]:
 
 @bp.get("/unsubscribe/<token>")
 def unsubscribe(token):
-    """Show who would be unsubscribed and one button; change nothing."""
-    subscriber_id, _campaign_id = subscriber_from_token(token)
-    subscriber = subscribers.get(get_db(), subscriber_id)
+    """Show who would be unsubscribed, from what, and the buttons; change nothing.
+
+    A campaign's link leaves that campaign's topic; "all topics" is offered too while
+    the person receives others.
+    """
+    subscriber_id, campaign_id = subscriber_from_token(token)
+    db = get_db()
+    subscriber = subscribers.get(db, subscriber_id)
+    receives = subscriptions.active_topic_ids(db, subscriber_id) if subscriber else set()
+    topic_id = optout.campaign_topic(db, campaign_id)
     return render_template(
         "newsletter/unsubscribe.html",
         token=token,
         subscriber=subscriber,
         masked_email=subscribers.mask_email(subscriber["email"]) if subscriber else None,
+        topic=topics.get(db, topic_id) if topic_id is not None else None,
+        receives_topic=topic_id in receives,
+        others=len(receives - {topic_id}),
     )
 
 
@@ -157,12 +169,34 @@ def unsubscribe_post(token):
     subscriber_id, campaign_id = subscriber_from_token(token)
     one_click = is_one_click()
     source = "one-click" if one_click else "page"
-    result = optout.unsubscribe(get_db(), subscriber_id, source, utcnow(), campaign_id)
+    db = get_db()
+    everything = not one_click and request.form.get("scope") == "all"
+    topic_id = None if everything else optout.campaign_topic(db, campaign_id)
+    result = optout.unsubscribe(db, subscriber_id, source, utcnow(), campaign_id, topic_id)
     if one_click:
         return ONE_CLICK_REPLY, 200, {"Content-Type": "text/plain; charset=utf-8"}
-    # Only the request that ended the subscription offers "Undo"; an old link posted
-    # again must not hand one out for a churn it did not make.
-    return render_template("newsletter/unsubscribed.html", undo_token=optout.undo_token(result))
+    return unsubscribed_page(db, token, result)
+
+
+def unsubscribed_page(db: Database, token: str, result: optout.Unsubscribed) -> str:
+    """What leaving did: one topic (with what still comes, and how to leave it all) or all.
+
+    Only the request that ended the subscription offers "Undo"; an old link posted
+    again must not hand one out for a churn it did not make.
+    """
+    left_topic = topics.get(db, result.left_topic) if result.left_topic else None
+    still = []
+    if left_topic is not None:
+        receives = subscriptions.active_topic_ids(db, result.subscriber["id"])
+        still = [topic for topic in topics.all_topics(db) if topic["id"] in receives]
+    return render_template(
+        "newsletter/unsubscribed.html",
+        undo_token=optout.undo_token(result),
+        left_topic=left_topic,
+        still=still,
+        token=token,
+        manage_token=tokens.make_manage_token(result.subscriber["id"]) if left_topic else None,
+    )
 
 
 @bp.post("/unsubscribe/undo/<token>")
@@ -198,9 +232,16 @@ def preferences_page(
 ) -> tuple[str, int]:
     """The preference page for the subscriber's current standing."""
     if form is None and subscriber is not None:
+        receives = subscriptions.active_topic_ids(get_db(), subscriber["id"])
         form = PreferencesForm(
-            formdata=None, first_name=subscriber["first_name"], language=subscriber["language"]
+            formdata=None,
+            first_name=subscriber["first_name"],
+            language=subscriber["language"],
+            topics=[str(topic_id) for topic_id in sorted(receives)],
         )
+    if form is not None and subscriber is not None:
+        offered = preferences.offered_topics(get_db(), subscriber["id"])
+        form.topics.choices = [(topic["id"], topic) for topic in offered]
     return render_template(
         "newsletter/preferences.html",
         token=token,
@@ -226,9 +267,15 @@ def manage_save(token):
     subscriber_id = subscriber_from_manage_token(token)
     db = get_db()
     form = PreferencesForm()
+    offered = preferences.offered_topics(db, subscriber_id)
+    form.topics.choices = [(topic["id"], topic) for topic in offered]
     if not form.validate():
         return preferences_page(token, subscribers.get(db, subscriber_id), form, 400)
-    if not preferences.save(db, subscriber_id, form.first_name.data, form.language.data, utcnow()):
+    topic_ids = chosen_topic_ids(form.topics)
+    saved = preferences.save(
+        db, subscriber_id, form.first_name.data, form.language.data, topic_ids, utcnow()
+    )
+    if not saved:
         # Left (or never confirmed) since the page was shown: show what is true now.
         return preferences_page(token, subscribers.get(db, subscriber_id), status=409)
     target = url_for(

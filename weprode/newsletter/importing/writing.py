@@ -15,7 +15,7 @@ from flask import current_app
 from ... import tokens
 from ...db import Database, isoformat, write_transaction
 from ...mail import messages
-from .. import signup, subscribers
+from .. import signup, subscribers, subscriptions
 from .reading import Entry, ImportReport, Progress
 
 # Bound parameters per `IN (...)`: well under SQLite's lowest compiled-in limit (999).
@@ -82,11 +82,15 @@ def insert_subscribers(
     """
     stamp = isoformat(now)
     requested_at, confirmed_at = (stamp, None) if status == "pending" else (None, stamp)
+    # A pending record asks for the main topic, which its confirmation will join.
+    topics = subscriptions.request_text(subscriptions.requested(db, None))
+    request_topics = topics if status == "pending" else None
     sql = (
         "INSERT INTO subscribers (email, first_name, language, status, source, created_at, "
-        "requested_at, confirmed_at, import_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "requested_at, confirmed_at, import_id, request_topics) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
-    fixed = (status, source, stamp, requested_at, confirmed_at, import_id)
+    fixed = (status, source, stamp, requested_at, confirmed_at, import_id, request_topics)
     values = [(e.email, e.first_name, e.language or "en", *fixed) for e in entries]
     # We hold the write lock, so every id above the current highest is one of ours.
     (highest,) = db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
@@ -114,11 +118,22 @@ def write_confirmed(
         "language = coalesce(?, language) WHERE id = ?",
         [(stamp, e.first_name, e.language, sid) for sid, e in revived],
     )
-    subscriber_ids = [ids[e.email] for e in new] + [sid for sid, _ in revived]
+    joined = [(ids[e.email], e) for e in new] + revived
+    subscriber_ids = [sid for sid, _ in joined]
+    # Imports join the main topic: the list staff collected these consents for.
+    (main,) = subscriptions.requested(db, None)
     db.conn.executemany(
-        "INSERT INTO consents (subscriber_id, method, submitted_at, confirmed_at, source, "
-        "legal_basis) VALUES (?, 'import', ?, ?, ?, ?)",
-        [(sid, stamp, stamp, source, legal_basis) for sid in subscriber_ids],
+        "INSERT INTO subscriptions (subscriber_id, topic_id, status, subscribed_at) "
+        "VALUES (?, ?, 'active', ?) ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET "
+        "status = 'active', subscribed_at = excluded.subscribed_at, churned_at = NULL, "
+        "churn_source = NULL, churn_campaign_id = NULL",
+        [(sid, main, stamp) for sid in subscriber_ids],
+    )
+    db.conn.executemany(
+        "INSERT INTO consents (subscriber_id, topic_id, method, submitted_at, confirmed_at, "
+        "source, legal_basis, language) VALUES (?, ?, 'import', ?, ?, ?, ?, "
+        "(SELECT language FROM subscribers WHERE id = ?))",
+        [(sid, main, stamp, stamp, source, legal_basis, sid) for sid, _ in joined],
     )
     db.conn.executemany(
         "INSERT INTO subscriber_events (subscriber_id, kind, at, source) "
@@ -146,13 +161,14 @@ def write_pending(
     revived = [(sid, e) for sid, e in revived if signup.may_send(db, e.email, now)]
     report.mails_limited += asked - len(new) - len(revived)
     ids = insert_subscribers(db, new, "pending", f"import: {source}", now, import_id)
+    main_topic = subscriptions.request_text(subscriptions.requested(db, None))
     # A re-signup: a fresh request (the old link stops working), names kept if not given.
     db.conn.executemany(
         "UPDATE subscribers SET requested_at = ?, request_text_version = NULL, "
         "request_page = NULL, request_first_name = NULL, request_language = NULL, "
-        "first_name = coalesce(?, first_name), "
+        "request_topics = ?, first_name = coalesce(?, first_name), "
         "language = coalesce(?, language) WHERE id = ?",
-        [(isoformat(now), e.first_name, e.language, sid) for sid, e in revived],
+        [(isoformat(now), main_topic, e.first_name, e.language, sid) for sid, e in revived],
     )
     pending = []
     for subscriber_id, entry in [(ids[e.email], e) for e in new] + revived:
