@@ -25,6 +25,7 @@ from newsletter_helpers import (
 
 from weprode.campaigns import archive, compose, render
 from weprode.db import connect, utcnow
+from weprode.newsletter import subscriptions, topics
 
 NU_SECRET_KEY = "nu-checker-secret-key-that-is-long-enough-0123456789"
 LANGUAGES = ("en", "fr")
@@ -144,6 +145,10 @@ def collect_rate_limited(client, found):
 
 def collect_newsletter_flow(app, db, client, mailbox, found):
     """Signup, its mail, confirm, unsubscribe, undo: every page and mail of the flow."""
+    with app.test_request_context():
+        values = {"slug": "events", "name_en": "Events", "name_fr": "Événements", "public": True}
+        events = topics.create(db, values, "nu@weprode.com", utcnow())
+    events_campaign = new_campaign(db, topic_id=events)
     for language in LANGUAGES:
         mailbox.clear()
         email = f"nu-{language}@example.org"
@@ -169,6 +174,13 @@ def collect_newsletter_flow(app, db, client, mailbox, found):
         subscriber_id = db.execute(
             "SELECT id FROM subscribers WHERE email = ?", [email]
         ).fetchone()[0]
+        # A campaign of a second topic: its link leaves that topic only, and says so.
+        with app.app_context():
+            subscriptions.join(db, subscriber_id, [events], utcnow())
+            db.conn.commit()
+            topic_link = with_lang(unsubscribe_path(app, subscriber_id, events_campaign), language)
+        found.page(f"unsubscribe-topic-{language}", client.get(topic_link))
+        found.page(f"unsubscribed-topic-{language}", client.post(topic_link))
         unsubscribe = with_lang(unsubscribe_path(app, subscriber_id), language)
         found.page(f"unsubscribe-{language}", client.get(unsubscribe))
         done = client.post(unsubscribe)
@@ -181,7 +193,7 @@ def collect_newsletter_flow(app, db, client, mailbox, found):
         found.page(f"preferences-{language}", client.get(manage))
         bad = client.post(manage, data={"first_name": "x" * 101})
         found.page(f"preferences-errors-{language}", bad, status=400)
-        saved = client.post(manage, data={"first_name": "Nu", "language": language})
+        saved = client.post(manage, data={"first_name": "Nu", "language": language, "topics": "1"})
         found.page(f"preferences-saved-{language}", client.get(saved.headers["Location"]))
         leave = with_lang(manage_path(app, subscriber_id) + "/leave", language)
         found.page(f"preferences-left-{language}", client.post(leave))

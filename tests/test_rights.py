@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -127,6 +128,8 @@ def test_copy_flow_over_smtp_get_changes_nothing_post_downloads_everything(
     newsletter = document["newsletter"]
     assert newsletter["subscriber"]["first_name"] == "Jane"
     assert newsletter["consents"][0]["source"] == "trade fair 2026"
+    [topic] = newsletter["topics"]
+    assert (topic["slug"], topic["status"], topic["churned_at"]) == ("newsletter", "active", None)
     assert [event["kind"] for event in newsletter["history"]] == ["added_by_staff"]
     [delivery] = newsletter["deliveries"]
     assert delivery["campaign_id"] == person["campaign_id"]
@@ -232,6 +235,10 @@ def test_correct_flow_shows_what_we_hold_and_errors_next_to_fields(client, db, m
     assert page.status_code == 200
     assert 'value="Lycée du Lac"' in html and 'value="Doe"' in html
     assert only_request(db)["status"] == "awaiting_verification"
+    # Topics are chosen on the subscriber's own preference page, linked from here.
+    manage = re.search(r'href="(/newsletter/manage/[^"]+)"', html)[1]
+    preferences = client.get(manage).get_data(as_text=True)
+    assert 'name="topics"' in preferences and 'value="Jane"' in preferences
 
     form = {
         "first_name": "Janet",

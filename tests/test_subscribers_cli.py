@@ -62,6 +62,7 @@ def test_export_csv_escapes_formulas_and_lists_every_subscriber(app, runner, db,
     assert rows[0]["first_name"] == "'=HYPERLINK(1)"
     assert rows[1]["first_name"] == "'+33 Bob"
     assert rows[0]["status"] == "active"
+    assert rows[0]["topics"] == "newsletter"
     assert set(export.EXPORT_COLUMNS) == set(rows[0])
 
 
@@ -72,4 +73,4 @@ def test_export_json_to_stdout(app, runner, db):
     assert result.exit_code == 0, result.output
     [row] = json.loads(result.output)
     assert row["email"] == "a@example.org"
-    assert row["churned_at"] is None
+    assert row["churned_at"] is None and row["topics"] == "newsletter"

@@ -260,3 +260,20 @@ def test_the_last_public_topic_cannot_become_internal(app, db, public):
             with pytest.raises(topics.TopicInvalid) as refused:
                 topics.update(db, 1, values, STAFF, utcnow())
             assert "public" in refused.value.errors
+
+
+def test_staff_see_each_topic_with_its_dates_and_each_proof_with_its_topic(app, db, staff_client):
+    events = new_topic(app, db, "events")
+    [ann] = add_subscribers(app, db, [("ann@example.org", "Ann", "en")])
+    with app.app_context():
+        subscriptions.join(db, ann, [events], utcnow())
+        subscribers.record_consent(db, ann, "staff", utcnow(), utcnow(), [events], source="fair")
+        optout.unsubscribe(db, ann, "one-click", utcnow(), topic_id=events)
+        db.conn.commit()
+    html = staff_client.get(f"/admin/subscribers/{ann}").get_data(as_text=True)
+    topics_table = html.split('id="topics-title"')[1].split("</table>")[0]
+    assert "Newsletter" in topics_table and "Events EN" in topics_table
+    assert "one-click" in topics_table  # how Events was left
+    consents_table = html.split('id="consent-title"')[1].split("</table>")[0]
+    assert "Events EN" in consents_table and "Newsletter" in consents_table
+    assert "left a topic" in html

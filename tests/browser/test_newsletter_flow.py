@@ -21,7 +21,7 @@ MAIL_TIMEOUT_S = 5
 MAX_TABS_TO_FOOTER_FORM = 60
 
 EMAIL_REQUIRED = "Please enter your e-mail address."
-CONSENT_REQUIRED = "Please tick the box to agree to receive the newsletter."
+CONSENT_REQUIRED = "Please tick at least one topic."
 
 
 def subscriber_row(live_server, email):
@@ -49,7 +49,7 @@ def test_signup_confirm_unsubscribe_and_undo_in_the_browser(
     assert response.status == 400
     assert main.get_by_role("alert").inner_text().strip()
     assert EMAIL_REQUIRED in field_error(page, "signup-email")
-    assert CONSENT_REQUIRED in field_error(page, "signup-consent")
+    assert CONSENT_REQUIRED in field_error(page, "signup-topic-newsletter")
     assert field_error(page, "signup-first-name") is None
 
     # What was typed survives a failed submit; only the missing consent is flagged.
@@ -58,16 +58,16 @@ def test_signup_confirm_unsubscribe_and_undo_in_the_browser(
     response = submit(page, subscribe_button)
     assert response.status == 400
     assert field_error(page, "signup-email") is None
-    assert CONSENT_REQUIRED in field_error(page, "signup-consent")
+    assert CONSENT_REQUIRED in field_error(page, "signup-topic-newsletter")
     assert page.locator("#signup-email").input_value() == email
     assert page.locator("#signup-first-name").input_value() == "Jane"
-    assert not page.locator("#signup-consent").is_checked()
+    assert not page.locator("#signup-topic-newsletter").is_checked()
     assert_no_serious_axe_violations(page, "the signup page with errors")
     assert subscriber_row(live_server, email) is None
     assert mailbox.messages == []
 
     # 2. A complete form: the neutral "check your inbox" page.
-    page.locator("#signup-consent").check()
+    page.locator("#signup-topic-newsletter").check()
     response = submit(page, subscribe_button)
     assert response.status == 200
     assert heading(page) == "Check your inbox"
@@ -142,9 +142,9 @@ def test_footer_signup_form_works_with_the_keyboard_alone(
 
     tab_until(page, lambda e: e["id"] == "footer-email", MAX_TABS_TO_FOOTER_FORM)
     page.keyboard.type(email)
-    tab_until(page, lambda e: e["id"] == "footer-consent", limit=5)
+    tab_until(page, lambda e: e["id"] == "footer-topic-newsletter", limit=5)
     page.keyboard.press("Space")
-    assert page.locator("#footer-consent").is_checked()
+    assert page.locator("#footer-topic-newsletter").is_checked()
     tab_until(
         page, lambda e: e["inFooter"] and e["tag"] == "button" and e["text"] == "Subscribe", 3
     )

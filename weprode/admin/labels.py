@@ -55,6 +55,7 @@ def subscriber_event(code: str) -> str:
         "added_by_staff": pgettext("subscriber event", "added by staff"),
         "rectified": pgettext("subscriber event", "rectified"),
         "churned": pgettext("subscriber event", "unsubscribed"),
+        "left_topic": pgettext("subscriber event", "left a topic"),
         "unsubscribed_again": pgettext("subscriber event", "unsubscribed again"),
         "resubscribed": pgettext("subscriber event", "resubscribed"),
         "bounced": pgettext("subscriber event", "address bounced"),

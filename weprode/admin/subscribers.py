@@ -1,6 +1,7 @@
 """Staff screens for subscribers: list, detail, rectify, unsubscribe, erase, export."""
 
 from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -13,7 +14,7 @@ from .. import audit
 from ..campaigns import ledger
 from ..db import get_db, utcnow
 from ..forms import single_line
-from ..newsletter import export, optout, search, stats, subscribers
+from ..newsletter import export, optout, search, stats, subscribers, subscriptions, topics
 from . import bp, lists
 
 
@@ -62,6 +63,8 @@ def detail_page(
         "admin/subscriber.html",
         subscriber=subscriber,
         consents=subscribers.consents(db, subscriber["id"]),
+        topics=subscriptions.of_subscriber(db, subscriber["id"]),
+        topic_names={topic["id"]: topic[f"name_{get_locale()}"] for topic in topics.all_topics(db)},
         history=subscribers.history(db, subscriber["id"]),
         deliveries=ledger.deliveries_for(db, subscriber["id"]),
         form=form,

@@ -22,7 +22,15 @@ EXPORT_COLUMNS = [
     "churned_at",
     "churn_source",
     "bounced_at",
+    "topics",
 ]
+# The topics a person receives now, by slug: one cell, so the file keeps a row per person.
+COLUMN_SQL = {
+    "topics": "(SELECT group_concat(t.slug, ' ') FROM subscriptions x JOIN topics t "
+    "ON t.id = x.topic_id WHERE x.subscriber_id = subscribers.id AND x.status = 'active') "
+    "AS topics",
+}
+SELECT_COLUMNS = ", ".join(COLUMN_SQL.get(column, column) for column in EXPORT_COLUMNS)
 # Spreadsheet programs run cells starting with these as formulas.
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 # Where a spreadsheet may start a new cell: Excel splits on ";" where the decimal mark
@@ -32,9 +40,8 @@ CELL_BREAKS = frozenset(",;\t\r\n")
 
 
 def export_rows(db: Database) -> Iterator[dict]:
-    """Every subscriber with status, language, dates and churn source, by id."""
-    columns = ", ".join(EXPORT_COLUMNS)
-    return db.query(f"SELECT {columns} FROM subscribers WHERE {VISIBLE} ORDER BY id")
+    """Every subscriber with status, language, dates, churn source and topics, by id."""
+    return db.query(f"SELECT {SELECT_COLUMNS} FROM subscribers WHERE {VISIBLE} ORDER BY id")
 
 
 def spreadsheet_safe(value: object) -> object:

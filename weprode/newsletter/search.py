@@ -118,10 +118,9 @@ def filtered_rows(db: Database, filters: SubscriberFilter) -> Iterator[dict]:
     """Every row matching `filters`, for the CSV export, in list order."""
     conditions, params = where_clause(db, filters)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    columns = ", ".join(export.EXPORT_COLUMNS)
     direction = SORTS[filters.sort]
     return db.query(
-        f"SELECT {columns} FROM subscribers {where} ORDER BY created_at {direction}, id "
-        f"{direction}",
+        f"SELECT {export.SELECT_COLUMNS} FROM subscribers {where} "
+        f"ORDER BY created_at {direction}, id {direction}",
         params,
     )

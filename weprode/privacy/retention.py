@@ -224,7 +224,7 @@ RULES = (
     Rule(
         "subscribers",
         _l("Newsletter subscribers’ data, with the e-mails we sent them"),
-        _l("the date you unsubscribe"),
+        _l("the date you leave your last topic"),
         _l("3 years"),
         _l(
             "deleted; counts kept as anonymous statistics, and a keyed fingerprint of the "

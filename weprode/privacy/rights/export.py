@@ -15,7 +15,7 @@ from ... import tokens
 from ...campaigns import ledger
 from ...contact import prospects
 from ...db import Database, first_row, isoformat
-from ...newsletter import subscribers
+from ...newsletter import subscribers, subscriptions
 from ...urls import absolute_url
 from .. import policy, retention
 from . import records
@@ -24,7 +24,8 @@ FORMAT_VERSION = 1
 
 
 def newsletter_part(db: Database, email: str) -> dict | None:
-    """The subscriber row, consent proofs, history, deliveries and bounces (or None)."""
+    """The subscriber row, topics with their dates, consent proofs, history, deliveries and
+    bounces (or None)."""
     subscriber = subscribers.find_by_email(db, email)
     if subscriber is None:
         return None
@@ -38,6 +39,7 @@ def newsletter_part(db: Database, email: str) -> dict | None:
     )
     return {
         "subscriber": subscriber,
+        "topics": subscriptions.of_subscriber(db, subscriber_id),
         "consents": subscribers.consents(db, subscriber_id),
         "history": subscribers.history(db, subscriber_id),
         "deliveries": deliveries,

@@ -81,17 +81,28 @@ def correction_from(form: RectifyForm, held: service.Holdings) -> service.Correc
     )
 
 
+def rectify_page(form: RectifyForm, held: service.Holdings, token: str) -> str:
+    """The correction form; a subscriber is also pointed to their preference page (topics)."""
+    return render_template(
+        "rights/rectify.html",
+        form=form,
+        held=held,
+        token=token,
+        manage_token=tokens.make_manage_token,
+    )
+
+
 def rectify_view(token: str, rights_request: dict, held: service.Holdings) -> ResponseReturnValue:
     """GET: the form with what we hold. POST: correct, or show the errors (400)."""
     db = get_db()
     if request.method != "POST":  # GET, and HEAD (Flask routes it here) never act
         form = rectify_form(held, formdata=None)
-        return render_template("rights/rectify.html", form=form, held=held, token=token)
+        return rectify_page(form, held, token)
     form = rectify_form(held, formdata=request.form)
     if form.is_bot():
         return render_template("rights/done.html", kind="rectify", held=held)
     if held.anything and not form.validate():
-        return render_template("rights/rectify.html", form=form, held=held, token=token), 400
+        return rectify_page(form, held, token), 400
     service.rectify(db, rights_request["id"], correction_from(form, held), utcnow())
     return render_template("rights/done.html", kind="rectify", held=held)
 
