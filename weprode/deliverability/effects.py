@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from ..campaigns import ledger
 from ..db import Database, durable_transaction, isoformat
 from ..newsletter import subscribers
-from . import reports
+from . import status_codes
 
 SOFT_WINDOW = timedelta(days=30)
 SOFT_DAYS_FOR_HARD = 3
@@ -111,7 +111,7 @@ def apply_bounce(
     report_id: int | None = None,
 ) -> str:
     """Record a failed delivery and act on it; returns what was done, in a few words."""
-    severity = reports.severity(status_code)
+    severity = status_codes.severity(status_code)
     if severity is None:
         return f"status {status_code} is no failure; nothing changed"
     # A bounce suppresses the address: on disk before the report is acknowledged.
@@ -262,7 +262,7 @@ def record_refusals(
         apply_bounce(
             db,
             {"id": row["id"], "email": row["email"]},
-            reports.status_in(reply, permanent=permanent),
+            status_codes.status_in(reply, permanent=permanent),
             now,
             mail_kind="campaign",
             campaign_id=campaign_id,

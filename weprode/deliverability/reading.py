@@ -46,7 +46,7 @@ class Unreadable:
 def read(raw: bytes, bounce_address: tuple[str, str] | None) -> Reading:
     """Read one RFC 5322 message. `bounce_address` is (local part, domain), or None when
     VERP is off (no tag can be ours then)."""
-    message = email.message_from_bytes(raw)
+    message = reports.message_from(raw)
     report = reports.read(message)
     if report.kind in IGNORED:
         return Reading(report)
