@@ -245,9 +245,10 @@ def record_refusals(
 
     A 5xx answer is a bounce at once. A 4xx answer is a deferral, retried by the worker;
     a row that is `failed` with a 4xx reply has used up its retries, and counts as a
-    soft bounce (three of those on different days count as hard). Rows that failed for
-    our own reasons (a message we could not build, the relay unreachable) count as
-    nothing: they are not the address's fault.
+    soft bounce (three of those on different days count as hard), or as a policy
+    refusal when it was a 4.7.x (the provider holding us back, not the address).
+    Rows that failed for our own reasons (a message we could not build, the relay
+    unreachable) count as nothing: they are not the address's fault.
     """
     by_delivery = {row["delivery_id"]: row for row in rows}
     refused = [
