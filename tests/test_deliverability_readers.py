@@ -63,20 +63,27 @@ def test_a_few_messages_are_read_without_starting_workers():
     assert len(got) == len(every_sample())
 
 
-def test_mbox_ingested_by_worker_processes(app, db, runner, tmp_path):
+def reports_for_everyone(app, db, people, shapes):
+    """A campaign sent (as far as the ledger knows) to each person, and a report about
+    each, the shapes taken in turn; (subscriber ids, reports)."""
     app.config["BOUNCE_ADDRESS"] = "bounces@weprode.com"
-    people = [(f"p{n:03d}@example.org", None, "en") for n in range(240)]
     ids = add_subscribers(app, db, people)
     campaign_id = new_campaign(db)
     with app.app_context():
         ledger.start(db, campaign_id, utcnow())
     db.execute("UPDATE deliveries SET status = 'sent' WHERE campaign_id = ?", [campaign_id])
-    shapes = ["postfix_user_unknown.eml", "yahoo_arf_complaint.eml", "outlook_out_of_office.eml"]
     raws = []
     with app.app_context():
         for number, ((email, _, _), subscriber_id) in enumerate(zip(people, ids, strict=True)):
             sender = verp.envelope_sender("campaign", subscriber_id, campaign_id)
-            raws.append(sample(shapes[number % 3], verp=sender, email=email))
+            raws.append(sample(shapes[number % len(shapes)], verp=sender, email=email))
+    return ids, raws
+
+
+def test_mbox_ingested_by_worker_processes(app, db, runner, tmp_path):
+    people = [(f"p{n:03d}@example.org", None, "en") for n in range(240)]
+    shapes = ["postfix_user_unknown.eml", "yahoo_arf_complaint.eml", "outlook_out_of_office.eml"]
+    ids, raws = reports_for_everyone(app, db, people, shapes)
     box = mailboxes.mbox(tmp_path / "reports.mbox")
     for raw in [*raws, raws[0]]:  # the first one delivered twice
         box.add(raw)
