@@ -110,7 +110,8 @@ REAL_WORLD = SAMPLES / "flufl"
 REAL_EXPECTED = {
     # Postfix: plain-text bounces of old versions, and RFC 3464 ones.
     "postfix_01.txt": ("bounce", "xxxxx@local.ie", "hard"),
-    "postfix_02.txt": ("bounce", "yyyyy@digicool.com", "hard"),  # domain not found
+    # "Host not found, try again": DNS failing, not a missing domain (Sisimai agrees).
+    "postfix_02.txt": ("bounce", "yyyyy@digicool.com", "soft"),
     "dsn_10.txt": ("bounce", "anne.person@dom.ain", "hard"),
     "dsn_17.txt": ("delay", "xxx@example.fi", "soft"),
     # Exim.
@@ -188,6 +189,13 @@ def test_the_remote_servers_own_code_and_words_come_first():
     assert status_codes.dsn_status("5.1.1", "550 5.7.1 IP blacklisted", True) == "5.7.1"
     assert status_codes.dsn_status("5.1.1", "550 User unknown", True) == "5.1.1"
     assert status_codes.dsn_status("", "", False) == "4.0.0"
+    # A bare 553 naming a blocklist: Postfix's guess 5.1.3 is not the remote's word.
+    spamhaus = "553 http://www.spamhaus.org/query/bl?ip=192.0.2.222"
+    assert status_codes.dsn_status("5.1.3", spamhaus, True) == "5.7.1"
+    assert status_codes.dsn_status("5.1.3", "553 sorry", True) == "5.1.3"  # no words: Status
+    # A DNS lookup to try again is no missing domain.
+    assert status_codes.status_in("Name service error: Host not found, try again") == "5.0.0"
+    assert status_codes.status_in("Host or domain name not found") == "5.1.2"
     # Our MAIL FROM refused: an address code, but about our sender.
     refusal = "SMTP error from remote mail server after MAIL FROM: 553 5.1.0 does not exist"
     assert status_codes.severity(status_codes.status_in(refusal)) == "policy"

@@ -24,6 +24,7 @@ SENDER_ADDRESS_DETAILS = {"7", "8"}
 SENDER_STAGE = re.compile(
     r"(after|in reply to) (MAIL FROM|initial connection|HELO|EHLO)\b", re.IGNORECASE
 )
+TEMPORARY = re.compile(r"try again|temporar", re.IGNORECASE)
 # Gmail says 5.2.1 (a disabled mailbox, hard) for a mailbox that receives too much.
 RATE_LIMITED = re.compile(r"receiving mail (at a rate|too quickly)", re.IGNORECASE)
 UNSPECIFIC_SUBJECTS = {"0", "1", "2", "3", "4", "5"}
@@ -59,7 +60,8 @@ WORDINGS = [
             r"not accepting mail from|\bspam\b|blacklist|blocklist|blocked|bloqu[ée]e?|"
             r"\bpolicy\b|reputation|\bSPF\b|\bDKIM\b|\bDMARC\b|\bPTR\b|reverse (DNS|lookup)|"
             r"connections not accepted|not allowed to send|invalid ip for sending|"
-            r"access denied|mail (rejected|rejet[ée])|valid From\b",
+            r"access denied|mail (rejected|rejet[ée])|valid From\b|sender (address )?rejected|"
+            r"spamhaus|spamcop|barracuda|\bRBL\b|\bDNSBL\b",
             re.IGNORECASE,
         ),
     ),
@@ -123,9 +125,13 @@ def dsn_status(status_field: str, diagnostic: str, permanent: bool) -> str:
     """
     remote = FAILURE_CODE.search(diagnostic or "")
     if remote is not None:
-        code = ".".join(remote.groups())
-    else:
-        code = status_in(status_field or diagnostic, permanent=permanent)
+        return refined(".".join(remote.groups()), diagnostic)
+    code = status_in(status_field or diagnostic, permanent=permanent)
+    if BASIC_CODE.search(diagnostic or ""):
+        # The remote said a bare `550` or `553`: the Status is the reporting MTA's
+        # guess from it (Sendmail makes 5.1.1 of any 550, Postfix 5.1.3 of a 553
+        # naming a blocklist), so the remote's words come first.
+        return worded(code[0], diagnostic) or refined(code, diagnostic)
     return refined(code, diagnostic)
 
 
@@ -145,7 +151,17 @@ def refined(status: str, text: str) -> str:
         return f"{klass}.2.0"  # Gmail's 5.2.1 "receiving mail at a rate...": soft
     if detail != "0" or subject not in UNSPECIFIC_SUBJECTS:
         return status
+    return worded(klass, text) or status
+
+
+def worded(klass: str, text: str) -> str | None:
+    """The code of this class that the words say (see WORDINGS), or None.
+
+    A name service error that says "try again" is a DNS hiccup, not a missing domain.
+    """
     for code, wording in WORDINGS:
         if wording.search(text or ""):
+            if code == "1.2" and TEMPORARY.search(text or ""):
+                return None
             return f"{klass}.{code}"
-    return status
+    return None
