@@ -11,6 +11,7 @@ from dovecot_helpers import running_dovecot
 from postfix_helpers import remove_tree
 from process_helpers import PROJECT_ROOT, flask_env
 from test_deliverability_ingest import report_for, sent_campaign
+from test_deliverability_readers import reports_for_everyone
 
 from weprode.deliverability import imap
 from weprode.newsletter import subscribers
@@ -188,3 +189,24 @@ def test_the_worker_polls_the_mailbox_when_configured(app, db, mailbox, imap_ser
     assert "bounce mailbox polled every 300 s" in output
     events = list(db.query("SELECT severity, status_code FROM bounce_events"))
     assert events == [{"severity": "soft", "status_code": "5.2.2"}]
+
+
+def test_a_large_mailbox_is_parsed_by_worker_processes(app, db, runner, imap_server):
+    # More than one fetch chunk (200): the workers start with the first and read both.
+    people = [(f"p{n:03d}@example.org", None, "en") for n in range(250)]
+    shapes = ["postfix_user_unknown.eml", "yahoo_arf_complaint.eml"]
+    ids, raws = reports_for_everyone(app, db, people, shapes)
+    append(imap_server, *raws)
+    use_mailbox(app, imap_server)
+    app.config["BOUNCE_INGEST_WORKERS"] = 2
+    result = runner.invoke(args=["bounces", "fetch"])
+    assert result.exit_code == 0, result.output + imap_server.log()
+    lines = result.output.splitlines()
+    assert len(lines) == 250
+    kinds = ["bounce (dsn)", "complaint (arf)"]
+    for number, line in enumerate(lines):  # in the mailbox's order
+        assert line.startswith(f"{number + 1}: {kinds[number % 2]}"), line
+    with app.app_context():
+        statuses = [subscribers.get(db, subscriber_id)["status"] for subscriber_id in ids]
+    assert statuses == ["bounced", "churned"] * 125
+    assert sizes(imap_server) == (0, 250)

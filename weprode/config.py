@@ -126,6 +126,9 @@ DEFAULTS = {
     # every mail to a subscriber goes out with the envelope sender bounces+<tag>@...
     # (VERP), and `flask bounces ingest` reads what comes back. Empty: off.
     "BOUNCE_ADDRESS": "",
+    # Worker processes that parse reports for `bounces ingest --mbox/--maildir` and
+    # `bounces fetch` (0: one per CPU; 1: none, all in the command's own process).
+    "BOUNCE_INGEST_WORKERS": 0,
     # The DNS servers the deliverability pre-flight check asks ("host" or "host:port");
     # empty: the system's resolvers.
     "DNS_NAMESERVERS": [],

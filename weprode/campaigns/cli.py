@@ -12,7 +12,7 @@ from flask.cli import with_appcontext
 
 from ..cli import counted
 from ..db import Database, get_db, utcnow
-from ..deliverability import imap
+from ..deliverability import imap, readers
 from ..newsletter import importing
 from ..privacy import retention
 from . import audiences, compose, ledger, worker
@@ -203,7 +203,8 @@ def worker_command(poll_seconds):
 def poll_bounce_mailbox(db: Database) -> None:
     """One `bounces fetch` from the worker; a mailbox that fails is logged and retried."""
     try:
-        imap.fetch(db, imap.settings_from(current_app.config), imap.echo_line)
+        with readers.from_config(current_app.config) as pool:
+            imap.fetch(db, imap.settings_from(current_app.config), imap.echo_line, pool)
     except imap.MailboxError as error:
         current_app.logger.warning("bounce mailbox: %s", error)
         click.echo(f"bounce mailbox: {error}", err=True)

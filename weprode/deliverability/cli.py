@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from ..db import get_db
-from . import imap, intake
+from . import imap, intake, readers
 
 EX_TEMPFAIL = 75
 
@@ -47,11 +47,19 @@ def messages_from(files: tuple[str, ...], mbox: str | None, maildir: str | None)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--mbox", type=click.Path(exists=True, dir_okay=False), help="An mbox file.")
 @click.option("--maildir", type=click.Path(exists=True, file_okay=False), help="A Maildir.")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes that parse a large batch (0: one per CPU) [BOUNCE_INGEST_WORKERS].",
+)
 @with_appcontext
-def ingest_command(files, mbox, maildir):
+def ingest_command(files, mbox, maildir, workers):
     """Read bounce and complaint reports (one message per file, or standard input)."""
     messages = ((None, raw) for raw in messages_from(files, mbox, maildir))
-    if intake.ingest_many(get_db(), messages, imap.echo_line):
+    with readers.from_config(current_app.config, workers) as pool:
+        failed = intake.ingest_many(get_db(), messages, imap.echo_line, readers=pool)
+    if failed:
         sys.exit(EX_TEMPFAIL)
 
 
@@ -60,7 +68,9 @@ def ingest_command(files, mbox, maildir):
 def fetch_command():
     """Ingest the reports waiting in the IMAP mailbox (BOUNCE_IMAP_*), then move them."""
     try:
-        failed = imap.fetch(get_db(), imap.settings_from(current_app.config), imap.echo_line)
+        with readers.from_config(current_app.config) as pool:
+            settings = imap.settings_from(current_app.config)
+            failed = imap.fetch(get_db(), settings, imap.echo_line, pool)
     except imap.MailboxError as error:
         click.echo(f"bounce mailbox: {error}", err=True)
         sys.exit(EX_TEMPFAIL)

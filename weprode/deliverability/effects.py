@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from ..campaigns import ledger
 from ..db import Database, durable_transaction, isoformat
 from ..newsletter import subscribers, subscriptions
-from . import reports
+from . import status_codes
 
 SOFT_WINDOW = timedelta(days=30)
 SOFT_DAYS_FOR_HARD = 3
@@ -111,7 +111,7 @@ def apply_bounce(
     report_id: int | None = None,
 ) -> str:
     """Record a failed delivery and act on it; returns what was done, in a few words."""
-    severity = reports.severity(status_code)
+    severity = status_codes.severity(status_code)
     if severity is None:
         return f"status {status_code} is no failure; nothing changed"
     # A bounce suppresses the address: on disk before the report is acknowledged.
@@ -247,9 +247,10 @@ def record_refusals(
 
     A 5xx answer is a bounce at once. A 4xx answer is a deferral, retried by the worker;
     a row that is `failed` with a 4xx reply has used up its retries, and counts as a
-    soft bounce (three of those on different days count as hard). Rows that failed for
-    our own reasons (a message we could not build, the relay unreachable) count as
-    nothing: they are not the address's fault.
+    soft bounce (three of those on different days count as hard), or as a policy
+    refusal when it was a 4.7.x (the provider holding us back, not the address).
+    Rows that failed for our own reasons (a message we could not build, the relay
+    unreachable) count as nothing: they are not the address's fault.
     """
     by_delivery = {row["delivery_id"]: row for row in rows}
     refused = [
@@ -264,7 +265,7 @@ def record_refusals(
         apply_bounce(
             db,
             {"id": row["id"], "email": row["email"]},
-            reports.status_in(reply, permanent=permanent),
+            status_codes.status_in(reply, permanent=permanent),
             now,
             mail_kind="campaign",
             campaign_id=campaign_id,

@@ -22,6 +22,7 @@ import click
 
 from ..db import Database
 from . import ingest, intake
+from .readers import Readers
 
 SECURITY_MODES = ("tls", "starttls", "none")
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -173,6 +174,7 @@ def ingest_chunk(
     uids: list[bytes],
     report: Report,
     numbered_from: int,
+    readers: Readers | None = None,
 ) -> tuple[int, int]:
     """Fetch, ingest and move some messages; (how many read, how many not stored).
 
@@ -186,23 +188,26 @@ def ingest_chunk(
             stored.append(uid)
         report(numbered_from + number, uid, result)
 
-    failed = intake.ingest_many(db, present, note, batch_size=len(uids))
+    failed = intake.ingest_many(db, present, note, batch_size=len(uids), readers=readers)
     move(session, stored, settings.processed_folder)
     return len(present), failed
 
 
-def fetch(db: Database, settings: ImapSettings, report: Report) -> int:
+def fetch(
+    db: Database, settings: ImapSettings, report: Report, readers: Readers | None = None
+) -> int:
     """Ingest every message of the folder, moving the stored ones; returns how many
     could not be stored (they stay). MailboxError when the mailbox cannot be used.
 
-    `report(number, uid, result)` is told each message's line once it is on disk.
+    `report(number, uid, result)` is told each message's line once it is on disk;
+    `readers` parse each chunk (in worker processes), else this process does.
     """
     session = connect(settings)
     failed, done = 0, 0
     try:
         ensure_folder(session, settings.processed_folder)
         for chunk in chunks(message_uids(session, settings.folder), CHUNK):
-            count, chunk_failed = ingest_chunk(db, session, settings, chunk, report, done)
+            count, chunk_failed = ingest_chunk(db, session, settings, chunk, report, done, readers)
             done, failed = done + count, failed + chunk_failed
     except (imaplib.IMAP4.error, OSError) as error:
         raise MailboxError(f"the IMAP session failed: {error}") from error

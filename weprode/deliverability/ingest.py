@@ -6,10 +6,6 @@ altered tag, or a report naming an address alone (anyone can write `Final-Recipi
 jane@...` and mail it to us), is logged as a security event and changes nothing.
 """
 
-import email
-import email.message
-import hashlib
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,14 +13,7 @@ from .. import tokens, usage_log
 from ..campaigns import render
 from ..db import Database, durable_transaction, first_row, isoformat
 from ..newsletter import subscribers
-from . import effects, reports, verp
-
-# Reports that are no bounce and no complaint: read, answered with a line, not stored.
-IGNORED = {"auto_reply", "delay", "delivered", "not_a_complaint", "unrecognised"}
-# What campaigns.render.message_id writes.
-CAMPAIGN_MESSAGE_ID = re.compile(
-    r"<campaign-(\d{1,19})\.(\d{1,19})\.([0-9a-f]{16})@([A-Za-z0-9.-]{1,253})>"
-)
+from . import effects, reading, reports, verp
 
 
 @dataclass(frozen=True)
@@ -74,60 +63,35 @@ def by_tags(db: Database, tags: list[str]) -> tuple[Attribution | None, str]:
     return None, "altered or foreign VERP tag"
 
 
-def by_message_ids(db: Database, text: str) -> tuple[Attribution | None, str]:
+def by_message_ids(db: Database, message_ids: tuple[str, ...]) -> tuple[Attribution | None, str]:
     """The campaign delivery a quoted Message-ID of ours names; else why not."""
     key = tokens.address_hash_keys()[-1]
-    matches = list(CAMPAIGN_MESSAGE_ID.finditer(text))
-    for match in matches:
+    for message_id in message_ids:
+        match = reading.CAMPAIGN_MESSAGE_ID.fullmatch(message_id)
+        if match is None:
+            continue
         campaign_id, subscriber_id, _digest, domain = match.groups()
         expected = render.message_id(key, int(campaign_id), int(subscriber_id), domain)
-        if expected != match.group(0):
+        if expected != message_id:
             continue
         subscriber = campaign_delivery(db, int(campaign_id), int(subscriber_id))
         if subscriber is not None:
             return Attribution(subscriber, "campaign", int(campaign_id), "Message-ID"), ""
-    if matches:
-        usage_log.security_event("bounce_forged_message_id", message_id=matches[0].group(0)[:40])
+    if message_ids:
+        usage_log.security_event("bounce_forged_message_id", message_id=message_ids[0][:40])
         return None, "a Message-ID of ours that we never sent like this"
     return None, ""
 
 
-def attribute(
-    db: Database, raw: bytes, message: email.message.Message
-) -> tuple[Attribution | None, str]:
-    """Tie a report to a delivery of ours; (None, why) when it cannot be.
-
-    The raw bytes are searched first (the VERP address is in the headers of most
-    reports); the decoded text parts only when they show no tag, since a quoted
-    original may be base64 or quoted-printable.
-    """
-    text = raw.decode("utf-8", "replace")
-    tags = verp.tags_in(text)
-    if not tags:
-        text = text + "\n" + reports.body_text(message)
-        tags = verp.tags_in(text)
-    if tags:
-        return by_tags(db, tags)
-    attribution, why = by_message_ids(db, text)
+def attribute(db: Database, read: reading.Reading) -> tuple[Attribution | None, str]:
+    """Tie a report to a delivery of ours by what it quotes; (None, why) when it cannot be."""
+    if read.tags:
+        return by_tags(db, list(read.tags))
+    attribution, why = by_message_ids(db, read.message_ids)
     if attribution is not None or why:
         return attribution, why
     usage_log.security_event("bounce_unattributed")
     return None, "no VERP tag or Message-ID of ours: an address alone proves nothing"
-
-
-def fingerprint(raw: bytes, message: email.message.Message) -> str:
-    """What makes a report the same one read again: its Message-ID and body, else its
-    bytes' hash.
-
-    The body counts too, so that two different reports from a sloppy MTA that reuses
-    a Message-ID are both kept; headers do not, since each delivery of the same report
-    adds its own (Received, Delivered-To).
-    """
-    message_id = " ".join(str(message.get("Message-ID") or "").split())
-    if message_id:
-        body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[-1]
-        return f"message-id:{message_id[:400]}:{hashlib.sha256(body).hexdigest()[:32]}"
-    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 def recipient_for(report: reports.Report, subscriber: dict) -> reports.RecipientStatus | None:
@@ -139,30 +103,49 @@ def recipient_for(report: reports.Report, subscriber: dict) -> reports.Recipient
 
 
 def ingest(db: Database, raw: bytes, now: datetime, *, check_campaign: bool = True) -> IngestResult:
-    """Read, store and act on one message; never raises for what the message holds.
+    """Read, store and act on one message; never raises for what the message holds."""
+    read = reading.read(raw, verp.bounce_address())
+    return store(db, raw, read, now, check_campaign=check_campaign)
+
+
+def store(
+    db: Database,
+    raw: bytes,
+    read: reading.Reading,
+    now: datetime,
+    *,
+    check_campaign: bool = True,
+) -> IngestResult:
+    """Store and act on one message already read (maybe by a worker process).
 
     `check_campaign` False leaves the campaign's bounce-rate check to the caller (a
     batch checks each campaign once, see `intake`).
     """
-    message = email.message_from_bytes(raw)
-    report = reports.read(message)
+    report = read.report
     label = f"{report.kind} ({report.shape})" if report.shape else report.kind
-    if report.kind in IGNORED:
+    if report.kind in reading.IGNORED:
         return IngestResult(True, f"{label}: ignored")
-    key = fingerprint(raw, message)
     # Durable: once `bounces ingest` exits 0 the MTA deletes its copy.
     with durable_transaction(db):
-        earlier = first_row(db, "SELECT id FROM bounce_reports WHERE fingerprint = ?", [key])
+        earlier = first_row(
+            db, "SELECT id FROM bounce_reports WHERE fingerprint = ?", [read.fingerprint]
+        )
         if earlier is not None:
             return IngestResult(
                 True, f"{label}: already ingested (report {earlier['id']}); nothing changed"
             )
-        attribution, why = attribute(db, raw, message)
+        attribution, why = attribute(db, read)
         subscriber = attribution.subscriber if attribution else None
         report_id = db.execute(
             "INSERT INTO bounce_reports (received_at, kind, subscriber_id, outcome, message, "
             "fingerprint) VALUES (?, ?, ?, '', ?, ?)",
-            [isoformat(now), report.kind, subscriber["id"] if subscriber else None, raw, key],
+            [
+                isoformat(now),
+                report.kind,
+                subscriber["id"] if subscriber else None,
+                raw,
+                read.fingerprint,
+            ],
         ).lastrowid
         if attribution is None:
             outcome = f"not attributed ({why}); nothing changed"

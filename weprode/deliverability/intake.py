@@ -1,5 +1,8 @@
 """Many reports in a row (an mbox, a Maildir, an IMAP folder), stored in batches.
 
+The messages are read (parsed) by `readers`, in worker processes for a large mailbox;
+this process attributes and stores them.
+
 Each report is ingested in its own savepoint, and a batch of them commits (durably)
 once: one flush to disk for the batch instead of one per report, which is what lets
 a large mailbox go through at thousands of reports a second. A report whose storing
@@ -16,7 +19,9 @@ from typing import TypeVar
 from flask import current_app
 
 from ..db import Database, durable_transaction, utcnow
-from . import effects, ingest
+from . import effects, ingest, verp
+from .readers import Readers
+from .reading import Reading, Unreadable
 
 BATCH_SIZE = 500
 Key = TypeVar("Key")
@@ -27,25 +32,30 @@ def not_stored(error: BaseException) -> ingest.IngestResult:
     return ingest.IngestResult(False, f"NOT STORED, try again: {error}")
 
 
-def ingest_one(db: Database, raw: bytes) -> ingest.IngestResult:
+def ingest_one(db: Database, raw: bytes, read: Reading | Unreadable) -> ingest.IngestResult:
     """One report, its storage errors turned into a NOT STORED result."""
+    if isinstance(read, Unreadable):
+        current_app.logger.error("bounces: a report could not be read: %s", read.details)
+        return not_stored(read.error)
     try:
-        return ingest.ingest(db, raw, utcnow(), check_campaign=False)
+        return ingest.store(db, raw, read, utcnow(), check_campaign=False)
     except (sqlite3.Error, OSError) as error:
         return not_stored(error)
     except Exception as error:  # noqa: BLE001 (one unreadable report must not stop a batch)
-        current_app.logger.exception("bounces: a report could not be read")
+        current_app.logger.exception("bounces: a report could not be stored")
         return not_stored(error)
 
 
-def ingest_batch(db: Database, raws: list[bytes]) -> list[ingest.IngestResult]:
-    """Ingest several reports in one durable transaction; one result each."""
+def ingest_batch(
+    db: Database, messages: list[tuple[bytes, Reading | Unreadable]]
+) -> list[ingest.IngestResult]:
+    """Ingest several read reports in one durable transaction; one result each."""
     try:
         with durable_transaction(db):
-            results = [ingest_one(db, raw) for raw in raws]
+            results = [ingest_one(db, raw, read) for raw, read in messages]
             check_campaigns(db, results)
     except (sqlite3.Error, OSError) as error:
-        return [not_stored(error) for _ in raws]
+        return [not_stored(error) for _ in messages]
     return results
 
 
@@ -80,13 +90,19 @@ def ingest_many(
     messages: Iterable[tuple[Key, bytes]],
     report: Callable[[int, Key, ingest.IngestResult], None],
     batch_size: int = BATCH_SIZE,
+    readers: Readers | None = None,
 ) -> int:
     """Ingest (key, raw) pairs in batches; `report(number, key, result)` for each after
-    its batch is committed. Returns how many could not be stored."""
+    its batch is committed. Returns how many could not be stored.
+
+    `readers` parses them (in worker processes, see `readers`); without, this process
+    reads them one by one.
+    """
+    readers = readers or Readers(1, verp.bounce_address())
     failed, number = 0, 0
-    for batch in batches(messages, batch_size):
-        results = ingest_batch(db, [raw for _, raw in batch])
-        for (key, _), result in zip(batch, results, strict=True):
+    for batch in batches(readers.read(messages), batch_size):
+        results = ingest_batch(db, [(raw, read) for _, raw, read in batch])
+        for (key, _, _), result in zip(batch, results, strict=True):
             number += 1
             failed += not result.stored
             report(number, key, result)

@@ -51,22 +51,40 @@ def envelope_sender(kind: str, subscriber_id: int, campaign_id: int = 0) -> str 
 
 
 def tags_in(text: str) -> list[str]:
-    """Every VERP tag of our bounce address found in `text` (headers, a report).
+    """Every VERP tag of our bounce address (BOUNCE_ADDRESS) found in `text`."""
+    return list(tags_of(text, bounce_address()))
+
+
+def tags_of(text: str | bytes, address: tuple[str, str] | None) -> tuple[str, ...]:
+    """Every tag of `local+<tag>@domain` in `text` (or raw bytes), lowered, once each,
+    in order; none when `address` (local part, domain) is None (VERP off).
 
     Matched without regard to case, and also when the tag is the wrong length or
     alphabet, so that an altered tag is seen (and reported) rather than overlooked.
+    Needs no app: worker processes call it (see `reading`).
     """
-    address = bounce_address()
     if address is None:
-        return []
-    pattern = tag_pattern(*address)
-    return list(dict.fromkeys(match.group(1).lower() for match in pattern.finditer(text)))
+        return ()
+    # Lowering first and matching case-sensitively is ten times faster than re.I
+    # (the regex engine can then skip ahead to the literal).
+    if isinstance(text, bytes):
+        found = bytes_tag_pattern(*address).finditer(text.lower())
+        return tuple(dict.fromkeys(match.group(1).decode("ascii") for match in found))
+    found = tag_pattern(*address).finditer(text.lower())
+    return tuple(dict.fromkeys(match.group(1) for match in found))
 
 
 @functools.lru_cache(maxsize=8)
 def tag_pattern(local: str, domain: str) -> re.Pattern[str]:
-    """The regular expression of `local+<tag>@domain` (built once per bounce address)."""
-    return re.compile(rf"\b{re.escape(local)}\+([A-Za-z0-9]+)@{re.escape(domain)}\b", re.I)
+    """The regular expression of `local+<tag>@domain` in lowered text (built once per
+    bounce address)."""
+    return re.compile(rf"\b{re.escape(local.lower())}\+([a-z0-9]+)@{re.escape(domain.lower())}\b")
+
+
+@functools.lru_cache(maxsize=8)
+def bytes_tag_pattern(local: str, domain: str) -> re.Pattern[bytes]:
+    """`tag_pattern` for raw bytes."""
+    return re.compile(tag_pattern(local, domain).pattern.encode())
 
 
 def check_tag(tag: str) -> tokens.DeliveryTag | None:
