@@ -7,7 +7,13 @@ import sys
 import time
 
 from weprode import write_timings
-from weprode.write_lock import BULK_SHARE_FACTOR, LONGEST_BULK_PAUSE_SECONDS, WriteLock
+from weprode.write_lock import (
+    BULK_SHARE_FACTOR,
+    LONGEST_BULK_PAUSE_SECONDS,
+    SMALLEST_CHUNK,
+    TARGET_CHUNK_SECONDS,
+    WriteLock,
+)
 
 WAITER = (
     "import sys; from weprode.db import write_lock; "
@@ -47,6 +53,21 @@ def test_a_bulk_job_pauses_only_after_a_chunk_others_queued_behind(db):
         lock.note_bulk_chunk(10.0)  # a chunk slowed down a lot: the pause stays bounded
     assert child.wait(30) == 0
     assert lock.bulk_pause() == LONGEST_BULK_PAUSE_SECONDS
+
+
+def test_chunks_shrink_towards_a_short_hold_only_while_others_wait(db):
+    lock = db.write_lock
+    lock.bulk_contended, lock.bulk_held = False, 1.0
+    assert lock.chunk_rows(100, 500) == 500  # nobody waits: full size, however slow
+    lock.bulk_contended = True
+    lock.bulk_held = 2 * TARGET_CHUNK_SECONDS
+    assert lock.chunk_rows(500, 500) == 250
+    lock.bulk_held = TARGET_CHUNK_SECONDS / 10
+    assert lock.chunk_rows(100, 500) == 200  # grows back, at most doubling
+    assert lock.chunk_rows(400, 500) == 500  # never above the configured size
+    lock.bulk_held = 100 * TARGET_CHUNK_SECONDS
+    assert lock.chunk_rows(500, 500) == SMALLEST_CHUNK
+    assert lock.chunk_rows(500, 2) == 2  # a configured size below the floor stays
 
 
 TRANSACTIONS = """

@@ -272,16 +272,24 @@ def write_transaction(
 def pause_bulk_job(db: Database, lock: WriteLock) -> None:
     """Before a bulk job's chunk: pause if others wanted the lock, then let the queued go.
 
-    The pause also flushes the WAL the job has written so far: unflushed, it would be
-    flushed by the next durable commit, and a one-click request would wait for the
-    megabytes of an import to reach the disk.
+    During the pause the job checkpoints the WAL (PASSIVE: other writers carry on).
+    Left to SQLite, the checkpoint runs inside whichever COMMIT finds the WAL past
+    `wal_autocheckpoint`, often a one-click request's, while it holds the write lock:
+    everyone then waited for megabytes of an import to be copied and synced. The
+    checkpoint also flushes the WAL first, which the next durable commit (a one-click
+    request) would otherwise do for the job.
     """
     pause = lock.bulk_pause()
     if pause > 0:
         until = time.monotonic() + pause
-        sync_wal(db)
+        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         time.sleep(max(0.0, until - time.monotonic()))
     lock.give_way(GIVE_WAY_SECONDS)
+
+
+def bulk_chunk_rows(db: Database, rows: int, largest: int) -> int:
+    """The size of a bulk job's next chunk after one of `rows` (`WriteLock.chunk_rows`)."""
+    return largest if db.write_lock is None else db.write_lock.chunk_rows(rows, largest)
 
 
 _timing_log: tuple[int, write_timings.TimingLog | None] | None = None
