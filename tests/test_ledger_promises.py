@@ -546,7 +546,7 @@ def test_audience_is_the_active_subscribers_it_names(app, db):
 
 
 def test_the_audience_is_frozen_in_chunks_and_claimed_only_once_whole(app, db, monkeypatch):
-    monkeypatch.setattr(ledger, "FREEZE_ROWS", 2)
+    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
     english = add_subscribers(app, db, people(3, "en", "en"))
     french = add_subscribers(app, db, people(2, "fr", "fr"))
     english += add_subscribers(app, db, people(2, "en", "late"))  # ids above the French
@@ -559,12 +559,12 @@ def test_the_audience_is_frozen_in_chunks_and_claimed_only_once_whole(app, db, m
 
 
 def test_a_start_cut_short_is_started_again_over_the_audience_chosen_now(app, db, monkeypatch):
-    monkeypatch.setattr(ledger, "FREEZE_ROWS", 2)
+    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
     english = add_subscribers(app, db, people(3, "en", "en"))
     french = add_subscribers(app, db, people(3, "fr", "fr"))
     campaign_id = new_campaign(db, language="en")
     # A start whose process died after two chunks: rows written, still a draft.
-    ledger.freeze_chunk(db, campaign_id, audiences.get("en"), 0)
+    ledger.freeze_window(db, campaign_id, audiences.get("en"), 0, english[1])
     assert ledger.claim(db, campaign_id, SENDER, 10, NOW) == []  # a draft: nothing to claim
     compose.set_audience(db, campaign_id, "fr", NOW)  # staff chose another audience since
     assert ledger.start(db, campaign_id, NOW) == 3

@@ -155,7 +155,7 @@ class OutcomeRecorder:
                     batch, self.waiting = self.waiting, []
                     self.committing = len(batch)
                 if batch:
-                    ledger.record_outcomes(db, batch, utcnow(), background=True)
+                    ledger.record_outcomes(db, batch, utcnow())
                 with self.room:
                     self.committing = 0
                     self.room.notify_all()
