@@ -12,8 +12,12 @@ POSTs, each to a subscriber of its own, as `unsubscribe.py` does) three times:
 The loaded phases last exactly as long as the import or the send: wrk starts with
 them and is stopped when they end. Prints req/s, p50 and p99 of the one-click POSTs,
 errors, how long the import and the send took, then the p99 and error targets
-(p99 < 100 ms, 0 errors). Exits non-zero only when the server failed, a request failed,
-or the import or the send did not complete.
+(p99 < 100 ms, 0 errors), then where the one-click writes waited in each phase
+(`_write_waits`: lock waits, flushes, one-click writes per write of the import or
+the send, the web workers' CPU time per request): same-run figures that hold on a
+busy machine, where the percentiles mostly measure the other load. Exits non-zero
+only when the server failed, a request failed, or the import or the send did not
+complete.
 
     .venv/bin/python bench/oneclick_under_load.py [--duration 10] [--rows 100000]
 """
@@ -29,6 +33,7 @@ import time
 from pathlib import Path
 
 import _harness
+import _write_waits
 from pages import format_ms, prepare_instance
 from unsubscribe import (
     FORM_HEADERS,
@@ -39,7 +44,7 @@ from unsubscribe import (
     write_lines,
 )
 
-from weprode import create_app, db
+from weprode import create_app, db, write_timings
 from weprode.campaigns import compose
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -67,6 +72,9 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--tokens", type=int, default=30_000, help="one-click targets per phase [30000]"
+    )
+    parser.add_argument(
+        "--timings", help="keep every write transaction's timings in this file (appended)"
     )
     args = parser.parse_args(argv)
     if not _harness.have_wrk():
@@ -193,6 +201,13 @@ def wrk_until(server, args, paths_file, child):
     return result, seconds, child.returncode, output + errors
 
 
+def worker_pids(server):
+    """The pids of the web workers under the gunicorn arbiter."""
+    pid = server.process.pid
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+        return [int(child) for child in children.read().split()]
+
+
 def count(database, sql):
     """The single number a COUNT query returns."""
     connection = db.connect(database)
@@ -209,6 +224,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="weprode-bench-") as instance_path:
         env = prepare_instance(instance_path)
         env["WEPRODE_INSTANCE_PATH"] = instance_path
+        timings_file = args.timings or str(Path(instance_path) / "write-timings.txt")
+        env[write_timings.ENVIRONMENT_VARIABLE] = timings_file
         database = env["FLASK_DATABASE"]
         ids = populate(database, args)
         paths = unsubscribe_paths(instance_path, database, ids)
@@ -260,21 +277,30 @@ def main(argv=None):
                 ),
                 "send": lambda: flask(send_env, "campaigns", "send", str(campaign_id)),
             }
-            results, failed = {}, False
+            results, failed, phases = {}, False, []
             print(
                 f"{'phase':<10} {'req/s':>8} {'p50':>11} {'p99':>11} {'non-2xx':>8} "
                 f"{'errors':>7} {'background':>11}"
             )
+            web_pids = set(worker_pids(server))
             for phase in PHASES:
+                cpu_before = _write_waits.workers_cpu_seconds(server.process.pid)
+                window = _write_waits.Phase(phase, time.monotonic())
                 if backgrounds[phase] is None:
                     result = load_unsubscribe(
                         server.base_url, args, args.duration, files[phase], shares[phase]
                     )
                     seconds, code, output = None, 0, ""
                 else:
-                    result, seconds, code, output = wrk_until(
-                        server, args, files[phase], backgrounds[phase]()
-                    )
+                    child = backgrounds[phase]()
+                    window.background_pid = child.pid
+                    result, seconds, code, output = wrk_until(server, args, files[phase], child)
+                window.ended = time.monotonic()
+                window.cpu_seconds = (
+                    _write_waits.workers_cpu_seconds(server.process.pid) - cpu_before
+                )
+                window.requests = result.requests
+                phases.append(window)
                 results[phase] = result
                 took = "-" if seconds is None else f"{seconds:.1f} s"
                 print(
@@ -288,6 +314,9 @@ def main(argv=None):
                 failed = failed or result.failures > 0
             if failed:
                 print(f"gunicorn log:\n{server.log_tail()}", file=sys.stderr)
+            web_pids |= set(worker_pids(server))  # any worker restarted meanwhile
+        # After the server stopped: its workers write their last timings as they exit.
+        _write_waits.print_summary(_write_waits.split_by_phase(timings_file, phases, web_pids))
         imported = count(
             database,
             "SELECT count(*) FROM subscribers WHERE source = 'import: bench-import' "
