@@ -572,6 +572,21 @@ def test_a_start_cut_short_is_started_again_over_the_audience_chosen_now(app, db
     assert not set(english) & {r["subscriber_id"] for r in deliveries(db, campaign_id)}
 
 
+def test_a_start_keeps_the_rows_another_start_wrote_for_the_same_audience(app, db, monkeypatch):
+    """Two starts of one campaign at once (staff's button, the worker's schedule): each
+    keeps the other's rows; deleting them, one could mark the campaign sending while
+    the rows the other had written behind it were gone."""
+    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
+    ids = add_subscribers(app, db, people(5))
+    campaign_id = new_campaign(db, language="en")
+    ledger.freeze_window(db, campaign_id, audiences.get("en"), ids[1], ids[3])  # the other's
+    theirs = {r["subscriber_id"]: r["id"] for r in deliveries(db, campaign_id)}
+    assert list(theirs) == ids[2:4]
+    assert ledger.start(db, campaign_id, NOW) == 5
+    rows = {r["subscriber_id"]: r["id"] for r in deliveries(db, campaign_id)}
+    assert sorted(rows) == ids and {i: rows[i] for i in theirs} == theirs
+
+
 def test_schedule_needs_a_time_strictly_in_the_future(app, db):
     before, campaign_id, after = new_campaign(db), new_campaign(db), new_campaign(db)
     # The staff page shows this sentence as the reason (409).

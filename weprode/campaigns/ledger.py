@@ -80,13 +80,15 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
     while other writers wait), as a bulk job that leaves room for them
     (`write_transaction(background=True)`, `bulk_chunk_rows`); nothing claims them
     until the transaction that finds no higher id marks the campaign `sending`. Rows
-    a start left behind (its process died, or staff changed the audience meanwhile)
-    are deleted and the freeze begins again. Idempotent: rows are unique per
-    (campaign, subscriber), so starting again adds nobody twice. Each row notes the
-    recipient's mailbox provider, which paces the send (see `pacing`). Returns the
-    number of recipients.
+    already there (a start whose process died, or one running in another process) are
+    kept when they still belong to the audience and deleted otherwise, window by
+    window (staff may have chosen another audience since): deleting them all first
+    would delete another start's rows behind it, and it would mark the campaign sending
+    without them. Idempotent: rows are unique per (campaign, subscriber), so starting
+    again adds nobody twice. Each row notes the recipient's mailbox provider, which
+    paces the send (see `pacing`). Returns the number of recipients.
     """
-    frozen_audience, after, window = None, 0, FREEZE_IDS
+    frozen_audience, after, window, prune = None, 0, FREEZE_IDS, False
     while True:
         with write_transaction(db, background=True):
             campaign = require(db, campaign_id, "draft", "scheduled", "sending", action="send")
@@ -94,8 +96,10 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
                 break
             audience = chosen_audience(campaign)
             if audience.key != frozen_audience:  # the first window, or the audience changed
-                db.execute("DELETE FROM deliveries WHERE campaign_id = ?", [campaign_id])
                 frozen_audience, after = audience.key, 0
+                prune = first_row(
+                    db, "SELECT 1 FROM deliveries WHERE campaign_id = ? LIMIT 1", [campaign_id]
+                )
             (highest,) = db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
             if after >= highest:
                 db.execute(
@@ -104,26 +108,43 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
                     [isoformat(now), campaign_id],
                 )
                 break
-            freeze_window(db, campaign_id, audience, after, after + window)
+            freeze_window(db, campaign_id, audience, after, after + window, bool(prune))
             after += window
         window = bulk_chunk_rows(db, window, FREEZE_IDS)
     return recipients(db, campaign_id)
 
 
 def freeze_window(
-    db: Database, campaign_id: int, audience: "audiences.Audience", after: int, last: int
+    db: Database,
+    campaign_id: int,
+    audience: "audiences.Audience",
+    after: int,
+    last: int,
+    prune: bool = False,
 ) -> None:
-    """Write the rows of the audience's subscribers whose id is in (`after`, `last`].
+    """Write the rows of the audience's subscribers whose id is in (`after`, `last`];
+    with `prune`, first delete the rows there of subscribers outside the audience.
 
     NOT INDEXED: the audience's condition would otherwise lead SQLite to its status
     index, and every window would read all active subscribers; by id, each reads its own.
     """
+    members = (
+        f"SELECT id FROM subscribers NOT INDEXED WHERE ({audience.condition}) "
+        "AND id > ? AND id <= ?"
+    )
+    window = [*audience.params, after, last]
+    if prune:
+        db.execute(
+            "DELETE FROM deliveries WHERE campaign_id = ? AND subscriber_id > ? "
+            f"AND subscriber_id <= ? AND subscriber_id NOT IN ({members})",
+            [campaign_id, after, last, *window],
+        )
     db.conn.create_function("provider_of", 1, provider_of, deterministic=True)
     db.execute(
         "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id, provider) "
-        "SELECT ?, id, provider_of(email) FROM subscribers NOT INDEXED "
-        f"WHERE ({audience.condition}) AND id > ? AND id <= ? ORDER BY id",
-        [campaign_id, *audience.params, after, last],
+        f"SELECT ?, id, provider_of(email) FROM subscribers WHERE id IN ({members}) "
+        "ORDER BY id",
+        [campaign_id, *window],
     )
 
 
