@@ -282,7 +282,10 @@ def pause_bulk_job(db: Database, lock: WriteLock) -> None:
     pause = lock.bulk_pause()
     if pause > 0:
         until = time.monotonic() + pause
-        db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError:  # a full disk: the job's next write reports it
+            pass
         time.sleep(max(0.0, until - time.monotonic()))
     lock.give_way(GIVE_WAY_SECONDS)
 
