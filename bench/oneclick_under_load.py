@@ -7,13 +7,19 @@ POSTs, each to a subscriber of its own, as `unsubscribe.py` does) three times:
 1. with nothing else running (the baseline);
 2. while `flask subscribers import` writes a CSV of 100,000 new addresses (confirmed);
 3. while `flask campaigns send` sends a campaign to 20,000 subscribers through
-   Postfix's `smtp-sink`.
+   Postfix's `smtp-sink`;
+4. with `--send-nice N` only: while a second campaign to the same subscribers is sent
+   under `nice -n N` (what `Nice=N` in a systemd unit does), to compare in one run.
 
 The loaded phases last exactly as long as the import or the send: wrk starts with
 them and is stopped when they end. Prints req/s, p50 and p99 of the one-click POSTs,
 errors, how long the import and the send took, then the p99 and error targets
-(p99 < 100 ms, 0 errors). Exits non-zero only when the server failed, a request failed,
-or the import or the send did not complete.
+(p99 < 100 ms, 0 errors), then where the one-click writes waited in each phase
+(`_write_waits`: lock waits, flushes, one-click writes per write of the import or
+the send, the web workers' CPU time per request): same-run figures that hold on a
+busy machine, where the percentiles mostly measure the other load. Exits non-zero
+only when the server failed, a request failed, or the import or the send did not
+complete.
 
     .venv/bin/python bench/oneclick_under_load.py [--duration 10] [--rows 100000]
 """
@@ -29,6 +35,7 @@ import time
 from pathlib import Path
 
 import _harness
+import _write_waits
 from pages import format_ms, prepare_instance
 from unsubscribe import (
     FORM_HEADERS,
@@ -39,7 +46,7 @@ from unsubscribe import (
     write_lines,
 )
 
-from weprode import create_app, db
+from weprode import create_app, db, write_timings
 from weprode.campaigns import compose
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -68,11 +75,22 @@ def parse_args(argv):
     parser.add_argument(
         "--tokens", type=int, default=30_000, help="one-click targets per phase [30000]"
     )
+    parser.add_argument(
+        "--timings", help="keep every write transaction's timings in this file (appended)"
+    )
+    parser.add_argument(
+        "--send-nice",
+        type=int,
+        default=0,
+        help="then send a second campaign under `nice -n N` (a worker unit's Nice=), "
+        "to compare with the first in the same run [0: no such phase]",
+    )
     args = parser.parse_args(argv)
     if not _harness.have_wrk():
         parser.error("wrk is not installed (apt-get install wrk)")
     args.tool = "wrk"
     args.threads = min(args.threads, args.connections)
+    args.phases = PHASES + (("send-nice",) if args.send_nice else ())
     return args
 
 
@@ -97,7 +115,7 @@ def populate(database, args):
     Returns the English ids in order.
     """
     stamp = db.isoformat(db.utcnow())
-    english = args.tokens * len(PHASES) + 1
+    english = args.tokens * len(args.phases) + 1
     rows = [(f"leaver{n}@example.org", "en", stamp, stamp) for n in range(english)]
     rows += [(f"reader{n}@example.net", "fr", stamp, stamp) for n in range(args.recipients)]
     connection = db.connect(database)
@@ -140,10 +158,14 @@ def new_campaign(instance_path, database):
         connection.close()
 
 
-def flask(env, *arguments):
-    """A `flask --app app ...` child process, as an operator would type it."""
+def flask(env, *arguments, prefix=()):
+    """A `flask --app app ...` child process, as an operator would type it.
+
+    `prefix` runs it through another command (`nice -n 10`), which execs it: the pid
+    stays the one whose write timings are the phase's.
+    """
     return subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", *arguments],
+        [*prefix, sys.executable, "-m", "flask", "--app", "app", *arguments],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -193,6 +215,13 @@ def wrk_until(server, args, paths_file, child):
     return result, seconds, child.returncode, output + errors
 
 
+def worker_pids(server):
+    """The pids of the web workers under the gunicorn arbiter."""
+    pid = server.process.pid
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+        return [int(child) for child in children.read().split()]
+
+
 def count(database, sql):
     """The single number a COUNT query returns."""
     connection = db.connect(database)
@@ -203,18 +232,21 @@ def count(database, sql):
 
 
 def main(argv=None):
-    """Run the three phases; 0 unless something failed."""
+    """Run the phases; 0 unless something failed."""
     sys.stdout.reconfigure(line_buffering=True)
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="weprode-bench-") as instance_path:
         env = prepare_instance(instance_path)
         env["WEPRODE_INSTANCE_PATH"] = instance_path
+        timings_file = args.timings or str(Path(instance_path) / "write-timings.txt")
+        env[write_timings.ENVIRONMENT_VARIABLE] = timings_file
         database = env["FLASK_DATABASE"]
         ids = populate(database, args)
         paths = unsubscribe_paths(instance_path, database, ids)
         warmup, paths = paths[-1], paths[:-1]
         shares = {
-            phase: paths[i * args.tokens : (i + 1) * args.tokens] for i, phase in enumerate(PHASES)
+            phase: paths[i * args.tokens : (i + 1) * args.tokens]
+            for i, phase in enumerate(args.phases)
         }
         files = {
             phase: write_lines(Path(instance_path) / f"{phase}.txt", share)
@@ -222,6 +254,7 @@ def main(argv=None):
         }
         import_file = write_import_file(Path(instance_path) / "import.csv", args.rows)
         campaign_id = new_campaign(instance_path, database)
+        niced_campaign_id = new_campaign(instance_path, database) if args.send_nice else None
         print(
             f"{len(ids):,} one-click targets, {args.recipients:,} campaign recipients, "
             f"import of {args.rows:,} rows; wrk {args.connections} connections, "
@@ -259,22 +292,38 @@ def main(argv=None):
                     "bench",
                 ),
                 "send": lambda: flask(send_env, "campaigns", "send", str(campaign_id)),
+                "send-nice": lambda: flask(
+                    send_env,
+                    "campaigns",
+                    "send",
+                    str(niced_campaign_id),
+                    prefix=["nice", "-n", str(args.send_nice)],
+                ),
             }
-            results, failed = {}, False
+            results, failed, phases = {}, False, []
             print(
                 f"{'phase':<10} {'req/s':>8} {'p50':>11} {'p99':>11} {'non-2xx':>8} "
                 f"{'errors':>7} {'background':>11}"
             )
-            for phase in PHASES:
+            web_pids = set(worker_pids(server))
+            for phase in args.phases:
+                cpu_before = _write_waits.workers_cpu_seconds(server.process.pid)
+                window = _write_waits.Phase(phase, time.monotonic())
                 if backgrounds[phase] is None:
                     result = load_unsubscribe(
                         server.base_url, args, args.duration, files[phase], shares[phase]
                     )
                     seconds, code, output = None, 0, ""
                 else:
-                    result, seconds, code, output = wrk_until(
-                        server, args, files[phase], backgrounds[phase]()
-                    )
+                    child = backgrounds[phase]()
+                    window.background_pid = child.pid
+                    result, seconds, code, output = wrk_until(server, args, files[phase], child)
+                window.ended = time.monotonic()
+                window.cpu_seconds = (
+                    _write_waits.workers_cpu_seconds(server.process.pid) - cpu_before
+                )
+                window.requests = result.requests
+                phases.append(window)
                 results[phase] = result
                 took = "-" if seconds is None else f"{seconds:.1f} s"
                 print(
@@ -288,22 +337,29 @@ def main(argv=None):
                 failed = failed or result.failures > 0
             if failed:
                 print(f"gunicorn log:\n{server.log_tail()}", file=sys.stderr)
+            web_pids |= set(worker_pids(server))  # any worker restarted meanwhile
+        # After the server stopped: its workers write their last timings as they exit.
+        _write_waits.print_summary(_write_waits.split_by_phase(timings_file, phases, web_pids))
         imported = count(
             database,
             "SELECT count(*) FROM subscribers WHERE source = 'import: bench-import' "
             "AND status = 'active'",
         )
-        sent = count(
-            database,
-            "SELECT count(*) FROM deliveries WHERE status = 'sent' "
-            f"AND campaign_id = {campaign_id}",
-        )
+        campaigns = [campaign_id] + ([niced_campaign_id] if niced_campaign_id else [])
+        sent = [
+            count(
+                database,
+                "SELECT count(*) FROM deliveries WHERE status = 'sent' "
+                f"AND campaign_id = {sent_campaign}",
+            )
+            for sent_campaign in campaigns
+        ]
         print(
             f"imported and active: {imported:,} of {args.rows:,}; "
-            f"sent: {sent:,} of {args.recipients:,}"
+            f"sent: {' and '.join(f'{n:,}' for n in sent)} of {args.recipients:,}"
         )
-        failed = failed or imported != args.rows or sent != args.recipients
-        for phase in ("import", "send"):
+        failed = failed or imported != args.rows or any(n != args.recipients for n in sent)
+        for phase in args.phases[1:]:
             p99 = results[phase].p99_ms
             verdict = "PASS" if p99 is not None and p99 < TARGET_P99_MS else "BELOW"
             print(

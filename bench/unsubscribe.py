@@ -58,6 +58,13 @@ def parse_args(argv):
         help="threads per gunicorn worker; above 1, gthread workers [1: sync workers]",
     )
     parser.add_argument(
+        "--compare-server-threads",
+        type=int,
+        default=0,
+        help="then serve the same database with gthread workers of N threads and measure "
+        "again, half the tokens each: both ratios from one run [0: no]",
+    )
+    parser.add_argument(
         "--tool",
         choices=["auto", "wrk", "python"],
         default="auto",
@@ -300,6 +307,57 @@ def print_server_errors(log_text):
         print(f"server error {times} x: {message}", file=sys.stderr)
 
 
+def serve_and_measure(env, threads, args, paths, warmup_path, files):
+    """Start gunicorn with `threads` per worker and measure; (hello, unsubscribe, failed),
+    or None when the server did not start."""
+    server = _harness.GunicornServer(
+        "benchapp:create_bench_app()",
+        threads=threads,
+        env=env,
+        pythonpath=BENCH_DIR,
+        cwd=PROJECT_ROOT,
+    )
+    with server:
+        try:
+            server.start(ready_path=HELLO_PATH)
+        except _harness.ServerStartError as error:
+            print(f"server failed to start: {error}\n{server.log_tail()}", file=sys.stderr)
+            return None
+        hello, unsubscribe, failed = measure(server, args, paths, warmup_path, files)
+        if failed:
+            print(f"gunicorn log:\n{server.log_tail()}", file=sys.stderr)
+            print_server_errors(server.log_tail(lines=sys.maxsize))
+    return hello, unsubscribe, failed
+
+
+def print_comparison(thread_counts, runs):
+    """Each server's unsubscribe/hello ratio, and the second's against the first."""
+    ratios = [
+        u.requests_per_second / h.requests_per_second if h.requests_per_second else 0.0
+        for h, u in runs
+    ]
+    names = [f"{n} thread{'s' if n > 1 else ''}" for n in thread_counts]
+    print(
+        f"same run: {names[0]} {100 * ratios[0]:.1f} %, {names[1]} {100 * ratios[1]:.1f} % "
+        f"of their own hello-world; {names[1]} / {names[0]}: "
+        + (f"{ratios[1] / ratios[0]:.2f}x" if ratios[0] else "n/a")
+    )
+
+
+def combined(results):
+    """The unsubscribe runs as one result, for the database checks."""
+    first, *others = results
+    for other in others:
+        first = dataclasses.replace(
+            first,
+            requests=first.requests + other.requests,
+            non_2xx=first.non_2xx + other.non_2xx,
+            paths_sent=(first.paths_sent or 0) + (other.paths_sent or 0),
+            distinct_paths=(first.distinct_paths or 0) + (other.distinct_paths or 0),
+        )
+    return first
+
+
 def main(argv=None):
     """Run the bench; 0 unless the server failed, a request failed or a check failed."""
     # Rows appear as they are measured, and in order with stderr, even when piped.
@@ -307,24 +365,24 @@ def main(argv=None):
     args = parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="weprode-bench-") as instance_path:
         env, database, paths, warmup_path, files = prepare(instance_path, args)
-        server = _harness.GunicornServer(
-            "benchapp:create_bench_app()",
-            threads=args.server_threads,
-            env=env,
-            pythonpath=BENCH_DIR,
-            cwd=PROJECT_ROOT,
-        )
-        with server:
-            try:
-                server.start(ready_path=HELLO_PATH)
-            except _harness.ServerStartError as error:
-                print(f"server failed to start: {error}\n{server.log_tail()}", file=sys.stderr)
+        thread_counts = [args.server_threads]
+        if args.compare_server_threads:
+            thread_counts.append(args.compare_server_threads)
+        share = len(paths) // len(thread_counts)
+        runs, failed = [], False
+        for n, threads in enumerate(thread_counts):
+            own = paths[n * share : (n + 1) * share]
+            run_files = {**files, "run": write_lines(Path(instance_path) / f"run{n}.txt", own)}
+            measured = serve_and_measure(env, threads, args, own, warmup_path, run_files)
+            if measured is None:
                 return 2
-            hello, unsubscribe, failed = measure(server, args, paths, warmup_path, files)
-            if failed:
-                print(f"gunicorn log:\n{server.log_tail()}", file=sys.stderr)
-                print_server_errors(server.log_tail(lines=sys.maxsize))
-        print_targets(hello, unsubscribe)
+            runs.append(measured[:2])
+            failed = failed or measured[2]
+        for hello, unsubscribe in runs:
+            print_targets(hello, unsubscribe)
+        if len(runs) == 2:
+            print_comparison(thread_counts, runs)
+        unsubscribe = combined([unsubscribe for _hello, unsubscribe in runs])
         checks_hold = check_database(database, args.subscribers, unsubscribe, args.connections)
     if failed:
         print("FAILED: some requests got errors or non-2xx responses", file=sys.stderr)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from campaign_helpers import add_subscribers, new_campaign
 
-from weprode.campaigns import audiences, ledger, senders, worker
+from weprode.campaigns import audiences, compose, ledger, senders, worker
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail import bulk_smtp
 from weprode.newsletter import optout
@@ -543,6 +543,48 @@ def test_audience_is_the_active_subscribers_it_names(app, db):
         [campaign_id] = started(db, language=language)
         assert ledger.recipients(db, campaign_id) == len(subscriber_ids)
         assert [r["subscriber_id"] for r in deliveries(db, campaign_id)] == subscriber_ids
+
+
+def test_the_audience_is_frozen_in_chunks_and_claimed_only_once_whole(app, db, monkeypatch):
+    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
+    english = add_subscribers(app, db, people(3, "en", "en"))
+    french = add_subscribers(app, db, people(2, "fr", "fr"))
+    english += add_subscribers(app, db, people(2, "en", "late"))  # ids above the French
+    campaign_id, other = new_campaign(db, language="en"), new_campaign(db, language="en")
+    assert ledger.start(db, campaign_id, NOW) == 5
+    assert [r["subscriber_id"] for r in deliveries(db, campaign_id)] == english
+    assert not set(french) & {r["subscriber_id"] for r in deliveries(db, campaign_id)}
+    assert ledger.get(db, campaign_id)["status"] == "sending"
+    assert ledger.recipients(db, other) == 0
+
+
+def test_a_start_cut_short_is_started_again_over_the_audience_chosen_now(app, db, monkeypatch):
+    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
+    english = add_subscribers(app, db, people(3, "en", "en"))
+    french = add_subscribers(app, db, people(3, "fr", "fr"))
+    campaign_id = new_campaign(db, language="en")
+    # A start whose process died after two chunks: rows written, still a draft.
+    ledger.freeze_window(db, campaign_id, audiences.get("en"), 1, 0, english[1])
+    assert ledger.claim(db, campaign_id, SENDER, 10, NOW) == []  # a draft: nothing to claim
+    compose.set_audience(db, campaign_id, "fr", NOW)  # staff chose another audience since
+    assert ledger.start(db, campaign_id, NOW) == 3
+    assert [r["subscriber_id"] for r in deliveries(db, campaign_id)] == french
+    assert not set(english) & {r["subscriber_id"] for r in deliveries(db, campaign_id)}
+
+
+def test_a_start_keeps_the_rows_another_start_wrote_for_the_same_audience(app, db, monkeypatch):
+    """Two starts of one campaign at once (staff's button, the worker's schedule): each
+    keeps the other's rows; deleting them, one could mark the campaign sending while
+    the rows the other had written behind it were gone."""
+    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
+    ids = add_subscribers(app, db, people(5))
+    campaign_id = new_campaign(db, language="en")
+    ledger.freeze_window(db, campaign_id, audiences.get("en"), 1, ids[1], ids[3])  # the other's
+    theirs = {r["subscriber_id"]: r["id"] for r in deliveries(db, campaign_id)}
+    assert list(theirs) == ids[2:4]
+    assert ledger.start(db, campaign_id, NOW) == 5
+    rows = {r["subscriber_id"]: r["id"] for r in deliveries(db, campaign_id)}
+    assert sorted(rows) == ids and {i: rows[i] for i in theirs} == theirs
 
 
 def test_schedule_needs_a_time_strictly_in_the_future(app, db):

@@ -1,6 +1,5 @@
 """The SQLite connection: one per app context, tuned once when opened."""
 
-import fcntl
 import os
 import re
 import sqlite3
@@ -9,16 +8,16 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 import sqlite_utils
 from flask import Flask, current_app, g
 from werkzeug.routing import IntegerConverter, Map
 
+from . import write_timings
+from .write_lock import GIVE_WAY_SECONDS, WriteLock, write_lock
+
 BUSY_TIMEOUT_MS = 5000
-# A bulk job (an import's chunks) waits at most this long for queued writers to pass.
-GIVE_WAY_SECONDS = 0.05
-GIVE_WAY_POLL_SECONDS = 0.001
 # After a checkpoint the next writer truncates the WAL back to this size: one large
 # import or purge must not leave hundreds of megabytes of WAL on disk for good.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
@@ -88,79 +87,6 @@ class RowIdConverter(IntegerConverter):
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", SQLITE_MAX_INTEGER)
         super().__init__(url_map, *args, **kwargs)
-
-
-class WriteLock:
-    """An advisory file lock taken around write transactions.
-
-    SQLite makes a writer that finds the database locked sleep and retry (1, 2, 5 ms
-    ...), so two busy workers lose milliseconds per write; a blocked `flock` instead
-    wakes the moment the holder lets go. Writers queue here first, then in SQLite.
-    One per process and file: threads queue on a thread lock, processes on `flock`
-    (which would not keep apart two threads sharing one file description).
-
-    `flock` is not fair: a bulk job that takes the lock again right after letting it
-    go wins over a waiter that is woken but not yet running, chunk after chunk. So a
-    waiting writer also holds a shared lock on a second file while it waits, and a
-    bulk job asks `give_way` before each chunk: it waits while anyone is queued.
-    """
-
-    def __init__(self, database_path: str) -> None:
-        self.fd = os.open(f"{database_path}.write-lock", os.O_RDWR | os.O_CREAT, 0o600)
-        self.queue = os.open(f"{database_path}.write-queue", os.O_RDWR | os.O_CREAT, 0o600)
-        # Re-entrant: a thread that opens a second connection inside a write fails
-        # with "database is locked" after busy_timeout instead of hanging forever.
-        self.threads = threading.RLock()
-
-    def __enter__(self) -> Self:
-        self.threads.acquire()
-        try:
-            fcntl.flock(self.queue, fcntl.LOCK_SH)
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX)
-            finally:
-                fcntl.flock(self.queue, fcntl.LOCK_UN)
-        except BaseException:
-            self.threads.release()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        self.threads.release()
-
-    def give_way(self, longest: float) -> bool:
-        """Wait while other processes queue for the lock, at most `longest` seconds.
-
-        Returns False when some were still queued at the end. Only a hint (a writer
-        may arrive just after): it bounds what others wait for to one chunk of the
-        bulk job, and the bounded wait keeps the job moving under a steady stream of
-        writes.
-        """
-        deadline = time.monotonic() + longest
-        while True:
-            try:
-                fcntl.flock(self.queue, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(GIVE_WAY_POLL_SECONDS)
-                continue
-            fcntl.flock(self.queue, fcntl.LOCK_UN)
-            return True
-
-
-_write_locks = {}
-_write_locks_guard = threading.Lock()
-
-
-def write_lock(path: str) -> WriteLock:
-    """The process's one `WriteLock` for a database file."""
-    with _write_locks_guard:
-        lock = _write_locks.get(path)
-        if lock is None:
-            lock = _write_locks[path] = WriteLock(path)
-        return lock
 
 
 class Database(sqlite_utils.Database):
@@ -306,9 +232,13 @@ def write_transaction(
             yield db
         return
     db.durable_commit_pending = durable
-    if background and db.write_lock is not None:
-        db.write_lock.give_way(GIVE_WAY_SECONDS)
+    lock = db.write_lock if background else None
+    started = time.monotonic()
+    if lock is not None:
+        pause_bulk_job(db, lock)
+    asked = time.monotonic()
     with db.write_lock or nullcontext():
+        acquired = time.monotonic()
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -316,10 +246,64 @@ def write_transaction(
             db.rollback()
             db.durable_commit_pending = False
             raise
+        committing = time.monotonic()
         db.execute("COMMIT")
+        committed = synced = time.monotonic()
+        if lock is not None:
+            lock.note_bulk_chunk(committed - acquired)
+    kind = "bulk" if background else "durable" if db.durable_commit_pending else "plain"
     if db.durable_commit_pending:
         db.durable_commit_pending = False
         sync_wal(db)
+        synced = time.monotonic()
+    log = timing_log()
+    if log is not None:
+        log.add(
+            kind,
+            started,
+            asked - started,
+            acquired - asked,
+            committed - acquired,
+            committed - committing,
+            synced - committed,
+        )
+
+
+def pause_bulk_job(db: Database, lock: WriteLock) -> None:
+    """Before a bulk job's chunk: pause if others wanted the lock, then let the queued go.
+
+    During the pause the job checkpoints the WAL (PASSIVE: other writers carry on).
+    Left to SQLite, the checkpoint runs inside whichever COMMIT finds the WAL past
+    `wal_autocheckpoint`, often a one-click request's, while it holds the write lock:
+    everyone then waited for megabytes of an import to be copied and synced. The
+    checkpoint also flushes the WAL first, which the next durable commit (a one-click
+    request) would otherwise do for the job.
+    """
+    pause = lock.bulk_pause()
+    if pause > 0:
+        until = time.monotonic() + pause
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError:  # a full disk: the job's next write reports it
+            pass
+        time.sleep(max(0.0, until - time.monotonic()))
+    lock.give_way(GIVE_WAY_SECONDS)
+
+
+def bulk_chunk_rows(db: Database, rows: int, largest: int) -> int:
+    """The size of a bulk job's next chunk after one of `rows` (`WriteLock.chunk_rows`)."""
+    return largest if db.write_lock is None else db.write_lock.chunk_rows(rows, largest)
+
+
+_timing_log: tuple[int, write_timings.TimingLog | None] | None = None
+
+
+def timing_log() -> write_timings.TimingLog | None:
+    """This process's `write_timings` log, or None when the benches did not ask for one."""
+    global _timing_log
+    if _timing_log is None or _timing_log[0] != os.getpid():  # first use, or forked
+        _timing_log = (os.getpid(), write_timings.from_environment())
+    return _timing_log[1]
 
 
 def durable_transaction(db: Database) -> AbstractContextManager[Database]:

@@ -35,6 +35,12 @@ ACTIVE = f"status = 'active' AND {VISIBLE}"
 IN_TOPIC = (
     "id IN (SELECT subscriber_id FROM subscriptions WHERE topic_id = ? AND status = 'active')"
 )
+# The same, row by row through the subscriptions primary key: for the freeze's id windows,
+# where the IN form would list the whole topic again for every window.
+RECEIVES_TOPIC = (
+    "EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = subscribers.id "
+    "AND x.topic_id = ? AND x.status = 'active')"
+)
 AUDIENCES = {
     audience.key: audience
     for audience in (

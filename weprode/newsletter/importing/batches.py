@@ -24,6 +24,7 @@ from typing import Any
 from ... import audit
 from ...db import (
     Database,
+    bulk_chunk_rows,
     isoformat,
     parse_timestamp,
     utcnow,
@@ -77,7 +78,8 @@ def stage(
     owner: str,
     chunk_rows: int,
 ) -> int:
-    """Record the import and its checked rows, `chunk_rows` per transaction; returns its id."""
+    """Record the import and its checked rows, at most `chunk_rows` per transaction (fewer
+    while other writers wait: `bulk_chunk_rows`); returns its id."""
     with write_transaction(db, background=True):
         import_id = (
             db["imports"]
@@ -103,15 +105,18 @@ def stage(
         (import_id, position, e.line, e.email, e.first_name, e.language)
         for position, e in enumerate(entries.values(), start=1)
     ]
-    for start in range(0, len(rows), chunk_rows):
-        chunk = rows[start : start + chunk_rows]
+    start, rows_wanted = 0, chunk_rows
+    while start < len(rows):
+        chunk = rows[start : start + rows_wanted]
+        start += len(chunk)
         with write_transaction(db, background=True):
             db.conn.executemany(
                 "INSERT INTO import_rows (import_id, position, line, email, first_name, "
                 "language) VALUES (?, ?, ?, ?, ?, ?)",
                 chunk,
             )
-            beat(db, import_id, owner, start + len(chunk), column="staged_entries")
+            beat(db, import_id, owner, start, column="staged_entries")
+        rows_wanted = bulk_chunk_rows(db, len(chunk), chunk_rows)
     return import_id
 
 
@@ -136,7 +141,8 @@ def commit_chunks(
     chunk_rows: int,
     after_chunk: Any,
 ) -> None:
-    """Write the staged rows, `chunk_rows` addresses per transaction, all still hidden.
+    """Write the staged rows, at most `chunk_rows` addresses per transaction (fewer while
+    other writers wait: `bulk_chunk_rows`), all still hidden.
 
     Addresses new to the database are inserted; active ones are counted as already
     subscribed; refused ones are noted; other existing records (pending ones) are left
@@ -145,13 +151,14 @@ def commit_chunks(
     """
     import_id, done = record["id"], record["committed_entries"]
     now = parse_timestamp(record["started_at"])
+    rows_wanted = chunk_rows
     while True:
         with write_transaction(db, background=True):
             rows = list(
                 db.query(
                     "SELECT * FROM import_rows WHERE import_id = ? AND position > ? "
                     "ORDER BY position LIMIT ?",
-                    [import_id, done, chunk_rows],
+                    [import_id, done, rows_wanted],
                 )
             )
             if not rows:
@@ -171,6 +178,7 @@ def commit_chunks(
             )
             beat(db, import_id, owner, done, column="committed_entries")
         after_chunk(len(rows))
+        rows_wanted = bulk_chunk_rows(db, len(rows), chunk_rows)
 
 
 def commit_chunk(
