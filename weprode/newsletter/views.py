@@ -12,7 +12,7 @@ from ..languages import query_arguments, url_language
 from ..mail.messages import MailDeliveryError
 from ..security import cross_origin_exempt, limiter, public_form_limit
 from ..usage_log import security_event
-from . import optout, preferences, signup, subscribers, subscriptions, topics
+from . import optout, preference_page, preferences, signup, subscribers, subscriptions, topics
 from .forms import PreferencesForm, SignupForm, chosen_topic_ids
 
 bp = Blueprint("newsletter", __name__)
@@ -236,6 +236,17 @@ def preferences_page(
     token: str, subscriber: dict | None, form: PreferencesForm | None = None, status: int = 200
 ) -> tuple[str, int]:
     """The preference page for the subscriber's current standing."""
+    if form is None and preferences.standing(subscriber) == preferences.Standing.SUBSCRIBED:
+        db = get_db()
+        page = preference_page.render(
+            token,
+            subscriber,
+            subscribers.mask_email(subscriber["email"]),
+            preferences.offered_topics(db, subscriber["id"]),
+            subscriptions.active_topic_ids(db, subscriber["id"]),
+            saved=request.args.get("saved") == "1",
+        )
+        return page, status
     if form is None and subscriber is not None:
         receives = subscriptions.active_topic_ids(get_db(), subscriber["id"])
         form = PreferencesForm(
