@@ -148,6 +148,24 @@ def test_a_paused_welcome_mail_sends_nothing_and_queues_nobody(app, db, client, 
     assert [m["To"] for m in mailbox.wait_for(1)] == ["ann@example.org"]
 
 
+def test_people_joining_while_the_relay_is_down_are_welcomed_when_it_resumes(
+    app, db, client, mailbox
+):
+    events = new_topic(app, db, "events")
+    campaign_id = welcome_mail(app, db, events)
+    [ann] = add_subscribers(app, db, [("ann@example.org", "Ann", "en")])
+    with app.test_request_context():
+        ledger.pause(db, campaign_id, f"{worker.PAUSED_BY_FAILURES}; relay down", utcnow())
+    data = {"first_name": "Ann", "language": "en", "topics": ["1", str(events)]}
+    client.post(manage_path(app, ann), data=data)
+    assert deliveries(db, campaign_id) == {ann: "queued"}
+    assert mailbox.messages == []
+    # The sink answers: the worker's pass resumes the welcome mail and sends it.
+    assert worker_pass(app, db)
+    assert [m["To"] for m in mailbox.wait_for(1)] == ["ann@example.org"]
+    assert ledger.get(db, campaign_id)["status"] == "sending"
+
+
 def test_a_reader_who_left_the_topic_before_it_went_is_skipped(app, db, client, mailbox):
     events = new_topic(app, db, "events")
     campaign_id = welcome_mail(app, db, events)
@@ -184,7 +202,9 @@ def test_a_welcome_mail_is_never_sent_to_an_audience_nor_finished(app, db):
     assert senders.abandoned(db, later) == []
 
 
-def test_staff_write_switch_on_edit_and_pause_the_welcome_mail(app, db, staff_client, client):
+def test_staff_write_switch_on_edit_and_pause_the_welcome_mail(
+    app, db, staff_client, client, mailbox
+):
     events = new_topic(app, db, "events")
     listing = staff_client.get("/admin/campaigns").get_data(as_text=True)
     new = f"/admin/campaigns/welcome/{events}/new"
@@ -207,6 +227,10 @@ def test_staff_write_switch_on_edit_and_pause_the_welcome_mail(app, db, staff_cl
     listing = staff_client.get("/admin/campaigns").get_data(as_text=True)
     assert "Welcome mail — Events EN" in listing and new not in listing
     assert staff_client.get(new).headers["Location"].endswith(page)
+    # Tested like a campaign, before it is switched on.
+    staff_client.post(f"{page}/test/fr", data={"csrf_token": csrf_token(staff_client, page)})
+    [test] = mailbox.wait_for(1)
+    assert test["To"] == STAFF_EMAIL and "Bienvenue à nos événements" in test["Subject"]
     token = csrf_token(staff_client, page)
     staff_client.post(f"{page}/switch-on", data={"csrf_token": token})
     assert ledger.get(db, campaign_id)["status"] == "sending"

@@ -6,8 +6,10 @@ signup, ticking the topic on the preference page) adds the person's delivery row
 same transaction, and the worker sends such rows like any campaign's (same rendering,
 recorder, journal and bounce handling). Rows are unique per (campaign, subscriber), so a
 person gets a topic's welcome mail once, even after leaving and joining again. Pausing
-it stops the sends, and nobody is queued while it is paused: a welcome arriving days
-later would greet nobody. Its state changes are `ledger`'s pause, resume and cancel.
+it stops the sends, and nobody is queued while staff hold it paused: a welcome arriving
+days later would greet nobody. A pause by relay failures is not staff's choice: people
+joining during the outage are still queued and welcomed when it resumes. Its state
+changes are `ledger`'s pause, resume and cancel.
 """
 
 from collections.abc import Iterable
@@ -62,11 +64,15 @@ def queue(db: Database, subscriber_id: int, topic_ids: Iterable[int]) -> int:
     topic_ids = list(topic_ids)
     if not topic_ids:
         return 0
+    # Imported here: `batch` needs `render`, which the signup's import chain reaches first.
+    from .batch import PAUSED_BY_FAILURES
+
     marks = ", ".join("?" for _ in topic_ids)
     live = db.execute(
-        "SELECT id FROM campaigns WHERE kind = 'welcome' AND status = 'sending' "
+        "SELECT id FROM campaigns WHERE kind = 'welcome' AND (status = 'sending' "
+        "OR (status = 'paused' AND paused_reason LIKE ? || '%')) "
         f"AND topic_id IN ({marks}) ORDER BY id",
-        topic_ids,
+        [PAUSED_BY_FAILURES, *topic_ids],
     ).fetchall()
     if not live:
         return 0
