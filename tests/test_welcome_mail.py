@@ -5,7 +5,9 @@ links in them are followed with the test client, as a reader's click would.
 """
 
 import re
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from campaign_helpers import BODY, FRENCH_BODY, add_subscribers, new_campaign
@@ -15,9 +17,11 @@ from test_topics import new_topic, one_click, topic_states
 
 from weprode.campaigns import compose, ledger, senders, welcome, worker
 from weprode.db import connect, utcnow
+from weprode.migrations import apply_pending
 from weprode.newsletter import subscribers
 from weprode.staff import accounts
 
+SAMPLE = Path(__file__).parent / "samples" / "topics_0025.sql"
 WELCOME = {
     "en": compose.Version("Welcome to our events", "", "Hello {{ first_name }}, " + BODY),
     "fr": compose.Version("Bienvenue à nos événements", "", FRENCH_BODY),
@@ -264,5 +268,31 @@ def test_french_staff_see_the_welcome_mails_in_french(make_app):
         assert "Rédiger le message de bienvenue de Lettre d’information" in listing
         detail = client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
         assert "Activer le message de bienvenue" in detail
+    finally:
+        db.close()
+
+
+def test_the_migration_keeps_existing_campaigns_regular_and_allows_one_welcome_per_topic(
+    tmp_path,
+):
+    path = tmp_path / "old.sqlite3"
+    connection = sqlite3.connect(path)
+    connection.executescript(SAMPLE.read_text(encoding="utf-8"))
+    connection.close()
+    db = connect(path)
+    try:
+        before = {row["id"]: row["status"] for row in db.query("SELECT * FROM campaigns")}
+        assert "0029_welcome_mails" in apply_pending(db)
+        after = list(db.query("SELECT id, status, kind FROM campaigns"))
+        assert before and {row["id"]: row["status"] for row in after} == before
+        assert {row["kind"] for row in after} == {"regular"}
+        insert = (
+            "INSERT INTO campaigns (created_at, created_by, updated_at, topic_id, kind, status) "
+            "VALUES ('2026-12-01', 't', '2026-12-01', 1, 'welcome', ?)"
+        )
+        db.execute(insert, ["cancelled"])
+        db.execute(insert, ["draft"])  # a cancelled one makes room
+        with pytest.raises(sqlite3.IntegrityError):
+            db.execute(insert, ["draft"])
     finally:
         db.close()
