@@ -841,6 +841,25 @@ def create_topics(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0027_welcome_mails")
+def welcome_mails(db: sqlite_utils.Database) -> None:
+    """A topic may have a welcome mail: a campaign of kind 'welcome' for that topic.
+
+    It is never frozen for an audience: each person who joins the topic gets a delivery
+    row, which the worker sends like any campaign's. One live welcome mail per topic (a
+    cancelled one makes room for a new one).
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE campaigns ADD COLUMN kind TEXT NOT NULL DEFAULT 'regular' "
+            "CHECK (kind IN ('regular', 'welcome'))",
+            "CREATE UNIQUE INDEX campaigns_one_welcome ON campaigns (topic_id) "
+            "WHERE kind = 'welcome' AND status != 'cancelled'",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -8,13 +8,14 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
-from ..campaigns import archive, audiences, compose, ledger, render
+from ..campaigns import archive, audiences, compose, ledger, render, welcome
 from ..db import Database, get_db, parse_row_id, utcnow
 from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
@@ -63,6 +64,16 @@ def submitted_versions() -> dict[str, compose.Version]:
     }
 
 
+def topic_name(topic: dict) -> str:
+    """The topic's name in the staff language."""
+    return topics.name(topic, str(get_locale()))
+
+
+def welcome_label(topic: dict | None) -> str:
+    """How staff see a welcome mail: "Welcome mail — Events", in the staff language."""
+    return _("Welcome mail — %(topic)s", topic=topic_name(topic) if topic else "")
+
+
 def audience_choices(db: Database, topic_id: int) -> list[tuple[str, str, int]]:
     """(key, label, the topic's active readers now) for each audience staff may choose."""
     return [
@@ -78,14 +89,23 @@ def campaign_list():
         get_db(), before_id=request.args.get("before", type=parse_row_id)
     )
     labels = {key: audience.label for key, audience in audiences.AUDIENCES.items()}
+    db = get_db()
     return render_template(
-        "admin/campaigns.html", campaigns=rows, next_before=next_before, audience_labels=labels
+        "admin/campaigns.html",
+        campaigns=rows,
+        next_before=next_before,
+        audience_labels=labels,
+        topic_names={topic["id"]: topic_name(topic) for topic in topics.all_topics(db)},
+        welcome_mails=welcome.by_topic(db),
     )
 
 
-def editor(campaign: dict | None = None) -> ResponseReturnValue:
-    """Show and save the editor; validation errors appear next to each field."""
+def editor(campaign: dict | None = None, welcome_topic: dict | None = None) -> ResponseReturnValue:
+    """Show and save the editor; validation errors appear next to each field.
+
+    With `welcome_topic`, the new campaign is that topic's welcome mail (no audience)."""
     db = get_db()
+    is_welcome = bool(welcome_topic) or (campaign or {}).get("kind") == welcome.KIND
     saved = (campaign or {}).get("versions", {})
     versions = {
         language: compose.Version(**saved[language]) if language in saved else compose.Version()
@@ -95,13 +115,16 @@ def editor(campaign: dict | None = None) -> ResponseReturnValue:
     errors = {}
     form = ActionForm()
     if request.method == "POST":
-        versions, audience = submitted_versions(), request.form.get("audience") or None
+        versions = submitted_versions()
+        audience = None if is_welcome else request.form.get("audience") or None
         if not form.validate():
             abort(400, description=form_expired())
         now = utcnow()
         values = {"versions": versions, "audience": audience}
         try:
             if campaign is None:
+                if welcome_topic:
+                    values.update(topic_id=welcome_topic["id"], kind=welcome.KIND)
                 campaign_id = compose.create(db, author=current_user.email, now=now, **values)
                 audit.record(
                     db,
@@ -126,9 +149,10 @@ def editor(campaign: dict | None = None) -> ResponseReturnValue:
         versions=versions,
         audience=audience,
         # Until the composer offers topics, a new campaign goes to the main topic.
-        audience_choices=audience_choices(
-            db, campaign["topic_id"] if campaign else topics.main_topic_id(db)
-        ),
+        audience_choices=[]
+        if is_welcome
+        else audience_choices(db, campaign["topic_id"] if campaign else topics.main_topic_id(db)),
+        welcome_label=welcome_label(welcome_topic or campaign["topic"]) if is_welcome else None,
         language_names=compose.LANGUAGE_NAMES,
         errors=errors,
         form=form,
@@ -145,7 +169,13 @@ def campaign_new():
 def campaign_edit(campaign_id):
     """Change a draft or a scheduled campaign (it goes back to draft)."""
     campaign = campaign_or_404(campaign_id)
-    if campaign["status"] not in ("draft", "scheduled"):
+    # A welcome mail can be corrected while it welcomes: the next welcome is the new text.
+    editable = (
+        ("draft", "sending", "paused")
+        if campaign["kind"] == welcome.KIND
+        else ("draft", "scheduled")
+    )
+    if campaign["status"] not in editable:
         abort(409, description=_("Only draft and scheduled campaigns can be changed."))
     return editor(campaign)
 
@@ -162,7 +192,8 @@ def campaign_detail(campaign_id):
     audience = audiences.AUDIENCES.get(campaign["audience"] or "")
     figures = ledger.figures(db, campaign_id)
     # Counted now, for the send box; once sent, the frozen deliveries are the figures.
-    editable = campaign["status"] in ("draft", "scheduled")
+    is_welcome = campaign["kind"] == welcome.KIND
+    editable = campaign["status"] in ("draft", "scheduled") and not is_welcome
     unsent = editable and not figures["recipients"]
     checks = preflight.run(current_app.config) if unsent and request.args.get("preflight") else None
     topic_id = campaign["topic_id"]
@@ -180,6 +211,7 @@ def campaign_detail(campaign_id):
         audience_choices=audience_choices(db, topic_id) if editable else [],
         language_names=compose.LANGUAGE_NAMES,
         published=archive.is_published(db, campaign_id),
+        welcome_label=welcome_label(campaign["topic"]) if is_welcome else None,
         form=ActionForm(),
     )
 

@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from ..db import Database, isoformat, keyset_page, write_transaction
 from ..forms import has_forbidden_character
 from ..newsletter import topics
-from . import audiences, ledger
+from . import audiences, ledger, welcome
 from .placeholders import PlaceholderError, check_placeholders
 
 LANGUAGES = audiences.VERSION_LANGUAGES
@@ -159,15 +159,21 @@ def create(
     author: str,
     now: datetime,
     topic_id: int | None = None,
+    kind: str = "regular",
 ) -> int:
-    """Save a new draft for `topic_id` (the main topic when None); returns its id."""
-    versions = checked(versions, audience)
+    """Save a new draft for `topic_id` (the main topic when None); returns its id.
+
+    `kind` "welcome" makes the topic's welcome mail (no audience; see `welcome`);
+    `CampaignInvalid` when the topic has one already."""
+    versions = checked(versions, None if kind == "welcome" else audience)
     stamp = isoformat(now)
     with write_transaction(db):
+        if kind == "welcome" and welcome.of_topic(db, topic_id) is not None:
+            raise CampaignInvalid({"versions": _("This topic has a welcome mail already.")})
         campaign_id = db.execute(
-            "INSERT INTO campaigns (audience, created_at, created_by, updated_at, topic_id) "
-            "VALUES (?, ?, ?, ?, coalesce(?, (SELECT id FROM topics WHERE main = 1)))",
-            [audience or None, stamp, author, stamp, topic_id],
+            "INSERT INTO campaigns (audience, created_at, created_by, updated_at, topic_id, "
+            "kind) VALUES (?, ?, ?, ?, coalesce(?, (SELECT id FROM topics WHERE main = 1)), ?)",
+            [None if kind == "welcome" else audience or None, stamp, author, stamp, topic_id, kind],
         ).lastrowid
         save_versions(db, campaign_id, versions)
     return campaign_id
@@ -181,9 +187,19 @@ def update(
     audience: str | None,
     now: datetime,
 ) -> None:
-    """Change a draft (a scheduled campaign goes back to draft)."""
+    """Change a draft (a scheduled campaign goes back to draft).
+
+    A welcome mail can be changed while it welcomes (or is paused): the next welcome
+    sent is the new text; it keeps its state."""
     versions = checked(versions, audience)
     with write_transaction(db):
+        if ledger.require(db, campaign_id)["kind"] == "welcome":
+            ledger.require(db, campaign_id, "draft", "sending", "paused")
+            db.execute(
+                "UPDATE campaigns SET updated_at = ? WHERE id = ?", [isoformat(now), campaign_id]
+            )
+            save_versions(db, campaign_id, versions)
+            return
         ledger.require(db, campaign_id, "draft", "scheduled")
         db.execute(
             "UPDATE campaigns SET audience = ?, updated_at = ?, status = 'draft', "

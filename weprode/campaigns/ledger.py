@@ -60,7 +60,13 @@ class AudienceNotChosen(CampaignStateError):
 
 
 def chosen_audience(campaign: dict) -> "audiences.Audience":
-    """The campaign's audience; `AudienceNotChosen` when staff have not chosen one."""
+    """The campaign's audience; `AudienceNotChosen` when staff have not chosen one.
+
+    A welcome mail has none: it goes to each new reader of its topic (see `welcome`)."""
+    if campaign["kind"] == "welcome":
+        raise CampaignStateError(
+            _("A welcome mail goes to each new reader of its topic, not to an audience.")
+        )
     try:
         return audiences.get(campaign["audience"])
     except audiences.AudienceMissing as error:
@@ -351,9 +357,10 @@ def finish_if_done(db: Database, campaign_id: int, now: datetime) -> bool:
         ).fetchone()
         if pending:
             return False
+        # A welcome mail stays `sending`: the next person to join its topic is queued.
         db.execute(
             "UPDATE campaigns SET status = 'sent', finished_at = ?, sender_id = NULL "
-            "WHERE id = ? AND status = 'sending'",
+            "WHERE id = ? AND status = 'sending' AND kind = 'regular'",
             [isoformat(now), campaign_id],
         )
     return True

@@ -95,11 +95,12 @@ def abandoned(db: Database, now: datetime) -> list[dict]:
     for HEARTBEAT_TIMEOUT while no other campaign is being sent either: a worker busy
     with another campaign gets to it next, but with nobody sending at all it waits
     for ever. A campaign just resumed after a long pause counts as abandoned until the
-    worker's next pass takes it. Each row: id and `idle_for`, a timedelta or None.
+    worker's next pass takes it; a welcome mail, which stays `sending` between new
+    readers, only when its sender died. Each row: id and `idle_for`, a timedelta or None.
     """
     rows = list(
         db.query(
-            "SELECT id, sender_id, heartbeat_at, started_at FROM campaigns "
+            "SELECT id, sender_id, heartbeat_at, started_at, kind FROM campaigns "
             "WHERE status = 'sending' ORDER BY id"
         )
     )
@@ -115,7 +116,12 @@ def abandoned(db: Database, now: datetime) -> list[dict]:
             continue
         last_sign = heartbeats[row["id"]] or parse_timestamp(row["started_at"])
         idle_for = now - last_sign if last_sign else None
-        unheld_too_long = not live and (idle_for is None or idle_for > HEARTBEAT_TIMEOUT)
+        # A welcome mail waits unheld between new readers: only a dead sender counts.
+        unheld_too_long = (
+            row["kind"] == "regular"
+            and not live
+            and (idle_for is None or idle_for > HEARTBEAT_TIMEOUT)
+        )
         if row["sender_id"] or unheld_too_long:
             found.append({"id": row["id"], "idle_for": idle_for})
     return found

@@ -165,10 +165,13 @@ def send_campaign(
 
 
 def due_campaigns(db: Database, now: datetime) -> list[dict]:
-    """Campaigns the worker should work on now: scheduled and due, or sending."""
+    """Campaigns the worker should work on now: scheduled and due, or sending (a
+    welcome mail only while someone's welcome waits)."""
     return list(
         db.query(
-            "SELECT id, status FROM campaigns WHERE status = 'sending' "
+            "SELECT id, status FROM campaigns WHERE (status = 'sending' AND (kind = 'regular' "
+            "OR EXISTS (SELECT 1 FROM deliveries WHERE campaign_id = campaigns.id "
+            "AND status IN ('queued', 'sending')))) "
             "OR (status = 'scheduled' AND scheduled_at <= ?) ORDER BY id",
             [now.isoformat(timespec="seconds")],
         )

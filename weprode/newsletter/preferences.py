@@ -9,6 +9,7 @@ from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
 
+from ..campaigns import welcome
 from ..db import Database, durable_transaction
 from . import optout, subscribers, subscriptions
 from .signup import CURRENT_CONSENT_VERSION
@@ -83,6 +84,7 @@ def save(
             subscriptions.leave(db, subscriber_id, topic_id, now, SOURCE)
             subscribers.record_event(db, subscriber_id, "left_topic", now, SOURCE)
         joined = subscriptions.join(db, subscriber_id, sorted(set(topic_ids) - receives), now)
+        welcome.queue(db, subscriber_id, joined)
         subscribers.record_consent(
             db,
             subscriber_id,

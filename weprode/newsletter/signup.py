@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 
 from .. import tokens
+from ..campaigns import welcome
 from ..db import Database, durable_transaction, isoformat, parse_timestamp, write_transaction
 from ..deliverability import verp
 from ..mail import messages
@@ -249,7 +250,8 @@ def confirm(db: Database, token: str, now: datetime) -> tuple[ConfirmOutcome, di
             },
         )
         subscribers.lift_suppression(db, subscriber["email"])
-        subscriptions.join(db, subscriber_id, topic_ids, now)
+        joined = subscriptions.join(db, subscriber_id, topic_ids, now)
+        welcome.queue(db, subscriber_id, joined)
         subscribers.record_consent(
             db,
             subscriber_id,
