@@ -14,15 +14,20 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 from jinja2 import nodes
+from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+from staff_pages import seed_staff_data, staff_paths
 
 from weprode import create_app
+from weprode.db import connect
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
+CATALOGUE = Path(__file__).parent.parent / "weprode/translations/fr/LC_MESSAGES/messages.po"
 STAFF_TEMPLATES = sorted((TEMPLATES / "admin").glob("*.html"))
 # Attributes whose value a person reads or hears.
 READ_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label", "summary"}
-GETTEXT = {"_", "gettext", "ngettext", "pgettext", "npgettext"}
+VOID = {"area", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 # Literal text that is the same in both languages: names, symbols, units.
 SAME_IN_BOTH = {"Weprode", "WEPRODE", "#", "px", "%", "CSV", "RFC"}
 # Filters that print their value as it is (others, such as language_name, translate it).
@@ -37,11 +42,18 @@ class ReadText(HTMLParser):
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.found, self.skipping = [], 0
+        self.found, self.skipping, self.foreign = [], 0, []
 
     def handle_starttag(self, tag, attrs):
         if tag in self.SKIPPED:
             self.skipping += 1
+        # Text marked as another language (a language named in itself, an English
+        # campaign version) is meant to be read in that language.
+        language = dict(attrs).get("lang")
+        if language and not language.startswith(("fr", "{")) and tag not in VOID:
+            self.foreign.append(tag)
+        if self.foreign:
+            return
         for name, value in attrs:
             if name in READ_ATTRIBUTES and value:
                 self.found.append(value)
@@ -51,12 +63,14 @@ class ReadText(HTMLParser):
     def handle_endtag(self, tag):
         if tag in self.SKIPPED and self.skipping:
             self.skipping -= 1
+        if self.foreign and self.foreign[-1] == tag:
+            self.foreign.pop()
 
     def handle_data(self, data):
         # A macro printing attributes (` aria-invalid="true"`) leaves them outside any tag.
         if re.fullmatch(r'(\s*[\w-]+="[^"]*")+\s*', data):
             return
-        if not self.skipping:
+        if not self.skipping and not self.foreign:
             self.found.append(data)
 
 
@@ -157,3 +171,96 @@ def test_the_template_check_lets_translated_and_data_pass(environment):
         "<code>{{ first_name }}</code><td>{{ ngettext('%(num)s day', '%(num)s days', n) }}</td>"
     )
     assert untranslated_in_template(fine, environment) == []
+
+
+# The rendered check: English catalogue entries left on French staff pages.
+
+
+def english_entries():
+    """English msgids (without placeholders) whose French differs, as shown on a page."""
+    with CATALOGUE.open("rb") as file:
+        catalogue = read_po(file)
+    found = set()
+    for message in catalogue:
+        ids = [message.id] if isinstance(message.id, str) else list(message.id)
+        strings = [message.string] if isinstance(message.string, str) else list(message.string)
+        for english in ids:
+            if not english or "%(" in english or english in strings:
+                continue
+            if words_to_translate(english):
+                found.add(" ".join(english.split()))
+    return found
+
+
+def english_left(html, entries):
+    """The visible texts of `html` (text nodes and read attributes) that are English entries."""
+    reader = ReadText()
+    reader.feed(html.split("<body", 1)[-1])
+    return sorted({" ".join(text.split()) for text in reader.found} & entries)
+
+
+@pytest.fixture
+def french_staff(make_app):
+    app = make_app(STAFF_LANGUAGE="fr")
+    ids = seed_staff_data(app, STAFF_EMAIL, STAFF_PASSWORD)
+    client = app.test_client()
+    assert log_in(client).status_code == 302
+    db = connect(app.config["DATABASE"])
+    ids["bounce"] = db.execute("SELECT id FROM bounce_events ORDER BY id LIMIT 1").fetchone()[0]
+    db.close()
+    return app, client, ids
+
+
+def staff_responses(client, ids):
+    """Every staff page, and pages answering a mistake, as (what, status, html)."""
+    paths = [
+        *staff_paths(ids),
+        "/admin/campaigns/new",
+        f"/admin/campaigns/{ids['draft']}/preview/fr",
+        f"/admin/subscribers/{ids['subscriber']}/unsubscribe",
+        f"/admin/subscribers/{ids['subscriber']}/erase",
+        f"/admin/deliverability/bounces/{ids['bounce']}",
+        f"/admin/deliverability/bounces/{ids['bounce']}/lift",
+        "/admin/account/totp",
+        "/admin/no-such-page",
+        "/admin/subscribers?status=bogus",
+    ]
+    for path in paths:
+        response = client.get(path)
+        yield path, response.status_code, response.get_data(as_text=True)
+    posts = {
+        "/admin/campaigns/new": {},
+        "/admin/account": {"language": "fr", "time_zone": "Lune/Tranquillité"},
+        f"/admin/campaigns/{ids['draft']}/send": {"audience": "fr"},
+    }
+    for path, data in posts.items():
+        token = csrf_token(client, path if "send" not in path else path.rsplit("/", 1)[0])
+        response = client.post(path, data={**data, "csrf_token": token}, follow_redirects=True)
+        yield f"POST {path}", response.status_code, response.get_data(as_text=True)
+
+
+def test_no_french_staff_page_shows_an_english_catalogue_entry(french_staff):
+    app, client, ids = french_staff
+    entries = english_entries()
+    assert {"Campaigns", "Save draft", "Send now", "Dashboard"} <= entries
+    seen, problems = 0, []
+    for what, status, html in staff_responses(client, ids):
+        assert status < 500, what
+        assert '<html lang="fr">' in html, what
+        seen += 1
+        left = english_left(html, entries)
+        if left:
+            problems.append(f"{what}: {left}")
+    assert seen >= 25
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_rendered_check_catches_a_planted_english_entry(french_staff):
+    app, client, ids = french_staff
+    html = client.get("/admin/campaigns").get_data(as_text=True)
+    entries = english_entries()
+    assert english_left(html, entries) == []
+    planted = html.replace("</h1>", "</h1><p>Older campaigns</p>", 1)
+    assert english_left(planted, entries) == ["Older campaigns"]
+    attribute = html.replace("<h1>", '<h1 title="Save draft">', 1)
+    assert english_left(attribute, entries) == ["Save draft"]

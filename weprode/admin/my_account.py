@@ -27,7 +27,10 @@ class AccountForm(FlaskForm):
     # Each language named in itself, as a language switch should.
     language = SelectField(
         _l("Language of the staff area"),
-        choices=[SelectChoice(code, LANGUAGE_NAMES[code]) for code in preferences.LANGUAGES],
+        choices=[
+            SelectChoice(code, LANGUAGE_NAMES[code], render_kw={"lang": code})
+            for code in preferences.LANGUAGES
+        ],
         validate_choice=False,
         validators=[DataRequired()],
     )
