@@ -194,3 +194,22 @@ def test_cli_create_and_set_language_and_zone(french_app, db):
     assert rows == [{"email": "ops@weprode.com", "language": "en", "time_zone": "Asia/Tokyo"}]
     actions = [r["action"] for r in db.query("SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["staff_created", "staff_preferences"]
+
+
+def test_the_progress_script_gets_its_words_in_the_staff_language(marie, db):
+    from weprode.campaigns import compose, ledger
+    from weprode.newsletter import subscribers
+
+    with marie.application.app_context():
+        subscribers.add_confirmed(db, "zoe@example.org", "t", utcnow(), language="fr")
+        version = compose.Version("Bonjour", "", "Corps du message.")
+        campaign_id = compose.create(
+            db, versions={"fr": version}, audience="all", author=STAFF_EMAIL, now=utcnow()
+        )
+        ledger.start(db, campaign_id, utcnow())
+    progress = marie.get(f"/admin/campaigns/{campaign_id}/progress.json").get_json()
+    assert progress["status"] == "sending" and progress["status_label"] == "en cours d’envoi"
+    assert progress["progress_label"] == f"Progression{NBSP}: 0{NBSP}%"
+    save(marie, language="en", time_zone="UTC")
+    english = marie.get(f"/admin/campaigns/{campaign_id}/progress.json").get_json()
+    assert english["progress_label"] == "Progress: 0 %" and english["status_label"] == "sending"

@@ -34,8 +34,9 @@ def migrate_command():
 
 
 def counted(number: int, singular: str, plural: str | None = None) -> str:
-    """`1 row`, `2 rows`: a count with its noun agreeing. Commands speak English only
-    (pages and mails use the catalogue's ngettext instead)."""
+    """`1 row`, `2 rows`: a count with its noun agreeing, for the commands that speak
+    English only (operations: doctor, backups, outbox). Commands staff run go through
+    the catalogue instead (`in_staff_language`)."""
     return f"{number} {singular if number == 1 else plural or singular + 's'}"
 
 

@@ -185,6 +185,9 @@ def campaign_progress(campaign_id):
     done = figures["sent"] + figures["failed"] + figures["skipped"]
     return {
         "status": campaign["status"],
+        # What the script writes on the page, in the staff member's language.
+        "status_label": labels.campaign_status(campaign["status"]),
+        "progress_label": _("Progress: %(percent)s %%", percent=figures["percent"]),
         "done": done,
         "waiting": figures["queued"] + figures["sending"],
         **{
