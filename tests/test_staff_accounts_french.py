@@ -63,7 +63,10 @@ def test_a_new_account_and_the_login_page_are_french_by_default(french_app, mari
     assert '<html lang="fr">' in login and "Connexion à l’espace équipe" in login
     page = text(marie.get("/admin/account"))
     assert '<html lang="fr">' in page and "<h1>Mon compte</h1>" in page
-    assert '<option lang="fr" selected value="fr">Français</option>' in page
+    assert (
+        'checked id="language-0" name="language" required type="radio" value="fr"> '
+        '<span lang="fr">Français</span>' in page
+    )
     assert 'value="Europe/Paris"' in page and 'list="time-zones"' in page
     assert "Heures affichées dans le fuseau Europe/Paris" in page
 

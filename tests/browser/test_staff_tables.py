@@ -4,7 +4,7 @@ scrolls sideways, a table wider than the screen scrolls inside its own box, said
 visible hint."""
 
 import pytest
-from browser_helpers import staff_page_at
+from browser_helpers import assert_no_serious_axe_violations, staff_page_at
 from staff_pages import seed_staff_data, staff_paths
 
 STAFF_EMAIL = "tableaux@weprode.com"
@@ -86,3 +86,12 @@ def test_no_staff_page_is_cut_off_or_pushed_sideways(signed_in):
     # The check measured real tables: with rows, and at 375 px some too wide for the screen.
     assert tables_with_rows >= 10
     assert scrolling > 0 if width == 375 else scrolling == 0
+
+
+def test_every_staff_page_passes_axe_in_french(signed_in):
+    page, width, server = signed_in
+    if width != 375:
+        pytest.skip("axe once per page: the phone width, where the tables scroll")
+    for path in staff_paths(server.ids):
+        page.goto(server.url + path)
+        assert_no_serious_axe_violations(page, f"{path} at {width} px")

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import RadioField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, ValidationError
 
@@ -25,12 +25,9 @@ def known_time_zone(form: FlaskForm, field: StringField) -> None:
 
 class AccountForm(FlaskForm):
     # Each language named in itself, as a language switch should.
-    language = SelectField(
+    language = RadioField(
         _l("Language of the staff area"),
-        choices=[
-            SelectChoice(code, LANGUAGE_NAMES[code], render_kw={"lang": code})
-            for code in preferences.LANGUAGES
-        ],
+        choices=[SelectChoice(code, LANGUAGE_NAMES[code]) for code in preferences.LANGUAGES],
         validate_choice=False,
         validators=[DataRequired()],
     )
@@ -40,7 +37,7 @@ class AccountForm(FlaskForm):
         render_kw={"list": "time-zones", "autocomplete": "off", "spellcheck": "false"},
     )
 
-    def validate_language(self, field: SelectField) -> None:
+    def validate_language(self, field: RadioField) -> None:
         """A language the staff area is written in, with our own message."""
         if field.data not in preferences.LANGUAGES:
             raise ValidationError(str(preferences.UNKNOWN_LANGUAGE))
