@@ -7,6 +7,7 @@ person changes it on their "My account" page or with `flask staff set`.
 from functools import cache
 from zoneinfo import available_timezones
 
+import pytz
 from flask_babel import lazy_gettext as _l
 
 from ..db import Database
@@ -26,13 +27,15 @@ class PreferenceRejected(ValueError):
 
 @cache
 def time_zones() -> tuple[str, ...]:
-    """Every IANA zone name this machine knows (from its tz database), sorted.
+    """Every IANA zone name this machine knows, sorted.
 
-    Names only with a slash or UTC: the legacy aliases ("EST5EDT", "Cuba") confuse
-    more than they help, and an unknown name would fail on every staff page.
+    Known both to the system's tz database and to pytz, which Flask-Babel converts
+    dates with: a name only one of them knows would fail on every staff page. Names
+    only with a slash or UTC: the legacy aliases ("EST5EDT", "Cuba") confuse more than
+    they help.
     """
     names = {name for name in available_timezones() if "/" in name or name == "UTC"}
-    return tuple(sorted(names - {"Factory"}))
+    return tuple(sorted((names & pytz.all_timezones_set) - {"Factory"}))
 
 
 def check(language: str, time_zone: str) -> None:
