@@ -88,10 +88,10 @@ def test_no_staff_page_is_cut_off_or_pushed_sideways(signed_in):
     assert scrolling > 0 if width == 375 else scrolling == 0
 
 
-def test_every_staff_page_passes_axe_in_french(signed_in):
-    page, width, server = signed_in
-    if width != 375:
-        pytest.skip("axe once per page: the phone width, where the tables scroll")
-    for path in staff_paths(server.ids):
-        page.goto(server.url + path)
-        assert_no_serious_axe_violations(page, f"{path} at {width} px")
+def test_every_staff_page_passes_axe_in_french(context, full_server):
+    """Once per page, at the phone width, where the tables scroll."""
+    page = staff_page_at(context, full_server.url, STAFF_EMAIL, STAFF_PASSWORD, 375, "Se connecter")
+    for path in staff_paths(full_server.ids):
+        page.goto(full_server.url + path)
+        assert_no_serious_axe_violations(page, f"{path} at 375 px")
+    page.close()
