@@ -63,9 +63,10 @@ CONTACT_SENDER = "Weprode <contact@weprode.com>"
 # Every staff account must set up the TOTP second factor.
 STAFF_REQUIRE_TOTP = True
 
-# The staff area's language (/admin), whatever a link's ?lang= says: "en" or "fr" (one
-# of SITE_LANGUAGES). English until every staff page is translated.
-STAFF_LANGUAGE = "en"
+# The staff area's language before login (/admin/login, the second factor), whatever a
+# link's ?lang= says: "en" or "fr" (one of SITE_LANGUAGES). Signed in, each staff member
+# reads the staff area in their account's language and time zone ("My account").
+STAFF_LANGUAGE = "fr"
 
 # Rate-limit counters: "memory://" counts per gunicorn worker, so with 2 workers a
 # visitor gets up to twice the limit. For one shared count, run Redis or memcached on

@@ -20,6 +20,9 @@ def base_config(database: Path, smtp_port: int, **overrides) -> dict:
         "MAIL_SERVER": "127.0.0.1",
         "MAIL_PORT": smtp_port,
         "RATELIMIT_ENABLED": False,
+        # Most tests check English staff wording; the French default (login page and
+        # accounts) is tested in test_staff_language.py and test_staff_accounts_french.py.
+        "STAFF_LANGUAGE": "en",
         **overrides,
     }
 

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 from app_helpers import base_config, migrated_app
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
+from staff_helpers import ENGLISH_STAFF, STAFF_EMAIL, STAFF_PASSWORD, log_in
 
 from devtools.mailsink import start_sink
 from weprode.db import connect, utcnow
@@ -88,6 +88,6 @@ def db(app):
 def staff_client(app, client, db):
     """The test client, signed in as a freshly created staff account."""
     with app.app_context():
-        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow(), **ENGLISH_STAFF)
     log_in(client)
     return client

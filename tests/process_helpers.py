@@ -14,6 +14,7 @@ def flask_env(app, **extra):
         FLASK_DATABASE=app.config["DATABASE"],
         FLASK_MAIL_PORT=str(app.config["MAIL_PORT"]),
         FLASK_PUBLIC_URL=app.config["PUBLIC_URL"],
+        FLASK_STAFF_LANGUAGE=app.config["STAFF_LANGUAGE"],
         # Like the test app: the production checks would refuse http://localhost.
         FLASK_TESTING="true",
         **extra,

@@ -4,6 +4,9 @@ import re
 
 STAFF_EMAIL = "marketing@weprode.com"
 STAFF_PASSWORD = "Correct-Horse-Battery-42"
+# The staff member of tests that check English wording and UTC times; new accounts are
+# French in Europe/Paris by default.
+ENGLISH_STAFF = {"language": "en", "time_zone": "UTC"}
 
 
 def csrf_token(client, path):
@@ -25,3 +28,14 @@ def log_in(client, email=STAFF_EMAIL, password=STAFF_PASSWORD, remote_addr=None,
         headers=headers,
         environ_base={"REMOTE_ADDR": remote_addr} if remote_addr else {},
     )
+
+
+def speak(app, language):
+    """Every staff account of `app` reads the staff area in `language` from its next page."""
+    from weprode.db import connect
+
+    db = connect(app.config["DATABASE"])
+    try:
+        db.execute("UPDATE staff SET language = ?", [language])
+    finally:
+        db.close()

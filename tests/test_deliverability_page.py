@@ -10,7 +10,7 @@ import nu_checker
 import pytest
 from campaign_helpers import add_subscribers, new_campaign, send
 from newsletter_helpers import unsubscribe_path
-from staff_helpers import STAFF_EMAIL, csrf_token
+from staff_helpers import STAFF_EMAIL, csrf_token, speak
 from test_deliverability_reports import sample
 
 from weprode.campaigns import ledger
@@ -113,7 +113,7 @@ def test_figures_per_provider_for_one_campaign(sent, staff_client):
 
 
 def test_the_page_in_french(app, sent, staff_client):
-    app.config["STAFF_LANGUAGE"] = "fr"
+    speak(app, "fr")
     response = staff_client.get("/admin/deliverability")
     html = response.get_data(as_text=True)
     assert '<html lang="fr"' in html
@@ -244,7 +244,7 @@ def test_bounce_log_lists_and_filters_by_class(app, sent, staff_client):
     assert "Orange/Wanadoo Complaint" in page
     hard = text(staff_client.get("/admin/deliverability/bounces?class=hard"))
     assert "5.1.1" in hard and "Orange/Wanadoo" not in hard
-    app.config["STAFF_LANGUAGE"] = "fr"
+    speak(app, "fr")
     french = text(staff_client.get("/admin/deliverability/bounces?class=complaint"))
     assert "Journal des rebonds" in french and "Plainte" in french and "5.1.1" not in french
     assert staff_client.get("/admin/deliverability/bounces?class=x").status_code == 400
@@ -354,7 +354,7 @@ def test_a_complaint_cannot_be_lifted_by_staff(app, db, sent, staff_client):
         db.execute("SELECT count(*) FROM audit_log WHERE action LIKE 'suppression%'").fetchone()[0]
         == 0
     )
-    app.config["STAFF_LANGUAGE"] = "fr"
+    speak(app, "fr")
     french = text(staff_client.get(path))
     assert "personne" in french
 
@@ -379,7 +379,7 @@ def test_the_pages_are_valid_html_in_both_languages(app, db, sent, staff_client)
     documents = {}
     for name, path in paths.items():
         for language in ("en", "fr"):
-            app.config["STAFF_LANGUAGE"] = language
+            speak(app, language)
             response = staff_client.get(path)
             assert response.status_code == 200, path
             documents[f"{name}-{language}"] = response.get_data(as_text=True)

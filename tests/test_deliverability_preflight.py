@@ -7,6 +7,7 @@ import test_doctor
 from campaign_helpers import add_subscribers, new_campaign, send
 from contact_helpers import closed_port
 from dns_helpers import DnsServer
+from staff_helpers import speak
 from werkzeug.serving import make_server
 
 DOMAIN = "weprode.com"
@@ -168,10 +169,10 @@ def test_the_campaign_page_runs_the_check_before_the_first_send(good_app, db, st
     assert f"SPF record found at {DOMAIN}." in page
     assert "<strong>OK</strong> — DMARC" in page
 
-    good_app.config["STAFF_LANGUAGE"] = "fr"
+    speak(good_app, "fr")
     french = client.get(f"/admin/campaigns/{campaign_id}?preflight=1")
     assert "Enregistrement SPF trouvé" in french.get_data(as_text=True)
-    good_app.config["STAFF_LANGUAGE"] = "en"
+    speak(good_app, "en")
 
     # Once sent, the page no longer offers it.
     add_subscribers(good_app, db, [("reader@example.org", None, "en")])

@@ -13,6 +13,7 @@ import pytest
 from babel.messages.mofile import read_mo
 from mail_helpers import send_every_kind, strict
 from newsletter_helpers import VALID_SIGNUP, html_part, link_path, text_part, unsubscribe_path
+from staff_helpers import speak
 
 from weprode.db import utcnow
 from weprode.languages import after_colon
@@ -245,6 +246,6 @@ def test_staff_figures_in_french_use_a_narrow_no_break_space(app, db, staff_clie
         )
     assert report.imported
     assert "1,234 active" in staff_client.get("/admin/subscribers").get_data(as_text=True)
-    app.config["STAFF_LANGUAGE"] = "fr"
+    speak(app, "fr")
     french = staff_client.get("/admin/subscribers").get_data(as_text=True)
     assert "1\u202f234 actifs" in french

@@ -10,7 +10,7 @@ import pytest
 from campaign_helpers import new_campaign, send
 from flask_mail import Message
 from newsletter_helpers import link_path, text_part
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
+from staff_helpers import ENGLISH_STAFF, STAFF_EMAIL, STAFF_PASSWORD, log_in
 
 from weprode import tokens, usage_log
 from weprode.admin.labels import staff_time
@@ -170,7 +170,7 @@ def test_copies_are_counted_per_person_and_the_second_is_noted_for_staff(
     assert json.loads(client.post(second).data)["copy_number"] == 2
     assert records.completed_copies(db, EMAIL) == 2
     with app.app_context():
-        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow(), **ENGLISH_STAFF)
     log_in(client)
     html = client.get("/admin/requests").get_data(as_text=True)
     assert "copy 2 <span" in html and "copy 1<" in html

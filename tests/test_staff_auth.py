@@ -6,7 +6,7 @@ from pathlib import Path
 import pyotp
 import pytest
 from flask_babel import force_locale
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+from staff_helpers import ENGLISH_STAFF, STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
 
 from weprode import usage_log
 from weprode.db import utcnow
@@ -16,7 +16,7 @@ from weprode.staff import accounts
 @pytest.fixture
 def account(app, db):
     with app.app_context():
-        return accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        return accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow(), **ENGLISH_STAFF)
 
 
 def audit_actions(db):
@@ -316,7 +316,7 @@ def test_required_totp_sends_everyone_to_enrolment_first(make_app):
 
     db = connect(app.config["DATABASE"])
     with app.app_context():
-        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow(), **ENGLISH_STAFF)
     client = app.test_client()
     log_in(client)
     response = client.get("/admin/audit")

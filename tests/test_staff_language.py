@@ -129,7 +129,7 @@ def test_french_dashboard_with_numbers_and_chart(french_app, french_db, french_s
     html = page(french_staff, "/admin/")
     assert '<html lang="fr">' in html
     assert "<h1>Tableau de bord</h1>" in html
-    for label in FRENCH_NAV + ["Journal d’audit", "Compte", "Se déconnecter"]:
+    for label in FRENCH_NAV + ["Journal d’audit", "Mon compte", "Se déconnecter"]:
         assert f">{label}<" in html, label
     assert f"<dt>Abonnés actifs</dt><dd>1{NNBSP}234</dd>" in html
     assert "<dt>Nouveaux abonnements, 30 derniers jours</dt><dd>1</dd>" in html
@@ -147,7 +147,7 @@ def test_french_subscriber_list_detail_and_rectify_flash(french_app, french_db, 
     assert "<h1>Abonnés</h1>" in listing
     assert f"1{NNBSP}501 actifs · 0 en attente · 0 désabonné" in listing
     assert ">Rechercher (début de l’e-mail ou du prénom)</label>" in listing
-    assert '<th scope="col">Abonnement (UTC)</th>' in listing
+    assert '<th scope="col">Abonnement</th>' in listing
     assert ">50 suivants</a>" in listing
     assert '<span class="status status-active">actif</span>' in listing
 
@@ -185,7 +185,7 @@ def test_french_prospects_list_and_detail(french_db, french_staff):
     assert "1 nouveau · 0 en cours · 0 répondu · 0 clos" in listing
     assert "Aucun prospect ne correspond." not in listing
     detail = page(french_staff, f"/admin/prospects/{prospect_id}")
-    assert "Demande de rendez-vous — 5 janv. 2026, 09:00:00 UTC" in detail
+    assert "Demande de rendez-vous — 5 janv. 2026, 10:00:00" in detail
     assert "<dt>Format</dt><dd>Visioconférence</dd>" in detail
     assert '<h2 id="notes-title">Notes internes</h2>' in detail
     path = f"/admin/prospects/{prospect_id}"

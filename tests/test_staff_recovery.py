@@ -2,7 +2,7 @@
 
 import pyotp
 import pytest
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+from staff_helpers import ENGLISH_STAFF, STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
 
 from weprode.db import connect, utcnow
 from weprode.staff import accounts
@@ -24,7 +24,7 @@ def strict_db(strict_app):
 def create_account(app, db, with_totp=False):
     """An account, with an enrolled second factor when asked; its TOTP secret or None."""
     with app.app_context():
-        staff_id = accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        staff_id = accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow(), **ENGLISH_STAFF)
     if not with_totp:
         return None
     secret = pyotp.random_base32()

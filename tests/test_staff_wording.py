@@ -8,7 +8,7 @@ import io
 
 import pytest
 from campaign_helpers import add_subscribers, new_campaign
-from staff_helpers import csrf_token
+from staff_helpers import csrf_token, speak
 
 from weprode.campaigns import compose, ledger
 from weprode.cli import counted
@@ -149,7 +149,7 @@ def test_import_page_counts_rows_to_fix_in_singular_and_plural(db, staff_client)
 
 
 def test_import_page_in_french_explains_a_missing_header(app, db, staff_client):
-    app.config["STAFF_LANGUAGE"] = "fr"
+    speak(app, "fr")
     response = upload(staff_client, "marie2@example.org;Marie;fr\n")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
@@ -166,7 +166,7 @@ def test_import_page_in_french_explains_a_missing_header(app, db, staff_client):
 def test_the_import_page_offers_an_example_file_the_import_accepts(
     app, db, staff_client, language, filename, first
 ):
-    app.config["STAFF_LANGUAGE"] = language
+    speak(app, language)
     page = staff_client.get(IMPORT).get_data(as_text=True)
     link = "/admin/subscribers/import/example.csv"
     assert f'href="{link}" download' in page
@@ -189,6 +189,6 @@ def test_the_import_page_offers_an_example_file_the_import_accepts(
     ],
 )
 def test_staff_page_messages_come_from_the_catalogue(app, db, staff_client, language, message):
-    app.config["STAFF_LANGUAGE"] = language
+    speak(app, language)
     response = staff_client.get("/admin/campaigns/999")
     assert response.status_code == 404 and message in response.get_data(as_text=True)

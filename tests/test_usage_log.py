@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from newsletter_helpers import sign_up, unsubscribe_path
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, log_in
+from staff_helpers import ENGLISH_STAFF, STAFF_EMAIL, STAFF_PASSWORD, log_in
 
 from weprode import audit, tokens, usage_log
 from weprode.db import utcnow
@@ -40,7 +40,7 @@ def clock(monkeypatch):
 def account(app, db):
     """A staff account with a known password."""
     with app.app_context():
-        return accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+        return accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow(), **ENGLISH_STAFF)
 
 
 def log_text(app, day=NOW):

@@ -83,7 +83,11 @@ def create_app(
         hops = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
-    babel.init_app(app, locale_selector=languages.select_locale)
+    babel.init_app(
+        app,
+        locale_selector=languages.select_locale,
+        timezone_selector=languages.select_timezone,
+    )
     languages.init_app(app)
     static_files.init_app(app)
     db.init_app(app)

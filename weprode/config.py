@@ -29,8 +29,9 @@ DEFAULTS = {
     "TRUSTED_PROXIES": 0,
     "BABEL_DEFAULT_LOCALE": "en",
     "SITE_LANGUAGES": ["en", "fr"],
-    # The staff area's language, whatever `?lang=` says: one of SITE_LANGUAGES.
-    "STAFF_LANGUAGE": "en",
+    # The staff area's language before login (login page, second factor), whatever
+    # `?lang=` says: one of SITE_LANGUAGES. Signed in, each account's own language.
+    "STAFF_LANGUAGE": "fr",
     "MAIL_SERVER": "127.0.0.1",
     "MAIL_PORT": 8025,
     "MAIL_USE_TLS": False,

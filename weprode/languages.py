@@ -3,7 +3,8 @@
 Visitors get no cookie, so the language cannot be remembered: it travels in the URL
 instead. Every link a French page builds with `url_for` carries `lang=fr` (English,
 the default, keeps clean URLs), so forms post, redirect and re-render in French too.
-The staff area has one language, `STAFF_LANGUAGE`, set in the configuration.
+The staff area follows the signed-in staff member's account (language and time zone);
+before login (login page, second factor) it is in `STAFF_LANGUAGE`.
 """
 
 from collections.abc import Callable
@@ -12,9 +13,10 @@ from typing import Any
 from babel.lists import format_list
 from flask import Flask, current_app, has_app_context, has_request_context, request, url_for
 from flask_babel import get_locale
+from flask_login import current_user
 
 # Endpoints whose URLs never carry the visitor's language: the staff area, shown in
-# STAFF_LANGUAGE instead.
+# the staff member's own language instead.
 UNLOCALISED_BLUEPRINTS = ("admin",)
 UNLOCALISED_ENDPOINTS = ("static",)
 # Set by `query_arguments` on a view: the query arguments it reads, with accepted values.
@@ -29,11 +31,28 @@ def select_locale() -> str:
     if not has_request_context():  # mails rendered by the command line or the worker
         return current_app.config["BABEL_DEFAULT_LOCALE"]
     if is_staff_request():
-        return current_app.config["STAFF_LANGUAGE"]
+        return staff_preference("language") or current_app.config["STAFF_LANGUAGE"]
     requested = request.args.get("lang")
     if requested in current_app.config["SITE_LANGUAGES"]:
         return requested
     return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def select_timezone() -> str | None:
+    """The signed-in staff member's zone on staff pages; None (UTC) everywhere else.
+
+    Public pages and mails show no local time of a reader we do not know.
+    """
+    if has_request_context() and is_staff_request():
+        return staff_preference("time_zone")
+    return None
+
+
+def staff_preference(name: str) -> str | None:
+    """`language` or `time_zone` of the signed-in staff member; None before login."""
+    if not current_user or not current_user.is_authenticated:
+        return None
+    return getattr(current_user, name, None)
 
 
 def either(words: list) -> str:

@@ -860,6 +860,24 @@ def welcome_mails(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0028_staff_preferences")
+def staff_preferences(db: sqlite_utils.Database) -> None:
+    """Each staff account reads the staff area in its own language and time zone.
+
+    Weprode's staff are French: existing accounts get French and Europe/Paris, which
+    they change on their "My account" page. The zone is an IANA name, checked by the
+    application (SQLite knows no zones).
+    """
+    run_statements(
+        db,
+        [
+            "ALTER TABLE staff ADD COLUMN language TEXT NOT NULL DEFAULT 'fr' "
+            "CHECK (language IN ('en', 'fr'))",
+            "ALTER TABLE staff ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'Europe/Paris'",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

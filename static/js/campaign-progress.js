@@ -21,7 +21,7 @@
         bar.max = data.recipients;
         bar.value = data.done;
         bar.textContent = data.percent + " %";
-        label.textContent = "Progress: " + data.percent + " %";
+        label.textContent = data.progress_label;
         Object.keys(data).forEach(function (key) {
           var cell = document.querySelector('[data-figure="' + key + '"]');
           if (cell) {
@@ -29,8 +29,8 @@
           }
         });
         var status = document.querySelector("[data-status]");
-        if (status && status.textContent !== data.status) {
-          status.textContent = data.status;
+        if (status && status.className !== "status status-" + data.status) {
+          status.textContent = data.status_label;
           status.className = "status status-" + data.status;
         }
         if (data.status === "sending") {

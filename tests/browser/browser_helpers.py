@@ -103,3 +103,14 @@ def tab_until(page, predicate, limit):
             return seen[-1]
     walked = [f"{e['tag']}#{e['id']} {e['text'][:30]!r}" for e in seen]
     pytest.fail(f"no match after {limit} Tab presses; focus went to: {walked}")
+
+
+def staff_page_at(context, base, email, password, width, button="Log in"):
+    """A new page `width` px wide, signed in to the staff area at `base`."""
+    page = context.new_page()
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(base + "/admin/login")
+    page.locator("#email").fill(email)
+    page.locator("#password").fill(password)
+    submit(page, page.get_by_role("button", name=button))
+    return page

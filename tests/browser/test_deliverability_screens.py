@@ -3,7 +3,8 @@ tables scroll inside their box (with a hint on a phone), the page never sideways
 threshold is said in words; no serious axe violation."""
 
 import pytest
-from browser_helpers import assert_no_serious_axe_violations, submit
+from browser_helpers import assert_no_serious_axe_violations, staff_page_at
+from staff_helpers import ENGLISH_STAFF
 
 from weprode.campaigns import compose, ledger
 from weprode.db import connect, utcnow
@@ -36,7 +37,7 @@ def figures_server(live_server):
     now = utcnow()
     try:
         with live_server.app.app_context():
-            accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, now)
+            accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, now, **ENGLISH_STAFF)
             people = [
                 subscribers.add_confirmed(db, f"reader{n}@{DOMAINS[n % 6]}", "browser", now)[0]
                 for n in range(60)
@@ -84,12 +85,7 @@ def figures_server(live_server):
 @pytest.fixture(params=[375, 1280], ids=lambda width: f"{width}px")
 def staff_page(request, context, figures_server):
     """A signed-in page at the width under test."""
-    page = context.new_page()
-    page.set_viewport_size({"width": request.param, "height": 800})
-    page.goto(figures_server.url + "/admin/login")
-    page.locator("#email").fill(STAFF_EMAIL)
-    page.locator("#password").fill(STAFF_PASSWORD)
-    submit(page, page.get_by_role("button", name="Log in"))
+    page = staff_page_at(context, figures_server.url, STAFF_EMAIL, STAFF_PASSWORD, request.param)
     yield page, request.param, figures_server.url
     page.close()
 

@@ -9,6 +9,7 @@ from browser_helpers import (
     stat,
     submit,
 )
+from staff_helpers import ENGLISH_STAFF
 
 from weprode.db import connect, utcnow
 from weprode.newsletter import subscribers
@@ -42,7 +43,7 @@ def staff_area(live_server):
     db = connect(live_server.app.config["DATABASE"])
     try:
         with live_server.app.app_context():
-            accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow())
+            accounts.create(db, STAFF_EMAIL, STAFF_PASSWORD, utcnow(), **ENGLISH_STAFF)
             for email, first_name in EXISTING:
                 subscribers.add_confirmed(db, email, "browser test", utcnow(), first_name)
     finally:

@@ -67,6 +67,9 @@ class StaffUser:
         self.id = account["id"]
         self.email = account["email"]
         self.has_totp = bool(account["totp_secret"])
+        # Read by the locale and time-zone selectors (weprode/languages.py).
+        self.language = account["language"]
+        self.time_zone = account["time_zone"]
 
     def get_id(self) -> str:
         return self.session_id
@@ -129,6 +132,7 @@ from . import (  # noqa: E402,F401  (register their views on bp)
     campaigns,
     dashboard,
     deliverability,
+    my_account,
     prospects,
     rights,
     subscriber_import,

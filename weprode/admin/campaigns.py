@@ -4,7 +4,7 @@ import base64
 import hashlib
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -16,16 +16,16 @@ from flask_wtf import FlaskForm
 
 from .. import audit
 from ..campaigns import archive, audiences, compose, ledger, render, welcome
-from ..db import Database, get_db, parse_row_id, utcnow
+from ..db import Database, get_db, isoformat, parse_row_id, utcnow
 from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
 from ..newsletter import topics
 from ..security import CONTENT_SECURITY_POLICY
-from . import bp
+from . import bp, labels
 
 VERSION_FIELDS = compose.Version._fields
 STYLE_ATTRIBUTE = re.compile(r'style="([^"]*)"')
-# A version's language in messages, which are in STAFF_LANGUAGE.
+# A version's language in messages, which are in the staff member's language.
 VERSION_NAMES = {"en": _l("English"), "fr": _l("French")}
 
 
@@ -224,6 +224,9 @@ def campaign_progress(campaign_id):
     done = figures["sent"] + figures["failed"] + figures["skipped"]
     return {
         "status": campaign["status"],
+        # What the script writes on the page, in the staff member's language.
+        "status_label": labels.campaign_status(campaign["status"]),
+        "progress_label": _("Progress: %(percent)s %%", percent=figures["percent"]),
         "done": done,
         "waiting": figures["queued"] + figures["sending"],
         **{
@@ -372,11 +375,11 @@ def campaign_send(campaign_id):
 
 @bp.post("/campaigns/<int:campaign_id>/schedule")
 def campaign_schedule(campaign_id):
-    """Send at a given date and time (UTC)."""
+    """Send at a given date and time, read in the staff member's time zone."""
     try:
-        when = datetime.fromisoformat(request.form.get("send_at", "")).replace(tzinfo=UTC)
+        when = labels.from_staff_time(request.form.get("send_at", ""))
     except ValueError:
-        flash(_("Give the date and time as YYYY-MM-DD HH:MM (UTC)."))
+        flash(_("Give the date and time as YYYY-MM-DD HH:MM."))
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
     if audience_changed(campaign_id):
         return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
@@ -384,7 +387,7 @@ def campaign_schedule(campaign_id):
         campaign_id,
         "campaign_schedule",
         lambda db, now: ledger.schedule(db, campaign_id, when, now),
-        _("Scheduled for %(when)s UTC.", when=when.strftime("%Y-%m-%d %H:%M")),
+        _("Scheduled for %(when)s.", when=labels.staff_time(isoformat(when))),
     )
 
 

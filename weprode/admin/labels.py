@@ -4,8 +4,10 @@ The codes stay in the database, CSV exports and CSS classes; only what staff rea
 translated. A code without a word here is shown as it is rather than hidden.
 """
 
+from datetime import UTC, datetime
+
 from flask import Flask
-from flask_babel import format_datetime, gettext, pgettext
+from flask_babel import format_datetime, get_timezone, gettext, pgettext
 
 from ..db import parse_timestamp
 
@@ -90,12 +92,25 @@ def language_name(code: str) -> str:
 
 
 def staff_time(stored: str | None) -> str:
-    """A stored UTC timestamp as staff read it (`5 janv. 2026, 14:03:00`); empty for none.
+    """A stored UTC timestamp as staff read it (`5 janv. 2026, 15:03:00`); empty for none.
 
-    Shown in UTC, as the column headings say: the server's time zone is not the reader's.
+    In the signed-in staff member's language and time zone (flask-babel converts to the
+    zone `languages.select_timezone` gives); the layout names the zone once.
     """
     moment = parse_timestamp(stored)
     return format_datetime(moment, "medium") if moment else ""
+
+
+def from_staff_time(text: str) -> datetime:
+    """A date and time typed by staff (`2026-05-04T09:30`) as an aware UTC datetime.
+
+    Staff type it in their own time zone, the one their pages show. ValueError when
+    it is no date and time.
+    """
+    typed = datetime.fromisoformat(text)
+    if typed.tzinfo is None:
+        typed = get_timezone().localize(typed)
+    return typed.astimezone(UTC)
 
 
 def init_app(app: Flask) -> None:

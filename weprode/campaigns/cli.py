@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from flask_babel import format_number, ngettext
+from flask_babel import gettext as _
 
-from ..cli import counted
+from ..cli import in_staff_language
 from ..db import Database, get_db, utcnow
 from ..deliverability import imap, readers
 from ..newsletter import importing
@@ -57,6 +59,7 @@ def audience_option(required: bool) -> Callable[[click.Command], click.Command]:
 @version_options
 @audience_option(required=True)
 @with_appcontext
+@in_staff_language
 def create_command(audience, **options):
     """Save a draft campaign (an English and/or a French version) and print its id.
 
@@ -80,29 +83,50 @@ def create_command(audience, **options):
     click.echo(campaign_id)
 
 
+def the_version(language: str) -> str:
+    """`the French version`, in the staff language (the words the campaign page uses)."""
+    return {"en": _("the English version"), "fr": _("the French version")}[language]
+
+
 def describe_counts(counts: dict[str, dict[str, int]]) -> str:
-    """ "120 get the English version (100 English-speaking, 20 as a fallback), ..."."""
+    """ "120 get the English version (100 in their language, 20 as a fallback); ..."."""
     parts = [
-        f"{n['total']:,} get the {compose.LANGUAGE_NAMES[language]} version "
-        f"({n['own']:,} in their language, {n['fallback']:,} as a fallback)"
+        ngettext(
+            "%(count)s gets %(version)s (%(own)s in their language, %(fallback)s as a fallback)",
+            "%(count)s get %(version)s (%(own)s in their language, %(fallback)s as a fallback)",
+            n["total"],
+            count=format_number(n["total"]),
+            version=the_version(language),
+            own=format_number(n["own"]),
+            fallback=format_number(n["fallback"]),
+        )
         for language, n in counts.items()
         if language in compose.LANGUAGES and n["total"]
     ]
-    return "; ".join(parts) or "nobody"
+    return "; ".join(parts) or _("nobody")
 
 
 @campaigns_group.command("list")
 @with_appcontext
+@in_staff_language
 def list_command():
     """List campaigns with their figures, newest first."""
-    rows, _ = compose.page(get_db(), limit=1000)
+    rows, _next = compose.page(get_db(), limit=1000)
     for row in rows:
         f = row["figures"]
-        recipients = counted(f["recipients"], "recipient")
-        click.echo(
-            f"{row['id']}\t{row['status']}\t{recipients}, {f['sent']} sent, "
-            f"{f['failed']} failed, {f['unsubscribed']} unsubscribed\t{row['subject']}"
+        figures = _(
+            "%(recipients)s, %(sent)s sent, %(failed)s failed, %(unsubscribed)s unsubscribed",
+            recipients=ngettext(
+                "%(count)s recipient",
+                "%(count)s recipients",
+                f["recipients"],
+                count=format_number(f["recipients"]),
+            ),
+            sent=format_number(f["sent"]),
+            failed=format_number(f["failed"]),
+            unsubscribed=format_number(f["unsubscribed"]),
         )
+        click.echo(f"{row['id']}\t{row['status']}\t{figures}\t{row['subject']}")
 
 
 def stop_on_signals() -> threading.Event:
@@ -117,6 +141,7 @@ def stop_on_signals() -> threading.Event:
 @click.argument("campaign_id", type=int)
 @audience_option(required=False)
 @with_appcontext
+@in_staff_language
 def send_command(campaign_id, audience):
     """Send now in the foreground with a progress bar; resumes an interrupted send.
 
@@ -132,18 +157,26 @@ def send_command(campaign_id, audience):
             counts = audiences.counts(
                 db, audience_key, campaign["versions"].keys(), campaign["topic_id"]
             )
-            click.echo(f"audience {campaign['audience']}: {describe_counts(counts)}")
+            click.echo(
+                _(
+                    "audience %(audience)s: %(counts)s",
+                    audience=campaign["audience"],
+                    counts=describe_counts(counts),
+                )
+            )
         total = ledger.start(db, campaign_id, utcnow())
     except ledger.AudienceNotChosen as error:
         choices = "|".join(audiences.AUDIENCES)
+        command = f"flask campaigns send {campaign_id} --audience {choices}"
         raise click.ClickException(
-            f"{error} Run: flask campaigns send {campaign_id} --audience {choices}"
+            _("%(error)s Run: %(command)s", error=error, command=command)
         ) from error
     except (ledger.CampaignStateError, compose.CampaignInvalid) as error:
         raise click.ClickException(str(error)) from error
     stop = stop_on_signals()
     started, start_done = time.monotonic(), None
-    with click.progressbar(length=total, label=f"campaign {campaign_id}", file=None) as bar:
+    label = _("campaign %(id)s", id=campaign_id)
+    with click.progressbar(length=total, label=label, file=None) as bar:
         state = {"done": 0}
 
         def progress(figures: dict[str, int]) -> None:
@@ -156,7 +189,12 @@ def send_command(campaign_id, audience):
             elapsed = time.monotonic() - started
             rate = (done - start_done) / elapsed if elapsed else 0
             eta = (total - done) / rate if rate else 0
-            bar.label = f"campaign {campaign_id}: {rate:,.0f} msg/s, ETA {eta:,.0f} s"
+            bar.label = _(
+                "campaign %(id)s: %(rate)s msg/s, ETA %(eta)s s",
+                id=campaign_id,
+                rate=format_number(round(rate)),
+                eta=format_number(round(eta)),
+            )
 
         status = "sending"
         while status == "sending" and not stop.is_set():
@@ -166,11 +204,18 @@ def send_command(campaign_id, audience):
         progress(ledger.figures(db, campaign_id))
     figures = ledger.figures(db, campaign_id)
     click.echo(
-        f"{status}: {figures['sent']} sent, {figures['failed']} failed, "
-        f"{figures['skipped']} skipped, {figures['queued'] + figures['sending']} left"
+        _(
+            "%(status)s: %(sent)s sent, %(failed)s failed, %(skipped)s skipped, %(left)s left",
+            status=status,
+            sent=format_number(figures["sent"]),
+            failed=format_number(figures["failed"]),
+            skipped=format_number(figures["skipped"]),
+            left=format_number(figures["queued"] + figures["sending"]),
+        )
     )
     if status == "paused":
-        click.echo(f"paused: {ledger.get(db, campaign_id)['paused_reason']}", err=True)
+        reason = ledger.get(db, campaign_id)["paused_reason"]
+        click.echo(_("paused: %(reason)s", reason=reason), err=True)
         raise SystemExit(1)
 
 

@@ -5,9 +5,11 @@ import sys
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from flask_babel import format_number, ngettext
+from flask_babel import gettext as _
 
 from .. import audit
-from ..cli import counted
+from ..cli import in_staff_language
 from ..db import get_db, utcnow
 from . import export, importing, subscribers
 
@@ -23,15 +25,19 @@ def subscribers_group():
 @click.option("--language", type=click.Choice(subscribers.LANGUAGES), default="en")
 @click.option("--source", required=True, help="Where the person's consent came from.")
 @with_appcontext
+@in_staff_language
 def subscribers_add_command(email, first_name, language, source):
     """Add a confirmed subscriber on staff authority (refuses suppressed addresses)."""
     try:
-        _, added = subscribers.add_confirmed(
+        _subscriber_id, added = subscribers.add_confirmed(
             get_db(), email, source, utcnow(), first_name=first_name, language=language
         )
     except (subscribers.InvalidAddress, subscribers.SuppressedAddress) as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"added {email}" if added else f"{email} is already subscribed")
+    if added:
+        click.echo(_("added %(email)s", email=email))
+    else:
+        click.echo(_("%(email)s is already subscribed", email=email))
 
 
 @subscribers_group.command("export")
@@ -62,9 +68,10 @@ def label_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
 def echo_listed(items: list[tuple[int, str]], err: bool = False) -> None:
     """Print `line N: text` for at most `MAX_LISTED` items, then how many were left out."""
     for line, text in items[:MAX_LISTED]:
-        click.echo(f"line {line}: {text}", err=err)
+        click.echo(_("line %(line)s: %(text)s", line=line, text=text), err=err)
     if len(items) > MAX_LISTED:
-        click.echo(f"... and {len(items) - MAX_LISTED} more", err=err)
+        more = format_number(len(items) - MAX_LISTED)
+        click.echo(_("... and %(count)s more", count=more), err=err)
 
 
 @subscribers_group.command("import")
@@ -81,6 +88,7 @@ def echo_listed(items: list[tuple[int, str]], err: bool = False) -> None:
     "--double-opt-in", is_flag=True, help="Store them as pending and mail each a confirmation."
 )
 @with_appcontext
+@in_staff_language
 def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_in):
     """Import subscribers from a CSV file with the columns email, first_name, language.
 
@@ -88,9 +96,9 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
     Addresses that unsubscribed or were erased are refused and listed.
     """
     if confirmed == double_opt_in:
-        raise click.UsageError("State the mode: exactly one of --confirmed or --double-opt-in.")
+        raise click.UsageError(_("State the mode: exactly one of --confirmed or --double-opt-in."))
     mode = "confirmed" if confirmed else "double-opt-in"
-    with click.progressbar(length=1, label="Importing", file=sys.stderr) as bar:
+    with click.progressbar(length=1, label=_("Importing"), file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:
             bar.length = max(total, 1)
@@ -107,25 +115,52 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
             progress=progress,
         )
     if not report.imported:
-        click.echo(f"Nothing imported: {counted(len(report.errors), 'invalid row')}.", err=True)
+        errors = len(report.errors)
+        invalid = ngettext(
+            "%(count)s invalid row", "%(count)s invalid rows", errors, count=format_number(errors)
+        )
+        click.echo(_("Nothing imported: %(rows)s.", rows=invalid), err=True)
         echo_listed(report.errors, err=True)
         raise click.exceptions.Exit(1)
-    merged = counted(report.merged_duplicates, "duplicate")
-    click.echo(f"rows read: {report.total_rows} ({merged} merged)")
+    echo_import_report(report, mode)
+
+
+def echo_import_report(report: importing.ImportReport, mode: str) -> None:
+    """What an import did, one figure a line, in the staff language."""
+    merged = ngettext(
+        "%(count)s duplicate",
+        "%(count)s duplicates",
+        report.merged_duplicates,
+        count=format_number(report.merged_duplicates),
+    )
+    rows = format_number(report.total_rows)
+    click.echo(_("rows read: %(rows)s (%(merged)s merged)", rows=rows, merged=merged))
     if mode == "confirmed":
-        click.echo(f"added as active subscribers: {report.added}")
+        click.echo(_("added as active subscribers: %(count)s", count=format_number(report.added)))
     else:
-        click.echo(f"stored as pending, confirmation mail sent: {report.mails_sent}")
-    click.echo(f"already subscribed, left as they are: {report.already_subscribed}")
+        sent = format_number(report.mails_sent)
+        click.echo(_("stored as pending, confirmation mail sent: %(count)s", count=sent))
+    already = format_number(report.already_subscribed)
+    click.echo(_("already subscribed, left as they are: %(count)s", count=already))
     refused = report.refused_suppressed
-    click.echo(f"refused, {importing.REFUSED_REASON}: {len(refused)}")
+    # The same words as importing.REFUSED_REASON, which the catalogue cannot see.
+    click.echo(
+        _(
+            "refused, unsubscribed or erased; only their own signup can bring them back: %(count)s",
+            count=format_number(len(refused)),
+        )
+    )
     echo_listed(refused)
     if report.mails_limited:
-        click.echo(f"not mailed, mailed too recently: {report.mails_limited}")
+        limited = format_number(report.mails_limited)
+        click.echo(_("not mailed, mailed too recently: %(count)s", count=limited))
     if report.mails_failed:
         click.echo(
-            f"confirmation mails that failed: {report.mails_failed} "
-            "(they stay pending; import the file again later to mail them)",
+            _(
+                "confirmation mails that failed: %(count)s (they stay pending; import the "
+                "file again later to mail them)",
+                count=format_number(report.mails_failed),
+            ),
             err=True,
         )
 
@@ -137,38 +172,56 @@ def import_group():
 
 @import_group.command("list")
 @with_appcontext
+@in_staff_language
 def import_list_command():
     """The latest imports: id, state, progress, counts."""
     for record in importing.batches.recent(get_db()):
+        figures = _(
+            "%(done)s/%(total)s addresses  added %(added)s  by %(actor)s",
+            done=format_number(record["committed_entries"]),
+            total=format_number(record["entries"]),
+            added=format_number(record["added"] or 0),
+            actor=record["actor"],
+        )
         click.echo(
             f"{record['id']}  {record['status']:<12}  {record['started_at']}  "
-            f"{record['committed_entries']}/{record['entries']} addresses  "
-            f"added {record['added'] or 0}  by {record['actor']}  ({record['source']})"
+            f"{figures}  ({record['source']})"
         )
 
 
 @import_group.command("resume")
 @click.argument("import_id", type=int)
 @with_appcontext
+@in_staff_language
 def import_resume_command(import_id):
     """Finish an import whose process died: all its records become visible at once."""
     try:
         report = importing.resume(get_db(), import_id, utcnow())
     except importing.ImportStateError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"import {import_id} done: added {report.added}")
+    added = format_number(report.added)
+    click.echo(_("import %(id)s done: added %(added)s", id=import_id, added=added))
 
 
 @import_group.command("rollback")
 @click.argument("import_id", type=int)
 @with_appcontext
+@in_staff_language
 def import_rollback_command(import_id):
     """Undo an unfinished import as a whole: nothing of it was ever visible."""
     try:
         deleted = importing.roll_back(get_db(), import_id, audit.cli_actor(), utcnow())
     except importing.ImportStateError as error:
         raise click.ClickException(str(error)) from error
-    click.echo(f"import {import_id} rolled back: {deleted} hidden record(s) deleted")
+    click.echo(
+        ngettext(
+            "import %(id)s rolled back: %(count)s hidden record deleted",
+            "import %(id)s rolled back: %(count)s hidden records deleted",
+            deleted,
+            id=import_id,
+            count=format_number(deleted),
+        )
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -19,6 +19,7 @@ from zxcvbn import zxcvbn
 
 from ..db import Database, first_row, isoformat, parse_timestamp, write_transaction
 from ..forms import has_forbidden_character
+from . import preferences
 
 MIN_PASSWORD_LENGTH = 12
 PASSWORD_HASH_METHOD = "scrypt"
@@ -136,20 +137,33 @@ def get(db: Database, staff_id: int) -> dict | None:
     return first_row(db, "SELECT * FROM staff WHERE id = ?", [staff_id])
 
 
-def create(db: Database, email: str, password: str, now: datetime) -> int:
-    """Create an active account; returns its id."""
+def create(
+    db: Database,
+    email: str,
+    password: str,
+    now: datetime,
+    language: str = preferences.DEFAULT_LANGUAGE,
+    time_zone: str = preferences.DEFAULT_TIME_ZONE,
+) -> int:
+    """Create an active account reading the staff area in `language` and `time_zone`."""
     email = normalise_login(email)
     if "@" not in email or has_forbidden_character(email) or " " in email:
         raise StaffError(f"{email!r} is not an e-mail address.")
     if get_by_email(db, email):
         raise StaffError(f"{email} already has an account.")
     check_password_policy(password, email)
+    try:
+        preferences.check(language, time_zone)
+    except preferences.PreferenceRejected as error:
+        raise StaffError(str(error)) from error
     row = {
         "email": email,
         "password_hash": generate_password_hash(password, method=PASSWORD_HASH_METHOD),
         "active": 1,
         "created_at": isoformat(now),
         "password_changed_at": isoformat(now),
+        "language": language,
+        "time_zone": time_zone,
     }
     return db["staff"].insert(row).last_pk
 
@@ -158,7 +172,7 @@ def list_accounts(db: Database) -> list[dict]:
     """Every account, without secrets."""
     return list(
         db.query(
-            "SELECT id, email, active, created_at, last_login_at, "
+            "SELECT id, email, active, created_at, last_login_at, language, time_zone, "
             "totp_secret IS NOT NULL AS has_totp FROM staff ORDER BY email"
         )
     )

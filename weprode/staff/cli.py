@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 
 from .. import audit
 from ..db import Database, get_db, utcnow
-from . import accounts
+from . import accounts, preferences
 
 
 def read_new_password(password_stdin: bool) -> str:
@@ -26,16 +26,45 @@ def staff_group():
     """Manage staff accounts."""
 
 
+LANGUAGE_OPTION = click.option(
+    "--language",
+    type=click.Choice(preferences.LANGUAGES),
+    help="Language of the staff area for this account (default for a new one: fr).",
+)
+TIME_ZONE_OPTION = click.option(
+    "--time-zone",
+    metavar="ZONE",
+    help="IANA time zone for dates on staff pages (default for a new one: Europe/Paris).",
+)
+
+
 @staff_group.command("create")
 @click.argument("email")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@LANGUAGE_OPTION
+@TIME_ZONE_OPTION
 @with_appcontext
-def staff_create_command(email, password_stdin):
+def staff_create_command(email, password_stdin, language, time_zone):
     """Create a staff account (password: 12+ characters, hard to guess, not a common one)."""
     db, now = get_db(), utcnow()
     try:
-        accounts.create(db, email, read_new_password(password_stdin), now)
-    except (accounts.StaffError, accounts.PasswordRejected) as error:
+        # Checked before the password prompt: nobody types a password twice for nothing.
+        preferences.check(
+            language or preferences.DEFAULT_LANGUAGE, time_zone or preferences.DEFAULT_TIME_ZONE
+        )
+        accounts.create(
+            db,
+            email,
+            read_new_password(password_stdin),
+            now,
+            language=language or preferences.DEFAULT_LANGUAGE,
+            time_zone=time_zone or preferences.DEFAULT_TIME_ZONE,
+        )
+    except (
+        accounts.StaffError,
+        accounts.PasswordRejected,
+        preferences.PreferenceRejected,
+    ) as error:
         raise click.ClickException(str(error)) from error
     audit.record(
         db, audit.cli_actor(), "staff_created", now, target=accounts.normalise_login(email)
@@ -51,7 +80,32 @@ def staff_list_command():
         state = "active" if account["active"] else "disabled"
         totp = "totp" if account["has_totp"] else "no-totp"
         last = account["last_login_at"] or "never"
-        click.echo(f"{account['email']}\t{state}\t{totp}\tlast login: {last}")
+        click.echo(
+            f"{account['email']}\t{state}\t{totp}\t{account['language']}\t"
+            f"{account['time_zone']}\tlast login: {last}"
+        )
+
+
+@staff_group.command("set")
+@click.argument("email")
+@LANGUAGE_OPTION
+@TIME_ZONE_OPTION
+@with_appcontext
+def staff_set_command(email, language, time_zone):
+    """Change an account's language and/or time zone (from its next page on)."""
+    if not language and not time_zone:
+        raise click.UsageError("Give --language, --time-zone or both.")
+    db = get_db()
+    try:
+        account = accounts.require(db, email)
+        changed = preferences.change(db, account["id"], language, time_zone)
+    except (accounts.StaffError, preferences.PreferenceRejected) as error:
+        raise click.ClickException(str(error)) from error
+    account = accounts.require(db, email)
+    if changed:
+        audit.record(db, audit.cli_actor(), "staff_preferences", utcnow(), target=account["email"])
+    state = "set" if changed else "already"
+    click.echo(f"{account['email']}: {state} {account['language']}, {account['time_zone']}")
 
 
 @staff_group.command("disable")
