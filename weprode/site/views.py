@@ -113,7 +113,8 @@ def robots():
 @bp.get("/sitemap.xml")
 def sitemap():
     """The public pages in every language, each with its translations as alternates,
-    then the archived newsletters in the languages each can be read in."""
+    then the archived newsletters and each topic's archive page, in the languages each
+    can be read in."""
     languages = current_app.config["SITE_LANGUAGES"]
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
     pages = [
@@ -134,6 +135,18 @@ def sitemap():
                 for language in issue["languages"]
             }
             for issue in archive.all_published(get_db())
+        ]
+        # Each topic's archive page, in the languages its issues can be read in.
+        pages += [
+            {
+                language: absolute_url(
+                    "archive.index",
+                    topic=topic["slug"],
+                    lang=None if language == default else language,
+                )
+                for language in topic["languages"]
+            }
+            for topic in archive.published_topics(get_db())
         ]
     body = render_template("site/sitemap.xml", pages=pages, default_language=default)
     return body, 200, {"Content-Type": "application/xml; charset=utf-8"}
