@@ -151,6 +151,20 @@ def entry(db: Database, campaign_id: int, language: str) -> dict | None:
     return row
 
 
+def entry_for_reader(db: Database, campaign_id: int, language: str) -> dict | None:
+    """The version a reader of `language` got by mail: theirs, else the one written
+    (as `audiences.version_for` chose), its topic named in `language`; None when the
+    campaign is not published."""
+    row = entry(db, campaign_id, language)
+    for other in (other for other in LANGUAGES if other != language):
+        if row is None:
+            row = entry(db, campaign_id, other)
+    if row is not None:
+        with_topic_name(row, language)
+        row["title"] = public_subject(row)
+    return row
+
+
 def all_published(db: Database) -> list[dict]:
     """Every published campaign's id, date and reading languages, for the sitemap."""
     rows = db.query(

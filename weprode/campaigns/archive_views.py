@@ -1,6 +1,6 @@
 """The public archive's pages and Atom feed: no session, no cookie, no personal data."""
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 
@@ -70,19 +70,29 @@ def index():
 def entry(campaign_id):
     """One published campaign, as any reader would see it (no name, no personal link).
 
-    An issue published in the other language only (the language switch leads there)
-    sends the reader to the archive in the language they chose.
+    An issue written in the other language only is shown as the mail showed it to a
+    reader of the page language: their page around the version that exists (the
+    "View in your browser" link and the language switch both lead there); that page
+    names the written one as canonical and is not indexed.
     """
     db = get_db()
-    campaign = archive.entry(db, campaign_id, page_language())
+    campaign = archive.entry_for_reader(db, campaign_id, page_language())
     if campaign is None:
-        if archive.is_published(db, campaign_id):  # in the other language only
-            return redirect(url_for("archive.index"))
-        abort(404, description=_("This newsletter is not in our archive."))
+        # Also what a "View in your browser" link shows before the issue is published:
+        # mails carry the link from the start (see `render.view_in_browser_url`).
+        abort(
+            404,
+            description=_(
+                "This newsletter is not in our public archive, or not yet: we publish "
+                "issues there after sending them. The e-mail you received holds the "
+                "whole issue."
+            ),
+        )
     return render_template(
         "archive/entry.html",
         campaign=with_dates([campaign])[0],
         languages=archive.reading_languages(campaign),
+        url_language=url_language,
     )
 
 
