@@ -155,14 +155,10 @@ def entry_for_reader(db: Database, campaign_id: int, language: str) -> dict | No
     """The version a reader of `language` got by mail: theirs, else the one written
     (as `audiences.version_for` chose), its topic named in `language`; None when the
     campaign is not published."""
-    row = entry(db, campaign_id, language)
-    for other in (other for other in LANGUAGES if other != language):
-        if row is None:
-            row = entry(db, campaign_id, other)
-    if row is not None:
-        with_topic_name(row, language)
-        row["title"] = public_subject(row)
-    return row
+    for version in (language, *(other for other in LANGUAGES if other != language)):
+        if (row := entry(db, campaign_id, version)) is not None:
+            return with_topic_name(row, language)
+    return None
 
 
 def all_published(db: Database) -> list[dict]:
