@@ -125,4 +125,7 @@ def staff_paths(ids):
         "/admin/deliverability",
         "/admin/deliverability/bounces",
         "/admin/account",
+        "/admin/topics",
+        "/admin/topics/new",
+        "/admin/topics/1",
     ]

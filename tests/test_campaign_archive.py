@@ -124,10 +124,14 @@ def test_each_language_lists_what_it_can_read(app, db, client, mailbox):
     assert "<title>Pour tous – Weprode</title>" in both
     assert '<link rel="alternate" hreflang="en"' in both
     assert '<link rel="alternate" hreflang="fr"' in both
-    # The language switch on a French-only issue leads to the English archive.
-    switched = client.get(f"/newsletter/archive/{french}")
-    assert switched.status_code == 302
-    assert switched.headers["Location"] == "/newsletter/archive"
+    # The language switch on a French-only issue shows it in an English page (as the
+    # mail showed it to English readers), not indexed: the French page is canonical.
+    switched = client.get(f"/newsletter/archive/{french}").get_data(as_text=True)
+    assert "This issue was written in French only." in switched
+    assert '<meta name="robots" content="noindex">' in switched
+    assert (
+        f'rel="canonical" href="http://localhost/newsletter/archive/{french}?lang=fr"' in switched
+    )
     assert client.get(f"/newsletter/archive/{french}?lang=fr").status_code == 200
     assert client.get(f"/newsletter/archive/{unpublished}").status_code == 404
 

@@ -137,4 +137,5 @@ from . import (  # noqa: E402,F401  (register their views on bp)
     rights,
     subscriber_import,
     subscribers,
+    topics,
 )

@@ -7,9 +7,10 @@ translated. A code without a word here is shown as it is rather than hidden.
 from datetime import UTC, datetime
 
 from flask import Flask
-from flask_babel import format_datetime, get_timezone, gettext, pgettext
+from flask_babel import format_datetime, get_locale, get_timezone, gettext, pgettext
 
 from ..db import parse_timestamp
+from ..newsletter import topics
 
 
 def subscriber_status(code: str) -> str:
@@ -81,6 +82,8 @@ def audit_action(code: str) -> str:
         "prospect_status": pgettext("audit action", "prospect status"),
         "prospect_note": pgettext("audit action", "prospect note"),
         "campaign_created": pgettext("audit action", "campaign created"),
+        "topic_created": pgettext("audit action", "topic created"),
+        "topic_changed": pgettext("audit action", "topic changed"),
     }
     return words.get(code, code)
 
@@ -89,6 +92,11 @@ def language_name(code: str) -> str:
     """`fr` -> French, in the page language (subscribers' and prospects' language)."""
     words = {"en": gettext("English"), "fr": gettext("French")}
     return words.get(code, code)
+
+
+def topic_name(topic: dict) -> str:
+    """A topic's name in the page language."""
+    return topics.name(topic, str(get_locale()))
 
 
 def staff_time(stored: str | None) -> str:
@@ -122,6 +130,7 @@ def init_app(app: Flask) -> None:
         subscriber_event,
         audit_action,
         language_name,
+        topic_name,
         staff_time,
     ):
         app.add_template_filter(function)

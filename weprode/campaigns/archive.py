@@ -32,11 +32,14 @@ VERSION_LANGUAGES = (
 # One row per published campaign and version: an issue is readable in a language when
 # it has a version in it. A subquery, so that paging and conditions name plain columns
 # (`published_at`, `id`, `language`).
+# Each row names its topic (`topic_id`, `topic_slug`, `topic_name_en`/`_fr`).
 ARCHIVED = (
     "SELECT * FROM (SELECT c.id, v.language, v.subject, v.preheader, v.body_markdown, "
-    f"{VERSION_LANGUAGES}, c.finished_at, a.published_at FROM archived_campaigns a "
+    f"{VERSION_LANGUAGES}, c.finished_at, a.published_at, c.topic_id, t.slug AS topic_slug, "
+    "t.name_en AS topic_name_en, t.name_fr AS topic_name_fr FROM archived_campaigns a "
     "JOIN campaigns c ON c.id = a.campaign_id "
-    "JOIN campaign_versions v ON v.campaign_id = c.id)"
+    "JOIN campaign_versions v ON v.campaign_id = c.id "
+    "JOIN topics t ON t.id = c.topic_id)"
 )
 
 
@@ -88,21 +91,54 @@ def reading_languages(campaign: dict) -> list[str]:
 
 
 def page(
-    db: Database, language: str, cursor: str | None = None, limit: int = PAGE_SIZE
+    db: Database,
+    language: str,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+    topic_id: int | None = None,
 ) -> tuple[list[dict], str | None]:
-    """Published campaigns readable in `language`, newest publication first."""
+    """Published campaigns readable in `language` (of one topic when given), newest
+    publication first."""
+    conditions, params = ["language = ?"], [language]
+    if topic_id is not None:
+        conditions.append("topic_id = ?")
+        params.append(topic_id)
     rows, last = keyset_page(
         db,
         ARCHIVED,
         ("published_at", "id"),
         limit=limit,
         after=parse_keyset_cursor(cursor),
-        conditions=["language = ?"],
-        params=[language],
+        conditions=conditions,
+        params=params,
     )
     for row in rows:
-        row["title"] = public_subject(row)
+        with_topic_name(row, language)
     return rows, format_keyset_cursor(last)
+
+
+def with_topic_name(row: dict, language: str) -> dict:
+    """An `ARCHIVED` row with its public `title` and its topic's name in `language`."""
+    row["title"] = public_subject(row)
+    row["topic_name"] = (
+        row[f"topic_name_{language}"] if language in LANGUAGES else row["topic_name_en"]
+    )
+    return row
+
+
+def published_topics(db: Database) -> list[dict]:
+    """The topics with at least one published issue, in the staff's order, each with
+    the languages its issues can be read in (`languages`: ["en", "fr"])."""
+    rows = db.query(
+        "SELECT t.id, t.slug, t.name_en, t.name_fr, group_concat(DISTINCT v.language) "
+        "AS written FROM archived_campaigns a JOIN campaigns c ON c.id = a.campaign_id "
+        "JOIN campaign_versions v ON v.campaign_id = c.id JOIN topics t ON t.id = c.topic_id "
+        "GROUP BY t.id ORDER BY t.position, t.id"
+    )
+    return [
+        {**row, "languages": reading_languages({"languages": row["written"].replace(",", " ")})}
+        for row in rows
+    ]
 
 
 def entry(db: Database, campaign_id: int, language: str) -> dict | None:
@@ -110,9 +146,19 @@ def entry(db: Database, campaign_id: int, language: str) -> dict | None:
     None when it is not published or has no version in that language."""
     row = first_row(db, f"{ARCHIVED} WHERE id = ? AND language = ?", [campaign_id, language])
     if row is not None:
-        row["title"] = public_subject(row)
+        with_topic_name(row, language)
         row["body"] = public_html(row)
     return row
+
+
+def entry_for_reader(db: Database, campaign_id: int, language: str) -> dict | None:
+    """The version a reader of `language` got by mail: theirs, else the one written
+    (as `audiences.version_for` chose), its topic named in `language`; None when the
+    campaign is not published."""
+    for version in (language, *(other for other in LANGUAGES if other != language)):
+        if (row := entry(db, campaign_id, version)) is not None:
+            return with_topic_name(row, language)
+    return None
 
 
 def all_published(db: Database) -> list[dict]:

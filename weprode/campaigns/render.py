@@ -237,6 +237,19 @@ def prepare(campaign: dict, test_mail: bool = False) -> PreparedAudience:
     )
 
 
+def view_in_browser_url(campaign_id: int, language: str) -> str:
+    """The campaign's archive page for readers of `language` ("View in your browser"):
+    the same for every such reader, so it holds no token.
+
+    Built for every mail, published or not: staff publish after sending, and a mail
+    cannot change once sent. Until the campaign is published (or once taken off) the
+    page answers 404 with a text saying the archive shows only what we publish. A
+    reader whose language has no version sees there, as in the mail, the one written.
+    """
+    with force_locale(language):
+        return absolute_url("archive.entry", campaign_id=campaign_id)
+
+
 def prepare_version(
     campaign: dict, version: str, language: str, test_mail: bool = False
 ) -> PreparedCampaign:
@@ -263,6 +276,7 @@ def prepare_version(
             "unsubscribe_url": "#" if test_mail else UNSUBSCRIBE_MARKER,
             "manage_url": "#" if test_mail else MANAGE_MARKER,
             "privacy_url": absolute_url("site.privacy"),
+            "view_url": None if test_mail else view_in_browser_url(campaign["id"], language),
             "site_url": absolute_url("site.home"),
             # `compose.get` adds the topic: the footer says what the reader signed up for.
             "topic_name": campaign["topic"][f"name_{language}"],

@@ -2,10 +2,11 @@
 
 from flask import Flask
 
-from . import cli, views
+from . import cli, topics_cli, views
 
 
 def init_app(app: Flask) -> None:
-    """Register the signup and unsubscribe pages and the `subscribers` commands."""
+    """Register the signup and unsubscribe pages and the `subscribers` and `topics` commands."""
     app.register_blueprint(views.bp)
     cli.init_app(app)
+    topics_cli.init_app(app)

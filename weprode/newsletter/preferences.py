@@ -9,7 +9,6 @@ from collections.abc import Collection
 from datetime import datetime
 from enum import StrEnum
 
-from ..campaigns import welcome
 from ..db import Database, durable_transaction
 from . import optout, subscribers, subscriptions
 from .signup import CURRENT_CONSENT_VERSION
@@ -84,6 +83,10 @@ def save(
             subscriptions.leave(db, subscriber_id, topic_id, now, SOURCE)
             subscribers.record_event(db, subscriber_id, "left_topic", now, SOURCE)
         joined = subscriptions.join(db, subscriber_id, sorted(set(topic_ids) - receives), now)
+        # Imported here: the campaigns package imports its command line, which reaches
+        # the contact and rights modules, which import this one.
+        from ..campaigns import welcome
+
         welcome.queue(db, subscriber_id, joined)
         subscribers.record_consent(
             db,

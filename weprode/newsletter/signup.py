@@ -10,7 +10,6 @@ from flask_babel import lazy_gettext as _l
 from flask_mail import Message
 
 from .. import tokens
-from ..campaigns import welcome
 from ..db import Database, durable_transaction, isoformat, parse_timestamp, write_transaction
 from ..deliverability import verp
 from ..mail import messages
@@ -251,6 +250,10 @@ def confirm(db: Database, token: str, now: datetime) -> tuple[ConfirmOutcome, di
         )
         subscribers.lift_suppression(db, subscriber["email"])
         joined = subscriptions.join(db, subscriber_id, topic_ids, now)
+        # Imported here: the campaigns package imports its command line, which reaches
+        # the contact and rights modules, which import this one.
+        from ..campaigns import welcome
+
         welcome.queue(db, subscriber_id, joined)
         subscribers.record_consent(
             db,

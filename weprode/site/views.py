@@ -113,30 +113,33 @@ def robots():
 @bp.get("/sitemap.xml")
 def sitemap():
     """The public pages in every language, each with its translations as alternates,
-    then the archived newsletters in the languages each can be read in."""
+    then the archived newsletters and each topic's archive page, in the languages each
+    can be read in."""
     languages = current_app.config["SITE_LANGUAGES"]
     default = current_app.config["BABEL_DEFAULT_LOCALE"]
-    pages = [
-        {
-            language: absolute_url(endpoint, lang=None if language == default else language)
-            for language in languages
-        }
-        for endpoint in sitemap_endpoints()
-    ]
+    pages = [in_languages(endpoint, languages) for endpoint in sitemap_endpoints()]
     if "archive.entry" in current_app.view_functions:
+        db = get_db()
         pages += [
-            {
-                language: absolute_url(
-                    "archive.entry",
-                    campaign_id=issue["id"],
-                    lang=None if language == default else language,
-                )
-                for language in issue["languages"]
-            }
-            for issue in archive.all_published(get_db())
+            in_languages("archive.entry", issue["languages"], campaign_id=issue["id"])
+            for issue in archive.all_published(db)
+        ]
+        # Each topic's archive page, in the languages its issues can be read in.
+        pages += [
+            in_languages("archive.index", topic["languages"], topic=topic["slug"])
+            for topic in archive.published_topics(db)
         ]
     body = render_template("site/sitemap.xml", pages=pages, default_language=default)
     return body, 200, {"Content-Type": "application/xml; charset=utf-8"}
+
+
+def in_languages(endpoint: str, languages: list[str], **values: Any) -> dict[str, str]:
+    """{language: the page's absolute URL in it} (no `lang` for the default language)."""
+    default = current_app.config["BABEL_DEFAULT_LOCALE"]
+    return {
+        language: absolute_url(endpoint, **values, lang=None if language == default else language)
+        for language in languages
+    }
 
 
 def sitemap_endpoints() -> list[str]:
