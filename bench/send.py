@@ -53,7 +53,7 @@ from flask_mail import Message
 
 from devtools.mailsink import start_sink
 from weprode import create_app, tokens
-from weprode.campaigns import compose, ledger, render, worker
+from weprode.campaigns import compose, ledger, render, sending, worker
 from weprode.campaigns.journal import SentJournal
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail.messages import mail
@@ -228,8 +228,8 @@ def freeze(app, database):
 
 
 def profile_sender_threads():
-    """Wrap `worker.sender_thread` so each sender thread runs under its own cProfile."""
-    profilers, original = [], worker.sender_thread
+    """Wrap `sending.sender_thread` so each sender thread runs under its own cProfile."""
+    profilers, original = [], sending.sender_thread
 
     def profiled(app, state):
         """The original thread body, profiled (cProfile sees only its own thread)."""
@@ -241,7 +241,7 @@ def profile_sender_threads():
             profiler.disable()
             profilers.append(profiler)
 
-    worker.sender_thread = profiled
+    sending.sender_thread = profiled
     return profilers
 
 
@@ -314,7 +314,7 @@ def send_in_child(instance, config, campaign_id, profile, results, journal=True)
     """Child process body: time `send_campaign`, sample RSS, send the figures back."""
     try:
         if not journal:
-            worker.SentJournal = NoJournal
+            sending.SentJournal = NoJournal
         app = create_app(config, instance_path=instance)
         samples, progress_calls, done = [], [], threading.Event()
         profilers = profile_sender_threads() if profile else None
@@ -663,17 +663,21 @@ def kill_relay_send(instance, config, app, database, sinks):
     clear_dumps(sinks)
     campaign_id, recipients, _ = freeze(app, database)
     outcome = {}
-    sending = threading.Thread(
+    send_thread = threading.Thread(
         target=lambda: outcome.update(timed_send(instance, config, campaign_id, recipients))
     )
-    sending.start()
+    send_thread.start()
     victim, deadline = sinks[0], time.monotonic() + 120
     share = recipients // (3 * len(sinks))
-    while len(victim.dumped_files()) < share and sending.is_alive() and time.monotonic() < deadline:
+    while (
+        len(victim.dumped_files()) < share
+        and send_thread.is_alive()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     victim.process.kill()  # our own child: SIGKILL, as a relay host that dies
     killed_at = len(victim.dumped_files())
-    sending.join()
+    send_thread.join()
     problems = send_problems(outcome, recipients)
     counts = dumped_recipients(sinks)
     expected = {

@@ -51,13 +51,17 @@ def send_until_sent(app, db, campaign_id, passes=60):
     return statuses
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 @pytest.mark.parametrize("stage", ["rcpt", "data"])
-def test_a_throttled_provider_waits_alone_then_gets_its_mail_once(make_app, relay, stage):
+def test_a_throttled_provider_waits_alone_then_gets_its_mail_once(
+    make_app, relay, stage, processes
+):
     relay.throttle[SLOW] = ("421 4.7.0 Too many messages, slow down", 2, stage)
     app = make_app(
         MAIL_PORT=relay.port,
         CAMPAIGN_SMTP_CONNECTIONS=3,
         CAMPAIGN_BATCH_SIZE=10,
+        CAMPAIGN_SENDER_PROCESSES=processes,
         PROVIDER_BACKOFF_SECONDS=1,
     )
     db = connect(app.config["DATABASE"])
@@ -117,11 +121,14 @@ def test_a_provider_throttled_by_an_earlier_send_is_left_alone_until_its_time(ma
     db.close()
 
 
-def test_provider_session_limit_is_kept(make_app, relay):
+@pytest.mark.parametrize("processes", [1, 3])
+def test_provider_session_limit_is_kept(make_app, relay, processes):
+    """With several sending processes the limit holds for all of them together."""
     app = make_app(
         MAIL_PORT=relay.port,
         CAMPAIGN_SMTP_CONNECTIONS=4,
         CAMPAIGN_BATCH_SIZE=5,
+        CAMPAIGN_SENDER_PROCESSES=processes,
         PROVIDER_LIMITS={"*": {"connections": 1}},
     )
     db = connect(app.config["DATABASE"])

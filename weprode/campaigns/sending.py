@@ -1,0 +1,187 @@
+"""One process's part of a send: its SMTP sessions, recorder and journal.
+
+Each sender thread has its own database connection and SMTP session with one relay
+of the pool (see `mail.relay_pool`; reopened after an error and every
+CAMPAIGN_RECONNECT_EVERY messages). It serves one mailbox provider at a time within
+that provider's limits (see `pacing`), claiming a batch of its recipients and sending
+it (see `batch`). Results are written every few messages as the relay answers (see
+`recorder`); a crash leaves the rest of the batch in `sending`, and the next sender
+requeues it. Setting the stop event (SIGTERM) ends each session after its message in
+flight: what was sent is recorded, the rest of the batch goes back to the queue. Too
+many failures in a row, or every relay failing, pause the campaign with the reason.
+
+`worker.send_campaign` runs this in its own process, or has several processes run
+it (see `processes`).
+"""
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flask import Flask
+
+from ..db import Database, connect, utcnow
+from ..deliverability import effects
+from ..mail import relays
+from ..mail.relay_pool import NoRelayAvailable, RelayPool
+from . import compose, ledger, pacing, render, senders
+from .batch import PAUSED_BY_FAILURES, SendState, send_batch
+from .journal import SentJournal, journal_path
+from .recorder import OutcomeRecorder, recorder_capacity
+from .shared_pacing import SharedPacing
+
+
+def sender_thread(app: Flask, state: SendState) -> None:
+    """One SMTP session's loop: pick a provider, claim, send, until nothing is due."""
+    with app.app_context():
+        config = app.config
+        db = connect(config["DATABASE"])
+        session, since_reconnect = None, 0
+        try:
+            while not state.stop.is_set():
+                provider = state.pacer.acquire(state.stop)
+                if provider is None:
+                    return
+                try:
+                    if session is None:
+                        session = state.pool.connect(config["MAIL_TIMEOUT"], state.stop)
+                        if session is None:
+                            return
+                    rows = ledger.claim(
+                        db,
+                        state.campaign_id,
+                        state.sender_id,
+                        config["CAMPAIGN_BATCH_SIZE"],
+                        utcnow(),
+                        provider,
+                    )
+                    if not rows:
+                        state.pacer.exhausted(provider)
+                        continue
+                    session, pause_reason, outcomes = send_batch(
+                        state, provider, rows, session, config, db
+                    )
+                finally:
+                    state.pacer.release(provider)
+                # A 5xx refusal is a bounce at once; too many pause the campaign.
+                if any(outcome.status == "failed" for outcome in outcomes):
+                    state.recorder.flush()  # the bounce-rate check counts recorded attempts
+                    if effects.record_refusals(db, state.campaign_id, rows, outcomes, utcnow()):
+                        state.stop.set()
+                        return
+                since_reconnect += len(rows)
+                if session is not None and since_reconnect >= config["CAMPAIGN_RECONNECT_EVERY"]:
+                    state.pool.close(session)
+                    session, since_reconnect = None, 0
+                if pause_reason:
+                    stop_and_pause(state, db, pause_reason)
+                    return
+        except NoRelayAvailable as failure:
+            stop_and_pause(state, db, f"{PAUSED_BY_FAILURES}; every mail relay failed: {failure}")
+        finally:
+            state.pool.close(session)
+            db.close()
+
+
+def stop_and_pause(state: SendState, db: Database, reason: str) -> None:
+    """Stop every session of the send and pause the campaign with `reason`."""
+    state.stop.set()
+    try:
+        ledger.pause(db, state.campaign_id, reason, utcnow())
+    except ledger.CampaignStateError:
+        pass  # another sender thread paused it first
+
+
+def heartbeat_thread(
+    app: Flask, campaign_id: int, sender_id: str, stop: threading.Event, interval: float
+) -> None:
+    """Keep the campaign's heartbeat fresh; stop everyone if we lost the campaign.
+
+    `stop` may be a `multiprocessing.Event` (the holder of a send in processes).
+    """
+    db = connect(app.config["DATABASE"])
+    try:
+        while not stop.wait(interval):
+            if not senders.heartbeat(db, campaign_id, sender_id, utcnow()):
+                stop.set()  # paused, cancelled, or taken over
+    finally:
+        db.close()
+
+
+def send_from_this_process(
+    app: Flask,
+    db: Database,
+    campaign_id: int,
+    sender_id: str,
+    *,
+    progress: Callable[[dict[str, int]], None] | None = None,
+    stop: threading.Event | None = None,
+    holder: bool = True,
+    providers: list[str] | None = None,
+    shared: SharedPacing | None = None,
+    relays_here: list[relays.Relay] | None = None,
+) -> None:
+    """Send with this process's sessions until nothing is due or `stop` is set.
+
+    The `holder` of the campaign (see `senders`) also keeps its heartbeat; a sending
+    process of a send in processes (see `processes`) gets the send's `providers`, its
+    `shared` pacing and its share of the relays (`relays_here`) instead.
+    """
+    config = app.config
+    pool = relay_pool(config, relays_here)
+    sent_journal = SentJournal(journal_path(config["DATABASE"], campaign_id, sender_id))
+    state = SendState(
+        campaign_id,
+        sender_id,
+        render.prepare(compose.get(db, campaign_id)),
+        OutcomeRecorder(config["DATABASE"], sender_id, recorder_capacity(config), sent_journal),
+        pacing.Pacer(
+            pacing.queued_providers(db, campaign_id) if providers is None else providers,
+            pacing.provider_limits(config),
+            pacing.throttled_providers(db, utcnow()),
+            shared,
+        ),
+        pool,
+    )
+    state.recorder.start()
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), state.stop.set()), daemon=True).start()
+    sessions = min(max(1, int(config["CAMPAIGN_SMTP_CONNECTIONS"])), pool.capacity())
+    threads = [
+        threading.Thread(target=sender_thread, args=(app, state), daemon=True)
+        for _ in range(sessions)
+    ]
+    beat = threading.Thread(
+        target=heartbeat_thread,
+        args=(
+            app,
+            campaign_id,
+            sender_id,
+            state.stop,
+            senders.HEARTBEAT_TIMEOUT.total_seconds() / 3,
+        ),
+        daemon=True,
+    )
+    for thread in [*threads, *([beat] if holder else [])]:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(timeout=1.0)
+        if progress is not None:
+            progress(ledger.figures(db, campaign_id))
+    state.stop.set()
+    if holder:
+        beat.join()
+    state.recorder.close()  # every outcome committed before the campaign can finish
+    sent_journal.close(remove=True)  # all it lists is in the ledger now
+
+
+def relay_pool(
+    config: Mapping[str, Any], relays_here: list[relays.Relay] | None = None
+) -> RelayPool:
+    """The relays of one send (MAIL_RELAYS, or the MAIL_* relay alone), or those given."""
+    return RelayPool(
+        relays.configured_relays(config) if relays_here is None else relays_here,
+        float(config["RELAY_SET_ASIDE_SECONDS"]),
+        int(config["RELAY_FAILURES_TO_SET_ASIDE"]),
+    )
