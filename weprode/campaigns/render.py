@@ -60,8 +60,8 @@ def subject_field(value: str) -> str:
 
 def message_id(key: bytes, campaign_id: int, subscriber_id: int, domain: str) -> str:
     """Deterministic per (campaign, subscriber), so a resend is recognisably the same."""
-    digest = hmac.new(key, f"{campaign_id}:{subscriber_id}".encode(), hashlib.sha256)
-    return f"<campaign-{campaign_id}.{subscriber_id}.{digest.hexdigest()[:16]}@{domain}>"
+    digest = hmac.digest(key, f"{campaign_id}:{subscriber_id}".encode(), "sha256").hex()
+    return f"<campaign-{campaign_id}.{subscriber_id}.{digest[:16]}@{domain}>"
 
 
 @dataclass
