@@ -192,3 +192,13 @@ def test_frozen_rows_know_their_provider(app, db):
     campaign_id = new_campaign(db)
     ledger.start(db, campaign_id, utcnow())
     assert sorted(pacing.queued_providers(db, campaign_id)) == ["gmail", "orange"]
+
+
+def test_a_backoff_is_never_shorter_than_asked_though_stored_in_whole_seconds(app, db):
+    now = utcnow().replace(microsecond=999_000)
+    until = pacing.record_throttle(db, SLOW, "421 4.7.0 slow down", now, 1, 60)
+    assert until - now >= timedelta(seconds=1) and until.microsecond == 0
+    # A "slow down" for a message that was in flight, just after: the same backoff.
+    later = now + timedelta(milliseconds=900)
+    assert pacing.record_throttle(db, SLOW, "421 4.7.0 slow down", later, 1, 60) == until
+    assert db.execute("SELECT strikes FROM provider_throttles").fetchone()[0] == 1

@@ -94,7 +94,10 @@ def record_throttle(
         strikes, until = (row[0], parse_timestamp(row[1])) if row else (0, None)
         if until is not None and until > now:
             return until
-        until = now + backoff(strikes + 1, base, cap)
+        # Rounded up to the second the database keeps: truncated, a backoff could end
+        # up to a second early, and a "slow down" answered just after by a message
+        # already in flight would count as a new throttle and double the next one.
+        until = ceil_to_second(now + backoff(strikes + 1, base, cap))
         db.execute(
             "INSERT INTO provider_throttles (provider, strikes, throttled_until, last_reply, "
             "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider) DO UPDATE SET "
@@ -103,6 +106,12 @@ def record_throttle(
             [provider, strikes + 1, isoformat(until), without_addresses(reply), isoformat(now)],
         )
     return until
+
+
+def ceil_to_second(moment: datetime) -> datetime:
+    """`moment`, or the next whole second when it has a fraction."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def without_addresses(reply: str) -> str:
