@@ -44,13 +44,12 @@ from flask import Flask
 
 from ..db import Database, connect, utcnow
 from ..mail import relays
-from . import ledger, pacing, senders
+from . import pacing, senders
 from .journal import journal_folder
-from .sending import heartbeat_thread, send_from_this_process
+from .sending import ProgressReport, heartbeat_thread, send_from_this_process
 from .shared_pacing import SharedPacing
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-PROGRESS_EVERY = 1.0
 
 
 def sender_processes(config: Mapping[str, Any]) -> int:
@@ -266,7 +265,7 @@ def send_from_processes(
         daemon=True,
     )
     beat.start()
-    last_progress = time.monotonic()
+    report = ProgressReport(progress, db, campaign_id)
     try:
         while children:
             sentinels = {child.sentinel: member for member, child in children.items()}
@@ -275,9 +274,7 @@ def send_from_processes(
                 reap(app, db, campaign_id, holder_id, member, children.pop(member), shared)
             if stop is not None and stop.is_set():
                 team_stop.set()
-            if progress is not None and time.monotonic() - last_progress >= PROGRESS_EVERY:
-                progress(ledger.figures(db, campaign_id))
-                last_progress = time.monotonic()
+            report.tick()
     finally:
         team_stop.set()
         for member, child in children.items():  # only after an error of the holder's
@@ -287,5 +284,4 @@ def send_from_processes(
         team_stop.close()
         with contextlib.suppress(OSError):
             shared.lock_path.unlink()
-    if progress is not None:
-        progress(ledger.figures(db, campaign_id))
+    report.tick(force=True)

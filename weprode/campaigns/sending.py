@@ -15,6 +15,7 @@ it (see `processes`).
 """
 
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -108,6 +109,30 @@ def heartbeat_thread(
         db.close()
 
 
+class ProgressReport:
+    """Calls `report(figures)` about once a second while a send goes on, but spends at
+    most a tenth of the time counting: the figures scan every row of the campaign,
+    0.2 to 1 s at a million rows, which every second took a core's tenth or more
+    from the senders."""
+
+    def __init__(
+        self, report: Callable[[dict[str, int]], None] | None, db: Database, campaign_id: int
+    ) -> None:
+        self.report = report
+        self.db = db
+        self.campaign_id = campaign_id
+        self.next_at = time.monotonic() + 1.0
+
+    def tick(self, force: bool = False) -> None:
+        """Report if it is time (always when `force`)."""
+        if self.report is None or not (force or time.monotonic() >= self.next_at):
+            return
+        began = time.monotonic()
+        self.report(ledger.figures(self.db, self.campaign_id))
+        took = time.monotonic() - began
+        self.next_at = time.monotonic() + max(1.0, 9 * took)
+
+
 def send_from_this_process(
     app: Flask,
     db: Database,
@@ -164,11 +189,11 @@ def send_from_this_process(
     )
     for thread in [*threads, *([beat] if holder else [])]:
         thread.start()
+    report = ProgressReport(progress, db, campaign_id)
     while any(thread.is_alive() for thread in threads):
         for thread in threads:
             thread.join(timeout=1.0)
-        if progress is not None:
-            progress(ledger.figures(db, campaign_id))
+        report.tick(force=not any(thread.is_alive() for thread in threads))
     state.stop.set()
     if holder:
         beat.join()
