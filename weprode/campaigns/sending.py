@@ -169,8 +169,6 @@ def send_from_this_process(
         pool,
     )
     state.recorder.start()
-    if stop is not None:
-        threading.Thread(target=lambda: (stop.wait(), state.stop.set()), daemon=True).start()
     sessions = min(max(1, int(config["CAMPAIGN_SMTP_CONNECTIONS"])), pool.capacity())
     threads = [
         threading.Thread(target=sender_thread, args=(app, state), daemon=True)
@@ -191,8 +189,11 @@ def send_from_this_process(
         thread.start()
     report = ProgressReport(progress, db, campaign_id)
     while any(thread.is_alive() for thread in threads):
-        for thread in threads:
-            thread.join(timeout=1.0)
+        # `stop` is polled, not waited for by a thread of its own: that thread would
+        # wait for ever after each send nobody stopped, one more at every worker pass.
+        if stop is not None and stop.is_set():
+            state.stop.set()
+        next(thread for thread in threads if thread.is_alive()).join(timeout=0.2)
         report.tick(force=not any(thread.is_alive() for thread in threads))
     state.stop.set()
     if holder:
