@@ -636,9 +636,12 @@ def print_send(result, recipients, started_s):
         f"ledger.start took {started_s:.2f} s before, not counted]"
     )
     samples = result["rss_samples_mb"]
+    # Ten samples spread over the send show whether memory grows with the recipients.
+    spread = [samples[len(samples) * tenth // 10] for tenth in range(10)] if samples else []
     during = (
         f"sampled {len(samples)}x during the send: first {samples[0]:.0f}, "
-        f"max {max(samples):.0f}, last {samples[-1]:.0f} MB"
+        f"max {max(samples):.0f}, last {samples[-1]:.0f} MB; at each tenth of the send "
+        + " ".join(f"{sample:.0f}" for sample in spread)
         if samples
         else "no sample during the send (it took under a second)"
     )
