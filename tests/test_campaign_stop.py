@@ -92,11 +92,15 @@ def finish(app, db, campaign_id, processes=1):
     assert ledger.figures(db, campaign_id)["sent"] == RECIPIENTS
 
 
-def test_the_default_settings_keep_the_unrecorded_within_the_limit(app):
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_the_default_settings_keep_the_unrecorded_within_the_limit(app, processes):
+    """Without a journal (disk full) a kill -9 resends what is unrecorded: every
+    sending process's recorder capacity plus one message per connection in flight."""
     assert app.config["CAMPAIGN_MAX_UNRECORDED"] == MAX_UNRECORDED
-    # The recorder's capacity, plus one message per connection in flight.
-    capacity = recorder.recorder_capacity(app.config)
-    assert capacity + app.config["CAMPAIGN_SMTP_CONNECTIONS"] <= MAX_UNRECORDED
+    config = {**app.config, "CAMPAIGN_SENDER_PROCESSES": processes}
+    capacity = recorder.recorder_capacity(config)
+    per_process = capacity + app.config["CAMPAIGN_SMTP_CONNECTIONS"]
+    assert processes * per_process <= MAX_UNRECORDED
 
 
 @pytest.mark.parametrize("processes", [1, 2])
