@@ -215,7 +215,7 @@ def test_transactional_mails_size_their_tables_with_css_and_give_outlook_a_colum
 PIECES = [*"ab .=\t\r\n-é€x", "a" * 80, " \n", "=\n", "\r\n", ".\n"]
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
 def test_quoted_printable_line_by_line_equals_encoding_the_whole_text(text):
     """`wire.quoted_printable` encodes (and caches) one line at a time: the bytes must be
@@ -227,7 +227,7 @@ def test_quoted_printable_line_by_line_equals_encoding_the_whole_text(text):
     assert wire.quoted_printable(text) == whole
 
 
-@settings(max_examples=2000, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(st.sampled_from([".", "\r\n", "\n", "\r", "x", ".."]), max_size=30).map("".join))
 def test_dot_stuffing_doubles_every_leading_dot_and_ends_the_data(text):
     """RFC 5321 4.5.2: every line starting with "." gets one more; the fast path (no
