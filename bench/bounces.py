@@ -35,6 +35,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
+from devtools.seed import join_main_topic  # noqa: E402
 from weprode import create_app, keys, tokens  # noqa: E402
 from weprode.campaigns import compose, ledger, render  # noqa: E402
 from weprode.db import get_db, utcnow  # noqa: E402
@@ -72,6 +73,7 @@ def fill(db, subscribers):
             "created_at, confirmed_at) VALUES (?, 'Name', 'en', 'active', 'bench', ?, ?)",
             ((f"user{i:06d}@example.org", now, now) for i in range(subscribers)),
         )
+    join_main_topic(db)  # the main topic, as the real flows give it
     campaign_id = compose.create(
         db,
         versions={"en": compose.Version(subject="Bench", body_markdown="Hello")},

@@ -33,6 +33,7 @@ from admin_list import staff_client  # noqa: E402
 
 from weprode import create_app  # noqa: E402
 from weprode.db import connect, isoformat  # noqa: E402
+from weprode.deliverability.providers import provider_of  # noqa: E402
 from weprode.migrations import apply_pending  # noqa: E402
 
 TARGET_MS = 200
@@ -65,6 +66,7 @@ def fill(db, deliveries, campaigns):
             return rng.choice(DOMAINS)
         return f"school{rng.randrange(people // 20 + 1)}.fr"
 
+    db.conn.create_function("provider_of", 1, provider_of, deterministic=True)
     with db.atomic():
         db.conn.executemany(
             "INSERT INTO subscribers (email, language, status, source, created_at) "
@@ -84,9 +86,11 @@ def fill(db, deliveries, campaigns):
                 "VALUES (?, 'en', ?, 'b')",
                 [campaign_id, f"Issue {number}"],
             )
+            # Each row notes its provider, as `ledger.start` does when it freezes one.
             db.execute(
-                "INSERT INTO deliveries (campaign_id, subscriber_id, status, attempts, sent_at) "
-                "SELECT ?, id, CASE WHEN abs(random()) % 100 = 0 THEN 'failed' ELSE 'sent' END, "
+                "INSERT INTO deliveries (campaign_id, subscriber_id, provider, status, attempts, "
+                "sent_at) SELECT ?, id, provider_of(email), "
+                "CASE WHEN abs(random()) % 100 = 0 THEN 'failed' ELSE 'sent' END, "
                 "1 + (abs(random()) % 25 = 0), ? FROM subscribers",
                 [campaign_id, sent_at],
             )

@@ -46,6 +46,7 @@ from unsubscribe import (
     write_lines,
 )
 
+from devtools.seed import join_main_topic
 from weprode import create_app, db, write_timings
 from weprode.campaigns import compose
 
@@ -122,6 +123,7 @@ def populate(database, args):
     try:
         with connection.conn:
             connection.conn.executemany(INSERT, rows)
+        join_main_topic(connection)  # the main topic, as the real flows give it
         ids = connection.execute("SELECT id FROM subscribers WHERE language = 'en' ORDER BY id")
         return [row[0] for row in ids]
     finally:

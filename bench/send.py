@@ -5,7 +5,10 @@ campaign for them with `ledger.start`, then times `worker.send_campaign` in a ch
 process against `--relays` (2) Postfix `smtp-sink` relays on loopback, given as
 MAIL_RELAYS (one relay: MAIL_SERVER alone). Then a second campaign is sent while one
 relay is killed (SIGKILL) mid-send, and the sinks' dumps are counted per recipient:
-nobody may be lost (`--no-kill` skips it). The same run sends `--naive-count`
+nobody may be lost (`--no-kill` skips it). The timed send runs with one sending
+process, then again with `--processes` (2: CAMPAIGN_SENDER_PROCESSES), reporting each
+rate, the CPU seconds per 1,000 messages (every process counted) and the scaling
+ratio N/1. The same run sends `--naive-count`
 messages the naive way: one `flask_mail.Message` and one `mail.send()` (so one SMTP
 connection) per recipient. Prints both rates, their ratio and the sending process's
 peak RSS against the targets, then checks a sample of the messages the sink dumped
@@ -52,8 +55,9 @@ import _harness
 from flask_mail import Message
 
 from devtools.mailsink import start_sink
+from devtools.seed import join_main_topic
 from weprode import create_app, tokens
-from weprode.campaigns import compose, ledger, render, worker
+from weprode.campaigns import compose, ledger, render, sending, worker
 from weprode.campaigns.journal import SentJournal
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail.messages import mail
@@ -112,6 +116,12 @@ def parse_args(argv):
         help=f"send to {MEMORY_RECIPIENTS:,} recipients and sample RSS (no naive run)",
     )
     parser.add_argument("--connections", type=int, help="CAMPAIGN_SMTP_CONNECTIONS [config]")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=2,
+        help="CAMPAIGN_SENDER_PROCESSES of the second timed send (the first has 1) [2]",
+    )
     parser.add_argument("--relays", type=int, default=2, help="smtp-sink relays [2]")
     parser.add_argument(
         "--no-kill", action="store_true", help="skip the send with a relay killed mid-way"
@@ -204,6 +214,7 @@ def fill(database, count):
             "confirmed_at) VALUES (?, ?, ?, 'active', 'bench', ?, ?)",
             rows,
         )
+    join_main_topic(database)  # the main topic, as the real flows give it
 
 
 def new_campaign(app, database):
@@ -228,8 +239,8 @@ def freeze(app, database):
 
 
 def profile_sender_threads():
-    """Wrap `worker.sender_thread` so each sender thread runs under its own cProfile."""
-    profilers, original = [], worker.sender_thread
+    """Wrap `sending.sender_thread` so each sender thread runs under its own cProfile."""
+    profilers, original = [], sending.sender_thread
 
     def profiled(app, state):
         """The original thread body, profiled (cProfile sees only its own thread)."""
@@ -241,7 +252,7 @@ def profile_sender_threads():
             profiler.disable()
             profilers.append(profiler)
 
-    worker.sender_thread = profiled
+    sending.sender_thread = profiled
     return profilers
 
 
@@ -297,10 +308,33 @@ def profile_report(profilers, messages, top=18):
     return "\n".join(lines + ["top functions by own time:", *own[start:]])
 
 
+def children_rss_mb():
+    """The resident memory of this process's children (the sending processes), in MB."""
+    total = 0.0
+    for task in Path("/proc/self/task").iterdir():
+        with contextlib.suppress(OSError):
+            for pid in (task / "children").read_text().split():
+                with contextlib.suppress(OSError):
+                    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+                    total += next(
+                        int(line.split()[1]) / 1024
+                        for line in status.splitlines()
+                        if line.startswith("VmRSS:")
+                    )
+    return total
+
+
 def sample_rss(samples, done, interval=1.0):
-    """Append this process's RSS (MB) every `interval` seconds until `done` is set."""
+    """Append the RSS (MB) of this process and its sending processes every `interval`
+    seconds until `done` is set."""
     while not done.wait(interval):
-        samples.append(_harness.vm_rss_mb())
+        samples.append(_harness.vm_rss_mb() + children_rss_mb())
+
+
+def cpu_seconds():
+    """CPU time of this process and of its reaped children (the sending processes)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 class NoJournal(SentJournal):
@@ -314,7 +348,7 @@ def send_in_child(instance, config, campaign_id, profile, results, journal=True)
     """Child process body: time `send_campaign`, sample RSS, send the figures back."""
     try:
         if not journal:
-            worker.SentJournal = NoJournal
+            sending.SentJournal = NoJournal
         app = create_app(config, instance_path=instance)
         samples, progress_calls, done = [], [], threading.Event()
         profilers = profile_sender_threads() if profile else None
@@ -325,11 +359,11 @@ def send_in_child(instance, config, campaign_id, profile, results, journal=True)
             database = connect(app.config["DATABASE"])
             before = _harness.vm_rss_mb()
             sampler.start()
-            began, cpu_began = time.perf_counter(), time.process_time()
+            began, cpu_began = time.perf_counter(), cpu_seconds()
             # A progress callback as `flask campaigns send` passes: figures each call.
             status = worker.send_campaign(database, campaign_id, progress=progress_calls.append)
             seconds = time.perf_counter() - began
-            cpu_seconds = time.process_time() - cpu_began
+            cpu_used = cpu_seconds() - cpu_began
             done.set()
             sampler.join()
             figures = ledger.figures(database, campaign_id)
@@ -343,12 +377,16 @@ def send_in_child(instance, config, campaign_id, profile, results, journal=True)
             {
                 "status": status,
                 "seconds": seconds,
-                "cpu_seconds": cpu_seconds,
+                "cpu_seconds": cpu_used,
                 "figures": figures,
                 "last_error": last_error[0] if last_error else None,
                 "rss_before_mb": before,
                 "rss_samples_mb": samples,
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "sender_peak_rss_mb": (
+                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+                ),
+                "processes": app.config["CAMPAIGN_SENDER_PROCESSES"],
                 "connections": app.config["CAMPAIGN_SMTP_CONNECTIONS"],
                 "batch_size": app.config["CAMPAIGN_BATCH_SIZE"],
                 "journal": (
@@ -377,7 +415,7 @@ def timed_send(instance, config, campaign_id, recipients, profile=False, journal
     process = context.Process(
         target=send_in_child,
         args=(str(instance), config, campaign_id, profile, results, journal),
-        daemon=True,
+        daemon=False,  # it forks the sending processes; stopped in `finally` below
     )
     process.start()
     results.close()
@@ -592,24 +630,38 @@ def print_send(result, recipients, started_s):
     """The timed send's figures."""
     rate = recipients / result["seconds"]
     print(
-        f"send_campaign: {recipients:,} sent in {result['seconds']:.2f} s "
-        f"({result['cpu_seconds']:.2f} s CPU), {rate:,.0f} msg/s "
-        f"[{result['connections']} SMTP connections, batches of {result['batch_size']}, "
+        f"send_campaign, {counted_processes(result['processes'])}: {recipients:,} sent in "
+        f"{result['seconds']:.2f} s ({result['cpu_seconds']:.2f} s CPU, "
+        f"{1000 * result['cpu_seconds'] / recipients:.3f} CPU s per 1,000), {rate:,.0f} msg/s "
+        f"[{result['connections']} SMTP connections each, batches of {result['batch_size']}, "
         f"{result['journal']}; "
         f"ledger.start took {started_s:.2f} s before, not counted]"
     )
     samples = result["rss_samples_mb"]
+    # Ten samples spread over the send show whether memory grows with the recipients.
+    spread = [samples[len(samples) * tenth // 10] for tenth in range(10)] if samples else []
     during = (
         f"sampled {len(samples)}x during the send: first {samples[0]:.0f}, "
-        f"max {max(samples):.0f}, last {samples[-1]:.0f} MB"
+        f"max {max(samples):.0f}, last {samples[-1]:.0f} MB; at each tenth of the send "
+        + " ".join(f"{sample:.0f}" for sample in spread)
         if samples
         else "no sample during the send (it took under a second)"
     )
+    senders = (
+        f", largest sending process {result['sender_peak_rss_mb']:.0f} MB"
+        if result["processes"] > 1
+        else ""
+    )
     print(
-        f"sending process RSS: {result['rss_before_mb']:.0f} MB before the send; {during}; "
-        f"peak (ru_maxrss) {result['peak_rss_mb']:.0f} MB"
+        f"sending RSS (all processes): {result['rss_before_mb']:.0f} MB before the send; "
+        f"{during}; peak (ru_maxrss) of the holder {result['peak_rss_mb']:.0f} MB{senders}"
     )
     return rate
+
+
+def counted_processes(count):
+    """ "1 process", "2 processes"."""
+    return f"{count} process" + ("" if count == 1 else "es")
 
 
 def sweep(tmp, app, database, config, recipients):
@@ -663,17 +715,21 @@ def kill_relay_send(instance, config, app, database, sinks):
     clear_dumps(sinks)
     campaign_id, recipients, _ = freeze(app, database)
     outcome = {}
-    sending = threading.Thread(
+    send_thread = threading.Thread(
         target=lambda: outcome.update(timed_send(instance, config, campaign_id, recipients))
     )
-    sending.start()
+    send_thread.start()
     victim, deadline = sinks[0], time.monotonic() + 120
     share = recipients // (3 * len(sinks))
-    while len(victim.dumped_files()) < share and sending.is_alive() and time.monotonic() < deadline:
+    while (
+        len(victim.dumped_files()) < share
+        and send_thread.is_alive()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     victim.process.kill()  # our own child: SIGKILL, as a relay host that dies
     killed_at = len(victim.dumped_files())
-    sending.join()
+    send_thread.join()
     problems = send_problems(outcome, recipients)
     counts = dumped_recipients(sinks)
     expected = {
@@ -732,31 +788,49 @@ def run(args, tmp):
         began = time.perf_counter()
         fill(database, args.recipients)
         filled_s = time.perf_counter() - began
-        campaign_id, recipients, started_s = freeze(app, database)
-        print(f"{recipients:,} active subscribers inserted in {filled_s:.1f} s")
-        result = timed_send(
-            instance,
-            config,
-            campaign_id,
-            recipients,
-            profile=args.profile,
-            journal=not args.no_journal,
-        )
-        problems = send_problems(result, recipients)
-        if problems:
-            return problems
-        rate = print_send(result, recipients, started_s)
-        if result["profile"]:
-            print(result["profile"])
-        if dump:
-            files, checked, found = check_sink_sample(
-                app, database, campaign_id, sinks, args.sample, rng
+        print(f"{args.recipients:,} active subscribers inserted in {filled_s:.1f} s")
+        # One process, then N, in the same run: the scaling ratio is N/1 on this machine
+        # as it is now. The 1,000,000 memory run sends once, with N.
+        process_counts = [args.processes] if args.memory else sorted({1, args.processes})
+        results = {}
+        for processes in process_counts:
+            if dump:
+                clear_dumps(sinks)
+            campaign_id, recipients, started_s = freeze(app, database)
+            result = timed_send(
+                instance,
+                {**config, "CAMPAIGN_SENDER_PROCESSES": processes},
+                campaign_id,
+                recipients,
+                profile=args.profile and processes == 1,
+                journal=not args.no_journal,
             )
-            problems += found
+            problems = send_problems(result, recipients)
+            if problems:
+                return problems
+            results[processes] = result
+            print_send(result, recipients, started_s)
+            if result["profile"]:
+                print(result["profile"])
+            if dump:
+                files, checked, found = check_sink_sample(
+                    app, database, campaign_id, sinks, args.sample, rng
+                )
+                problems += found
+                print(
+                    f"smtp-sink dumped {files:,} messages; {checked} parsed and checked "
+                    f"(headers, opt-out token, name, lines < {MAX_LINE_OCTETS} octets): "
+                    f"{'OK' if not found else f'{len(found)} problems'}"
+                )
+        rates = {n: recipients / result["seconds"] for n, result in results.items()}
+        if len(results) > 1:
             print(
-                f"smtp-sink dumped {files:,} messages; {checked} parsed and checked "
-                f"(headers, opt-out token, name, lines < {MAX_LINE_OCTETS} octets): "
-                f"{'OK' if not found else f'{len(found)} problems'}"
+                f"scaling: {args.processes} processes / 1 process = "
+                f"{rates[args.processes] / rates[1]:.2f}x the rate; CPU s per 1,000 messages "
+                + ", ".join(
+                    f"{counted_processes(n)} {1000 * r['cpu_seconds'] / recipients:.3f}"
+                    for n, r in results.items()
+                )
             )
         naive_rate = None
         if args.naive_count and not args.memory:
@@ -774,7 +848,8 @@ def run(args, tmp):
             if not sink.alive():
                 problems.append(f"smtp-sink died: {sink.log_tail()}")
         if dump and len(sinks) > 1 and not args.no_kill:
-            problems += kill_relay_send(instance, config, app, database, sinks)
+            killed_config = {**config, "CAMPAIGN_SENDER_PROCESSES": args.processes}
+            problems += kill_relay_send(instance, killed_config, app, database, sinks)
         database.close()
     checked, found = raw_bytes_check(tmp / "raw", secret_key, args.raw_count)
     problems += found
@@ -783,21 +858,22 @@ def run(args, tmp):
         f"{MAX_LINE_OCTETS} octets, headers, token, name: "
         f"{'OK' if not found else f'{len(found)} problems'}"
     )
-    print(f"rate: {rate:,.0f} msg/s (target >= {TARGET_RATE:,}): {verdict(rate >= TARGET_RATE)}")
-    if naive_rate:
-        ratio = rate / naive_rate
+    for processes, rate in rates.items():
         print(
-            f"ours / naive: {ratio:.1f}x (target >= {TARGET_RATIO:.0f}x): "
-            f"{verdict(ratio >= TARGET_RATIO)}"
+            f"rate, {counted_processes(processes)}: {rate:,.0f} msg/s (target >= "
+            f"{TARGET_RATE:,}): {verdict(rate >= TARGET_RATE)}"
         )
-    peak = result["peak_rss_mb"]
-    if args.memory:
-        print(
-            f"peak RSS of the sending process: {peak:.0f} MB (target < {TARGET_RSS_MB} MB): "
-            f"{verdict(peak < TARGET_RSS_MB)}"
-        )
-    else:
-        print(f"peak RSS of the sending process: {peak:.0f} MB")
+        if naive_rate:
+            ratio = rate / naive_rate
+            print(
+                f"ours / naive, {counted_processes(processes)}: {ratio:.1f}x (target >= "
+                f"{TARGET_RATIO:.0f}x): {verdict(ratio >= TARGET_RATIO)}"
+            )
+    for processes, result in results.items():
+        peak = max(result["peak_rss_mb"], result["sender_peak_rss_mb"])
+        within = f" (target < {TARGET_RSS_MB} MB): {verdict(peak < TARGET_RSS_MB)}"
+        target = within if args.memory else ""
+        print(f"peak RSS of one process, {counted_processes(processes)}: {peak:.0f} MB{target}")
     return problems
 
 

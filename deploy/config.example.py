@@ -54,7 +54,8 @@ MAIL_SMTPUTF8 = False
 #         {"name": "eu-service", "host": "smtp.eu-sender.example", "port": 465, "tls": "ssl",
 #          "username": "weprode", "password": "CHANGE-ME", "weight": 2, "max_connections": 8},
 #     ]
-#     CAMPAIGN_SMTP_CONNECTIONS = 16
+#     CAMPAIGN_SMTP_CONNECTIONS = 8   # per sending process
+#     CAMPAIGN_SENDER_PROCESSES = 2   # one per core the host can give to sending
 
 # Where contact and meeting requests are notified, and who acknowledges them.
 CONTACT_NOTIFY_ADDRESS = "contact@weprode.com"

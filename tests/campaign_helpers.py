@@ -1,7 +1,8 @@
 """Helpers for campaign tests: subscribers, a campaign, sending it in-process."""
 
+from devtools.seed import join_main_topic
 from weprode.campaigns import compose, ledger, worker
-from weprode.db import utcnow
+from weprode.db import isoformat, utcnow
 from weprode.newsletter import subscribers
 
 BODY = """# News from Weprode
@@ -23,6 +24,18 @@ def add_subscribers(app, db, people):
                 )[0]
             )
     return ids
+
+
+def add_readers_in_bulk(db, emails):
+    """Active English-speaking subscribers in one statement (thousands, for sending tests)."""
+    stamp = isoformat(utcnow())
+    with db.conn:
+        db.conn.executemany(
+            "INSERT INTO subscribers (email, language, status, source, created_at, "
+            "confirmed_at) VALUES (?, 'en', 'active', 'test', ?, ?)",
+            [(email, stamp, stamp) for email in emails],
+        )
+    join_main_topic(db)
 
 
 FRENCH_BODY = """# Nouvelles de Weprode

@@ -7,7 +7,7 @@ import pytest
 from campaign_helpers import add_subscribers, new_campaign, send
 from newsletter_helpers import html_part, text_part
 
-from weprode.campaigns import compose, ledger, worker
+from weprode.campaigns import compose, ledger, placeholders, render, worker
 from weprode.db import utcnow
 from weprode.newsletter import optout, subscribers
 
@@ -287,3 +287,15 @@ def test_mixed_refusals_in_one_batch_with_and_without_pipelining(app, db, mailbo
     rows = {r["subscriber_id"]: r for r in db.query("SELECT * FROM deliveries")}
     statuses = sorted((r["status"], (r["smtp_reply"] or "")[:3]) for r in rows.values())
     assert statuses == [("failed", "550"), ("queued", "452")] + [("sent", "250")] * 4
+
+
+def test_markers_are_filled_in_one_pass_and_values_are_never_read_as_markers():
+    names = (*placeholders.markers(2), render.UNSUBSCRIBE_MARKER)
+    text = f"Hello {names[0]}, {names[1]}! Leave: {names[2]} ({names[0]})"
+    # A reader who calls herself like a marker keeps her name as written.
+    values = [render.UNSUBSCRIBE_MARKER, placeholders.MARKER.format(0), "https://x/u/t"]
+    assert placeholders.fill(text, names, values) == (
+        f"Hello {render.UNSUBSCRIBE_MARKER}, {placeholders.MARKER.format(0)}! "
+        f"Leave: https://x/u/t ({render.UNSUBSCRIBE_MARKER})"
+    )
+    assert placeholders.fill("no markers", names, values) == "no markers"

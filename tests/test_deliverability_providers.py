@@ -1,7 +1,10 @@
 """The provider map, and the provider table's folding of small domains."""
 
 import pytest
+from campaign_helpers import add_readers_in_bulk, new_campaign
 
+from weprode.campaigns import ledger
+from weprode.db import utcnow
 from weprode.deliverability import figures
 from weprode.deliverability.providers import PROVIDERS, provider_name, provider_of
 
@@ -57,3 +60,26 @@ def test_long_tails_fold_into_other_domains():
     assert (other.attempted, other.hard, other.complaint) == (5 + sum(range(61, 72)), 11, 1)
     short = figures.fold_small({"Gmail": figures.Figures(attempted=3)}, 30)
     assert [label for label, _ in short] == ["Gmail"]
+
+
+def test_live_counts_group_by_the_provider_noted_at_freeze(app, db):
+    """Counted from `deliveries.provider` alone: a reader who changes address after the
+    freeze stays counted where the mail went; rows frozen before providers were noted
+    ('') fall back to their subscriber's domain."""
+    emails = [f"g{n}@gmail.com" for n in range(3)] + [f"s{n}@ac-lyon.fr" for n in range(12)]
+    add_readers_in_bulk(db, emails)
+    campaign_id = new_campaign(db)
+    with app.app_context():
+        ledger.start(db, campaign_id, utcnow())
+    db.execute("UPDATE subscribers SET email = 'moved@yahoo.fr' WHERE email = 'g0@gmail.com'")
+    db.execute(
+        "UPDATE deliveries SET provider = '' WHERE subscriber_id = "
+        "(SELECT id FROM subscribers WHERE email = 's0@ac-lyon.fr')"
+    )
+    db.execute(
+        "UPDATE deliveries SET status = 'sent', attempts = 1 WHERE campaign_id = ?", [campaign_id]
+    )
+    assert figures.count_deliveries(db, campaign_id) == {
+        "Gmail": (3, 3, 0),
+        "ac-lyon.fr": (12, 12, 0),
+    }

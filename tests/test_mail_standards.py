@@ -6,10 +6,13 @@ quoted-printable text, one multipart/alternative), for each kind of mail in Engl
 and French, as a strict parser (email.policy.strict) reads them.
 """
 
+import binascii
 import re
 
 import pytest
 from campaign_helpers import BODY, FRENCH_BODY, add_subscribers, new_campaign, send
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mail_helpers import (
     FRENCH_SUBJECT,
     header_problems,
@@ -20,7 +23,7 @@ from mail_helpers import (
 )
 from newsletter_helpers import html_part, text_part
 
-from weprode.mail import wire
+from weprode.mail import bulk_smtp, wire
 
 LANGUAGES = ["en", "fr"]
 
@@ -205,3 +208,32 @@ def test_transactional_mails_size_their_tables_with_css_and_give_outlook_a_colum
         ), kind
         assert "max-width:560px" in html, kind
         assert '<!--[if mso]><table role="presentation" align="center" width="560">' in html, kind
+
+
+# Pieces, not single characters: long lines (soft breaks), spaces and "=" before a
+# line end, bare CR, CRLF, dots and non-ASCII.
+PIECES = [*"ab .=\t\r\n-é€x", "a" * 80, " \n", "=\n", "\r\n", ".\n"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+def test_quoted_printable_line_by_line_equals_encoding_the_whole_text(text):
+    """`wire.quoted_printable` encodes (and caches) one line at a time: the bytes must be
+    those of encoding the whole canonical text at once."""
+    canonical = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    if not canonical.endswith("\r\n"):
+        canonical += "\r\n"
+    whole = binascii.b2a_qp(canonical.encode("utf-8"), istext=True).decode("ascii")
+    assert wire.quoted_printable(text) == whole
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([".", "\r\n", "\n", "\r", "x", ".."]), max_size=30).map("".join))
+def test_dot_stuffing_doubles_every_leading_dot_and_ends_the_data(text):
+    """RFC 5321 4.5.2: every line starting with "." gets one more; the fast path (no
+    regex substitution) must give the bytes of the plain rule."""
+    message = text.encode("ascii")
+    content = re.sub(rb"(?m)^\.", b"..", message)
+    if not content.endswith(b"\r\n"):
+        content += b"\r\n"
+    assert bulk_smtp.dot_stuffed(message) == content + b".\r\n"

@@ -53,13 +53,17 @@ def send_until_sent(app, db, campaign_id, passes=60):
     return statuses
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 @pytest.mark.parametrize("stage", ["rcpt", "data"])
-def test_a_throttled_provider_waits_alone_then_gets_its_mail_once(make_app, relay, stage):
+def test_a_throttled_provider_waits_alone_then_gets_its_mail_once(
+    make_app, relay, stage, processes
+):
     relay.throttle[SLOW] = ("421 4.7.0 Too many messages, slow down", 2, stage)
     app = make_app(
         MAIL_PORT=relay.port,
         CAMPAIGN_SMTP_CONNECTIONS=3,
         CAMPAIGN_BATCH_SIZE=10,
+        CAMPAIGN_SENDER_PROCESSES=processes,
         PROVIDER_BACKOFF_SECONDS=1,
     )
     db = connect(app.config["DATABASE"])
@@ -119,11 +123,14 @@ def test_a_provider_throttled_by_an_earlier_send_is_left_alone_until_its_time(ma
     db.close()
 
 
-def test_provider_session_limit_is_kept(make_app, relay):
+@pytest.mark.parametrize("processes", [1, 3])
+def test_provider_session_limit_is_kept(make_app, relay, processes):
+    """With several sending processes the limit holds for all of them together."""
     app = make_app(
         MAIL_PORT=relay.port,
         CAMPAIGN_SMTP_CONNECTIONS=4,
         CAMPAIGN_BATCH_SIZE=5,
+        CAMPAIGN_SENDER_PROCESSES=processes,
         PROVIDER_LIMITS={"*": {"connections": 1}},
     )
     db = connect(app.config["DATABASE"])
@@ -187,3 +194,13 @@ def test_frozen_rows_know_their_provider(app, db):
     campaign_id = new_campaign(db)
     ledger.start(db, campaign_id, utcnow())
     assert sorted(pacing.queued_providers(db, campaign_id)) == ["gmail", "orange"]
+
+
+def test_a_backoff_is_never_shorter_than_asked_though_stored_in_whole_seconds(app, db):
+    now = utcnow().replace(microsecond=999_000)
+    until = pacing.record_throttle(db, SLOW, "421 4.7.0 slow down", now, 1, 60)
+    assert until - now >= timedelta(seconds=1) and until.microsecond == 0
+    # A "slow down" for a message that was in flight, just after: the same backoff.
+    later = now + timedelta(milliseconds=900)
+    assert pacing.record_throttle(db, SLOW, "421 4.7.0 slow down", later, 1, 60) == until
+    assert db.execute("SELECT strikes FROM provider_throttles").fetchone()[0] == 1

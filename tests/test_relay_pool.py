@@ -52,13 +52,15 @@ def two_relays():
             pass  # the test stopped it already
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 def test_a_relay_killed_mid_campaign_loses_nobody_and_the_other_sends_the_rest(
-    make_app, two_relays
+    make_app, two_relays, processes
 ):
     (dying_controller, dying), (_, survivor) = two_relays
     app = make_app(
         MAIL_RELAYS=[relay_entry("dying", dying.port), relay_entry("survivor", survivor.port)],
         CAMPAIGN_SMTP_CONNECTIONS=4,
+        CAMPAIGN_SENDER_PROCESSES=processes,
         RELAY_SET_ASIDE_SECONDS=600,
     )
     db = connect(app.config["DATABASE"])
@@ -87,11 +89,13 @@ def test_a_relay_killed_mid_campaign_loses_nobody_and_the_other_sends_the_rest(
     db.close()
 
 
-def test_every_relay_failing_pauses_the_campaign_naming_each(make_app):
+@pytest.mark.parametrize("processes", [1, 2])
+def test_every_relay_failing_pauses_the_campaign_naming_each(make_app, processes):
     ports = [free_port(), free_port()]
     app = make_app(
         MAIL_RELAYS=[relay_entry("first", ports[0]), relay_entry("second", ports[1])],
         CAMPAIGN_SMTP_CONNECTIONS=2,
+        CAMPAIGN_SENDER_PROCESSES=processes,
     )
     db = connect(app.config["DATABASE"])
     add_readers(db, 10)

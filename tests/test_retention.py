@@ -255,4 +255,33 @@ def test_purge_reports_every_enforced_rule_subscribers_first(db):
     results = retention.purge(db, datetime(2030, 1, 1, tzinfo=UTC), dry_run=True)
     keys = [result.key for result in results]
     assert keys[0] == "subscribers"
-    assert sorted(keys) == sorted(rule.key for rule in retention.RULES if rule.enforced_here)
+    rules = (*retention.RULES, *retention.HOUSEKEEPING)
+    assert sorted(keys) == sorted(rule.key for rule in rules if rule.enforced_here)
+
+
+@pytest.mark.parametrize(
+    ("last_throttle_days_ago", "expected"), [(31, 0), (29, 1), (None, 0), (-1, 1)]
+)
+def test_providers_not_throttled_for_30_days_are_forgotten(db, last_throttle_days_ago, expected):
+    """A throttle that ended 29 days ago is kept, 31 days ago forgotten; a backoff still
+    running (-1: ends tomorrow) is kept; a row without a throttle time goes."""
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    until = (
+        None
+        if last_throttle_days_ago is None
+        else isoformat(now - timedelta(days=last_throttle_days_ago))
+    )
+    db.execute(
+        "INSERT INTO provider_throttles (provider, strikes, throttled_until, updated_at) "
+        "VALUES ('orange', 0, ?, ?)",
+        [until, isoformat(now - timedelta(days=40))],
+    )
+    [result] = [r for r in retention.purge(db, now) if r.key == "provider_throttles"]
+    assert result.due == 1 - expected
+    assert db.execute("SELECT count(*) FROM provider_throttles").fetchone()[0] == expected
+
+
+def test_provider_throttles_are_not_personal_data_on_the_privacy_page(client):
+    html = client.get("/privacy").get_data(as_text=True)
+    assert "provider_throttles" not in [rule.key for rule in retention.RULES]
+    assert str(retention.HOUSEKEEPING[0].data) not in html

@@ -178,6 +178,12 @@ def one_of_everything_due(app, db):
         "INSERT INTO deliveries (campaign_id, subscriber_id, status) VALUES (?, ?, 'sent')",
         [campaign_id, gone],
     )
+    for provider, until in (("orange", old), ("free", recent)):
+        db.execute(
+            "INSERT INTO provider_throttles (provider, strikes, throttled_until, updated_at) "
+            "VALUES (?, 1, ?, ?)",
+            [provider, isoformat(until), isoformat(until)],
+        )
     folder = Path(retention.log_folder(app))
     folder.mkdir(parents=True, exist_ok=True)
     log_file(folder, 400)
@@ -193,6 +199,7 @@ EVERYTHING_DUE = {
     "mail_limits": 1,
     "rights_requests": 1,
     "bounce_reports": 1,
+    "provider_throttles": 1,  # not personal data: housekeeping, not on the privacy page
 }
 
 
@@ -252,6 +259,7 @@ def test_dry_run_command_deletes_nothing_in_any_category(app, db, runner):
         "usage: 4 due (audit_log 1, login_failures 1, staff_sessions 1, log_files 1)",
         "mail_limits: 1 due",
         "rights_requests: 1 due",
+        "provider_throttles: 1 due",
     ]
     assert counts(db) == before
     assert sorted(folder.iterdir()) == files

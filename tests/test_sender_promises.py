@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -303,3 +304,17 @@ def deliveries_of(db, campaign_id):
             [campaign_id],
         )
     )
+
+
+def test_a_send_that_was_not_stopped_leaves_no_thread_behind(app, db, mailbox):
+    """The worker passes its stop event to every send; a thread waiting on it would
+    outlive each pass, one more every few seconds for as long as the worker runs."""
+    add_subscribers(app, db, [(f"t{i}@example.org", None, "en") for i in range(3)])
+    stop = threading.Event()
+    before = threading.active_count()
+    with app.app_context():
+        for _ in range(3):
+            campaign_id = new_campaign(db)
+            ledger.start(db, campaign_id, utcnow())
+            assert worker.send_campaign(db, campaign_id, stop=stop) == "sent"
+    assert threading.active_count() == before

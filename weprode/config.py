@@ -83,6 +83,10 @@ DEFAULTS = {
     "CAMPAIGN_SENDER": "",
     "CAMPAIGN_REPLY_TO": "contact@weprode.com",
     "CAMPAIGN_SMTP_CONNECTIONS": 4,
+    # Processes sending one campaign, each with CAMPAIGN_SMTP_CONNECTIONS sessions: one
+    # process is CPU-bound (messages are built in Python), so a host with spare cores
+    # sends faster with one per core (weprode/campaigns/processes.py).
+    "CAMPAIGN_SENDER_PROCESSES": 1,
     "CAMPAIGN_BATCH_SIZE": 50,
     "CAMPAIGN_MESSAGES_PER_SECOND": 0,
     "CAMPAIGN_RECONNECT_EVERY": 1000,
@@ -179,6 +183,7 @@ def finalise(
     check_fallbacks(config.get("SECRET_KEY_FALLBACKS"))
     check_staff_language(config.get("STAFF_LANGUAGE"), config["SITE_LANGUAGES"])
     check_sending(config)
+    check_sender_processes(config.get("CAMPAIGN_SENDER_PROCESSES", 1))
     if production:
         problems = production_problems(config)
         if problems:
@@ -236,6 +241,14 @@ def check_sending(config: dict[str, Any]) -> None:
             '[{"host": "relay1.example.net", "port": 587, "tls": "starttls", "weight": 2, '
             '"max_connections": 4}] (see deploy/config.example.py).'
         ) from error
+
+
+def check_sender_processes(processes: object) -> None:
+    """CAMPAIGN_SENDER_PROCESSES must be a whole number from 1 to 64."""
+    if isinstance(processes, bool) or not isinstance(processes, int) or not 1 <= processes <= 64:
+        raise ConfigError(
+            f"CAMPAIGN_SENDER_PROCESSES must be a whole number from 1 to 64, not {processes!r}."
+        )
 
 
 def check_fallbacks(fallbacks: object) -> None:

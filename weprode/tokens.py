@@ -165,12 +165,16 @@ def fast_token_maker(salt: str, trailing: list[int]) -> Callable[[int], str]:
     making was a tenth of the time spent building each campaign message.
     """
     signer = serializer(salt).make_signer()
-    key, digest, separator = signer.derive_key(), signer.digest_method, signer.sep
+    key, separator = signer.derive_key(), signer.sep
+    # By name, so `hmac.digest` takes OpenSSL's one-shot path (no HMAC object per call).
+    digest = signer.digest_method().name
+    # The compact JSON of [subscriber_id, *trailing] is "[" + the id + this tail.
+    tail = json.dumps(trailing, separators=(",", ":"))[1:]
+    tail = "," + tail if trailing else tail
 
     def make(subscriber_id: int) -> str:
-        body = [subscriber_id, *trailing]
-        payload = base64_encode(json.dumps(body, separators=(",", ":")).encode())
-        signature = base64_encode(hmac.new(key, payload, digest).digest())
+        payload = base64_encode(f"[{subscriber_id:d}{tail}".encode())
+        signature = base64_encode(hmac.digest(key, payload, digest))
         return (payload + separator + signature).decode("ascii")
 
     return make

@@ -10,7 +10,6 @@ permanent ones fail the row.
 """
 
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,36 +41,26 @@ class SendState:
     failures_in_a_row: int = 0
     last_failure: str = ""
     sent: int = 0
-    next_send_at: float = 0.0
 
 
 class BatchStop:
-    """Polled by `send_many`: the send stops, or this batch's provider throttled us."""
+    """Polled by `send_many`: the send stops, or this batch's provider throttled us (on
+    this session, or on another session or process of the send)."""
 
-    def __init__(self, stop: threading.Event) -> None:
+    def __init__(self, stop: threading.Event, pacer: pacing.Pacer, provider: str) -> None:
         self.stop = stop
+        self.pacer = pacer
+        self.provider = provider
         self.halted = False
 
     def is_set(self) -> bool:
         """True once no further message of the batch should begin."""
-        return self.halted or self.stop.is_set()
+        return self.halted or self.stop.is_set() or self.pacer.is_throttled(self.provider)
 
 
 def retry_delay(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min... capped at one hour."""
     return min(RETRY_BASE * (2 ** max(attempts - 1, 0)), RETRY_CAP)
-
-
-def wait_for_rate(state: SendState, rate: float) -> None:
-    """Hold a thread so all of them together send at most `rate` messages a second."""
-    if not rate:
-        return
-    with state.lock:
-        now = time.monotonic()
-        slot = max(state.next_send_at, now)
-        state.next_send_at = slot + 1.0 / rate
-    if slot > now:
-        time.sleep(slot - now)
 
 
 def note_result(
@@ -104,7 +93,7 @@ def build_messages(
     """Each row's message bytes; rows whose message cannot be built get an outcome."""
     built, outcomes = [], []
     for row in rows:
-        wait_for_rate(state, config["CAMPAIGN_MESSAGES_PER_SECOND"])
+        state.pacer.wait_for_send_rate(config["CAMPAIGN_MESSAGES_PER_SECOND"])
         state.pacer.wait_for_rate(provider)
         try:
             built.append((row, state.prepared.message_for(row, utcnow())))
@@ -153,7 +142,11 @@ def send_batch(
     (it is closed here).
     """
     built, batch_outcomes = build_messages(state, provider, rows, config)
-    recorder, relay, halt = state.recorder, session.relay, BatchStop(state.stop)
+    recorder, relay, halt = (
+        state.recorder,
+        session.relay,
+        BatchStop(state.stop, state.pacer, provider),
+    )
     for outcome in batch_outcomes:
         recorder.add(outcome)
     pause_reason = throttled_until = relay_failure = None

@@ -77,8 +77,11 @@ def database_file(db: Database) -> str:
     return db.execute("PRAGMA database_list").fetchone()[2]
 
 
-def replay(db: Database, campaign_id: int, now: datetime) -> list[Path]:
-    """Mark `sent` the rows dead senders journaled but never recorded.
+def replay(
+    db: Database, campaign_id: int, now: datetime, sender_id: str | None = None
+) -> list[Path]:
+    """Mark `sent` the rows dead senders journaled but never recorded: every sender of
+    the campaign, or `sender_id` alone (one dead process of a live send).
 
     Call inside the transaction that takes the campaign over, before requeueing the
     rows left in flight. Returns the journal files to delete once it is committed. A
@@ -87,8 +90,11 @@ def replay(db: Database, campaign_id: int, now: datetime) -> list[Path]:
     database = database_file(db)
     if not database:
         return []  # an in-memory database has no journals
-    folder = journal_folder(database)
-    files = sorted(folder.glob(f"{campaign_id}-*{SUFFIX}")) if folder.is_dir() else []
+    if sender_id is not None:
+        files = [path for path in [journal_path(database, campaign_id, sender_id)] if path.exists()]
+    else:
+        folder = journal_folder(database)
+        files = sorted(folder.glob(f"{campaign_id}-*{SUFFIX}")) if folder.is_dir() else []
     ids = []
     for path in files:
         lines = path.read_bytes().split(b"\n")[:-1]  # the part after the last \n is cut

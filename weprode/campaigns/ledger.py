@@ -248,18 +248,21 @@ def claim(
             return []
         ids = [row[0] for row in claimed]
         placeholders = ", ".join("?" for _ in ids)
-        rows = list(
-            db.query(
-                "SELECT d.id AS delivery_id, d.attempts, s.id, s.email, s.first_name, "
-                "s.language, CASE WHEN s.status = 'active' AND (c.topic_id IS NULL "
-                "OR t.status = 'active') THEN 'active' ELSE 'left' END AS status "
-                "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
-                "JOIN campaigns c ON c.id = d.campaign_id LEFT JOIN subscriptions t "
-                "ON t.subscriber_id = s.id AND t.topic_id = c.topic_id "
-                f"WHERE d.id IN ({placeholders}) ORDER BY d.id",
-                ids,
-            )
+        # The cursor, not `db.query`: sqlite-utils' row dicts cost more than the query
+        # itself, once per message of every campaign. Someone who left the campaign's
+        # topic since the freeze counts as gone.
+        cursor = db.conn.execute(
+            "SELECT d.id AS delivery_id, d.attempts, s.id, s.email, s.first_name, "
+            "s.language, CASE WHEN s.status = 'active' AND (c.topic_id IS NULL "
+            "OR t.status = 'active') THEN 'active' ELSE 'left' END AS status "
+            "FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id "
+            "JOIN campaigns c ON c.id = d.campaign_id LEFT JOIN subscriptions t "
+            "ON t.subscriber_id = s.id AND t.topic_id = c.topic_id "
+            f"WHERE d.id IN ({placeholders}) ORDER BY d.id",
+            ids,
         )
+        columns = [column[0] for column in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor]
         gone = [row["delivery_id"] for row in rows if row["status"] != "active"]
         if gone:
             mark(db, [DeliveryOutcome(row_id, "skipped", None, "unsubscribed") for row_id in gone])

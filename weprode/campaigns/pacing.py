@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..db import Database, isoformat, parse_timestamp, write_transaction
+from .shared_pacing import WHOLE_SEND, SharedPacing
 
 DEFAULT_KEY = "*"
 ADDRESS = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
@@ -93,7 +94,10 @@ def record_throttle(
         strikes, until = (row[0], parse_timestamp(row[1])) if row else (0, None)
         if until is not None and until > now:
             return until
-        until = now + backoff(strikes + 1, base, cap)
+        # Rounded up to the second the database keeps: truncated, a backoff could end
+        # up to a second early, and a "slow down" answered just after by a message
+        # already in flight would count as a new throttle and double the next one.
+        until = ceil_to_second(now + backoff(strikes + 1, base, cap))
         db.execute(
             "INSERT INTO provider_throttles (provider, strikes, throttled_until, last_reply, "
             "updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider) DO UPDATE SET "
@@ -102,6 +106,12 @@ def record_throttle(
             [provider, strikes + 1, isoformat(until), without_addresses(reply), isoformat(now)],
         )
     return until
+
+
+def ceil_to_second(moment: datetime) -> datetime:
+    """`moment`, or the next whole second when it has a fraction."""
+    whole = moment.replace(microsecond=0)
+    return whole if whole == moment else whole + timedelta(seconds=1)
 
 
 def without_addresses(reply: str) -> str:
@@ -142,8 +152,11 @@ class Pacer:
         providers: list[str],
         limits: Mapping[str, ProviderLimit],
         throttled: Mapping[str, datetime],
+        shared: SharedPacing | None = None,
     ) -> None:
         self.limits = limits
+        # Set when the send has several processes: the limits hold for their sum.
+        self.shared = shared
         self.waiting = [provider for provider in providers if provider not in throttled]
         self.throttled_until = dict(throttled)
         self.busy = dict.fromkeys(providers, 0)
@@ -163,20 +176,36 @@ class Pacer:
         """
         with self.changed:
             while self.waiting and not stop.is_set():
+                for provider in [p for p in self.waiting if self.shared_throttle(p)]:
+                    self.leave(provider)  # another process of the send was told to slow down
                 for step in range(len(self.waiting)):
                     provider = self.waiting[(self.turn + step) % len(self.waiting)]
-                    allowed = self.limit(provider).connections
-                    if not allowed or self.busy.get(provider, 0) < allowed:
+                    if self.take_session(provider):
                         self.turn = (self.turn + step + 1) % len(self.waiting)
                         self.busy[provider] = self.busy.get(provider, 0) + 1
                         return provider
-                self.changed.wait(timeout=0.5)
+                # Another process's session ending notifies nobody here: look again soon.
+                self.changed.wait(timeout=0.5 if self.shared is None else 0.02)
             return None
+
+    def shared_throttle(self, provider: str) -> bool:
+        """True when another process of the send was throttled by `provider`."""
+        return self.shared is not None and self.shared.is_throttled(provider)
+
+    def take_session(self, provider: str) -> bool:
+        """Room for one more session of `provider` (counting every process's when shared)?
+        Takes it in the shared count; call holding `changed`."""
+        allowed = self.limit(provider).connections
+        if self.shared is not None and self.shared.knows(provider):
+            return self.shared.take_session(provider, allowed)
+        return not allowed or self.busy.get(provider, 0) < allowed
 
     def release(self, provider: str) -> None:
         """A session is done with `provider` (for now)."""
         with self.changed:
             self.busy[provider] -= 1
+            if self.shared is not None and self.shared.knows(provider):
+                self.shared.give_back_session(provider)
             self.changed.notify_all()
 
     def leave(self, provider: str) -> None:
@@ -194,16 +223,19 @@ class Pacer:
         """`provider` throttled us: no more sessions for it in this pass."""
         with self.changed:
             self.throttled_until[provider] = until
+            if self.shared is not None and self.shared.knows(provider):
+                self.shared.throttle(provider)
             self.leave(provider)
 
     def is_throttled(self, provider: str) -> bool:
-        """True once `provider` throttled us during this pass."""
-        return provider in self.throttled_until
+        """True once `provider` throttled us (or another process of the send) during this
+        pass. Polled before each message: no lock (a dict lookup and a byte read)."""
+        return provider in self.throttled_until or self.shared_throttle(provider)
 
     def refill(self, provider: str) -> None:
         """Rows of `provider` went back to the queue, due now."""
         with self.changed:
-            if provider not in self.waiting and provider not in self.throttled_until:
+            if provider not in self.waiting and not self.is_throttled(provider):
                 self.waiting.append(provider)
                 self.changed.notify_all()
 
@@ -211,19 +243,30 @@ class Pacer:
         """True the first time in this pass that `provider` accepted a message, unless it
         throttled us in this pass (messages in flight at the throttle prove nothing)."""
         with self.changed:
-            if provider in self.succeeded or provider in self.throttled_until:
+            if provider in self.succeeded or self.is_throttled(provider):
                 return False
             self.succeeded.add(provider)
             return True
 
     def wait_for_rate(self, provider: str) -> None:
         """Hold the caller so `provider` gets at most its `per_second` messages."""
-        rate = self.limit(provider).per_second
+        self.wait_for_slot(provider, self.limit(provider).per_second)
+
+    def wait_for_send_rate(self, rate: float) -> None:
+        """Hold the caller so the whole send goes at most `rate` messages a second."""
+        self.wait_for_slot(WHOLE_SEND, rate)
+
+    def wait_for_slot(self, key: str, rate: float) -> None:
+        """Hold the caller until its slot of `key`, `rate` slots a second (0: none),
+        every process of the send counted when they share their pacing."""
         if not rate:
             return
-        with self.changed:
-            now = time.monotonic()
-            slot = max(self.next_slot.get(provider, 0.0), now)
-            self.next_slot[provider] = slot + 1.0 / rate
-        if slot > now:
-            time.sleep(slot - now)
+        if self.shared is not None and self.shared.knows(key):
+            slot = self.shared.reserve_slot(key, rate)
+        else:
+            with self.changed:
+                slot = max(self.next_slot.get(key, 0.0), time.monotonic())
+                self.next_slot[key] = slot + 1.0 / rate
+        delay = slot - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)

@@ -8,6 +8,7 @@ placeholders (cached by value), escape them for HTML and substitute.
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from flask_babel import gettext as _
 from jinja2 import TemplateSyntaxError, meta
@@ -142,6 +143,34 @@ def recipient_context(subscriber: dict) -> dict[str, str]:
 
 def substitute(text: str, values: Sequence[str], escape_html: bool) -> str:
     """Put each recipient's values where the markers are."""
-    for index, value in enumerate(values):
-        text = text.replace(MARKER.format(index), str(escape(value)) if escape_html else value)
-    return text
+    shown = [str(escape(value)) for value in values] if escape_html else values
+    return fill(text, markers(len(values)), shown)
+
+
+@lru_cache(maxsize=16)
+def markers(count: int) -> tuple[str, ...]:
+    """The markers of the first `count` placeholders."""
+    return tuple(MARKER.format(index) for index in range(count))
+
+
+def fill(text: str, names: Sequence[str], values: Sequence[str]) -> str:
+    """`text` with each marker `names[i]` replaced by `values[i]`, in one pass.
+
+    A campaign's text is cut at its markers once (`cut_at`); each message is then a
+    join, where a `str.replace` per marker read the whole text each time (a tenth of
+    a message's building time). A value is never read for markers in turn.
+    """
+    if not names:
+        return text
+    pieces = cut_at(text, tuple(names))
+    value_of = dict(zip(names, values, strict=True))
+    filled = [pieces[0]]
+    for index in range(1, len(pieces), 2):
+        filled += (value_of[pieces[index]], pieces[index + 1])
+    return "".join(filled)
+
+
+@lru_cache(maxsize=64)
+def cut_at(text: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """`text` split around every occurrence of `names`: text, marker, text, ... text."""
+    return tuple(re.split("(" + "|".join(map(re.escape, names)) + ")", text))

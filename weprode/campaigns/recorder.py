@@ -43,10 +43,12 @@ def recorder_capacity(config: Mapping[str, Any]) -> int:
     Besides those, each session can have one accepted message not handed over yet:
     the one in flight (content sent, answer not read), or the one whose outcome waits
     for room here (`send_many` reports each answer before it sends more). So the limit
-    less one per connection: 16 with the default 20 and 4 connections.
+    less one per connection: 16 with the default 20 and 4 connections. Several
+    sending processes (CAMPAIGN_SENDER_PROCESSES) share the limit: 6 each for two.
     """
     connections = max(1, int(config["CAMPAIGN_SMTP_CONNECTIONS"]))
-    return max(1, int(config["CAMPAIGN_MAX_UNRECORDED"]) - connections)
+    processes = max(1, int(config.get("CAMPAIGN_SENDER_PROCESSES", 1)))
+    return max(1, int(config["CAMPAIGN_MAX_UNRECORDED"]) // processes - connections)
 
 
 class RecorderFailed(RuntimeError):

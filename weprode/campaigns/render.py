@@ -29,7 +29,14 @@ from ..deliverability import verp
 from ..mail import messages, wire
 from ..urls import absolute_url, in_language
 from .audiences import version_for
-from .placeholders import Placeholders, extract_placeholders, recipient_context, substitute
+from .placeholders import (
+    Placeholders,
+    extract_placeholders,
+    fill,
+    markers,
+    recipient_context,
+    substitute,
+)
 from .plaintext import markdown, plain_text
 
 UNSUBSCRIBE_MARKER = "WPRDUNSUBX"
@@ -60,8 +67,8 @@ def subject_field(value: str) -> str:
 
 def message_id(key: bytes, campaign_id: int, subscriber_id: int, domain: str) -> str:
     """Deterministic per (campaign, subscriber), so a resend is recognisably the same."""
-    digest = hmac.new(key, f"{campaign_id}:{subscriber_id}".encode(), hashlib.sha256)
-    return f"<campaign-{campaign_id}.{subscriber_id}.{digest.hexdigest()[:16]}@{domain}>"
+    digest = hmac.digest(key, f"{campaign_id}:{subscriber_id}".encode(), "sha256").hex()
+    return f"<campaign-{campaign_id}.{subscriber_id}.{digest[:16]}@{domain}>"
 
 
 @dataclass
@@ -108,14 +115,11 @@ class PreparedCampaign:
         """(subject, text, html) personalised for one subscriber (`manage`: their
         preference page's link; previews and tests leave it inert)."""
         context = recipient_context(subscriber)
-        body_values = self.text.values(context)
+        body_values = [*self.text.values(context), unsubscribe, manage]
+        names = (*markers(len(body_values) - 2), UNSUBSCRIBE_MARKER, MANAGE_MARKER)
         subject = substitute(self.subject.text, self.subject.values(context), escape_html=False)
-        text = substitute(self.text.text, body_values, escape_html=False)
-        html = substitute(self.html.text, body_values, escape_html=True)
-        text = text.replace(UNSUBSCRIBE_MARKER, unsubscribe).replace(MANAGE_MARKER, manage)
-        html = html.replace(UNSUBSCRIBE_MARKER, str(escape(unsubscribe))).replace(
-            MANAGE_MARKER, str(escape(manage))
-        )
+        text = fill(self.text.text, names, body_values)
+        html = fill(self.html.text, names, [str(escape(value)) for value in body_values])
         return subject, text, html
 
     def manage_link(self, subscriber: dict) -> str:

@@ -69,6 +69,23 @@ def take_over(db: Database, campaign_id: int, sender_id: str, now: datetime) -> 
     return True
 
 
+def requeue_rows_of(db: Database, campaign_id: int, sender_id: str, now: datetime) -> None:
+    """One dead process of a live send (see `processes`): what its journal lists is
+    marked sent, its other rows in flight go back to the queue, its journal is deleted.
+
+    Call once the process is known to be dead (reaped), never while it may still send.
+    """
+    with write_transaction(db):
+        replayed = journal.replay(db, campaign_id, now, sender_id)
+        db.execute(
+            "UPDATE deliveries SET status = 'queued', claimed_by = NULL "
+            "WHERE campaign_id = ? AND status = 'sending' AND claimed_by = ?",
+            [campaign_id, sender_id],
+        )
+    for path in replayed:
+        path.unlink(missing_ok=True)
+
+
 def heartbeat(db: Database, campaign_id: int, sender_id: str, now: datetime) -> bool:
     """Prove the sender is alive; False if it lost the campaign (paused, cancelled...)."""
     cursor = db.execute(

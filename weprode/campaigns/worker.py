@@ -1,14 +1,8 @@
-"""Sending a campaign: several SMTP sessions in parallel, over a pool of relays.
+"""The campaign worker: which campaigns to send, one pass of sending each, auto-resume.
 
-Each sender thread has its own database connection and SMTP session with one relay
-of the pool (see `mail.relay_pool`; reopened after an error and every
-CAMPAIGN_RECONNECT_EVERY messages). It serves one mailbox provider at a time within
-that provider's limits (see `pacing`), claiming a batch of its recipients and sending
-it (see `batch`). Results are written every few messages as the relay answers (see
-`recorder`); a crash leaves the rest of the batch in `sending`, and the next sender
-requeues it. Setting the stop event (SIGTERM) ends each session after its message in
-flight: what was sent is recorded, the rest of the batch goes back to the queue. Too
-many failures in a row, or every relay failing, pause the campaign with the reason.
+`send_campaign` takes a campaign over (see `senders`), then sends from this process
+(see `sending`) or, with CAMPAIGN_SENDER_PROCESSES above 1, from several (see
+`processes`), and marks the campaign sent once nothing is left.
 """
 
 import smtplib
@@ -16,91 +10,24 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from flask import Flask, current_app
+from flask import current_app
 
-from ..db import Database, connect, utcnow
-from ..deliverability import effects
+from ..db import Database, utcnow
 from ..mail import outbox, relays
 from ..mail.bulk_smtp import close_quietly
-from ..mail.relay_pool import NoRelayAvailable, RelayPool, open_session
-from . import compose, ledger, pacing, render, senders, worker_heartbeats
-from .batch import PAUSED_BY_FAILURES, SendState, note_result, outcome_for, send_batch
-from .journal import SentJournal, journal_path
-from .recorder import OutcomeRecorder, recorder_capacity
+from ..mail.relay_pool import open_session
+from . import ledger, processes, senders, worker_heartbeats
+from .batch import PAUSED_BY_FAILURES, note_result, outcome_for
+from .sending import relay_pool, send_from_this_process
 
-__all__ = ["PAUSED_BY_FAILURES", "note_result", "outcome_for", "send_campaign", "run_once"]
-
-
-def sender_thread(app: Flask, state: SendState) -> None:
-    """One SMTP session's loop: pick a provider, claim, send, until nothing is due."""
-    with app.app_context():
-        config = app.config
-        db = connect(config["DATABASE"])
-        session, since_reconnect = None, 0
-        try:
-            while not state.stop.is_set():
-                provider = state.pacer.acquire(state.stop)
-                if provider is None:
-                    return
-                try:
-                    if session is None:
-                        session = state.pool.connect(config["MAIL_TIMEOUT"], state.stop)
-                        if session is None:
-                            return
-                    rows = ledger.claim(
-                        db,
-                        state.campaign_id,
-                        state.sender_id,
-                        config["CAMPAIGN_BATCH_SIZE"],
-                        utcnow(),
-                        provider,
-                    )
-                    if not rows:
-                        state.pacer.exhausted(provider)
-                        continue
-                    session, pause_reason, outcomes = send_batch(
-                        state, provider, rows, session, config, db
-                    )
-                finally:
-                    state.pacer.release(provider)
-                # A 5xx refusal is a bounce at once; too many pause the campaign.
-                if any(outcome.status == "failed" for outcome in outcomes):
-                    state.recorder.flush()  # the bounce-rate check counts recorded attempts
-                    if effects.record_refusals(db, state.campaign_id, rows, outcomes, utcnow()):
-                        state.stop.set()
-                        return
-                since_reconnect += len(rows)
-                if session is not None and since_reconnect >= config["CAMPAIGN_RECONNECT_EVERY"]:
-                    state.pool.close(session)
-                    session, since_reconnect = None, 0
-                if pause_reason:
-                    stop_and_pause(state, db, pause_reason)
-                    return
-        except NoRelayAvailable as failure:
-            stop_and_pause(state, db, f"{PAUSED_BY_FAILURES}; every mail relay failed: {failure}")
-        finally:
-            state.pool.close(session)
-            db.close()
-
-
-def stop_and_pause(state: SendState, db: Database, reason: str) -> None:
-    """Stop every session of the send and pause the campaign with `reason`."""
-    state.stop.set()
-    try:
-        ledger.pause(db, state.campaign_id, reason, utcnow())
-    except ledger.CampaignStateError:
-        pass  # another sender thread paused it first
-
-
-def heartbeat_thread(app: Flask, state: SendState, interval: float) -> None:
-    """Keep the campaign's heartbeat fresh; stop everyone if we lost the campaign."""
-    db = connect(app.config["DATABASE"])
-    try:
-        while not state.stop.wait(interval):
-            if not senders.heartbeat(db, state.campaign_id, state.sender_id, utcnow()):
-                state.stop.set()  # paused, cancelled, or taken over
-    finally:
-        db.close()
+__all__ = [
+    "PAUSED_BY_FAILURES",
+    "note_result",
+    "outcome_for",
+    "relay_pool",
+    "send_campaign",
+    "run_once",
+]
 
 
 def send_campaign(
@@ -120,45 +47,10 @@ def send_campaign(
     sender_id = senders.new_sender_id()
     if not senders.take_over(db, campaign_id, sender_id, utcnow()):
         return ledger.get(db, campaign_id)["status"]
-    config = app.config
-    pool = relay_pool(config)
-    sent_journal = SentJournal(journal_path(config["DATABASE"], campaign_id, sender_id))
-    state = SendState(
-        campaign_id,
-        sender_id,
-        render.prepare(compose.get(db, campaign_id)),
-        OutcomeRecorder(config["DATABASE"], sender_id, recorder_capacity(config), sent_journal),
-        pacing.Pacer(
-            pacing.queued_providers(db, campaign_id),
-            pacing.provider_limits(config),
-            pacing.throttled_providers(db, utcnow()),
-        ),
-        pool,
-    )
-    state.recorder.start()
-    if stop is not None:
-        threading.Thread(target=lambda: (stop.wait(), state.stop.set()), daemon=True).start()
-    sessions = min(max(1, int(config["CAMPAIGN_SMTP_CONNECTIONS"])), pool.capacity())
-    threads = [
-        threading.Thread(target=sender_thread, args=(app, state), daemon=True)
-        for _ in range(sessions)
-    ]
-    beat = threading.Thread(
-        target=heartbeat_thread,
-        args=(app, state, senders.HEARTBEAT_TIMEOUT.total_seconds() / 3),
-        daemon=True,
-    )
-    for thread in [*threads, beat]:
-        thread.start()
-    while any(thread.is_alive() for thread in threads):
-        for thread in threads:
-            thread.join(timeout=1.0)
-        if progress is not None:
-            progress(ledger.figures(db, campaign_id))
-    state.stop.set()
-    beat.join()
-    state.recorder.close()  # every outcome committed before the campaign can finish
-    sent_journal.close(remove=True)  # all it lists is in the ledger now
+    if processes.sender_processes(app.config) > 1:
+        processes.send_from_processes(app, db, campaign_id, sender_id, progress=progress, stop=stop)
+    else:
+        send_from_this_process(app, db, campaign_id, sender_id, progress=progress, stop=stop)
     senders.release(db, campaign_id, sender_id)
     ledger.finish_if_done(db, campaign_id, utcnow())
     return ledger.get(db, campaign_id)["status"]
@@ -175,15 +67,6 @@ def due_campaigns(db: Database, now: datetime) -> list[dict]:
             "OR (status = 'scheduled' AND scheduled_at <= ?) ORDER BY id",
             [now.isoformat(timespec="seconds")],
         )
-    )
-
-
-def relay_pool(config: dict) -> RelayPool:
-    """The relays of one send (MAIL_RELAYS, or the MAIL_* relay alone)."""
-    return RelayPool(
-        relays.configured_relays(config),
-        float(config["RELAY_SET_ASIDE_SECONDS"]),
-        int(config["RELAY_FAILURES_TO_SET_ASIDE"]),
     )
 
 

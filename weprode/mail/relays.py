@@ -15,7 +15,7 @@ the settings; `relay_pool` spreads sessions over them at send time.
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 TLS_MODES = ("starttls", "ssl", "none")
@@ -60,7 +60,8 @@ class Relay:
 
 
 def single_relay(config: Mapping[str, Any]) -> Relay:
-    """The MAIL_* relay as a pool of one, with every campaign session allowed on it."""
+    """The MAIL_* relay as a pool of one, with every campaign session allowed on it (those
+    of every sending process: CAMPAIGN_SMTP_CONNECTIONS each)."""
     tls = "ssl" if config["MAIL_USE_SSL"] else "starttls" if config["MAIL_USE_TLS"] else "none"
     return Relay(
         name=f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}",
@@ -70,7 +71,8 @@ def single_relay(config: Mapping[str, Any]) -> Relay:
         username=config["MAIL_USERNAME"],
         password=config["MAIL_PASSWORD"],
         weight=1.0,
-        max_connections=max(1, int(config["CAMPAIGN_SMTP_CONNECTIONS"])),
+        max_connections=max(1, int(config["CAMPAIGN_SMTP_CONNECTIONS"]))
+        * max(1, int(config.get("CAMPAIGN_SENDER_PROCESSES", 1))),
         tls_verify=bool(config["MAIL_TLS_VERIFY"]),
         tls_ca_file=str(config["MAIL_TLS_CA_FILE"] or ""),
     )
@@ -91,6 +93,19 @@ def configured_relays(config: Mapping[str, Any]) -> list[Relay]:
     if duplicate is not None:
         raise RelayConfigError(f"MAIL_RELAYS: two entries are named {duplicate!r}.")
     return relays
+
+
+def share_of(relays: list[Relay], member: int, processes: int) -> list[Relay]:
+    """Process `member`'s part of each relay when `processes` send together: its
+    `max_connections` shared out (the first processes take the remainder), so the
+    relay never gets more sessions in all. A relay with no session left for this
+    process is not in its list."""
+    shares = []
+    for relay in relays:
+        room = relay.max_connections // processes + (member < relay.max_connections % processes)
+        if room:
+            shares.append(replace(relay, max_connections=room))
+    return shares
 
 
 def relay_from_entry(index: int, entry: object, config: Mapping[str, Any]) -> Relay:

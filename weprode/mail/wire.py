@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.quoprimime import header_encode
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr
+from functools import lru_cache
 
 CRLF = "\r\n"
 ENCODED_WORD_LIMIT = 75  # RFC 2047 section 2
@@ -169,11 +170,27 @@ def quoted_printable(text: str) -> str:
 
     Passes intact through a relay without 8BITMIME, and stays readable in the source.
     A trailing space (the "-- " signature separator) is kept as "=20".
+
+    Encoded line by line: quoted-printable decides everything within a line (soft
+    breaks, trailing spaces), so the result is the same as encoding the whole text,
+    and the lines every reader of a campaign shares are encoded once (`qp_line`).
+    Encoding both parts of each message whole was a third of its building time.
     """
-    canonical = text.replace("\r\n", "\n").replace("\n", CRLF)
-    if not canonical.endswith(CRLF):
-        canonical += CRLF  # b2a_qp takes its line ending from the first line it sees
-    return binascii.b2a_qp(canonical.encode("utf-8"), istext=True).decode("ascii")
+    lines = text.replace("\r\n", "\n").split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()  # the text ended with a line break: no empty line after it
+    return "".join(map(qp_line, lines))
+
+
+@lru_cache(maxsize=2048)
+def qp_line(line: str) -> str:
+    """One line (without its end) as quoted-printable, ended by CRLF.
+
+    Cached: a campaign's shared lines (a few hundred, both languages) come back at
+    every message or so and stay; the few naming one reader (about six per message)
+    pass through. About 1 MB when full.
+    """
+    return binascii.b2a_qp((line + CRLF).encode("utf-8"), istext=True).decode("ascii")
 
 
 def text_part(subtype: str, text: str) -> str:

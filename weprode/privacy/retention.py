@@ -202,6 +202,26 @@ def purge_bounce_reports(
     return delete_where(db, "bounce_reports", "received_at < ?", params, dry_run), {}
 
 
+def purge_provider_throttles(
+    db: Database,
+    cutoff: datetime,
+    now: datetime,
+    dry_run: bool,
+    log_folder: str | os.PathLike[str] | None,
+) -> tuple[int, dict[str, int]]:
+    """Forget the providers that have not throttled us for 30 days.
+
+    `provider_throttles` (see campaigns.pacing) holds no personal data: one row per
+    mailbox provider (Gmail, Orange...) or per domain whose mail servers told our
+    sender to slow down, with their reply stripped of any address. Hence it is not on
+    the privacy page. A row only paces sending: 30 days after its last throttle, the
+    provider is long past its backoff, and a new throttle starts from the base delay.
+    """
+    params = [isoformat(cutoff)]
+    condition = "throttled_until IS NULL OR throttled_until < ?"
+    return delete_where(db, "provider_throttles", condition, params, dry_run), {}
+
+
 RULES = (
     Rule(
         "prospects",
@@ -306,6 +326,20 @@ RULES = (
     ),
 )
 RULES_BY_KEY = {rule.key: rule for rule in RULES}
+# Purged like the rules above but holding no personal data: not on the privacy page
+# (whose table is RULES) nor in an Article 15 export. Their texts are for staff reading
+# the code, never rendered, hence not translated.
+HOUSEKEEPING = (
+    Rule(
+        "provider_throttles",
+        "How often each mailbox provider told our sender to slow down",
+        "the provider's last throttle",
+        "30 days",
+        "deleted",
+        days=30,
+        purge=purge_provider_throttles,
+    ),
+)
 
 
 def purge(
@@ -320,7 +354,7 @@ def purge(
     go first: their mass purge is the one that rebuilds tables.
     """
     rules = sorted(
-        (rule for rule in RULES if rule.enforced_here),
+        (rule for rule in (*RULES, *HOUSEKEEPING) if rule.enforced_here),
         key=lambda rule: rule.key != "subscribers",
     )
     results = []
