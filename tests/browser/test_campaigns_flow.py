@@ -109,6 +109,9 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     audience = page.get_by_label(f"English-speaking subscribers ({len(AUDIENCE)} now)")
     assert not audience.is_checked()  # nobody is chosen by default
     english.get_by_label("Subject").fill(SUBJECT)
+    topic = page.get_by_role("group", name="Newsletter topic").get_by_role("radio").first
+    assert not topic.is_checked()  # nor the topic
+    topic.check()
     audience.check()
     english.get_by_label("Body (Markdown)").fill(BAD_BODY)
     response = submit(page, page.get_by_role("button", name="Save draft"))
@@ -259,6 +262,7 @@ def test_two_versions_side_by_side_and_a_french_reader_unsubscribes_in_french(
     english.get_by_label("Body (Markdown)").fill(BODY)
     french.get_by_label("Subject").fill(FRENCH_SUBJECT)
     french.get_by_label("Body (Markdown)").fill(FRENCH_BODY)
+    page.get_by_role("group", name="Newsletter topic").get_by_role("radio").first.check()
     page.get_by_label(f"All active subscribers ({len(SUBSCRIBERS)} now)").check()
     assert_no_serious_axe_violations(page, "the campaign editor with two versions")
     response = submit(page, page.get_by_role("button", name="Save draft"))

@@ -130,6 +130,7 @@ from . import (  # noqa: E402,F401  (register their views on bp)
     deliverability,
     prospects,
     rights,
+    segments,
     subscriber_import,
     subscribers,
 )

@@ -13,7 +13,7 @@ from flask.cli import with_appcontext
 from ..cli import counted
 from ..db import Database, get_db, utcnow
 from ..deliverability import imap
-from ..newsletter import importing
+from ..newsletter import importing, topics
 from ..privacy import retention
 from . import audiences, compose, ledger, worker
 
@@ -56,13 +56,26 @@ def audience_option(required: bool) -> Callable[[click.Command], click.Command]:
 @campaigns_group.command("create")
 @version_options
 @audience_option(required=True)
+@click.option(
+    "--topic",
+    "topic_slug",
+    metavar="SLUG",
+    help="The topic whose readers get it (default: the main topic, said in the output).",
+)
 @with_appcontext
-def create_command(audience, **options):
+def create_command(audience, topic_slug, **options):
     """Save a draft campaign (an English and/or a French version) and print its id.
 
     Each subscriber gets the version of their language, or the other one when only
-    one is written.
+    one is written. It goes to one topic's readers: --topic, else the main topic.
     """
+    db = get_db()
+    topic = (
+        topics.by_slug(db, topic_slug) if topic_slug else topics.get(db, topics.main_topic_id(db))
+    )
+    if topic is None:
+        slugs = ", ".join(t["slug"] for t in topics.all_topics(db))
+        raise click.ClickException(f"No topic {topic_slug!r}; topics: {slugs}.")
     versions = {
         language: compose.Version(
             options[f"{language}_subject"],
@@ -73,11 +86,20 @@ def create_command(audience, **options):
     }
     try:
         campaign_id = compose.create(
-            get_db(), versions=versions, audience=audience, author="cli", now=utcnow()
+            db,
+            versions=versions,
+            audience=audience,
+            author="cli",
+            now=utcnow(),
+            topic_id=topic["id"],
         )
     except compose.CampaignInvalid as error:
         raise click.ClickException(str(error)) from error
     click.echo(campaign_id)
+    if not topic_slug:
+        click.echo(
+            f"topic: {topic['slug']} (the main topic; choose another with --topic)", err=True
+        )
 
 
 def describe_counts(counts: dict[str, dict[str, int]]) -> str:

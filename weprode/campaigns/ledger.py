@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 
 from ..db import Database, first_row, isoformat, write_transaction
 from ..deliverability.providers import provider_of
-from . import audiences, states
+from . import audiences, segments, states
 
 
 class CampaignStateError(ValueError):
@@ -68,7 +68,8 @@ def chosen_audience(campaign: dict) -> "audiences.Audience":
 
 
 def start(db: Database, campaign_id: int, now: datetime) -> int:
-    """Freeze the audience (one row per recipient) and mark the campaign sending.
+    """Freeze the audience (the topic's readers in the audience and the segment, one row
+    per recipient) and mark the campaign sending.
 
     Idempotent: rows are unique per (campaign, subscriber), so starting again adds
     nobody twice. Each row notes the recipient's mailbox provider, which paces the
@@ -78,12 +79,14 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
     with write_transaction(db):
         campaign = require(db, campaign_id, "draft", "scheduled", "sending", action="send")
         if campaign["status"] != "sending":
-            audience = chosen_audience(campaign)
+            segment = segments.get(db, campaign["segment_id"])
+            condition, params = audiences.recipients(
+                chosen_audience(campaign), campaign["topic_id"], segment
+            )
             db.execute(
                 "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id, provider) "
-                f"SELECT ?, id, provider_of(email) FROM subscribers WHERE {audience.condition} "
-                f"AND {audiences.IN_TOPIC} ORDER BY id",
-                [campaign_id, *audience.params, campaign["topic_id"]],
+                f"SELECT ?, id, provider_of(email) FROM subscribers WHERE {condition} ORDER BY id",
+                [campaign_id, *params],
             )
             db.execute(
                 "UPDATE campaigns SET status = 'sending', started_at = ?, scheduled_at = NULL "
