@@ -32,7 +32,10 @@ class Audience:
 
 
 # Subscribers of an import still in progress are not `VISIBLE`: they get nothing yet.
-ACTIVE = f"status = 'active' AND {VISIBLE}"
+# The unary `+` keeps SQLite off the (status, created_at) index: walking it reads the
+# rows in signup order, one random page per reader (3 to 9 times slower at 100,000,
+# bench/audiences.py), where the topic's index hands over ids in rowid order.
+ACTIVE = f"+status = 'active' AND {VISIBLE}"
 # A campaign goes to one topic: people who receive it (the topic id is the parameter).
 IN_TOPIC = (
     "id IN (SELECT subscriber_id FROM subscriptions WHERE topic_id = ? AND status = 'active')"
