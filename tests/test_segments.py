@@ -147,7 +147,8 @@ def test_live_count_endpoint(app, db, staff_client):
     for bad in ("topic=abc&audience=all", "topic=999&audience=all", f"topic={main}&audience=x"):
         refused = staff_client.get(f"/admin/audience-count?{bad}")
         assert refused.status_code == 400 and refused.json["error"]
-    staff_client.get("/admin/logout")
+    anonymous = app.test_client().get(query)  # staff only, like the whole /admin
+    assert anonymous.status_code == 302 and "/admin/login" in anonymous.headers["Location"]
 
 
 def test_composer_requires_a_topic_and_shows_counts_then_saves_topic_and_segment(
