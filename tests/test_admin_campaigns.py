@@ -10,19 +10,21 @@ from staff_helpers import STAFF_EMAIL, csrf_token
 
 from weprode.campaigns import ledger, worker
 from weprode.db import utcnow
+from weprode.newsletter import topics
 
 
-def save(staff_client, **changes):
+def save(staff_client, db, **changes):
     """Save a new campaign from the editor; `changes` name the English version's fields."""
     data = {"en-subject": "Our news", "en-preheader": "", "en-body_markdown": BODY}
     data.update({f"en-{name}": value for name, value in changes.items()})
     data["audience"] = "all"
+    data["topic"] = str(topics.main_topic_id(db))
     data["csrf_token"] = csrf_token(staff_client, "/admin/campaigns/new")
     return staff_client.post("/admin/campaigns/new", data=data)
 
 
 def test_editor_refuses_unknown_placeholder_next_to_the_field(db, staff_client):
-    response = save(staff_client, body_markdown="Hi {{ firstname }}")
+    response = save(staff_client, db, body_markdown="Hi {{ firstname }}")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert 'id="en-body_markdown-error"' in html and "Unknown placeholder firstname" in html
@@ -31,7 +33,7 @@ def test_editor_refuses_unknown_placeholder_next_to_the_field(db, staff_client):
 
 
 def test_editor_refuses_an_expression_in_a_placeholder(db, staff_client):
-    response = save(staff_client, subject="Hi {{ email * 20000000 }}")
+    response = save(staff_client, db, subject="Hi {{ email * 20000000 }}")
     assert response.status_code == 400
     html = response.get_data(as_text=True)
     assert 'id="en-subject-error"' in html and "is not allowed" in html
@@ -40,7 +42,7 @@ def test_editor_refuses_an_expression_in_a_placeholder(db, staff_client):
 
 def test_compose_preview_test_send_and_watch_it_finish(app, db, staff_client, mailbox):
     add_subscribers(app, db, [("ada@example.org", "Ada", "en"), ("bob@example.org", None, "fr")])
-    response = save(staff_client)
+    response = save(staff_client, db)
     assert response.status_code == 302
     campaign_id = int(response.headers["Location"].rsplit("/", 1)[1])
     preview = staff_client.get(f"/admin/campaigns/{campaign_id}/preview/en")
@@ -77,7 +79,7 @@ def test_compose_preview_test_send_and_watch_it_finish(app, db, staff_client, ma
 
 def test_pause_resume_cancel_buttons(app, db, staff_client):
     add_subscribers(app, db, [("ada@example.org", "Ada", "en")])
-    campaign_id = int(save(staff_client).headers["Location"].rsplit("/", 1)[1])
+    campaign_id = int(save(staff_client, db).headers["Location"].rsplit("/", 1)[1])
     url = f"/admin/campaigns/{campaign_id}"
     for step, expected in (
         ("send", "sending"),
@@ -99,7 +101,7 @@ def test_pause_resume_cancel_buttons(app, db, staff_client):
 
 
 def test_editing_a_sent_campaign_is_refused(app, db, staff_client):
-    campaign_id = int(save(staff_client).headers["Location"].rsplit("/", 1)[1])
+    campaign_id = int(save(staff_client, db).headers["Location"].rsplit("/", 1)[1])
     with app.app_context():
         ledger.start(db, campaign_id, utcnow())
     assert staff_client.get(f"/admin/campaigns/{campaign_id}/edit").status_code == 409
@@ -110,7 +112,7 @@ def test_dashboard_lists_last_campaigns_and_detail_lists_campaigns_received(
 ):
     [subscriber_id] = add_subscribers(app, db, [("ada@example.org", "Ada", "en")])
     campaign_id = int(
-        save(staff_client, subject="Spring letter").headers["Location"].rsplit("/", 1)[1]
+        save(staff_client, db, subject="Spring letter").headers["Location"].rsplit("/", 1)[1]
     )
     with app.app_context():
         ledger.start(db, campaign_id, utcnow())
@@ -139,7 +141,7 @@ def test_cli_create_list_and_send(app, db, runner, mailbox, tmp_path):
         ]
     )
     assert created.exit_code == 0, created.output
-    campaign_id = int(created.output.strip())
+    campaign_id = int(created.stdout.strip())
     bad = tmp_path / "bad.md"
     bad.write_text("Hi {{ nom }}", encoding="utf-8")
     options = ["--en-subject", "x", "--en-body-file", bad, "--audience", "all"]
@@ -204,6 +206,7 @@ def test_two_versions_side_by_side_then_an_audience_must_be_chosen_before_sendin
         "csrf_token": csrf_token(staff_client, "/admin/campaigns/new"),
         "fr-subject": "Nouvelles",
         "fr-body_markdown": "Bonjour {{ first_name | default('à vous') }}",
+        "topic": str(topics.main_topic_id(db)),
     }
     response = staff_client.post("/admin/campaigns/new", data=data)
     assert response.status_code == 302

@@ -68,7 +68,8 @@ def test_campaign_commands_in_french(french_app, french_db, tmp_path, mailbox):
         str(body), "--audience", "all",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
-    campaign_id = created.output.strip()
+    campaign_id = created.stdout.strip()
+    assert "le thème principal" in created.stderr
     sent = run(french_app, "campaigns", "send", campaign_id)
     assert sent.exit_code == 0, sent.output
     assert (

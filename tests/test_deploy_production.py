@@ -330,6 +330,7 @@ def test_production_stack_through_nginx(deployment, mailbox):
             "POST", "/admin/campaigns/new",
             body={
                 "en-subject": CAMPAIGN_SUBJECT, "en-preheader": "", "audience": "all",
+                "topic": "1",  # the main topic, the first one the migrations make
                 "en-body_markdown": "Hello {{ first_name }}, news.",
                 "csrf_token": browser.csrf_token("/admin/campaigns/new"),
             },

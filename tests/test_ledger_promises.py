@@ -564,7 +564,8 @@ def test_a_start_cut_short_is_started_again_over_the_audience_chosen_now(app, db
     french = add_subscribers(app, db, people(3, "fr", "fr"))
     campaign_id = new_campaign(db, language="en")
     # A start whose process died after two chunks: rows written, still a draft.
-    ledger.freeze_window(db, campaign_id, audiences.get("en"), 1, 0, english[1])
+    english_readers = audiences.recipients(audiences.get("en"), 1, row_by_row=True)
+    ledger.freeze_window(db, campaign_id, *english_readers, 0, english[1])
     assert ledger.claim(db, campaign_id, SENDER, 10, NOW) == []  # a draft: nothing to claim
     compose.set_audience(db, campaign_id, "fr", NOW)  # staff chose another audience since
     assert ledger.start(db, campaign_id, NOW) == 3
@@ -579,7 +580,8 @@ def test_a_start_keeps_the_rows_another_start_wrote_for_the_same_audience(app, d
     monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
     ids = add_subscribers(app, db, people(5))
     campaign_id = new_campaign(db, language="en")
-    ledger.freeze_window(db, campaign_id, audiences.get("en"), 1, ids[1], ids[3])  # the other's
+    english_readers = audiences.recipients(audiences.get("en"), 1, row_by_row=True)
+    ledger.freeze_window(db, campaign_id, *english_readers, ids[1], ids[3])  # the other's
     theirs = {r["subscriber_id"]: r["id"] for r in deliveries(db, campaign_id)}
     assert list(theirs) == ids[2:4]
     assert ledger.start(db, campaign_id, NOW) == 5

@@ -878,6 +878,34 @@ def staff_preferences(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0029_segments")
+def create_segments(db: sqlite_utils.Database) -> None:
+    """Saved segments narrowing a campaign's topic, and the campaign's chosen segment.
+
+    Every condition is optional (NULL: any); dates are whole days, both ends included.
+    Company and role are not conditions: subscribers hold neither.
+    """
+    run_statements(
+        db,
+        [
+            """CREATE TABLE segments (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE,
+                language TEXT,
+                source TEXT,
+                import_id INTEGER REFERENCES imports (id),
+                signed_up_from TEXT,
+                signed_up_until TEXT,
+                confirmed_from TEXT,
+                confirmed_until TEXT,
+                created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL
+            )""",
+            "ALTER TABLE campaigns ADD COLUMN segment_id INTEGER REFERENCES segments (id)",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

@@ -17,9 +17,9 @@ from playwright.sync_api import expect
 from staff_helpers import ENGLISH_STAFF
 
 from weprode import tokens
-from weprode.campaigns import worker
+from weprode.campaigns import audiences, segments, worker
 from weprode.db import connect, utcnow
-from weprode.newsletter import subscribers
+from weprode.newsletter import subscribers, topics
 from weprode.staff import accounts
 
 MAIL_TIMEOUT_S = 5
@@ -110,6 +110,9 @@ def test_compose_preview_test_send_and_watch_the_campaign_finish(
     audience = page.get_by_label(f"English-speaking subscribers ({len(AUDIENCE)} now)")
     assert not audience.is_checked()  # nobody is chosen by default
     english.get_by_label("Subject").fill(SUBJECT)
+    topic = page.get_by_role("group", name="Newsletter topic").get_by_role("radio").first
+    assert not topic.is_checked()  # nor the topic
+    topic.check()
     audience.check()
     english.get_by_label("Body (Markdown)").fill(BAD_BODY)
     response = submit(page, page.get_by_role("button", name="Save draft"))
@@ -260,6 +263,7 @@ def test_two_versions_side_by_side_and_a_french_reader_unsubscribes_in_french(
     english.get_by_label("Body (Markdown)").fill(BODY)
     french.get_by_label("Subject").fill(FRENCH_SUBJECT)
     french.get_by_label("Body (Markdown)").fill(FRENCH_BODY)
+    page.get_by_role("group", name="Newsletter topic").get_by_role("radio").first.check()
     page.get_by_label(f"All active subscribers ({len(SUBSCRIBERS)} now)").check()
     assert_no_serious_axe_violations(page, "the campaign editor with two versions")
     response = submit(page, page.get_by_role("button", name="Save draft"))
@@ -308,4 +312,35 @@ def test_two_versions_side_by_side_and_a_french_reader_unsubscribes_in_french(
     submit(page, page.get_by_role("main").get_by_role("button", name="Se désabonner"))
     assert heading(page) == "Votre désabonnement est enregistré"
     assert page.locator("html").get_attribute("lang") == "fr"
+    assert not browser_problems, describe(browser_problems)
+
+
+def test_the_composer_recounts_readers_when_the_segment_changes(
+    page, live_server, newsroom, browser_problems
+):
+    db = connect(live_server.app.config["DATABASE"])
+    try:
+        with live_server.app.app_context():
+            subscribers.add_confirmed(
+                db, "zoe.french@example.org", "browser test", utcnow(), language="fr"
+            )
+            segment_id = segments.create(
+                db, {"name": "English readers", "language": "en"}, utcnow()
+            )
+            main = topics.main_topic_id(db)
+            everyone = audiences.counts(db, "all", (), main)["all"]["total"]
+            english = audiences.counts(db, "all", (), main, segment_id)["all"]["total"]
+    finally:
+        db.close()
+    assert everyone > english == len(AUDIENCE)
+    base = live_server.url
+    log_in(page, base)
+    page.goto(base + "/admin/campaigns/new")
+    count = page.locator("#live-count")
+    expect(count).to_have_text("Choose the topic and the audience to count the readers.")
+    page.get_by_role("group", name="Newsletter topic").get_by_role("radio").first.check()
+    page.get_by_role("radio", name=re.compile(r"All active subscribers")).check()
+    expect(count).to_have_text(f"{everyone} readers now in this topic, audience and segment.")
+    page.get_by_label("Segment").select_option(label="English readers")
+    expect(count).to_have_text(f"{english} readers now in this topic, audience and segment.")
     assert not browser_problems, describe(browser_problems)

@@ -135,6 +135,7 @@ from . import (  # noqa: E402,F401  (register their views on bp)
     my_account,
     prospects,
     rights,
+    segments,
     subscriber_import,
     subscribers,
     topics,

@@ -15,13 +15,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
-from ..campaigns import archive, audiences, compose, ledger, render, welcome
+from ..campaigns import archive, audiences, compose, ledger, render, segments, welcome
 from ..db import Database, get_db, isoformat, parse_row_id, utcnow
 from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
 from ..newsletter import topics
 from ..security import CONTENT_SECURITY_POLICY
 from . import bp, labels
+from . import segments as segment_views
 
 VERSION_FIELDS = compose.Version._fields
 STYLE_ATTRIBUTE = re.compile(r'style="([^"]*)"')
@@ -74,10 +75,13 @@ def welcome_label(topic: dict | None) -> str:
     return _("Welcome mail — %(topic)s", topic=topic_name(topic) if topic else "")
 
 
-def audience_choices(db: Database, topic_id: int) -> list[tuple[str, str, int]]:
-    """(key, label, the topic's active readers now) for each audience staff may choose."""
+def audience_choices(
+    db: Database, topic_id: int, segment_id: int | None = None
+) -> list[tuple[str, str, int]]:
+    """(key, label, the topic's active readers now, in the segment when there is one)
+    for each audience staff may choose."""
     return [
-        (key, audience.label, audiences.counts(db, key, (), topic_id)["all"]["total"])
+        (key, audience.label, audiences.counts(db, key, (), topic_id, segment_id)["all"]["total"])
         for key, audience in audiences.AUDIENCES.items()
     ]
 
@@ -112,32 +116,26 @@ def editor(campaign: dict | None = None, welcome_topic: dict | None = None) -> R
         for language in compose.LANGUAGES
     }
     audience = (campaign or {}).get("audience")
+    topic_id, segment_id = (campaign or {}).get("topic_id"), (campaign or {}).get("segment_id")
+    if welcome_topic:
+        topic_id = welcome_topic["id"]
     errors = {}
     form = ActionForm()
     if request.method == "POST":
         versions = submitted_versions()
-        audience = None if is_welcome else request.form.get("audience") or None
+        if is_welcome:  # its topic is fixed, and it has no audience nor segment
+            audience, target_problems = None, {}
+        else:
+            audience = request.form.get("audience") or None
+            topic_id, segment_id, target_problems = segment_views.submitted_target()
         if not form.validate():
             abort(400, description=form_expired())
-        now = utcnow()
-        values = {"versions": versions, "audience": audience}
         try:
-            if campaign is None:
-                if welcome_topic:
-                    values.update(topic_id=welcome_topic["id"], kind=welcome.KIND)
-                campaign_id = compose.create(db, author=current_user.email, now=now, **values)
-                audit.record(
-                    db,
-                    current_user.email,
-                    "campaign_created",
-                    now,
-                    target=f"campaign:{campaign_id}",
-                )
-            else:
-                campaign_id = campaign["id"]
-                compose.update(db, campaign_id, now=now, **values)
-            flash(_("Campaign saved."))
-            return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+            if not target_problems:
+                kind = welcome.KIND if welcome_topic else "regular"
+                target = (audience, topic_id, segment_id, kind)
+                return saved_campaign(db, campaign, versions, *target)
+            compose.checked(versions, audience, target_problems)
         except compose.CampaignInvalid as error:
             errors = error.errors
         except ledger.CampaignStateError as error:
@@ -148,15 +146,48 @@ def editor(campaign: dict | None = None, welcome_topic: dict | None = None) -> R
         campaign=campaign,
         versions=versions,
         audience=audience,
-        # Until the composer offers topics, a new campaign goes to the main topic.
         audience_choices=[]
         if is_welcome
-        else audience_choices(db, campaign["topic_id"] if campaign else topics.main_topic_id(db)),
+        else audience_choices(db, topic_id or topics.main_topic_id(db), segment_id),
         welcome_label=welcome_label(welcome_topic or campaign["topic"]) if is_welcome else None,
+        topic_id=topic_id,
+        segment_id=segment_id,
+        topic_choices=segment_views.topic_choices(db),
+        segments=segments.all_segments(db),
+        live_count=segment_views.count_text(
+            segment_views.live_count(db, topic_id, audience, segment_id)
+        ),
         language_names=compose.LANGUAGE_NAMES,
         errors=errors,
         form=form,
     ), status
+
+
+def saved_campaign(
+    db: Database,
+    campaign: dict | None,
+    versions: dict[str, compose.Version],
+    audience: str | None,
+    topic_id: int | None,
+    segment_id: int | None,
+    kind: str = "regular",
+) -> ResponseReturnValue:
+    """Create (a campaign of `kind`) or update the draft, then show its page (raises
+    `CampaignInvalid`)."""
+    now = utcnow()
+    values = {"versions": versions, "audience": audience}
+    values |= {"topic_id": topic_id, "segment_id": segment_id}
+    if campaign is None:
+        values["kind"] = kind
+        campaign_id = compose.create(db, author=current_user.email, now=now, **values)
+        audit.record(
+            db, current_user.email, "campaign_created", now, target=f"campaign:{campaign_id}"
+        )
+    else:
+        campaign_id = campaign["id"]
+        compose.update(db, campaign_id, now=now, **values)
+    flash(_("Campaign saved."))
+    return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
 
 
 @bp.route("/campaigns/new", methods=["GET", "POST"])
@@ -196,9 +227,11 @@ def campaign_detail(campaign_id):
     editable = campaign["status"] in ("draft", "scheduled") and not is_welcome
     unsent = editable and not figures["recipients"]
     checks = preflight.run(current_app.config) if unsent and request.args.get("preflight") else None
-    topic_id = campaign["topic_id"]
+    topic_id, segment_id = campaign["topic_id"], campaign["segment_id"]
     counts = (
-        audience and editable and audiences.counts(db, audience.key, campaign["versions"], topic_id)
+        audience
+        and editable
+        and audiences.counts(db, audience.key, campaign["versions"], topic_id, segment_id)
     )
     return render_template(
         "admin/campaign.html",
@@ -208,7 +241,7 @@ def campaign_detail(campaign_id):
         checks=checks,
         audience=audience,
         counts=counts,
-        audience_choices=audience_choices(db, topic_id) if editable else [],
+        audience_choices=audience_choices(db, topic_id, segment_id) if editable else [],
         language_names=compose.LANGUAGE_NAMES,
         published=archive.is_published(db, campaign_id),
         welcome_label=welcome_label(campaign["topic"]) if is_welcome else None,

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from ..cli import in_staff_language
 from ..db import Database, get_db, utcnow
 from ..deliverability import imap, readers
-from ..newsletter import importing
+from ..newsletter import importing, topics
 from ..privacy import retention
 from . import audiences, compose, ledger, worker
 
@@ -58,14 +58,29 @@ def audience_option(required: bool) -> Callable[[click.Command], click.Command]:
 @campaigns_group.command("create")
 @version_options
 @audience_option(required=True)
+@click.option(
+    "--topic",
+    "topic_slug",
+    metavar="SLUG",
+    help="The topic whose readers get it (default: the main topic, said in the output).",
+)
 @with_appcontext
 @in_staff_language
-def create_command(audience, **options):
+def create_command(audience, topic_slug, **options):
     """Save a draft campaign (an English and/or a French version) and print its id.
 
     Each subscriber gets the version of their language, or the other one when only
-    one is written.
+    one is written. It goes to one topic's readers: --topic, else the main topic.
     """
+    db = get_db()
+    topic = (
+        topics.by_slug(db, topic_slug) if topic_slug else topics.get(db, topics.main_topic_id(db))
+    )
+    if topic is None:
+        slugs = ", ".join(t["slug"] for t in topics.all_topics(db))
+        raise click.ClickException(
+            _("No topic %(slug)s; topics: %(slugs)s.", slug=repr(topic_slug), slugs=slugs)
+        )
     versions = {
         language: compose.Version(
             options[f"{language}_subject"],
@@ -76,11 +91,24 @@ def create_command(audience, **options):
     }
     try:
         campaign_id = compose.create(
-            get_db(), versions=versions, audience=audience, author="cli", now=utcnow()
+            db,
+            versions=versions,
+            audience=audience,
+            author="cli",
+            now=utcnow(),
+            topic_id=topic["id"],
         )
     except compose.CampaignInvalid as error:
         raise click.ClickException(str(error)) from error
     click.echo(campaign_id)
+    if not topic_slug:
+        click.echo(
+            _(
+                "topic: %(slug)s (the main topic; choose another with --topic)",
+                slug=topic["slug"],
+            ),
+            err=True,
+        )
 
 
 def the_version(language: str) -> str:

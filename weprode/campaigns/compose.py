@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext as _l
 from ..db import Database, isoformat, keyset_page, write_transaction
 from ..forms import has_forbidden_character
 from ..newsletter import topics
-from . import audiences, ledger, welcome
+from . import audiences, ledger, segments, welcome
 from .placeholders import PlaceholderError, check_placeholders
 
 LANGUAGES = audiences.VERSION_LANGUAGES
@@ -39,6 +39,8 @@ FIELD_LABELS = {
     "fr-body_markdown": _l("French body"),
     "versions": _l("Versions"),
     "audience": _l("Audience"),
+    "topic": _l("Newsletter topic"),
+    "segment": _l("Segment"),
 }
 
 
@@ -128,9 +130,23 @@ class CampaignInvalid(ValueError):
         self.errors = errors
 
 
-def checked(versions: Mapping[str, Version], audience: str | None) -> dict[str, Version]:
-    """The versions that exist, stripped; `CampaignInvalid` when anything is wrong."""
-    errors = validation_errors(versions, audience)
+def target_errors(db: Database, topic_id: int | None, segment_id: int | None) -> dict[str, str]:
+    """{field: message} when the topic or the segment does not exist (None: the main
+    topic, no segment)."""
+    errors = {}
+    if topic_id is not None and topics.get(db, topic_id) is None:
+        errors["topic"] = _("Choose a topic of the list.")
+    if segment_id is not None and segments.get(db, segment_id) is None:
+        errors["segment"] = _("Choose a segment of the list, or none.")
+    return errors
+
+
+def checked(
+    versions: Mapping[str, Version], audience: str | None, target: Mapping[str, str] = {}
+) -> dict[str, Version]:
+    """The versions that exist, stripped; `CampaignInvalid` when anything is wrong
+    (`target`: the `target_errors`)."""
+    errors = {**validation_errors(versions, audience), **target}
     if errors:
         raise CampaignInvalid(errors)
     written = {language: Version(*version) for language, version in versions.items()}
@@ -160,20 +176,32 @@ def create(
     now: datetime,
     topic_id: int | None = None,
     kind: str = "regular",
+    segment_id: int | None = None,
 ) -> int:
-    """Save a new draft for `topic_id` (the main topic when None); returns its id.
+    """Save a new draft for `topic_id` (the main topic when None), narrowed by
+    `segment_id` when given; returns its id.
 
     `kind` "welcome" makes the topic's welcome mail (no audience; see `welcome`);
     `CampaignInvalid` when the topic has one already."""
-    versions = checked(versions, None if kind == "welcome" else audience)
+    target = target_errors(db, topic_id, segment_id)
+    versions = checked(versions, None if kind == "welcome" else audience, target)
     stamp = isoformat(now)
     with write_transaction(db):
         if kind == "welcome" and welcome.of_topic(db, topic_id) is not None:
             raise CampaignInvalid({"versions": _("This topic has a welcome mail already.")})
         campaign_id = db.execute(
             "INSERT INTO campaigns (audience, created_at, created_by, updated_at, topic_id, "
-            "kind) VALUES (?, ?, ?, ?, coalesce(?, (SELECT id FROM topics WHERE main = 1)), ?)",
-            [None if kind == "welcome" else audience or None, stamp, author, stamp, topic_id, kind],
+            "kind, segment_id) VALUES (?, ?, ?, ?, "
+            "coalesce(?, (SELECT id FROM topics WHERE main = 1)), ?, ?)",
+            [
+                None if kind == "welcome" else audience or None,
+                stamp,
+                author,
+                stamp,
+                topic_id,
+                kind,
+                segment_id,
+            ],
         ).lastrowid
         save_versions(db, campaign_id, versions)
     return campaign_id
@@ -186,12 +214,15 @@ def update(
     versions: Mapping[str, Version],
     audience: str | None,
     now: datetime,
+    topic_id: int | None = None,
+    segment_id: int | None = None,
 ) -> None:
-    """Change a draft (a scheduled campaign goes back to draft).
+    """Change a draft (a scheduled campaign goes back to draft): its versions, audience,
+    topic (None keeps the one it has) and segment (None: no narrowing).
 
     A welcome mail can be changed while it welcomes (or is paused): the next welcome
     sent is the new text; it keeps its state."""
-    versions = checked(versions, audience)
+    versions = checked(versions, audience, target_errors(db, topic_id, segment_id))
     with write_transaction(db):
         if ledger.require(db, campaign_id)["kind"] == "welcome":
             ledger.require(db, campaign_id, "draft", "sending", "paused")
@@ -203,8 +234,8 @@ def update(
         ledger.require(db, campaign_id, "draft", "scheduled")
         db.execute(
             "UPDATE campaigns SET audience = ?, updated_at = ?, status = 'draft', "
-            "scheduled_at = NULL WHERE id = ?",
-            [audience or None, isoformat(now), campaign_id],
+            "scheduled_at = NULL, topic_id = coalesce(?, topic_id), segment_id = ? WHERE id = ?",
+            [audience or None, isoformat(now), topic_id, segment_id, campaign_id],
         )
         save_versions(db, campaign_id, versions)
 
@@ -235,11 +266,13 @@ def versions_of(db: Database, campaign_id: int) -> dict[str, dict]:
 
 
 def get(db: Database, campaign_id: int) -> dict | None:
-    """The campaign with its `versions` and `topic` (what `render.prepare` takes), or None."""
+    """The campaign with its `versions`, `topic` (what `render.prepare` takes) and
+    `segment` (None when not narrowed), or None."""
     campaign = ledger.get(db, campaign_id)
     if campaign is not None:
         campaign["versions"] = versions_of(db, campaign_id)
         campaign["topic"] = topics.get(db, campaign["topic_id"])
+        campaign["segment"] = segments.get(db, campaign["segment_id"])
     return campaign
 
 

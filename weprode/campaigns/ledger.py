@@ -9,6 +9,7 @@ cleanly records what it sent and gives back the rows it never began (`unclaim`).
 Who the sender is, and taking a campaign over, is `senders`' business.
 """
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
@@ -16,8 +17,8 @@ from typing import NamedTuple
 from flask_babel import gettext as _
 
 from ..db import Database, bulk_chunk_rows, first_row, isoformat, write_transaction
-from ..deliverability.providers import provider_of
-from . import audiences, states
+from ..deliverability.providers import domain_of, provider_of
+from . import audiences, segments, states
 
 
 class CampaignStateError(ValueError):
@@ -79,8 +80,21 @@ def chosen_audience(campaign: dict) -> "audiences.Audience":
 FREEZE_IDS = 5000
 
 
+@functools.lru_cache(maxsize=65_536)
+def provider_of_domain(domain: str) -> str:
+    """`provider_of`, remembered: a million recipients share a few thousand domains."""
+    return provider_of(domain)
+
+
+def provider_of_address(address: str) -> str:
+    """The provider of an address, looked up once per domain (the freeze calls this for
+    every recipient)."""
+    return provider_of_domain(domain_of(address))
+
+
 def start(db: Database, campaign_id: int, now: datetime) -> int:
-    """Freeze the audience (one row per recipient) and mark the campaign sending.
+    """Freeze the audience (the topic's readers in the audience and the segment, one row
+    per recipient) and mark the campaign sending.
 
     The rows are written a window of FREEZE_IDS subscriber ids per transaction (fewer
     while other writers wait), as a bulk job that leaves room for them
@@ -94,15 +108,21 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
     again adds nobody twice. Each row notes the recipient's mailbox provider, which
     paces the send (see `pacing`). Returns the number of recipients.
     """
-    frozen_audience, after, window, prune = None, 0, FREEZE_IDS, False
+    frozen_target, after, window, prune = None, 0, FREEZE_IDS, False
     while True:
         with write_transaction(db, background=True):
             campaign = require(db, campaign_id, "draft", "scheduled", "sending", action="send")
             if campaign["status"] == "sending":
                 break
-            audience = chosen_audience(campaign)
-            if audience.key != frozen_audience:  # the first window, or the audience changed
-                frozen_audience, after = audience.key, 0
+            condition, params = audiences.recipients(
+                chosen_audience(campaign),
+                campaign["topic_id"],
+                segments.get(db, campaign["segment_id"]),
+                row_by_row=True,
+            )
+            # The first window, or staff chose other readers since an earlier start.
+            if (condition, params) != frozen_target:
+                frozen_target, after = (condition, params), 0
                 prune = first_row(
                     db, "SELECT 1 FROM deliveries WHERE campaign_id = ? LIMIT 1", [campaign_id]
                 )
@@ -114,8 +134,7 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
                     [isoformat(now), campaign_id],
                 )
                 break
-            topic_id = campaign["topic_id"]
-            freeze_window(db, campaign_id, audience, topic_id, after, after + window, bool(prune))
+            freeze_window(db, campaign_id, condition, params, after, after + window, bool(prune))
             after += window
         window = bulk_chunk_rows(db, window, FREEZE_IDS)
     return recipients(db, campaign_id)
@@ -124,30 +143,28 @@ def start(db: Database, campaign_id: int, now: datetime) -> int:
 def freeze_window(
     db: Database,
     campaign_id: int,
-    audience: "audiences.Audience",
-    topic_id: int,
+    condition: str,
+    params: list,
     after: int,
     last: int,
     prune: bool = False,
 ) -> None:
-    """Write the rows of the audience's readers of `topic_id` whose id is in (`after`,
-    `last`]; with `prune`, first delete the rows there of subscribers outside them.
+    """Write the rows of the recipients (`condition` on `subscribers`, from
+    `audiences.recipients`) whose id is in (`after`, `last`]; with `prune`, first delete
+    the rows there of subscribers outside them.
 
     NOT INDEXED: the audience's condition would otherwise lead SQLite to its status
     index, and every window would read all active subscribers; by id, each reads its own.
     """
-    members = (
-        f"SELECT id FROM subscribers NOT INDEXED WHERE ({audience.condition}) "
-        f"AND {audiences.RECEIVES_TOPIC} AND id > ? AND id <= ?"
-    )
-    window = [*audience.params, topic_id, after, last]
+    members = f"SELECT id FROM subscribers NOT INDEXED WHERE ({condition}) AND id > ? AND id <= ?"
+    window = [*params, after, last]
     if prune:
         db.execute(
             "DELETE FROM deliveries WHERE campaign_id = ? AND subscriber_id > ? "
             f"AND subscriber_id <= ? AND subscriber_id NOT IN ({members})",
             [campaign_id, after, last, *window],
         )
-    db.conn.create_function("provider_of", 1, provider_of, deterministic=True)
+    db.conn.create_function("provider_of", 1, provider_of_address, deterministic=True)
     db.execute(
         "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id, provider) "
         f"SELECT ?, id, provider_of(email) FROM subscribers WHERE id IN ({members}) "
