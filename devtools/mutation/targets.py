@@ -87,11 +87,13 @@ TARGETS = {
     ],
     # A backup is whole and consistent, kept with its keys, and restorable.
     "weprode/operations/backups.py": [
+        "tests/test_backup_promises.py",
         "tests/test_backups.py",
     ],
     # A message the relay accepted is recorded as sent, at most CAMPAIGN_MAX_UNRECORDED
     # of them unrecorded at any moment (what a kill -9 can send twice).
     "weprode/campaigns/recorder.py": [
+        "tests/test_recorder_promises.py",
         "tests/test_campaign_stop.py",
         "tests/test_sender_promises.py",
         "tests/test_campaigns.py",
