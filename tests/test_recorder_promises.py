@@ -27,12 +27,20 @@ SENDER = "test-host:1:aaaaaa"
 
 
 class WatchedRoom(threading.Condition):
-    """The recorder's condition, which tells when a sender thread starts waiting in it."""
+    """The recorder's condition, which tells when a sender thread, or the recording
+    thread (`recorder_asleep`), starts waiting in it."""
+
+    def __init__(self, recording_thread):
+        super().__init__()
+        self.recording_thread = recording_thread
+        self.recorder_asleep = threading.Event()
 
     def wait(self, timeout=None):
         current = threading.current_thread()
         if isinstance(current, Adder):
             current.settled.set()
+        if current is self.recording_thread:
+            self.recorder_asleep.set()
         return super().wait(timeout)
 
 
@@ -123,7 +131,7 @@ def until(condition, room=None):
 
 def fresh_recorder(app, capacity, sent_journal=None):
     made = recorder.OutcomeRecorder(app.config["DATABASE"], SENDER, capacity, sent_journal)
-    made.room = WatchedRoom()
+    made.room = WatchedRoom(made.thread)
     return made
 
 
@@ -200,6 +208,8 @@ def test_half_the_capacity_waiting_is_committed_without_a_flush(app, db, no_time
     _, ids = in_flight(app, db, 2)
     outcome_recorder = fresh_recorder(app, 4)
     outcome_recorder.start()
+    # Only a notification can wake it now (not its first look at the waiting list).
+    assert outcome_recorder.room.recorder_asleep.wait(BOUND)
     outcome_recorder.add(accepted(ids[0]))
     with outcome_recorder.room:
         assert not outcome_recorder.due()  # one is not half of four
@@ -257,10 +267,9 @@ def test_a_recorder_that_cannot_write_the_ledger_stops_the_send(tmp_path):
     outcome_recorder = recorder.OutcomeRecorder(str(empty), SENDER, 4)
     outcome_recorder.start()
     outcome_recorder.add(accepted(1))
-    with pytest.raises(recorder.RecorderFailed, match="cannot record outcomes in the ledger") as (
-        failed
-    ):
+    with pytest.raises(recorder.RecorderFailed) as failed:
         within_bound(outcome_recorder.flush)
+    assert str(failed.value) == "cannot record outcomes in the ledger"
     assert isinstance(failed.value.__cause__, sqlite3.OperationalError)
     with pytest.raises(recorder.RecorderFailed):
         outcome_recorder.add(accepted(2))  # a sender stops instead of piling up more
