@@ -449,6 +449,17 @@ def test_bounce_addresses_of_mails_already_sent_still_name_their_delivery(make_a
         )
 
 
+def test_a_bounce_names_the_right_delivery_up_to_the_largest_ids_a_tag_holds(app):
+    """Both ids take 5 bytes in a tag: every byte of each is read back, none of the other's."""
+    largest = 2**40 - 1
+    with app.app_context():
+        for subscriber_id, campaign_id in [(largest, largest), (largest, 1), (1, largest)]:
+            tag = tokens.delivery_tag_maker(2, campaign_id)(subscriber_id)
+            assert tokens.check_delivery_tag(tag) == tokens.DeliveryTag(
+                2, subscriber_id, campaign_id
+            )
+
+
 def test_suppression_hashes_already_stored_still_match_after_any_deployment(make_app):
     app = make_app(SECRET_KEY=GOLDEN_KEY)
     with app.app_context():

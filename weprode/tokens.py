@@ -280,7 +280,7 @@ DELIVERY_TAG_SALT = "weprode.deliverability.verp"
 DELIVERY_TAG_ID_BYTES = 5
 DELIVERY_TAG_MAC_BYTES = 10
 DELIVERY_TAG_LENGTH = 34
-DELIVERY_TAG_SHAPE = re.compile(r"[a-z2-7]{34}", re.ASCII)
+DELIVERY_TAG_SHAPE = re.compile(rf"[a-z2-7]{{{DELIVERY_TAG_LENGTH}}}", re.ASCII)
 
 
 @dataclass(frozen=True)
