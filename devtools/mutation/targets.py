@@ -27,9 +27,17 @@ TARGETS = {
     "weprode/newsletter/optout.py": [
         "tests/test_optout_promises.py",
         "tests/test_newsletter_optout.py",
+        "tests/test_topics.py",
         "tests/test_admin_subscribers.py",
         "tests/test_campaigns.py",
         "tests/test_retention.py",
+    ],
+    # Who receives which topic, and since or until when: consent and churn per topic.
+    "weprode/newsletter/subscriptions.py": [
+        "tests/test_topics.py",
+        "tests/test_newsletter_signup.py",
+        "tests/test_newsletter_preferences.py",
+        "tests/test_welcome_mail.py",
     ],
     "weprode/campaigns/ledger.py": [
         "tests/test_ledger_promises.py",
