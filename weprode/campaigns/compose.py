@@ -191,14 +191,13 @@ def create(
             raise CampaignInvalid({"versions": _("This topic has a welcome mail already.")})
         campaign_id = db.execute(
             "INSERT INTO campaigns (audience, created_at, created_by, updated_at, topic_id, "
-            "kind, segment_id) VALUES (?, ?, ?, ?, "
-            "coalesce(?, (SELECT id FROM topics WHERE main = 1)), ?, ?)",
+            "kind, segment_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
                 None if kind == "welcome" else audience or None,
                 stamp,
                 author,
                 stamp,
-                topic_id,
+                topic_id if topic_id is not None else topics.main_topic_id(db),
                 kind,
                 segment_id,
             ],

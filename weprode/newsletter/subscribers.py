@@ -20,7 +20,7 @@ from ..db import (
 )
 from ..forms import EMAIL_MAX_LENGTH, has_forbidden_character
 from ..tokens import address_hash, address_hashes
-from . import subscriptions
+from . import subscriptions, topics
 
 STATUSES = ("pending", "active", "churned", "bounced")
 LANGUAGES = ("en", "fr")
@@ -200,9 +200,9 @@ def add_confirmed(
     with durable_transaction(db):
         release_from_import(db, email)
         existing = find_by_email(db, email)
-        topics = list(topic_ids) if topic_ids is not None else subscriptions.requested(db, None)
+        joining = list(topic_ids) if topic_ids is not None else [topics.main_topic_id(db)]
         if existing and existing["status"] == "active":
-            joined = subscriptions.join(db, existing["id"], topics, now)
+            joined = subscriptions.join(db, existing["id"], joining, now)
             if joined:
                 record_consent(db, existing["id"], "staff", now, now, joined, source=source)
                 record_event(db, existing["id"], "added_by_staff", now, source=source)
@@ -223,8 +223,8 @@ def add_confirmed(
             subscriber_id = existing["id"]
         else:
             subscriber_id = db["subscribers"].insert({**values, "created_at": stamp}).last_pk
-        subscriptions.join(db, subscriber_id, topics, now)
-        record_consent(db, subscriber_id, "staff", now, now, topics, source=source)
+        subscriptions.join(db, subscriber_id, joining, now)
+        record_consent(db, subscriber_id, "staff", now, now, joining, source=source)
         record_event(db, subscriber_id, "added_by_staff", now, source=source)
     return subscriber_id, True
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from ..db import Database, isoformat
+from . import topics
 
 # What a signup asked for travels on the subscriber row until it is confirmed.
 REQUEST_SEPARATOR = ","
@@ -25,7 +26,7 @@ def requested(db: Database, text: str | None) -> list[int]:
     """The requested topics that still exist; the main topic for a request without any."""
     wanted = [int(part) for part in (text or "").split(REQUEST_SEPARATOR) if part.isdigit()]
     if not wanted:
-        return [db.execute("SELECT id FROM topics WHERE main = 1").fetchone()[0]]
+        return [topics.main_topic_id(db)]
     marks = ", ".join("?" for _ in wanted)
     rows = db.execute(
         f"SELECT id FROM topics WHERE id IN ({marks}) ORDER BY position, id", wanted

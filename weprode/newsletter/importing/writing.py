@@ -15,7 +15,7 @@ from flask import current_app
 from ... import tokens
 from ...db import Database, isoformat, write_transaction
 from ...mail import messages
-from .. import signup, subscribers, subscriptions
+from .. import signup, subscribers, topics
 from .reading import Entry, ImportReport, Progress
 
 # Bound parameters per `IN (...)`: well under SQLite's lowest compiled-in limit (999).
@@ -83,8 +83,7 @@ def insert_subscribers(
     stamp = isoformat(now)
     requested_at, confirmed_at = (stamp, None) if status == "pending" else (None, stamp)
     # A pending record asks for the main topic, which its confirmation will join.
-    topics = subscriptions.request_text(subscriptions.requested(db, None))
-    request_topics = topics if status == "pending" else None
+    request_topics = str(topics.main_topic_id(db)) if status == "pending" else None
     sql = (
         "INSERT INTO subscribers (email, first_name, language, status, source, created_at, "
         "requested_at, confirmed_at, import_id, request_topics) "
@@ -121,7 +120,7 @@ def write_confirmed(
     joined = [(ids[e.email], e) for e in new] + revived
     subscriber_ids = [sid for sid, _ in joined]
     # Imports join the main topic: the list staff collected these consents for.
-    (main,) = subscriptions.requested(db, None)
+    main = topics.main_topic_id(db)
     db.conn.executemany(
         "INSERT INTO subscriptions (subscriber_id, topic_id, status, subscribed_at) "
         "VALUES (?, ?, 'active', ?) ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET "
@@ -161,7 +160,7 @@ def write_pending(
     revived = [(sid, e) for sid, e in revived if signup.may_send(db, e.email, now)]
     report.mails_limited += asked - len(new) - len(revived)
     ids = insert_subscribers(db, new, "pending", f"import: {source}", now, import_id)
-    main_topic = subscriptions.request_text(subscriptions.requested(db, None))
+    main_topic = str(topics.main_topic_id(db))
     # A re-signup: a fresh request (the old link stops working), names kept if not given.
     db.conn.executemany(
         "UPDATE subscribers SET requested_at = ?, request_text_version = NULL, "
