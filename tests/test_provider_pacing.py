@@ -8,10 +8,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from campaign_helpers import new_campaign
+from campaign_helpers import add_readers_in_bulk, new_campaign
 from relay_helpers import start_counting_relay
 
-from devtools.seed import join_main_topic
 from weprode.campaigns import ledger, pacing, worker
 from weprode.db import connect, isoformat, utcnow
 from weprode.deliverability.providers import provider_of
@@ -30,15 +29,9 @@ def relay():
 
 def add_readers(db, domains, per_domain=PER_DOMAIN):
     """Active subscribers, their domains interleaved by id."""
-    stamp = isoformat(utcnow())
-    with db.conn:
-        db.conn.executemany(
-            "INSERT INTO subscribers (email, language, status, source, created_at, "
-            "confirmed_at) VALUES (?, 'en', 'active', 'test', ?, ?)",
-            [(f"r{n:03d}@{domain}", stamp, stamp) for n in range(per_domain) for domain in domains],
-        )
-    join_main_topic(db)
-    return [f"r{n:03d}@{domain}" for n in range(per_domain) for domain in domains]
+    addresses = [f"r{n:03d}@{domain}" for n in range(per_domain) for domain in domains]
+    add_readers_in_bulk(db, addresses)
+    return addresses
 
 
 def send_until_sent(app, db, campaign_id, passes=60):

@@ -8,14 +8,13 @@ import threading
 import time
 
 import pytest
-from campaign_helpers import new_campaign
+from campaign_helpers import add_readers_in_bulk, new_campaign
 from relay_helpers import free_port, start_counting_relay
 
-from devtools.seed import join_main_topic
 from weprode import create_app
 from weprode.campaigns import ledger, worker
 from weprode.config import ConfigError
-from weprode.db import connect, isoformat, utcnow
+from weprode.db import connect, utcnow
 from weprode.mail import relays
 from weprode.mail.relay_pool import RelayPool
 
@@ -29,15 +28,8 @@ def relay_entry(name, port, **extra):
 
 def add_readers(db, count):
     """Active subscribers at a few domains (so several providers)."""
-    stamp = isoformat(utcnow())
     addresses = [f"r{n:05d}@d{n % 3}.example" for n in range(count)]
-    with db.conn:
-        db.conn.executemany(
-            "INSERT INTO subscribers (email, language, status, source, created_at, "
-            "confirmed_at) VALUES (?, 'en', 'active', 'test', ?, ?)",
-            [(address, stamp, stamp) for address in addresses],
-        )
-    join_main_topic(db)
+    add_readers_in_bulk(db, addresses)
     return addresses
 
 
