@@ -47,6 +47,11 @@ def topics_field(label: object, none_ticked: object) -> SelectMultipleField:
     )
 
 
+def offer_topics(field: Field, offered: list[dict]) -> None:
+    """Make the topic rows `offered` the field's checkboxes (value: id; label: the row)."""
+    field.choices = [(topic["id"], topic) for topic in offered]
+
+
 def chosen_topic_ids(field: Field) -> tuple[int, ...]:
     """The validated checkboxes as topic ids."""
     return tuple(sorted({int(value) for value in field.data}))

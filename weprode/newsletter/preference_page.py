@@ -15,7 +15,7 @@ from flask import current_app, render_template, request
 from flask_babel import get_locale
 from markupsafe import escape
 
-from .forms import PreferencesForm
+from .forms import PreferencesForm, offer_topics
 
 # Plain ASCII letters and digits: URL building and HTML escaping leave them as they are.
 TOKEN_MARK = "PrefTokenMark0"
@@ -35,7 +35,7 @@ def skeleton(offered: list[dict], saved: bool) -> str:
         if len(cache) >= MOST_SKELETONS:
             cache.clear()
         form = PreferencesForm(formdata=None, first_name=NAME_MARK, language="", topics=[])
-        form.topics.choices = [(topic["id"], topic) for topic in offered]
+        offer_topics(form.topics, offered)
         # Links to this page (form actions, the language switch) carry the marker too.
         real_args = request.view_args
         request.view_args = {**(real_args or {}), "token": TOKEN_MARK}

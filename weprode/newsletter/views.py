@@ -13,7 +13,7 @@ from ..mail.messages import MailDeliveryError
 from ..security import cross_origin_exempt, limiter, public_form_limit
 from ..usage_log import security_event
 from . import optout, preference_page, preferences, signup, subscribers, subscriptions, topics
-from .forms import PreferencesForm, SignupForm, chosen_topic_ids
+from .forms import PreferencesForm, SignupForm, chosen_topic_ids, offer_topics
 
 bp = Blueprint("newsletter", __name__)
 
@@ -44,7 +44,7 @@ def footer_signup_form() -> SignupForm:
 def new_signup_form(**kwargs: Any) -> SignupForm:
     """A signup form offering the public topics; its language defaults to the page's."""
     form = SignupForm(**kwargs)
-    form.topics.choices = [(topic["id"], topic) for topic in topics.public_topics(get_db())]
+    offer_topics(form.topics, topics.public_topics(get_db()))
     if not form.language.data:
         form.language.data = str(get_locale())
     return form
@@ -257,7 +257,7 @@ def preferences_page(
         )
     if form is not None and subscriber is not None:
         offered = preferences.offered_topics(get_db(), subscriber["id"])
-        form.topics.choices = [(topic["id"], topic) for topic in offered]
+        offer_topics(form.topics, offered)
     return render_template(
         "newsletter/preferences.html",
         token=token,
@@ -284,7 +284,7 @@ def manage_save(token):
     db = get_db()
     form = PreferencesForm()
     offered = preferences.offered_topics(db, subscriber_id)
-    form.topics.choices = [(topic["id"], topic) for topic in offered]
+    offer_topics(form.topics, offered)
     if not form.validate():
         return preferences_page(token, subscribers.get(db, subscriber_id), form, 400)
     topic_ids = chosen_topic_ids(form.topics)
