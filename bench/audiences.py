@@ -11,7 +11,7 @@ of 2026). Then prints, each the median of `--repeat` runs:
   machine is shared, so the figures are also given as multiples of it);
 - the live count (`audiences.counts`, what `/admin/audience-count` answers) for a topic
   plus the segment, against 200 ms; and for a topic alone, and the main topic alone;
-- the freeze (`ledger.start`) of a campaign to a topic plus the segment, and of one to
+- the freeze (`freeze.start`) of a campaign to a topic plus the segment, and of one to
   the whole main topic, against 3 s.
 Exit 0.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from weprode import create_app  # noqa: E402
-from weprode.campaigns import audiences, compose, ledger, segments  # noqa: E402
+from weprode.campaigns import audiences, compose, freeze, segments  # noqa: E402
 from weprode.db import connect, isoformat  # noqa: E402
 from weprode.migrations import apply_pending  # noqa: E402
 
@@ -120,7 +120,7 @@ def timed_freeze(db, topic_id, segment_id):
     """Seconds to freeze a new campaign's audience, and its recipients."""
     campaign_id = campaign(db, topic_id, segment_id)
     started = time.perf_counter()
-    recipients = ledger.start(db, campaign_id, NOW)
+    recipients = freeze.start(db, campaign_id, NOW)
     return time.perf_counter() - started, recipients
 
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from devtools.seed import join_main_topic  # noqa: E402
 from weprode import create_app, keys, tokens  # noqa: E402
-from weprode.campaigns import compose, ledger, render  # noqa: E402
+from weprode.campaigns import compose, freeze, render  # noqa: E402
 from weprode.db import get_db, utcnow  # noqa: E402
 from weprode.deliverability import intake, readers, verp  # noqa: E402
 from weprode.migrations import apply_pending  # noqa: E402
@@ -81,7 +81,7 @@ def fill(db, subscribers):
         author="bench@weprode.com",
         now=utcnow(),
     )
-    ledger.start(db, campaign_id, utcnow())
+    freeze.start(db, campaign_id, utcnow())
     db.execute(
         "UPDATE deliveries SET status = 'sent', sent_at = ? WHERE campaign_id = ?",
         [now, campaign_id],

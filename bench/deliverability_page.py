@@ -86,7 +86,7 @@ def fill(db, deliveries, campaigns):
                 "VALUES (?, 'en', ?, 'b')",
                 [campaign_id, f"Issue {number}"],
             )
-            # Each row notes its provider, as `ledger.start` does when it freezes one.
+            # Each row notes its provider, as `freeze.start` does when it freezes one.
             db.execute(
                 "INSERT INTO deliveries (campaign_id, subscriber_id, provider, status, attempts, "
                 "sent_at) SELECT ?, id, provider_of(email), "

@@ -1,7 +1,7 @@
 """How fast a campaign goes out, against Flask-Mail's one message per connection.
 
 Fills a fresh database with N active subscribers (20,000; `--recipients`), freezes one
-campaign for them with `ledger.start`, then times `worker.send_campaign` in a child
+campaign for them with `freeze.start`, then times `worker.send_campaign` in a child
 process against `--relays` (2) Postfix `smtp-sink` relays on loopback, given as
 MAIL_RELAYS (one relay: MAIL_SERVER alone). Then a second campaign is sent while one
 relay is killed (SIGKILL) mid-send, and the sinks' dumps are counted per recipient:
@@ -57,7 +57,7 @@ from flask_mail import Message
 from devtools.mailsink import start_sink
 from devtools.seed import join_main_topic
 from weprode import create_app, tokens
-from weprode.campaigns import compose, ledger, render, sending, worker
+from weprode.campaigns import compose, freeze, ledger, render, sending, worker
 from weprode.campaigns.journal import SentJournal
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail.messages import mail
@@ -229,12 +229,12 @@ def new_campaign(app, database):
         )
 
 
-def freeze(app, database):
+def frozen_campaign(app, database):
     """A new campaign with its audience frozen; returns (id, recipients, seconds)."""
     campaign_id = new_campaign(app, database)
     began = time.perf_counter()
     with app.app_context():
-        recipients = ledger.start(database, campaign_id, utcnow())
+        recipients = freeze.start(database, campaign_id, utcnow())
     return campaign_id, recipients, time.perf_counter() - began
 
 
@@ -590,7 +590,7 @@ def raw_bytes_check(tmp, secret_key, count):
     try:
         app, database = build_app(tmp, bench_config(tmp, port, secret_key))
         fill(database, count)
-        campaign_id, recipients, _ = freeze(app, database)
+        campaign_id, recipients, _ = frozen_campaign(app, database)
         with app.app_context():
             status = worker.send_campaign(database, campaign_id)
         handler.wait_for(recipients, timeout=30)
@@ -635,7 +635,7 @@ def print_send(result, recipients, started_s):
         f"{1000 * result['cpu_seconds'] / recipients:.3f} CPU s per 1,000), {rate:,.0f} msg/s "
         f"[{result['connections']} SMTP connections each, batches of {result['batch_size']}, "
         f"{result['journal']}; "
-        f"ledger.start took {started_s:.2f} s before, not counted]"
+        f"freeze.start took {started_s:.2f} s before, not counted]"
     )
     samples = result["rss_samples_mb"]
     # Ten samples spread over the send show whether memory grows with the recipients.
@@ -671,7 +671,7 @@ def sweep(tmp, app, database, config, recipients):
     print(f"{'connections':>11} {'batch':>6} {'msg/s':>8} {'seconds':>8} {'CPU s':>7}")
     for connections in SWEEP_CONNECTIONS:
         for batch_size in SWEEP_BATCH_SIZES:
-            campaign_id, frozen, _ = freeze(app, database)
+            campaign_id, frozen, _ = frozen_campaign(app, database)
             overrides = {
                 "CAMPAIGN_SMTP_CONNECTIONS": connections,
                 "CAMPAIGN_BATCH_SIZE": batch_size,
@@ -713,7 +713,7 @@ def kill_relay_send(instance, config, app, database, sinks):
     Prints how many reached each relay, and the lost and doubled recipients.
     """
     clear_dumps(sinks)
-    campaign_id, recipients, _ = freeze(app, database)
+    campaign_id, recipients, _ = frozen_campaign(app, database)
     outcome = {}
     send_thread = threading.Thread(
         target=lambda: outcome.update(timed_send(instance, config, campaign_id, recipients))
@@ -796,7 +796,7 @@ def run(args, tmp):
         for processes in process_counts:
             if dump:
                 clear_dumps(sinks)
-            campaign_id, recipients, started_s = freeze(app, database)
+            campaign_id, recipients, started_s = frozen_campaign(app, database)
             result = timed_send(
                 instance,
                 {**config, "CAMPAIGN_SENDER_PROCESSES": processes},

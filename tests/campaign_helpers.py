@@ -1,7 +1,7 @@
 """Helpers for campaign tests: subscribers, a campaign, sending it in-process."""
 
 from devtools.seed import join_main_topic
-from weprode.campaigns import compose, ledger, worker
+from weprode.campaigns import compose, freeze, worker
 from weprode.db import isoformat, utcnow
 from weprode.newsletter import subscribers
 
@@ -72,5 +72,5 @@ def send(app, db, campaign_id, start=True):
     """Start (freeze) and send in this process, as `flask campaigns send` does."""
     with app.app_context():
         if start:
-            ledger.start(db, campaign_id, utcnow())
+            freeze.start(db, campaign_id, utcnow())
         return worker.send_campaign(db, campaign_id)

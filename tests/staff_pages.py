@@ -4,7 +4,7 @@
 import io
 from datetime import timedelta
 
-from weprode.campaigns import compose, ledger
+from weprode.campaigns import compose, freeze
 from weprode.contact import prospects
 from weprode.db import connect, utcnow
 from weprode.deliverability import effects
@@ -57,7 +57,7 @@ def seed_staff_data(app, staff_email, staff_password):
                 author=staff_email,
                 now=now,
             )
-            ledger.start(db, campaign_id, now)
+            freeze.start(db, campaign_id, now)
             db.execute("UPDATE deliveries SET status = 'sent', sent_at = ?", [now.isoformat()])
             db.execute("UPDATE campaigns SET status = 'sent', finished_at = ?", [now.isoformat()])
             ids["campaign"] = campaign_id

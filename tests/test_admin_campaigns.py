@@ -8,7 +8,7 @@ from mail_helpers import wire_problems
 from newsletter_helpers import html_part, text_part
 from staff_helpers import STAFF_EMAIL, csrf_token
 
-from weprode.campaigns import ledger, worker
+from weprode.campaigns import freeze, ledger, worker
 from weprode.db import utcnow
 from weprode.newsletter import topics
 
@@ -103,7 +103,7 @@ def test_pause_resume_cancel_buttons(app, db, staff_client):
 def test_editing_a_sent_campaign_is_refused(app, db, staff_client):
     campaign_id = int(save(staff_client, db).headers["Location"].rsplit("/", 1)[1])
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
     assert staff_client.get(f"/admin/campaigns/{campaign_id}/edit").status_code == 409
 
 
@@ -115,7 +115,7 @@ def test_dashboard_lists_last_campaigns_and_detail_lists_campaigns_received(
         save(staff_client, db, subject="Spring letter").headers["Location"].rsplit("/", 1)[1]
     )
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         worker.send_campaign(db, campaign_id)
     dashboard = staff_client.get("/admin/").get_data(as_text=True)
     assert "Last campaigns" in dashboard and "Spring letter" in dashboard

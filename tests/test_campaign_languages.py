@@ -14,7 +14,7 @@ from campaign_helpers import BODY, FRENCH_BODY, add_subscribers, new_campaign, s
 from mail_helpers import strict, wire_problems
 from newsletter_helpers import html_part, sign_up, text_part
 
-from weprode.campaigns import audiences, compose, ledger, worker
+from weprode.campaigns import audiences, compose, freeze, ledger, worker
 from weprode.db import connect, utcnow
 from weprode.migrations import migrations
 
@@ -142,7 +142,7 @@ def test_a_campaign_without_an_audience_is_never_sent(app, db, mailbox):
     add_subscribers(app, db, READERS)
     campaign_id = new_campaign(db, language=None, versions={"en": ("News", BODY)})
     with pytest.raises(ledger.AudienceNotChosen, match="Choose the audience"):
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
     with pytest.raises(ledger.AudienceNotChosen):
         ledger.schedule(db, campaign_id, utcnow().replace(year=2999), utcnow())
     assert ledger.get(db, campaign_id)["status"] == "draft"
@@ -253,7 +253,7 @@ def test_migrated_campaigns_render_and_the_sent_one_keeps_its_figures(tmp_path, 
         db.execute(
             "UPDATE campaigns SET scheduled_at = NULL, status = 'draft' WHERE id = ?", [scheduled]
         )
-        assert ledger.start(db, scheduled, utcnow()) == 4  # 'all' kept: every active reader
+        assert freeze.start(db, scheduled, utcnow()) == 4  # 'all' kept: every active reader
     assert send(app, db, scheduled, start=False) == "sent"
     mails = {message["To"]: message for message in mailbox.wait_for(4)}
     zoe = mails["zoe@example.org"]

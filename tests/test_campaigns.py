@@ -7,7 +7,7 @@ import pytest
 from campaign_helpers import add_subscribers, new_campaign, send
 from newsletter_helpers import html_part, text_part
 
-from weprode.campaigns import compose, ledger, placeholders, render, worker
+from weprode.campaigns import compose, freeze, ledger, placeholders, render, worker
 from weprode.db import utcnow
 from weprode.newsletter import optout, subscribers
 
@@ -144,7 +144,7 @@ def test_audience_is_frozen_by_language_and_later_unsubscribes_are_skipped(
 ):
     campaign_id = new_campaign(db, language="en")
     with app.app_context():
-        assert ledger.start(db, campaign_id, utcnow()) == 2
+        assert freeze.start(db, campaign_id, utcnow()) == 2
         optout.unsubscribe(db, people[0], "page", utcnow())
     assert send(app, db, campaign_id, start=False) == "sent"
     [message] = mailbox.wait_for(1)
@@ -201,7 +201,7 @@ def test_relay_down_pauses_the_campaign_and_it_resumes_when_back(make_app, mailb
 def test_pause_resume_and_cancel(app, db, mailbox, people):
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         ledger.pause(db, campaign_id, "staff asked", utcnow())
         assert worker.send_campaign(db, campaign_id) == "paused"
         assert mailbox.messages == []

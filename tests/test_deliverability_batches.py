@@ -7,7 +7,7 @@ from test_deliverability_ingest import report_for, sent_campaign
 from test_deliverability_reports import sample
 
 from tests.campaign_helpers import add_subscribers, new_campaign
-from weprode.campaigns import ledger
+from weprode.campaigns import freeze, ledger
 from weprode.db import utcnow
 from weprode.deliverability import verp
 from weprode.newsletter import subscribers
@@ -105,7 +105,7 @@ def test_a_batch_that_passes_the_hard_bounce_limit_pauses_the_campaign(
     add_subscribers(app, db, people)
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
     # Sent (as far as the ledger knows) but still sending: the rate check applies.
     db.execute("UPDATE deliveries SET status = 'sent' WHERE campaign_id = ?", [campaign_id])
     rows = list(

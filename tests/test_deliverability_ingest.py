@@ -11,7 +11,7 @@ from test_deliverability_reports import sample
 from tests.campaign_helpers import add_subscribers, new_campaign, send
 from tests.newsletter_helpers import link_path, sign_up
 from tests.test_security_promises import security_lines
-from weprode.campaigns import ledger
+from weprode.campaigns import freeze, ledger
 from weprode.db import utcnow
 from weprode.deliverability import effects, ingest
 from weprode.newsletter import subscribers
@@ -199,7 +199,7 @@ def test_campaign_pauses_past_five_percent_hard_bounces(app, db):
     campaign_id = new_campaign(db)
     now = utcnow()
     with app.app_context():
-        ledger.start(db, campaign_id, now)
+        freeze.start(db, campaign_id, now)
         db.execute("UPDATE deliveries SET status = 'sent' WHERE campaign_id = ?", [campaign_id])
         kwargs = {"mail_kind": "campaign", "campaign_id": campaign_id, "source": "report"}
         for subscriber_id in ids[:10]:
@@ -219,7 +219,7 @@ def test_one_complaint_in_200_pauses_the_campaign(app, db):
     campaign_id = new_campaign(db)
     now = utcnow()
     with app.app_context():
-        ledger.start(db, campaign_id, now)
+        freeze.start(db, campaign_id, now)
         db.execute("UPDATE deliveries SET status = 'sent' WHERE campaign_id = ?", [campaign_id])
         effects.apply_complaint(
             db, subscribers.get(db, ids[0]), now, mail_kind="campaign", campaign_id=campaign_id

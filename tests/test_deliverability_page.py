@@ -13,7 +13,7 @@ from newsletter_helpers import unsubscribe_path
 from staff_helpers import STAFF_EMAIL, csrf_token, speak
 from test_deliverability_reports import sample
 
-from weprode.campaigns import ledger
+from weprode.campaigns import freeze, ledger
 from weprode.db import isoformat, utcnow
 from weprode.deliverability import effects, figures, ingest
 from weprode.newsletter import subscribers
@@ -164,7 +164,7 @@ def test_a_campaign_cancelled_mid_batch_is_counted_once_its_batch_is_recorded(
     add_subscribers(app, db, [("ann@gmail.com", None, "en"), ("bob@gmail.com", None, "en")])
     campaign_id = new_campaign(db)
     now = utcnow()
-    ledger.start(db, campaign_id, now)
+    freeze.start(db, campaign_id, now)
     [first, _second] = ledger.claim(db, campaign_id, "sender-1", 2, now)
     ledger.cancel(db, campaign_id, now)
     assert staff_client.get("/admin/deliverability").status_code == 200
@@ -188,7 +188,7 @@ def test_a_deferred_row_waiting_for_its_retry_counts_as_attempted(app, db, staff
     add_subscribers(app, db, [("ann@gmail.com", None, "en"), ("bob@gmail.com", None, "en")])
     campaign_id = new_campaign(db)
     now = utcnow()
-    ledger.start(db, campaign_id, now)
+    freeze.start(db, campaign_id, now)
     first, second = ledger.claim(db, campaign_id, "sender-1", 2, now)
     ledger.record_outcomes(
         db,
@@ -212,7 +212,7 @@ def test_campaigns_are_paged_newest_first(app, db, staff_client):
     ids = []
     for number in range(22):
         campaign_id = new_campaign(db, subject=f"Issue {number:02d}")
-        ledger.start(db, campaign_id, now)
+        freeze.start(db, campaign_id, now)
         ledger.cancel(db, campaign_id, now)
         ids.append(campaign_id)
     new_campaign(db, subject="Never sent draft")

@@ -3,7 +3,7 @@
 import pytest
 from campaign_helpers import add_readers_in_bulk, new_campaign
 
-from weprode.campaigns import ledger
+from weprode.campaigns import freeze
 from weprode.db import utcnow
 from weprode.deliverability import figures
 from weprode.deliverability.providers import PROVIDERS, provider_name, provider_of
@@ -70,7 +70,7 @@ def test_live_counts_group_by_the_provider_noted_at_freeze(app, db):
     add_readers_in_bulk(db, emails)
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
     db.execute("UPDATE subscribers SET email = 'moved@yahoo.fr' WHERE email = 'g0@gmail.com'")
     db.execute(
         "UPDATE deliveries SET provider = '' WHERE subscriber_id = "

@@ -9,7 +9,7 @@ from pathlib import Path
 from test_deliverability_reports import sample
 
 from tests.campaign_helpers import add_subscribers, new_campaign
-from weprode.campaigns import ledger
+from weprode.campaigns import freeze
 from weprode.db import utcnow
 from weprode.deliverability import reading, verp
 from weprode.deliverability.readers import TASK_SIZE, Readers
@@ -70,7 +70,7 @@ def reports_for_everyone(app, db, people, shapes):
     ids = add_subscribers(app, db, people)
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
     db.execute("UPDATE deliveries SET status = 'sent' WHERE campaign_id = ?", [campaign_id])
     raws = []
     with app.app_context():

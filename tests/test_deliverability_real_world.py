@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.campaign_helpers import add_subscribers, new_campaign
-from weprode.campaigns import ledger
+from weprode.campaigns import freeze
 from weprode.db import utcnow
 from weprode.deliverability import ingest, reports, status_codes, verp
 from weprode.newsletter import subscribers
@@ -141,7 +141,7 @@ def sent_to(app, db, email):
     (subscriber_id,) = add_subscribers(app, db, [(email, None, "en")])
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         sender = verp.envelope_sender("campaign", subscriber_id, campaign_id)
     db.execute("UPDATE deliveries SET status = 'sent' WHERE campaign_id = ?", [campaign_id])
     return subscriber_id, sender

@@ -17,7 +17,7 @@ import pytest
 from campaign_helpers import add_subscribers, new_campaign
 from process_helpers import PROJECT_ROOT, flask_env
 
-from weprode.campaigns import ledger, senders, worker_heartbeats
+from weprode.campaigns import freeze, ledger, senders, worker_heartbeats
 from weprode.db import connect, utcnow
 from weprode.mail import messages, outbox
 from weprode.operations import health
@@ -131,7 +131,7 @@ def test_a_campaign_nobody_holds_is_stuck_only_while_nothing_is_being_sent(app, 
     now = utcnow().replace(microsecond=0)  # stored to the second
     waiting, busy = new_campaign(db), new_campaign(db)
     for campaign_id in (waiting, busy):
-        ledger.start(db, campaign_id, now - timedelta(minutes=5))
+        freeze.start(db, campaign_id, now - timedelta(minutes=5))
     # The worker sends one campaign at a time: `waiting` is next while `busy` goes out.
     assert senders.take_over(db, busy, senders.new_sender_id(), now)
     assert senders.abandoned(db, now) == []

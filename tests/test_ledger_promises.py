@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from campaign_helpers import add_subscribers, new_campaign
 
-from weprode.campaigns import audiences, compose, ledger, senders, worker
+from weprode.campaigns import audiences, compose, freeze, ledger, senders, worker
 from weprode.db import connect, isoformat, utcnow
 from weprode.mail import bulk_smtp
 from weprode.newsletter import optout
@@ -38,7 +38,7 @@ def started(db, count=1, language="all"):
     """`count` campaigns, each frozen at NOW over the subscribers that exist."""
     ids = [new_campaign(db, language=language) for _ in range(count)]
     for campaign_id in ids:
-        ledger.start(db, campaign_id, NOW)
+        freeze.start(db, campaign_id, NOW)
     return ids
 
 
@@ -83,7 +83,7 @@ def test_cancel_is_allowed_until_the_campaign_is_over(app, db, status):
     if status == "scheduled":
         ledger.schedule(db, campaign_id, NOW + timedelta(days=1), NOW)
     if status in ("sending", "paused"):
-        ledger.start(db, campaign_id, NOW)
+        freeze.start(db, campaign_id, NOW)
     if status == "paused":
         ledger.pause(db, campaign_id, "staff asked", NOW)
     ledger.cancel(db, campaign_id, NOW)
@@ -360,7 +360,7 @@ def test_refused_row_is_retried_at_its_time_and_fails_at_the_attempt_limit_over_
         return row
 
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         assert worker.send_campaign(db, campaign_id) == "sending"
         first = busy_row()
         assert (first["status"], first["attempts"]) == ("queued", 1)
@@ -472,7 +472,7 @@ def test_restarting_a_sending_campaign_does_not_refreeze_its_audience(app, db):
     with app.app_context():
         optout.unsubscribe(db, ids[1], "page", NOW + timedelta(minutes=1))
 
-    assert ledger.start(db, campaign_id, NOW + timedelta(hours=1)) == 3
+    assert freeze.start(db, campaign_id, NOW + timedelta(hours=1)) == 3
     rows = deliveries(db, campaign_id)
     assert [row["subscriber_id"] for row in rows] == ids
     assert ledger.get(db, campaign_id)["started_at"] == isoformat(NOW)
@@ -487,7 +487,7 @@ def test_a_scheduled_campaign_starts_and_forgets_its_schedule(app, db):
     before, scheduled, after = new_campaign(db), new_campaign(db), new_campaign(db)
     for hours, campaign_id in enumerate((before, scheduled, after), start=1):
         ledger.schedule(db, campaign_id, NOW + timedelta(hours=hours), NOW)
-    assert ledger.start(db, scheduled, NOW + timedelta(hours=2)) == 2
+    assert freeze.start(db, scheduled, NOW + timedelta(hours=2)) == 2
     campaign = ledger.get(db, scheduled)
     assert (campaign["status"], campaign["started_at"], campaign["scheduled_at"]) == (
         "sending",
@@ -517,7 +517,7 @@ def test_a_stopped_or_finished_campaign_cannot_be_started_again(app, db, stop):
         ledger.finish_if_done(db, campaign_id, NOW)
     status = ledger.get(db, campaign_id)["status"]
     with pytest.raises(ledger.CampaignStateError):
-        ledger.start(db, campaign_id, NOW + timedelta(hours=1))
+        freeze.start(db, campaign_id, NOW + timedelta(hours=1))
     assert ledger.get(db, campaign_id)["status"] == status
 
 
@@ -546,12 +546,12 @@ def test_audience_is_the_active_subscribers_it_names(app, db):
 
 
 def test_the_audience_is_frozen_in_chunks_and_claimed_only_once_whole(app, db, monkeypatch):
-    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
+    monkeypatch.setattr(freeze, "FREEZE_IDS", 2)
     english = add_subscribers(app, db, people(3, "en", "en"))
     french = add_subscribers(app, db, people(2, "fr", "fr"))
     english += add_subscribers(app, db, people(2, "en", "late"))  # ids above the French
     campaign_id, other = new_campaign(db, language="en"), new_campaign(db, language="en")
-    assert ledger.start(db, campaign_id, NOW) == 5
+    assert freeze.start(db, campaign_id, NOW) == 5
     assert [r["subscriber_id"] for r in deliveries(db, campaign_id)] == english
     assert not set(french) & {r["subscriber_id"] for r in deliveries(db, campaign_id)}
     assert ledger.get(db, campaign_id)["status"] == "sending"
@@ -559,16 +559,16 @@ def test_the_audience_is_frozen_in_chunks_and_claimed_only_once_whole(app, db, m
 
 
 def test_a_start_cut_short_is_started_again_over_the_audience_chosen_now(app, db, monkeypatch):
-    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
+    monkeypatch.setattr(freeze, "FREEZE_IDS", 2)
     english = add_subscribers(app, db, people(3, "en", "en"))
     french = add_subscribers(app, db, people(3, "fr", "fr"))
     campaign_id = new_campaign(db, language="en")
     # A start whose process died after two chunks: rows written, still a draft.
     english_readers = audiences.recipients(audiences.get("en"), 1, row_by_row=True)
-    ledger.freeze_window(db, campaign_id, *english_readers, 0, english[1])
+    freeze.freeze_window(db, campaign_id, *english_readers, 0, english[1])
     assert ledger.claim(db, campaign_id, SENDER, 10, NOW) == []  # a draft: nothing to claim
     compose.set_audience(db, campaign_id, "fr", NOW)  # staff chose another audience since
-    assert ledger.start(db, campaign_id, NOW) == 3
+    assert freeze.start(db, campaign_id, NOW) == 3
     assert [r["subscriber_id"] for r in deliveries(db, campaign_id)] == french
     assert not set(english) & {r["subscriber_id"] for r in deliveries(db, campaign_id)}
 
@@ -577,14 +577,14 @@ def test_a_start_keeps_the_rows_another_start_wrote_for_the_same_audience(app, d
     """Two starts of one campaign at once (staff's button, the worker's schedule): each
     keeps the other's rows; deleting them, one could mark the campaign sending while
     the rows the other had written behind it were gone."""
-    monkeypatch.setattr(ledger, "FREEZE_IDS", 2)
+    monkeypatch.setattr(freeze, "FREEZE_IDS", 2)
     ids = add_subscribers(app, db, people(5))
     campaign_id = new_campaign(db, language="en")
     english_readers = audiences.recipients(audiences.get("en"), 1, row_by_row=True)
-    ledger.freeze_window(db, campaign_id, *english_readers, ids[1], ids[3])  # the other's
+    freeze.freeze_window(db, campaign_id, *english_readers, ids[1], ids[3])  # the other's
     theirs = {r["subscriber_id"]: r["id"] for r in deliveries(db, campaign_id)}
     assert list(theirs) == ids[2:4]
-    assert ledger.start(db, campaign_id, NOW) == 5
+    assert freeze.start(db, campaign_id, NOW) == 5
     rows = {r["subscriber_id"]: r["id"] for r in deliveries(db, campaign_id)}
     assert sorted(rows) == ids and {i: rows[i] for i in theirs} == theirs
 
@@ -608,7 +608,7 @@ def test_schedule_needs_a_time_strictly_in_the_future(app, db):
             "draft",
             None,
         )
-    ledger.start(db, before, NOW)
+    freeze.start(db, before, NOW)
     with pytest.raises(ledger.CampaignStateError):
         ledger.schedule(db, before, NOW + timedelta(days=1), NOW)
 
@@ -679,7 +679,7 @@ def test_deliveries_for_lists_one_subscribers_campaigns_newest_first(app, db):
     subjects = ["Spring", "Summer", "Autumn"]
     campaign_ids = [new_campaign(db, subject=subject) for subject in subjects]
     for campaign_id in campaign_ids:
-        ledger.start(db, campaign_id, NOW)
+        freeze.start(db, campaign_id, NOW)
     [delivery_id] = claim_ids(db, campaign_ids[0], 1)
     ledger.record_outcomes(db, [(delivery_id, "sent", None, "250")], NOW)
 

@@ -11,7 +11,7 @@ import pytest
 from campaign_helpers import add_readers_in_bulk, new_campaign
 from relay_helpers import start_counting_relay
 
-from weprode.campaigns import ledger, pacing, worker
+from weprode.campaigns import freeze, ledger, pacing, worker
 from weprode.db import connect, isoformat, utcnow
 from weprode.deliverability.providers import provider_of
 from weprode.mail import bulk_smtp
@@ -63,7 +63,7 @@ def test_a_throttled_provider_waits_alone_then_gets_its_mail_once(
     everyone = add_readers(db, [FAST, SLOW])
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         assert worker.send_campaign(db, campaign_id) == "sending"
 
     # The first pass delivered every reader of the other provider, without waiting.
@@ -109,7 +109,7 @@ def test_a_provider_throttled_by_an_earlier_send_is_left_alone_until_its_time(ma
     )
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         assert worker.send_campaign(db, campaign_id) == "sending"
     assert sorted(relay.received) == [f"r{n:03d}@{FAST}" for n in range(5)]
     assert ledger.figures(db, campaign_id)["queued"] == 5
@@ -130,7 +130,7 @@ def test_provider_session_limit_is_kept(make_app, relay, processes):
     everyone = add_readers(db, [FAST])
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         assert worker.send_campaign(db, campaign_id) == "sent"
     assert set(relay.received) == set(everyone) and set(relay.received.values()) == {1}
     # One provider, one session at a time: never two of its messages at once.
@@ -185,7 +185,7 @@ def test_addresses_map_to_their_provider(address, provider):
 def test_frozen_rows_know_their_provider(app, db):
     add_readers(db, ["gmail.com", "orange.fr"], per_domain=2)
     campaign_id = new_campaign(db)
-    ledger.start(db, campaign_id, utcnow())
+    freeze.start(db, campaign_id, utcnow())
     assert sorted(pacing.queued_providers(db, campaign_id)) == ["gmail", "orange"]
 
 

@@ -19,7 +19,7 @@ import time
 import pytest
 from campaign_helpers import add_subscribers, new_campaign
 
-from weprode.campaigns import journal, ledger, recorder, senders
+from weprode.campaigns import freeze, journal, ledger, recorder, senders
 from weprode.db import utcnow, write_transaction
 
 BOUND = 60  # seconds: only a hang reaches it
@@ -70,7 +70,7 @@ def in_flight(app, db, count):
     add_subscribers(app, db, [(f"r{n}@example.org", None, "en") for n in range(count)])
     campaign_id = new_campaign(db)
     now = utcnow()
-    ledger.start(db, campaign_id, now)
+    freeze.start(db, campaign_id, now)
     assert senders.take_over(db, campaign_id, SENDER, now)
     claimed = ledger.claim(db, campaign_id, SENDER, count, now)
     return campaign_id, [row["delivery_id"] for row in claimed]

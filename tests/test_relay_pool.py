@@ -12,7 +12,7 @@ from campaign_helpers import add_readers_in_bulk, new_campaign
 from relay_helpers import free_port, start_counting_relay
 
 from weprode import create_app
-from weprode.campaigns import ledger, worker
+from weprode.campaigns import freeze, ledger, worker
 from weprode.config import ConfigError
 from weprode.db import connect, utcnow
 from weprode.mail import relays
@@ -68,7 +68,7 @@ def test_a_relay_killed_mid_campaign_loses_nobody_and_the_other_sends_the_rest(
     killer = threading.Thread(target=kill_when_busy)
     killer.start()
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         status = worker.send_campaign(db, campaign_id)
     killer.join()
     assert status == "sent"
@@ -93,7 +93,7 @@ def test_every_relay_failing_pauses_the_campaign_naming_each(make_app, processes
     add_readers(db, 10)
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         assert worker.send_campaign(db, campaign_id) == "paused"
     reason = ledger.get(db, campaign_id)["paused_reason"]
     assert reason.startswith(worker.PAUSED_BY_FAILURES)

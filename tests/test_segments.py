@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from campaign_helpers import BODY, new_campaign
 from staff_helpers import csrf_token
 
-from weprode.campaigns import audiences, compose, ledger, segments
+from weprode.campaigns import audiences, compose, freeze, segments
 from weprode.db import utcnow
 from weprode.newsletter import subscribers, topics
 
@@ -72,7 +72,7 @@ def test_the_freeze_and_the_counts_take_topic_audience_and_segment(app, db):
             topic_id=events,
             segment_id=segment_id,
         )
-        assert ledger.start(db, campaign_id, utcnow()) == 1
+        assert freeze.start(db, campaign_id, utcnow()) == 1
     frozen = [row["subscriber_id"] for row in db.query("SELECT subscriber_id FROM deliveries")]
     assert frozen == [ids["ben"]]
 
@@ -209,4 +209,4 @@ def test_a_campaign_without_segment_is_unchanged(app, db):
     _ids, main, _events = readers(app, db)
     with app.app_context():
         campaign_id = new_campaign(db, topic_id=main)
-        assert ledger.start(db, campaign_id, utcnow()) == 3
+        assert freeze.start(db, campaign_id, utcnow()) == 3

@@ -16,7 +16,7 @@ import pytest
 from campaign_helpers import add_readers_in_bulk, new_campaign
 from relay_helpers import start_counting_relay
 
-from weprode.campaigns import ledger, worker
+from weprode.campaigns import freeze, ledger, worker
 from weprode.campaigns.shared_pacing import SharedPacing
 from weprode.config import ConfigError
 from weprode.db import connect, utcnow
@@ -107,7 +107,7 @@ def sending_campaign(make_app, relay):
     add_readers_in_bulk(db, [f"r{n:04d}@example.org" for n in range(RECIPIENTS)])
     campaign_id = new_campaign(db)
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
     return app, db, campaign_id
 
 

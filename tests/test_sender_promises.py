@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from campaign_helpers import add_subscribers, new_campaign
 
-from weprode.campaigns import journal, ledger, recorder, senders, worker
+from weprode.campaigns import freeze, journal, ledger, recorder, senders, worker
 from weprode.db import isoformat, utcnow
 
 NOW = datetime(2026, 3, 2, 9, 0, 0, tzinfo=UTC)
@@ -43,7 +43,7 @@ def sending_campaigns(app, db, count=2, recipients=3):
     add_subscribers(app, db, [(f"p{i}@example.org", None, "en") for i in range(recipients)])
     ids = [new_campaign(db) for _ in range(count)]
     for campaign_id in ids:
-        ledger.start(db, campaign_id, NOW)
+        freeze.start(db, campaign_id, NOW)
     return ids
 
 
@@ -211,8 +211,8 @@ def test_rows_of_a_dead_sender_are_sent_once(app, db, mailbox, death):
     """A sender died with a batch in flight after sending one row; the next sends the rest."""
     add_subscribers(app, db, [(f"r{i}@example.org", None, "en") for i in range(5)])
     campaign_id, other = new_campaign(db), new_campaign(db)
-    ledger.start(db, campaign_id, utcnow())
-    ledger.start(db, other, utcnow())
+    freeze.start(db, campaign_id, utcnow())
+    freeze.start(db, other, utcnow())
     if death == "heartbeat stopped":
         dead, at = ELSEWHERE, utcnow() - timedelta(hours=1)
     else:
@@ -315,6 +315,6 @@ def test_a_send_that_was_not_stopped_leaves_no_thread_behind(app, db, mailbox):
     with app.app_context():
         for _ in range(3):
             campaign_id = new_campaign(db)
-            ledger.start(db, campaign_id, utcnow())
+            freeze.start(db, campaign_id, utcnow())
             assert worker.send_campaign(db, campaign_id, stop=stop) == "sent"
     assert threading.active_count() == before

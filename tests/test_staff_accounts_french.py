@@ -200,7 +200,7 @@ def test_cli_create_and_set_language_and_zone(french_app, db):
 
 
 def test_the_progress_script_gets_its_words_in_the_staff_language(marie, db):
-    from weprode.campaigns import compose, ledger
+    from weprode.campaigns import compose, freeze
     from weprode.newsletter import subscribers
 
     with marie.application.app_context():
@@ -209,7 +209,7 @@ def test_the_progress_script_gets_its_words_in_the_staff_language(marie, db):
         campaign_id = compose.create(
             db, versions={"fr": version}, audience="all", author=STAFF_EMAIL, now=utcnow()
         )
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
     progress = marie.get(f"/admin/campaigns/{campaign_id}/progress.json").get_json()
     assert progress["status"] == "sending" and progress["status_label"] == "en cours d’envoi"
     assert progress["progress_label"] == f"Progression{NBSP}: 0{NBSP}%"

@@ -10,7 +10,7 @@ import pytest
 from campaign_helpers import add_subscribers, new_campaign
 from staff_helpers import csrf_token, speak
 
-from weprode.campaigns import compose, ledger
+from weprode.campaigns import compose, freeze, ledger
 from weprode.cli import counted
 from weprode.db import utcnow
 from weprode.newsletter import subscribers
@@ -27,10 +27,10 @@ def test_counts_agree_with_their_noun():
 def test_a_refused_campaign_action_says_the_state_and_what_is_needed(app, db):
     campaign_id = new_campaign(db)
     with app.test_request_context("/"):
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
         db.execute("UPDATE campaigns SET status = 'sent' WHERE id = ?", [campaign_id])
         with pytest.raises(ledger.CampaignStateError) as refused:
-            ledger.start(db, campaign_id, utcnow())
+            freeze.start(db, campaign_id, utcnow())
     assert str(refused.value) == (
         f"Campaign {campaign_id} has already been sent. "
         "Only a draft, scheduled, or sending campaign can be sent."
@@ -79,7 +79,7 @@ def test_campaign_list_counts_recipients_in_the_singular(app, db, runner):
     add_subscribers(app, db, [("ada@example.org", "Ada", "en")])
     campaign_id = new_campaign(db, subject="One reader")
     with app.app_context():
-        ledger.start(db, campaign_id, utcnow())
+        freeze.start(db, campaign_id, utcnow())
     listed = runner.invoke(args=["campaigns", "list"]).output
     assert f"{campaign_id}\tsending\t1 recipient, 0 sent," in listed
 

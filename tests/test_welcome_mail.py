@@ -15,7 +15,7 @@ from newsletter_helpers import VALID_SIGNUP, html_part, link_path, manage_path, 
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
 from test_topics import new_topic, one_click, topic_states
 
-from weprode.campaigns import compose, ledger, senders, welcome, worker
+from weprode.campaigns import compose, freeze, ledger, senders, welcome, worker
 from weprode.db import connect, utcnow
 from weprode.migrations import apply_pending
 from weprode.newsletter import subscribers
@@ -187,7 +187,7 @@ def test_a_welcome_mail_is_never_sent_to_an_audience_nor_finished(app, db):
     draft = welcome_mail(app, db, events, switch_on=False)
     with app.test_request_context():
         with pytest.raises(ledger.CampaignStateError, match="not to an audience"):
-            ledger.start(db, draft, utcnow())
+            freeze.start(db, draft, utcnow())
         with pytest.raises(ledger.CampaignStateError, match="not to an audience"):
             ledger.schedule(db, draft, utcnow() + timedelta(days=1), utcnow())
         # One welcome mail per topic.

@@ -96,6 +96,9 @@ DEFAULTS = {
     "CAMPAIGN_MAX_ATTEMPTS": 8,
     "CAMPAIGN_PAUSE_AFTER_FAILURES": 20,
     "CAMPAIGN_AUTO_RESUME": True,
+    # Longest the Send button spends freezing the audience; the campaign worker does the
+    # rest (a million subscribers take seconds, longer under load).
+    "CAMPAIGN_START_SECONDS": 2.0,
     # Campaigns go through these relays (see weprode/mail/relays.py for an entry's keys);
     # empty: through the MAIL_* relay alone. Transactional mail always uses MAIL_*.
     "MAIL_RELAYS": [],

@@ -46,6 +46,14 @@ TARGETS = {
         "tests/test_admin_campaigns.py",
         "tests/test_campaign_crash.py",
     ],
+    # Who is frozen into a campaign's ledger, once each, and when the worker finishes it.
+    "weprode/campaigns/freeze.py": [
+        "tests/test_ledger_promises.py",
+        "tests/test_freeze_hand_over.py",
+        "tests/test_segments.py",
+        "tests/test_topics.py",
+        "tests/test_provider_pacing.py",
+    ],
     "weprode/campaigns/senders.py": [
         "tests/test_sender_promises.py",
         "tests/test_ledger_promises.py",

@@ -6,7 +6,7 @@ import pytest
 from browser_helpers import assert_no_serious_axe_violations, staff_page_at
 from staff_helpers import ENGLISH_STAFF
 
-from weprode.campaigns import compose, ledger
+from weprode.campaigns import compose, freeze
 from weprode.db import connect, utcnow
 from weprode.deliverability import effects
 from weprode.newsletter import subscribers
@@ -54,7 +54,7 @@ def figures_server(live_server):
                 author=STAFF_EMAIL,
                 now=now,
             )
-            ledger.start(db, campaign_id, now)
+            freeze.start(db, campaign_id, now)
             db.execute("UPDATE deliveries SET status = 'sent', sent_at = ?", [now.isoformat()])
             db.execute("UPDATE campaigns SET status = 'sent', finished_at = ?", [now.isoformat()])
             for subscriber_id in people[:4]:

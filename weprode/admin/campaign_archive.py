@@ -1,5 +1,6 @@
 """Staff buttons that put a sent campaign on the public archive, or take it off."""
 
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..campaigns import archive
@@ -14,7 +15,7 @@ def campaign_publish(campaign_id):
         campaign_id,
         "campaign_publish",
         lambda db, now: archive.publish(db, campaign_id, current_user.email, now),
-        "Published on the public archive.",
+        _("Published on the public archive."),
     )
 
 
@@ -25,5 +26,5 @@ def campaign_unpublish(campaign_id):
         campaign_id,
         "campaign_unpublish",
         lambda db, now: archive.unpublish(db, campaign_id),
-        "Taken off the public archive.",
+        _("Taken off the public archive."),
     )

@@ -15,7 +15,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
-from ..campaigns import archive, audiences, compose, ledger, render, segments, welcome
+from ..campaigns import archive, audiences, compose, freeze, ledger, render, segments, welcome
 from ..db import Database, get_db, isoformat, parse_row_id, utcnow
 from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
@@ -327,18 +327,19 @@ def campaign_preview_document(campaign_id, language):
 def action(
     campaign_id: int, name: str, do: Callable[[Database, datetime], object], message: str
 ) -> ResponseReturnValue:
-    """Run one state change from a button, with CSRF and an audit entry."""
+    """Run one state change from a button, with CSRF and an audit entry; `do` may
+    return a message (a `str`) to show instead of `message`."""
     campaign_or_404(campaign_id)
     if not ActionForm().validate():
         abort(400, description=form_expired())
     db, now = get_db(), utcnow()
     try:
-        do(db, now)
+        outcome = do(db, now)
     except (ledger.CampaignStateError, messages.MailDeliveryError) as error:
         flash(str(error))
     else:
         audit.record(db, current_user.email, name, now, target=f"campaign:{campaign_id}")
-        flash(message)
+        flash(outcome if isinstance(outcome, str) else message)
     return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
 
 
@@ -401,9 +402,18 @@ def campaign_send(campaign_id):
     return action(
         campaign_id,
         "campaign_send",
-        lambda db, now: ledger.start(db, campaign_id, now),
+        lambda db, now: start_sending(db, campaign_id, now),
         _("Sending started."),
     )
+
+
+def start_sending(db: Database, campaign_id: int, now: datetime) -> str | None:
+    """Freeze the audience for at most CAMPAIGN_START_SECONDS; when the worker has to
+    finish it, the message saying so (instead of "Sending started")."""
+    seconds = current_app.config["CAMPAIGN_START_SECONDS"]
+    if freeze.start(db, campaign_id, now, seconds=seconds) is None:
+        return freeze.preparing_message(ledger.recipients(db, campaign_id))
+    return None
 
 
 @bp.post("/campaigns/<int:campaign_id>/schedule")

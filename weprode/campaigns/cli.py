@@ -17,7 +17,7 @@ from ..db import Database, get_db, utcnow
 from ..deliverability import imap, readers
 from ..newsletter import importing, topics
 from ..privacy import retention
-from . import audiences, compose, ledger, worker
+from . import audiences, compose, freeze, ledger, worker
 
 
 @click.group("campaigns")
@@ -192,7 +192,7 @@ def send_command(campaign_id, audience):
                     counts=describe_counts(counts),
                 )
             )
-        total = ledger.start(db, campaign_id, utcnow())
+        total = freeze.start(db, campaign_id, utcnow())
     except ledger.AudienceNotChosen as error:
         choices = "|".join(audiences.AUDIENCES)
         command = f"flask campaigns send {campaign_id} --audience {choices}"

@@ -1,6 +1,6 @@
 """The delivery ledger: the frozen audience and each recipient's state, in SQLite.
 
-Starting a send writes one row per recipient. Senders claim rows in batches (status
+Starting a send writes one row per recipient (`freeze`). Senders claim rows in batches (status
 `sending`), send them, and mark them `sent`, `failed` or back to `queued` with a retry
 time, a few at a time as the relay answers (see `recorder`). A sender that dies leaves
 rows in `sending`; whoever takes the campaign over puts them back in the queue, so at
@@ -9,16 +9,14 @@ cleanly records what it sent and gives back the rows it never began (`unclaim`).
 Who the sender is, and taking a campaign over, is `senders`' business.
 """
 
-import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
 
 from flask_babel import gettext as _
 
-from ..db import Database, bulk_chunk_rows, first_row, isoformat, write_transaction
-from ..deliverability.providers import provider_of
-from . import audiences, segments, states
+from ..db import Database, first_row, isoformat, write_transaction
+from . import audiences, states
 
 
 class CampaignStateError(ValueError):
@@ -72,105 +70,6 @@ def chosen_audience(campaign: dict) -> "audiences.Audience":
         return audiences.get(campaign["audience"])
     except audiences.AudienceMissing as error:
         raise AudienceNotChosen(str(error)) from error
-
-
-# Subscriber ids looked at per transaction when freezing an audience: one transaction
-# for 20,000 recipients held the write lock for 100-400 ms, and every one-click
-# unsubscribe meanwhile waited that long.
-FREEZE_IDS = 5000
-
-
-@functools.lru_cache(maxsize=65_536)
-def provider_of_domain(domain: str) -> str:
-    """`provider_of`, remembered: a million recipients share a few thousand domains."""
-    return provider_of(domain)
-
-
-def provider_of_address(address: str) -> str:
-    """The provider of an address, looked up once per domain (the freeze calls this for
-    every recipient: one Python call per row, `domain_of` inlined)."""
-    return provider_of_domain(address[address.rfind("@") + 1 :].lower())
-
-
-def start(db: Database, campaign_id: int, now: datetime) -> int:
-    """Freeze the audience (the topic's readers in the audience and the segment, one row
-    per recipient) and mark the campaign sending.
-
-    The rows are written a window of FREEZE_IDS subscriber ids per transaction (fewer
-    while other writers wait), as a bulk job that leaves room for them
-    (`write_transaction(background=True)`, `bulk_chunk_rows`); nothing claims them
-    until the transaction that finds no higher id marks the campaign `sending`. Rows
-    already there (a start whose process died, or one running in another process) are
-    kept when they still belong to the audience and deleted otherwise, window by
-    window (staff may have chosen another audience since): deleting them all first
-    would delete another start's rows behind it, and it would mark the campaign sending
-    without them. Idempotent: rows are unique per (campaign, subscriber), so starting
-    again adds nobody twice. Each row notes the recipient's mailbox provider, which
-    paces the send (see `pacing`). Returns the number of recipients.
-    """
-    frozen_target, after, window, prune = None, 0, FREEZE_IDS, False
-    while True:
-        with write_transaction(db, background=True):
-            campaign = require(db, campaign_id, "draft", "scheduled", "sending", action="send")
-            if campaign["status"] == "sending":
-                break
-            condition, params = audiences.recipients(
-                chosen_audience(campaign),
-                campaign["topic_id"],
-                segments.get(db, campaign["segment_id"]),
-                row_by_row=True,
-            )
-            # The first window, or staff chose other readers since an earlier start.
-            if (condition, params) != frozen_target:
-                frozen_target, after = (condition, params), 0
-                prune = first_row(
-                    db, "SELECT 1 FROM deliveries WHERE campaign_id = ? LIMIT 1", [campaign_id]
-                )
-            (highest,) = db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
-            if after >= highest:
-                db.execute(
-                    "UPDATE campaigns SET status = 'sending', started_at = ?, "
-                    "scheduled_at = NULL WHERE id = ?",
-                    [isoformat(now), campaign_id],
-                )
-                break
-            freeze_window(db, campaign_id, condition, params, after, after + window, bool(prune))
-            after += window
-        window = bulk_chunk_rows(db, window, FREEZE_IDS)
-    return recipients(db, campaign_id)
-
-
-def freeze_window(
-    db: Database,
-    campaign_id: int,
-    condition: str,
-    params: list,
-    after: int,
-    last: int,
-    prune: bool = False,
-) -> None:
-    """Write the rows of the recipients (`condition` on `subscribers`, from
-    `audiences.recipients`) whose id is in (`after`, `last`]; with `prune`, first delete
-    the rows there of subscribers outside them.
-
-    NOT INDEXED: the audience's condition would otherwise lead SQLite to its status
-    index, and every window would read all active subscribers; by id, each reads its own
-    (the rowid range still bounds the scan).
-    """
-    window = [*params, after, last]
-    members = f"FROM subscribers NOT INDEXED WHERE ({condition}) AND id > ? AND id <= ?"
-    if prune:
-        db.execute(
-            "DELETE FROM deliveries WHERE campaign_id = ? AND subscriber_id > ? "
-            f"AND subscriber_id <= ? AND subscriber_id NOT IN (SELECT id {members})",
-            [campaign_id, after, last, *window],
-        )
-    db.conn.create_function("provider_of", 1, provider_of_address, deterministic=True)
-    db.execute(
-        "INSERT OR IGNORE INTO deliveries (campaign_id, subscriber_id, provider) "
-        f"SELECT ?, id, provider_of(email) {members}",
-        [campaign_id, *window],
-    )
 
 
 def schedule(db: Database, campaign_id: int, when: datetime, now: datetime) -> None:

@@ -16,7 +16,7 @@ from ..db import Database, utcnow
 from ..mail import outbox, relays
 from ..mail.bulk_smtp import close_quietly
 from ..mail.relay_pool import open_session
-from . import ledger, processes, senders, worker_heartbeats
+from . import freeze, ledger, processes, senders, worker_heartbeats
 from .batch import PAUSED_BY_FAILURES, note_result, outcome_for
 from .sending import relay_pool, send_from_this_process
 
@@ -113,7 +113,7 @@ def run_once(
     for row in due_campaigns(db, now):
         if row["status"] == "scheduled":
             try:
-                ledger.start(db, row["id"], now)
+                freeze.start(db, row["id"], now)
             except ledger.AudienceNotChosen:
                 # Scheduling needs an audience, but its key may leave `audiences` later;
                 # staff then choose again, and the worker carries on with the others.

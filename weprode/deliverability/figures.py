@@ -98,7 +98,7 @@ def count_deliveries(db: Database, campaign_id: int) -> dict[str, tuple[int, int
     one attempt, or is queued again after one), so deferred rows are attempted ones.
     """
     totals: dict[str, Counter] = {}
-    # Each row's provider was noted when the audience was frozen (see ledger.start): no
+    # Each row's provider was noted when the audience was frozen (see freeze.start): no
     # join to subscribers, which cost about a second per view at a million rows while
     # the campaign sends. Rows frozen before providers were noted have '' and are
     # grouped by their subscriber's domain.
