@@ -439,7 +439,7 @@ def campaign_pause(campaign_id):
     return action(
         campaign_id,
         "campaign_pause",
-        lambda db, now: ledger.pause(db, campaign_id, "Paused by staff", now),
+        lambda db, now: ledger.pause(db, campaign_id, ledger.PAUSED_BY_STAFF, now),
         _("Paused."),
     )
 

@@ -4,12 +4,23 @@ The codes stay in the database, CSV exports and CSS classes; only what staff rea
 translated. A code without a word here is shown as it is rather than hidden.
 """
 
+import re
 from datetime import UTC, datetime
 
 from flask import Flask
-from flask_babel import format_datetime, get_locale, get_timezone, gettext, pgettext
+from flask_babel import (
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_timezone,
+    gettext,
+    pgettext,
+)
 
+from ..campaigns.batch import PAUSED_BY_FAILURES
+from ..campaigns.ledger import PAUSED_BY_STAFF
 from ..db import parse_timestamp
+from ..deliverability.effects import PAUSED_BY_BOUNCES
 from ..newsletter import topics
 
 
@@ -121,6 +132,69 @@ def from_staff_time(text: str) -> datetime:
     return typed.astimezone(UTC)
 
 
+# The reasons a campaign is paused are stored in English, with their figures (the CLI
+# and the logs read them as they are); staff pages show them in the staff language.
+PAUSE_REASONS = [
+    (
+        re.compile(rf"{re.escape(PAUSED_BY_FAILURES)}; last answer: (?P<answer>.*)", re.S),
+        "failures",
+    ),
+    (
+        re.compile(
+            rf"{re.escape(PAUSED_BY_FAILURES)}; every mail relay failed: (?P<answer>.*)", re.S
+        ),
+        "relays",
+    ),
+    (
+        re.compile(
+            rf"{re.escape(PAUSED_BY_BOUNCES)}: (?P<count>\d+) (?P<kind>hard bounces|complaints) "
+            r"in (?P<attempts>\d+) attempts \((?P<share>[\d.]+) %, more than (?P<limit>[\d.]+) ?%\)"
+        ),
+        "bounces",
+    ),
+]
+
+
+def pause_reason(stored: str | None) -> str:
+    """Why a campaign is paused, as stored (`Paused after repeated failures; last
+    answer: 421 ...`), in the staff language; an unknown reason is shown as it is."""
+    if not stored:
+        return ""
+    if stored == PAUSED_BY_STAFF:
+        return gettext("Paused by staff")
+    for pattern, kind in PAUSE_REASONS:
+        found = pattern.fullmatch(stored)
+        if found is None:
+            continue
+        if kind == "failures":
+            return gettext(
+                "Paused after repeated failures; last answer: %(answer)s", answer=found["answer"]
+            )
+        if kind == "relays":
+            return gettext(
+                "Paused after repeated failures; every mail relay failed: %(answer)s",
+                answer=found["answer"],
+            )
+        figures = {
+            "count": int(found["count"]),
+            "attempts": int(found["attempts"]),
+            "share": format_decimal(float(found["share"])),
+            "limit": format_decimal(float(found["limit"])),
+        }
+        if found["kind"] == "complaints":
+            return gettext(
+                "Paused: too many complaints (%(count)s in %(attempts)s attempts, "
+                "%(share)s %%, more than %(limit)s %%)",
+                **figures,
+            )
+        return gettext(
+            "Paused: too many hard bounces (%(count)s in %(attempts)s attempts, "
+            "%(share)s %%, more than %(limit)s %%)",
+            **figures,
+        )
+    return stored
+
+
 def init_app(app: Flask) -> None:
     """Make the words and the time format available to templates as filters."""
     for function in (
@@ -132,5 +206,6 @@ def init_app(app: Flask) -> None:
         language_name,
         topic_name,
         staff_time,
+        pause_reason,
     ):
         app.add_template_filter(function)

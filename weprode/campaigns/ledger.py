@@ -94,6 +94,10 @@ def unschedule(db: Database, campaign_id: int) -> None:
         )
 
 
+# The reason a pause by staff is stored with (`admin.labels.pause_reason` words it).
+PAUSED_BY_STAFF = "Paused by staff"
+
+
 def pause(db: Database, campaign_id: int, reason: str, now: datetime) -> None:
     """Stop sending; rows stay queued. `reason` is shown to staff."""
     with write_transaction(db):
