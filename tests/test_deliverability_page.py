@@ -329,7 +329,7 @@ def test_lifting_a_false_bounce_needs_a_reason_and_is_audited(app, db, sent, sta
     assert detail["bounce_event"] == sent["hard"] and detail["status_code"] == "5.1.1"
     assert detail["reason"].startswith("Hotmail outage on 3 Nov answered 5.1.1 for ")
     assert "carl@hotmail.fr" not in entry[3]  # the audit log never keeps addresses
-    assert "suppression_lifted" in text(staff_client.get("/admin/audit"))
+    assert "address taken off the exclusion list" in text(staff_client.get("/admin/audit"))
     after = text(staff_client.get(done.location))
     assert "The suppression is lifted." in after
     assert "not on the suppression list" in after

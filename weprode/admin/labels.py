@@ -95,8 +95,60 @@ def audit_action(code: str) -> str:
         "campaign_created": pgettext("audit action", "campaign created"),
         "topic_created": pgettext("audit action", "topic created"),
         "topic_changed": pgettext("audit action", "topic changed"),
+        "import_rolled_back": pgettext("audit action", "import rolled back"),
+        "rights_erase": pgettext("audit action", "erasure (rights request)"),
+        "rights_export": pgettext("audit action", "copy of data (rights request)"),
+        "segment_saved": pgettext("audit action", "segment saved"),
+        "suppression_lifted": pgettext("audit action", "address taken off the exclusion list"),
+        "staff_created": pgettext("audit action", "staff account created"),
+        "staff_disabled": pgettext("audit action", "staff account disabled"),
+        "staff_enabled": pgettext("audit action", "staff account enabled"),
+        "staff_password_reset": pgettext("audit action", "staff password reset"),
+        "staff_totp_reset": pgettext("audit action", "second factor reset"),
+        "staff_preferences": pgettext("audit action", "language or time zone changed"),
+        "campaign_audience": pgettext("audit action", "campaign audience chosen"),
+        "campaign_test": pgettext("audit action", "campaign test sent"),
+        "campaign_send": pgettext("audit action", "campaign sent"),
+        "campaign_schedule": pgettext("audit action", "campaign scheduled"),
+        "campaign_pause": pgettext("audit action", "campaign paused"),
+        "campaign_resume": pgettext("audit action", "campaign resumed"),
+        "campaign_cancel": pgettext("audit action", "campaign cancelled"),
+        "campaign_publish": pgettext("audit action", "campaign published"),
+        "campaign_unpublish": pgettext("audit action", "campaign unpublished"),
+        "welcome_switch_on": pgettext("audit action", "welcome mail switched on"),
     }
     return words.get(code, code)
+
+
+def change_source(code: str | None) -> str:
+    """`one-click` -> how a change to a subscriber came about (how they left, how they
+    signed up, in their history); free text typed by staff is shown as it is."""
+    words = {
+        "form": pgettext("churn source", "signup form"),
+        "import": pgettext("churn source", "import"),
+        "undo": pgettext("churn source", "undo link"),
+        "bounce": pgettext("churn source", "bounce"),
+        "one-click": pgettext("churn source", "one-click link in a mail"),
+        "page": pgettext("churn source", "unsubscribe page"),
+        "preferences": pgettext("churn source", "preference page"),
+        "staff": pgettext("churn source", "by staff"),
+        "rights-request": pgettext("churn source", "rights request"),
+        "complaint": pgettext("churn source", "spam complaint"),
+        "restore": pgettext("churn source", "restored from a backup"),
+    }
+    return words.get(code or "", code or "")
+
+
+def mail_kind(code: str | None) -> str:
+    """`contact_notification` -> which kind of mail (bounce log, outbox)."""
+    words = {
+        "campaign": pgettext("mail kind", "campaign"),
+        "confirm": pgettext("mail kind", "signup confirmation"),
+        "already": pgettext("mail kind", "already subscribed notice"),
+        "contact_notification": pgettext("mail kind", "contact request (to the team)"),
+        "contact_acknowledgement": pgettext("mail kind", "acknowledgement of a contact request"),
+    }
+    return words.get(code or "", code or "")
 
 
 def language_name(code: str) -> str:
@@ -207,5 +259,7 @@ def init_app(app: Flask) -> None:
         topic_name,
         staff_time,
         pause_reason,
+        change_source,
+        mail_kind,
     ):
         app.add_template_filter(function)
