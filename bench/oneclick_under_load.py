@@ -200,6 +200,7 @@ def wrk_until(server, args, paths_file, child):
         "--",
         str(paths_file),
         str(args.threads),
+        "one-click",
     ]
     wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

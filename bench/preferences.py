@@ -27,7 +27,7 @@ from weprode.newsletter import topics
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
-LUA_SCRIPT = BENCH_DIR / "get_paths.lua"
+LUA_SCRIPT = BENCH_DIR / "paths.lua"
 LABEL = "/newsletter/manage/<token>"
 TARGET_PERCENT = 50
 WARMUP_S = 1
@@ -85,7 +85,7 @@ def load(base_url, args, duration, paths_file):
         connections=args.connections,
         threads=args.threads,
         script=LUA_SCRIPT,
-        script_args=(str(paths_file), str(args.threads)),
+        script_args=(str(paths_file), str(args.threads), "get"),
     )
 
 

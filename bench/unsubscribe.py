@@ -28,7 +28,7 @@ from weprode import create_app, db, tokens
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = BENCH_DIR.parent
-LUA_SCRIPT = BENCH_DIR / "unsubscribe.lua"
+LUA_SCRIPT = BENCH_DIR / "paths.lua"
 UNSUBSCRIBE_LABEL = "/unsubscribe/<token>"
 CAMPAIGN_ID = 42
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
@@ -176,7 +176,7 @@ def load_unsubscribe(base_url, args, duration, paths_file, paths):
         connections=args.connections,
         threads=args.threads,
         script=LUA_SCRIPT,
-        script_args=(str(paths_file), str(args.threads)),
+        script_args=(str(paths_file), str(args.threads), "one-click"),
     )
     counts = re.search(r"^paths sent: (\d+), distinct: (\d+)$", result.output, re.M)
     if counts is None:

@@ -1,14 +1,13 @@
--- wrk script for bench/unsubscribe.py: RFC 8058 one-click unsubscribe POSTs.
+-- wrk script for the benches that spread requests over a file of paths: RFC 8058
+-- one-click unsubscribe POSTs (bench/unsubscribe.py, oneclick_under_load.py) or GETs
+-- (bench/preferences.py).
 --
--- Arguments after `--`: a file of paths (one `/unsubscribe/<token>` a line) and wrk's
--- thread count. Thread k of n posts lines k+1, k+1+n, k+1+2n, ... so that no two
--- threads post the same token and each POST churns a subscriber still active. A thread
--- that runs out of its share starts it again: repeat POSTs are idempotent 200s.
+-- Arguments after `--`: a file of paths (one a line), wrk's thread count and the
+-- request: "one-click" (a POST of `List-Unsubscribe=One-Click`) or "get". Thread k of n
+-- sends lines k+1, k+1+n, k+1+2n, ... so that no two threads post the same token and
+-- each POST churns a subscriber still active. A thread that runs out of its share
+-- starts it again: repeat POSTs are idempotent 200s.
 -- done() prints "paths sent: S, distinct: D" after wrk's report for the bench to read.
-
-wrk.method = "POST"
-wrk.body = "List-Unsubscribe=One-Click"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 
 local threads = {}
 local next_id = 0
@@ -23,6 +22,13 @@ end
 function init(args)
   local file = assert(io.open(args[1], "r"))
   local thread_count = assert(tonumber(args[2]), "second argument: the thread count")
+  if args[3] == "one-click" then
+    wrk.method = "POST"
+    wrk.body = "List-Unsubscribe=One-Click"
+    wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  else
+    assert(args[3] == "get", "third argument: one-click or get")
+  end
   paths = {}
   local index = 0
   for line in file:lines() do
