@@ -18,7 +18,6 @@ from functools import lru_cache
 from typing import Any
 
 import css_inline
-import dkim
 import nh3
 from flask import current_app, render_template
 from flask_babel import force_locale
@@ -26,7 +25,7 @@ from markupsafe import Markup, escape
 
 from .. import tokens
 from ..deliverability import verp
-from ..mail import messages, wire
+from ..mail import messages, signing, wire
 from ..urls import absolute_url, in_language
 from .audiences import version_for
 from .placeholders import (
@@ -154,46 +153,11 @@ class PreparedCampaign:
         body = wire.alternative(self.boundary, text, html)
         message = (headers + CRLF + body).encode("ascii")
         if self.dkim_key:
-            message = dkim_signature(self, message) + message
+            message = (
+                signing.dkim_signature(message, self.dkim_selector, self.dkim_domain, self.dkim_key)
+                + message
+            )
         return message
-
-
-# Signed so a forwarder cannot strip or swap the opt-out headers unnoticed.
-DKIM_HEADERS = [
-    b"from",
-    b"reply-to",
-    b"to",
-    b"subject",
-    b"date",
-    b"message-id",
-    b"list-id",
-    b"list-unsubscribe",
-    b"list-unsubscribe-post",
-    b"mime-version",
-    b"content-type",
-]
-
-
-def dkim_signature(prepared: PreparedCampaign, message: bytes) -> bytes:
-    """The DKIM-Signature header line for `message` (bytes, CRLF)."""
-    return dkim.sign(
-        message,
-        prepared.dkim_selector,
-        prepared.dkim_domain,
-        prepared.dkim_key,
-        include_headers=DKIM_HEADERS,
-        canonicalize=(b"relaxed", b"relaxed"),
-    )
-
-
-def dkim_settings(config: Mapping[str, Any]) -> tuple[bytes | None, bytes, bytes]:
-    """(key, selector, domain) when DKIM is configured, else (None, b"", b"")."""
-    key_file = config["DKIM_PRIVATE_KEY_FILE"]
-    if not key_file:
-        return None, b"", b""
-    with open(key_file, "rb") as handle:
-        key = handle.read()
-    return key, config["DKIM_SELECTOR"].encode(), config["DKIM_DOMAIN"].encode()
 
 
 TEST_SUBJECT_PREFIX = "[TEST] "
@@ -299,7 +263,7 @@ def prepare_version(
     envelope_sender = parseaddr(sender)[1]
     domain = envelope_sender.partition("@")[2] or "weprode.com"
     boundary = f"=_weprode_{campaign['id']}_{hashlib.sha256(html.encode()).hexdigest()[:12]}"
-    dkim_key, dkim_selector, dkim_domain = dkim_settings(config)
+    dkim_key, dkim_selector, dkim_domain = signing.dkim_settings(config)
     reply_to = config["CAMPAIGN_REPLY_TO"]
     before = [wire.address_field("From", [sender])] + (
         [f"Reply-To: {reply_to}"] if reply_to else []
