@@ -6,6 +6,8 @@ optional; dates are whole days in UTC, both ends included. Company and role are 
 only for contacts (`prospects`), never for subscribers, so they are no condition here.
 """
 
+import hashlib
+import json
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
@@ -162,6 +164,16 @@ def update(db: Database, segment_id: int, values: dict, now: datetime) -> None:
             "updated_at = ? WHERE id = ?",
             [*(values[field] for field in FIELDS), isoformat(now), segment_id],
         )
+
+
+def definition(segment: dict | None) -> str:
+    """A short fingerprint of the segment's conditions (its name aside): the send
+    confirmation carries the one staff saw, so an edit in between is noticed."""
+    if segment is None:
+        return ""
+    conditions = {field: segment[field] for field in FIELDS if field != "name"}
+    text = json.dumps(conditions, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def condition(segment: dict | None) -> tuple[str, list]:
