@@ -906,6 +906,17 @@ def create_segments(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0030_deleted_segment_names")
+def deleted_segment_names(db: sqlite_utils.Database) -> None:
+    """Staff may delete a segment no campaign still to be sent uses; a sent or cancelled
+    campaign that was narrowed by it keeps the segment's name here (its id becomes NULL).
+
+    The frozen deliveries already say who received it; the name says why, in the
+    campaign's record, and the audit entry of the deletion keeps the conditions.
+    """
+    run_statements(db, ["ALTER TABLE campaigns ADD COLUMN segment_name TEXT"])
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

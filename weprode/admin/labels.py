@@ -84,6 +84,8 @@ def audit_action(code: str) -> str:
         "campaign_created": pgettext("audit action", "campaign created"),
         "topic_created": pgettext("audit action", "topic created"),
         "topic_changed": pgettext("audit action", "topic changed"),
+        "segment_saved": pgettext("audit action", "segment saved"),
+        "segment_deleted": pgettext("audit action", "segment deleted"),
     }
     return words.get(code, code)
 
