@@ -84,6 +84,7 @@ def audit_action(code: str) -> str:
         "campaign_created": pgettext("audit action", "campaign created"),
         "topic_created": pgettext("audit action", "topic created"),
         "topic_changed": pgettext("audit action", "topic changed"),
+        "topic_moved": pgettext("audit action", "topic moved"),
         "segment_saved": pgettext("audit action", "segment saved"),
         "segment_deleted": pgettext("audit action", "segment deleted"),
     }
