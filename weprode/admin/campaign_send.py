@@ -30,21 +30,29 @@ def target_changes() -> list[str]:
     return [text for name, text in reasons.items() if name in changed]
 
 
+def back_to_campaign(campaign_id: int, message: str) -> ResponseReturnValue:
+    """The campaign page again, saying why nothing was done."""
+    flash(message)
+    return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+
+
 def refused_if_changed(campaign_id: int) -> ResponseReturnValue | None:
     """Back to the campaign with the reasons when staff confirmed another target."""
     reasons = target_changes()
     if not reasons:
         return None
-    flash(" ".join([*reasons, _("Check the counts and confirm again.")]))
-    return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+    return back_to_campaign(
+        campaign_id, " ".join([*reasons, _("Check the counts and confirm again.")])
+    )
 
 
 @bp.post("/campaigns/<int:campaign_id>/send")
 def campaign_send(campaign_id):
     """Freeze the audience and queue every message; the worker sends them."""
     if request.form.get("confirm") != "yes":
-        flash(_("Tick the box to confirm you checked the preview and the test e-mail."))
-        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+        return back_to_campaign(
+            campaign_id, _("Tick the box to confirm you checked the preview and the test e-mail.")
+        )
     # Checked just before the freeze's own transaction: an edit landing in between
     # is a window of milliseconds, not the minutes a page stays open.
     if refused := refused_if_changed(campaign_id):
@@ -63,8 +71,7 @@ def campaign_schedule(campaign_id):
     try:
         when = labels.from_staff_time(request.form.get("send_at", ""))
     except ValueError:
-        flash(_("Give the date and time as YYYY-MM-DD HH:MM."))
-        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
+        return back_to_campaign(campaign_id, _("Give the date and time as YYYY-MM-DD HH:MM."))
     if refused := refused_if_changed(campaign_id):
         return refused
     return action(
