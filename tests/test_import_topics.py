@@ -146,3 +146,21 @@ def test_the_cli_imports_into_a_topic_by_its_short_name(app, db, runner, tmp_pat
     assert default.exit_code == 0, default.output
     assert "topic: newsletter (the main topic; choose another with --topic)" in default.output
     assert receives(db, "zoe@example.org") == ["newsletter"]
+
+
+def test_a_form_without_the_topic_field_imports_into_the_main_topic(app, db, staff_client):
+    partners_topic(app, db)
+    token = csrf_token(staff_client, "/admin/subscribers/import")
+    # A page opened before topics could be chosen posts no `topic` at all.
+    data = {
+        "file": (io.BytesIO(b"email\nold.page@example.org\n"), "list.csv"),
+        "source": SOURCE,
+        "legal_basis": LEGAL_BASIS,
+        "mode": "confirmed",
+        "csrf_token": token,
+    }
+    response = staff_client.post(
+        "/admin/subscribers/import", data=data, content_type="multipart/form-data"
+    )
+    assert response.status_code == 200, response.text
+    assert receives(db, "old.page@example.org") == ["newsletter"]

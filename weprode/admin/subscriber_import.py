@@ -2,7 +2,7 @@
 
 import io
 
-from flask import Response, render_template
+from flask import Response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -72,7 +72,7 @@ def subscriber_import():
     db = get_db()
     form = ImportForm()
     form.topic.choices = topic_choices(db)
-    if not form.is_submitted():
+    if "topic" not in request.form:  # the page's default, and a form from before topics
         form.topic.data = topics.main_topic_id(db)
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
