@@ -69,14 +69,14 @@ def test_staff_move_a_topic_up_and_the_signup_form_follows(
     log_in(page, base)
     page.goto(base + "/admin/topics")
     assert page.get_by_role("button", name="Move “Newsletter” up").count() == 0
-    assert page.get_by_role("button", name="Move “Regulatory watch” down").count() == 0
     for _ in range(2):
         response = submit(page, page.get_by_role("button", name="Move “Regulatory watch” up"))
         assert response.status == 200 and heading(page) == "Topics"
     status = page.get_by_role("status").inner_text()
     assert "Order saved" in status, status
     names = page.locator("table.data-table tbody tr td:first-child a").all_inner_texts()
-    assert names == ["Regulatory watch", "Newsletter", "Events"]
+    assert names[:3] == ["Regulatory watch", "Newsletter", "Events"]  # then any made later
+    assert page.get_by_role("button", name=f"Move “{names[-1]}” down").count() == 0
     assert_no_serious_axe_violations(page, "the topics page with its move buttons")
     page.goto(base + "/newsletter")
     assert box_order(page) == ["watch", "newsletter", "events"]
