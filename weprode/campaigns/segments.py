@@ -17,8 +17,9 @@ from .. import audit
 from ..db import Database, first_row, isoformat, write_transaction
 
 LANGUAGES = ("en", "fr")
-# Campaigns still to be sent (or being sent) read their segment when they freeze or
-# resume: their segment cannot be deleted.
+# Campaigns whose segment cannot be deleted: a draft or scheduled one reads it when it
+# freezes its audience; one sending or paused is still going out to the readers it
+# names, and staff looking at it must see which segment that is.
 LIVE_STATUSES = ("draft", "scheduled", "sending", "paused")
 NAME_MAX = 80
 SOURCE_MAX = 100
