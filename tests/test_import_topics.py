@@ -72,6 +72,8 @@ def test_the_form_imports_into_the_chosen_topic_and_keeps_everyones_other_topics
         )  # fmt: skip
     [record] = db.query("SELECT topic_id FROM imports")
     assert record["topic_id"] == partners
+    listing = staff_client.get("/admin/subscribers/imports").text
+    assert "<td>Partners' day 2026</td>\n      <td>Partners</td>" in listing.replace("&#39;", "'")
     # The same file again: both already receive Partners, nothing changes.
     again = upload(staff_client, text, partners)
     assert "2 rows: 0 added, 0 duplicates merged, 2 already subscribed" in again.text
@@ -140,6 +142,7 @@ def test_the_cli_imports_into_a_topic_by_its_short_name(app, db, runner, tmp_pat
     assert receives(db, "nina@example.org") == ["partners"]
     [record] = db.query("SELECT topic_id FROM imports")
     assert record["topic_id"] == partners
+    assert "-> partners  (Partners' day 2026)" in runner.invoke(args=["import", "list"]).output
     # Without --topic, the main topic, and the output says so.
     path.write_text("email\nzoe@example.org\n", encoding="utf-8")
     default = runner.invoke(args=options)

@@ -114,6 +114,12 @@ def render_page(form: ImportForm, report: importing.ImportReport | None) -> str:
 @bp.route("/subscribers/imports")
 def import_list():
     """Every recent import with its state; refreshes itself while one is unfinished."""
-    imports = importing.batches.recent(get_db())
+    db = get_db()
+    imports = importing.batches.recent(db)
     running = any(record["status"] in importing.batches.UNFINISHED for record in imports)
-    return render_template("admin/imports.html", imports=imports, running=running)
+    return render_template(
+        "admin/imports.html",
+        imports=imports,
+        running=running,
+        topic_names={topic["id"]: labels.topic_name(topic) for topic in topics.all_topics(db)},
+    )

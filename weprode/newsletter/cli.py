@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from .. import audit
 from ..cli import in_staff_language
 from ..db import get_db, utcnow
-from . import export, importing, subscribers, topics_cli
+from . import export, importing, subscribers, topics, topics_cli
 
 
 @click.group("subscribers")
@@ -185,8 +185,10 @@ def import_group():
 @with_appcontext
 @in_staff_language
 def import_list_command():
-    """The latest imports: id, state, progress, counts."""
-    for record in importing.batches.recent(get_db()):
+    """The latest imports: id, state, progress, counts, topic."""
+    db = get_db()
+    slugs = {topic["id"]: topic["slug"] for topic in topics.all_topics(db)}
+    for record in importing.batches.recent(db):
         figures = _(
             "%(done)s/%(total)s addresses  added %(added)s  by %(actor)s",
             done=format_number(record["committed_entries"]),
@@ -196,7 +198,7 @@ def import_list_command():
         )
         click.echo(
             f"{record['id']}  {record['status']:<12}  {record['started_at']}  "
-            f"{figures}  ({record['source']})"
+            f"{figures}  -> {slugs.get(record['topic_id'], '?')}  ({record['source']})"
         )
 
 
