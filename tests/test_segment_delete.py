@@ -83,6 +83,11 @@ def test_a_segment_a_campaign_still_to_send_uses_is_not_deleted(app, db, staff_c
             if status == "paused":
                 ledger.pause(db, campaign_id, "Paused by staff", utcnow())
     assert ledger.get(db, campaign_id)["status"] == status
+    # Its edit page says which campaigns still to freeze it would change.
+    edit = staff_client.get(f"/admin/segments/{segment_id}/edit").text
+    waits = status in ("draft", "scheduled")
+    assert ('id="segment-waiting"' in edit) is waits
+    assert (f"Campaign {campaign_id} — Fair in March</a> ({status}" in edit) is waits
     url = f"/admin/segments/{segment_id}/delete"
     page = staff_client.get(url)
     assert page.status_code == 200

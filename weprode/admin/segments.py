@@ -136,9 +136,15 @@ def segment_editor(segment: dict | None) -> ResponseReturnValue:
         if segment and not errors
         else []
     )
+    live = [
+        ledger.get(db, campaign["id"])
+        for campaign in (segments.campaigns_using(db, segment["id"]) if segment else [])
+        if campaign["status"] in ("draft", "scheduled")
+    ]
     return render_template(
         "admin/segment_edit.html",
         segment=segment,
+        waiting=live,
         values=values,
         errors=errors,
         form=form,
