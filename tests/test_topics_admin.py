@@ -140,6 +140,9 @@ def test_staff_order_topics_and_the_public_pages_follow(app, db, staff_client):
         }
         assert staff_client.post("/admin/topics/new", data=values).status_code == 302
     before = topic_boxes(staff_client.get("/newsletter").text)
+    # The preference page's skeleton is cached per topic list: it must follow the move.
+    cached = topic_boxes(staff_client.get(manage_path(app, subscriber_id)).text)
+    assert set(map(tuple, cached.values())) == {("newsletter", "events", "watch")}
     assert before and set(map(tuple, before.values())) == {("newsletter", "events", "watch")}
     listing = staff_client.get("/admin/topics").text
     assert 'aria-label="Move “Newsletter” up"' not in listing  # first: no Up button
