@@ -39,3 +39,14 @@ def speak(app, language):
         db.execute("UPDATE staff SET language = ?", [language])
     finally:
         db.close()
+
+
+def send_box(client, path):
+    """The send form's fields on the campaign page `path`, as the page shows them: the
+    CSRF token and the hidden audience, topic and segment staff confirm."""
+    html = client.get(path).get_data(as_text=True)
+    form = re.search(r'action="[^"]*/send".*?</form>', html, re.S)
+    assert form, f"no send box on {path}"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(0)))
+    fields["csrf_token"] = csrf_token(client, path)
+    return fields

@@ -4,7 +4,7 @@
 import io
 from datetime import timedelta
 
-from weprode.campaigns import compose, freeze
+from weprode.campaigns import compose, freeze, segments
 from weprode.contact import prospects
 from weprode.db import connect, utcnow
 from weprode.deliverability import effects
@@ -73,12 +73,16 @@ def seed_staff_data(app, staff_email, staff_password):
                     detail="550 5.1.1 Recipient address rejected: User unknown in virtual "
                     "mailbox table for etablissement-scolaire-exemple.fr",
                 )
+            ids["segment"] = segments.create(
+                db, {"name": "Salon, francophones", "language": "fr", "source": "salon"}, now
+            )
             draft = compose.create(
                 db,
                 versions={"fr": compose.Version(subject=LONG_SUBJECT, body_markdown="Brouillon")},
                 audience="fr",
                 author=staff_email,
                 now=now,
+                segment_id=ids["segment"],
             )
             ids["draft"] = draft
             for n in range(8):
@@ -128,4 +132,8 @@ def staff_paths(ids):
         "/admin/topics",
         "/admin/topics/new",
         "/admin/topics/1",
+        "/admin/segments",
+        f"/admin/segments/{ids['segment']}/edit",
+        # The draft uses the segment: the page names it and refuses the deletion.
+        f"/admin/segments/{ids['segment']}/delete",
     ]

@@ -6,7 +6,7 @@ from email import policy
 from campaign_helpers import BODY, add_subscribers, new_campaign
 from mail_helpers import wire_problems
 from newsletter_helpers import html_part, text_part
-from staff_helpers import STAFF_EMAIL, csrf_token
+from staff_helpers import STAFF_EMAIL, csrf_token, send_box
 
 from weprode.campaigns import freeze, ledger, worker
 from weprode.db import utcnow
@@ -61,8 +61,7 @@ def test_compose_preview_test_send_and_watch_it_finish(app, db, staff_client, ma
     )
     assert unconfirmed.status_code == 302
     assert ledger.get(db, campaign_id)["status"] == "draft"  # the box was not ticked
-    confirmed = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes", "audience": "all"}
-    staff_client.post(f"{url}/send", data=confirmed)
+    staff_client.post(f"{url}/send", data={**send_box(staff_client, url), "confirm": "yes"})
     sending = staff_client.get(url).get_data(as_text=True)
     assert "campaign-progress.js" in sending and "<progress" in sending
     progress = staff_client.get(f"{url}/progress.json").get_json()
@@ -87,7 +86,9 @@ def test_pause_resume_cancel_buttons(app, db, staff_client):
         ("resume", "sending"),
         ("cancel", "cancelled"),
     ):
-        data = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes", "audience": "all"}
+        data = {"csrf_token": csrf_token(staff_client, url)}
+        if step == "send":
+            data = {**send_box(staff_client, url), "confirm": "yes"}
         staff_client.post(f"{url}/{step}", data=data)
         assert ledger.get(db, campaign_id)["status"] == expected, step
     # A state change that makes no sense is refused with a message, not a 500.
@@ -230,11 +231,11 @@ def test_two_versions_side_by_side_then_an_audience_must_be_chosen_before_sendin
     page = staff_client.get(url).get_data(as_text=True)
     assert "2 get the French version: 1 French-speaking, 1 English-speaking" in page
     # The page confirmed showed 'all'; an audience changed meanwhile is not sent to.
-    stale = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes", "audience": "en"}
-    staff_client.post(f"{url}/send", data=stale)
+    shown = {**send_box(staff_client, url), "confirm": "yes"}
+    assert shown["audience"] == "all"
+    staff_client.post(f"{url}/send", data={**shown, "audience": "en"})
     assert ledger.get(db, campaign_id)["status"] == "draft"
-    sent = {**stale, "audience": "all"}
-    staff_client.post(f"{url}/send", data=sent)
+    staff_client.post(f"{url}/send", data=shown)
     assert ledger.get(db, campaign_id)["status"] == "sending"
     actions = {r["action"] for r in db.query("SELECT action FROM audit_log")}
     assert {"campaign_audience", "campaign_send"} <= actions

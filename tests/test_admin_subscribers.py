@@ -256,6 +256,7 @@ def upload(staff_client, csv_text, mode="confirmed", source="Trade fair 2026"):
             "source": source,
             "legal_basis": "signed consent forms",
             "mode": mode,
+            "topic": "1",  # the main topic, the one the page offers first
             "csrf_token": token,
         },
         content_type="multipart/form-data",

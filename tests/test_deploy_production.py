@@ -339,7 +339,10 @@ def test_production_stack_through_nginx(deployment, mailbox):
         campaign = urlsplit(headers["Location"]).path
         status, _, _ = browser.request(
             "POST", f"{campaign}/send",
-            body={"csrf_token": browser.csrf_token(campaign), "confirm": "yes", "audience": "all"},
+            body={
+                "csrf_token": browser.csrf_token(campaign), "confirm": "yes", "audience": "all",
+                "topic": "1", "segment": "", "segment_definition": "",  # what the page showed
+            },
         )  # fmt: skip
         assert status == 302
         news = wait_for_mail(mailbox, lambda m: m["Subject"] == CAMPAIGN_SUBJECT, "campaign")

@@ -343,6 +343,7 @@ def test_cli_imports_prints_a_summary_and_audits_counts_only(app, runner, tmp_pa
         "mode": "confirmed",
         "refused": 1,
         "source": SOURCE,
+        "topic_id": 1,  # the main topic, as none was named
     }
     assert "@" not in entry["detail"]
 

@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
+from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in, send_box
 
 from weprode.config import DEFAULTS
 from weprode.contact import prospects
@@ -151,9 +151,8 @@ def test_scheduling_reads_the_typed_time_in_the_account_zone(marie, db):
     response = marie.post(
         f"{path}/schedule",
         data={
+            **send_box(marie, path),
             "send_at": "2030-01-10T09:30",
-            "audience": "fr",
-            "csrf_token": csrf_token(marie, path),
         },
         follow_redirects=True,
     )

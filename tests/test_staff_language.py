@@ -251,6 +251,7 @@ def test_french_import_pages(french_db, french_staff):
             "source": "Salon 2026",
             "legal_basis": "formulaires signés",
             "mode": "confirmed",
+            "topic": "1",
             "csrf_token": csrf_token(french_staff, "/admin/subscribers/import"),
         },
         content_type="multipart/form-data",

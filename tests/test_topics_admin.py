@@ -1,7 +1,10 @@
 """Staff manage topics: the list with readers per topic, create, edit, refusals by field,
 the audit log, and the `flask topics` commands."""
 
+import re
+
 from campaign_helpers import add_subscribers
+from newsletter_helpers import manage_path
 from staff_helpers import STAFF_EMAIL, STAFF_PASSWORD, csrf_token, log_in
 
 from weprode.db import get_db, utcnow
@@ -116,3 +119,65 @@ def test_the_topics_commands_list_create_and_update(app, db, runner):
     assert missing.exit_code == 1 and "no topic called 'nothing'" in missing.output
     actions = [r["action"] for r in db.query("SELECT action FROM audit_log ORDER BY id")]
     assert actions == ["topic_created", "topic_changed"]
+
+
+def topic_boxes(html):
+    """{form: [topic slugs in the order its checkboxes come]} for each form on the page."""
+    forms = {}
+    for form, slug in re.findall(r'<input type="checkbox" id="([\w-]+?)-topic-([a-z0-9-]+)"', html):
+        forms.setdefault(form, []).append(slug)
+    return forms
+
+
+def test_staff_order_topics_and_the_public_pages_follow(app, db, staff_client):
+    [subscriber_id] = add_subscribers(app, db, [("ann@example.org", "Ann", "en")])
+    for slug, name in (("events", "Events"), ("watch", "Regulatory watch")):
+        values = {
+            **VALUES,
+            "slug": slug,
+            "name_en": name,
+            "csrf_token": csrf_token(staff_client, "/admin/topics/new"),
+        }
+        assert staff_client.post("/admin/topics/new", data=values).status_code == 302
+    before = topic_boxes(staff_client.get("/newsletter").text)
+    # The preference page's skeleton is cached per topic list: it must follow the move.
+    cached = topic_boxes(staff_client.get(manage_path(app, subscriber_id)).text)
+    assert set(map(tuple, cached.values())) == {("newsletter", "events", "watch")}
+    assert before and set(map(tuple, before.values())) == {("newsletter", "events", "watch")}
+    listing = staff_client.get("/admin/topics").text
+    assert 'aria-label="Move “Newsletter” up"' not in listing  # first: no Up button
+    assert 'aria-label="Move “Regulatory watch” down"' not in listing  # last: no Down
+    watch = topics.by_slug(db, "watch")["id"]
+    move = f"/admin/topics/{watch}/move"
+    for _ in range(2):
+        token = csrf_token(staff_client, "/admin/topics")
+        moved = staff_client.post(move, data={"csrf_token": token, "direction": "up"})
+        assert moved.status_code == 302 and moved.location.endswith("/admin/topics")
+    assert "Order saved" in staff_client.get("/admin/topics").text
+    new_order = ("watch", "newsletter", "events")
+    # The public signup form (and the footer's) and the preference page list them so.
+    after = topic_boxes(staff_client.get("/newsletter").text)
+    assert after.keys() == before.keys() and set(map(tuple, after.values())) == {new_order}
+    with app.app_context():
+        subscriptions.join(db, subscriber_id, [topics.by_slug(db, "events")["id"]], utcnow())
+    preferences = topic_boxes(staff_client.get(manage_path(app, subscriber_id)).text)
+    assert preferences and set(map(tuple, preferences.values())) == {new_order}
+    rows = staff_client.get("/admin/topics").text.split("<tbody>")[1].split("<tr")[1:]
+    assert "Regulatory watch" in rows[0] and "Events" in rows[2]
+    # Already first: nothing moves, staff are told; a made-up direction is a 400.
+    token = csrf_token(staff_client, "/admin/topics")
+    staff_client.post(move, data={"csrf_token": token, "direction": "up"})
+    assert "already at that end" in staff_client.get("/admin/topics").text
+    assert (
+        staff_client.post(move, data={"csrf_token": token, "direction": "sideways"}).status_code
+        == 400
+    )
+    assert (
+        staff_client.post(
+            "/admin/topics/999/move", data={"csrf_token": token, "direction": "up"}
+        ).status_code
+        == 404
+    )
+    assert [t["slug"] for t in topics.all_topics(db)] == ["watch", "newsletter", "events"]
+    moves = db.execute("SELECT count(*) FROM audit_log WHERE action = 'topic_moved'").fetchone()[0]
+    assert moves == 2

@@ -906,6 +906,30 @@ def create_segments(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0030_deleted_segment_names")
+def deleted_segment_names(db: sqlite_utils.Database) -> None:
+    """Staff may delete a segment no campaign still to be sent uses; a sent or cancelled
+    campaign that was narrowed by it keeps the segment's name here (its id becomes NULL).
+
+    The frozen deliveries already say who received it; the name says why, in the
+    campaign's record, and the audit entry of the deletion keeps the conditions.
+    """
+    run_statements(db, ["ALTER TABLE campaigns ADD COLUMN segment_name TEXT"])
+
+
+@migrations(name="0031_import_topics")
+def import_topics(db: sqlite_utils.Database) -> None:
+    """Staff import a file into a topic of their choice; earlier imports went to the
+    main topic, and say so (an unfinished one resumes into it)."""
+    run_statements(
+        db,
+        [
+            "ALTER TABLE imports ADD COLUMN topic_id INTEGER REFERENCES topics (id)",
+            "UPDATE imports SET topic_id = (SELECT id FROM topics WHERE main = 1)",
+        ],
+    )
+
+
 def apply_pending(db: sqlite_utils.Database) -> list[str]:
     """Apply every pending migration; return the names applied."""
     pending = [migration.name for migration in migrations.pending(db)]

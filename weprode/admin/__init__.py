@@ -128,6 +128,7 @@ def init_app(app: Flask) -> None:
 from . import (  # noqa: E402,F401  (register their views on bp)
     auth,
     campaign_archive,
+    campaign_send,
     campaign_welcome,
     campaigns,
     dashboard,

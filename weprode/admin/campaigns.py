@@ -15,8 +15,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
-from ..campaigns import archive, audiences, compose, freeze, ledger, render, segments, welcome
-from ..db import Database, get_db, isoformat, parse_row_id, utcnow
+from ..campaigns import archive, audiences, compose, ledger, render, segments, welcome
+from ..db import Database, get_db, parse_row_id, utcnow
 from ..deliverability import preflight
 from ..mail import bulk_smtp, messages
 from ..newsletter import topics
@@ -211,6 +211,18 @@ def campaign_edit(campaign_id):
     return editor(campaign)
 
 
+def shown_target(campaign: dict) -> dict[str, str]:
+    """The hidden fields of the send box: what the page shows the campaign goes to
+    (`campaign_send` refuses a POST whose fields no longer match)."""
+    segment = campaign["segment"]
+    return {
+        "audience": campaign["audience"] or "",
+        "topic": str(campaign["topic_id"] or ""),
+        "segment": str(segment["id"]) if segment else "",
+        "segment_definition": segments.definition(segment),
+    }
+
+
 @bp.get("/campaigns/<int:campaign_id>")
 def campaign_detail(campaign_id):
     """Figures, a progress bar while sending (the page refreshes itself), actions.
@@ -245,6 +257,7 @@ def campaign_detail(campaign_id):
         language_names=compose.LANGUAGE_NAMES,
         published=archive.is_published(db, campaign_id),
         welcome_label=welcome_label(campaign["topic"]) if is_welcome else None,
+        shown_target=shown_target(campaign),
         form=ActionForm(),
     )
 
@@ -378,60 +391,6 @@ def campaign_audience(campaign_id):
 
     label = audiences.AUDIENCES[audience].label if audience in audiences.AUDIENCES else ""
     return action(campaign_id, "campaign_audience", choose, _("Audience: %(label)s.", label=label))
-
-
-def audience_changed(campaign_id: int) -> bool:
-    """True (with a message) when the page staff confirmed showed another audience."""
-    shown = request.form.get("audience") or None
-    if shown != campaign_or_404(campaign_id)["audience"]:
-        flash(
-            _("The audience changed since the page was shown; check the counts and confirm again.")
-        )
-        return True
-    return False
-
-
-@bp.post("/campaigns/<int:campaign_id>/send")
-def campaign_send(campaign_id):
-    """Freeze the audience and queue every message; the worker sends them."""
-    if request.form.get("confirm") != "yes":
-        flash(_("Tick the box to confirm you checked the preview and the test e-mail."))
-        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
-    if audience_changed(campaign_id):
-        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
-    return action(
-        campaign_id,
-        "campaign_send",
-        lambda db, now: start_sending(db, campaign_id, now),
-        _("Sending started."),
-    )
-
-
-def start_sending(db: Database, campaign_id: int, now: datetime) -> str | None:
-    """Freeze the audience for at most CAMPAIGN_START_SECONDS; when the worker has to
-    finish it, the message saying so (instead of "Sending started")."""
-    seconds = current_app.config["CAMPAIGN_START_SECONDS"]
-    if freeze.start(db, campaign_id, now, seconds=seconds) is None:
-        return freeze.preparing_message(ledger.recipients(db, campaign_id))
-    return None
-
-
-@bp.post("/campaigns/<int:campaign_id>/schedule")
-def campaign_schedule(campaign_id):
-    """Send at a given date and time, read in the staff member's time zone."""
-    try:
-        when = labels.from_staff_time(request.form.get("send_at", ""))
-    except ValueError:
-        flash(_("Give the date and time as YYYY-MM-DD HH:MM."))
-        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
-    if audience_changed(campaign_id):
-        return redirect(url_for("admin.campaign_detail", campaign_id=campaign_id))
-    return action(
-        campaign_id,
-        "campaign_schedule",
-        lambda db, now: ledger.schedule(db, campaign_id, when, now),
-        _("Scheduled for %(when)s.", when=labels.staff_time(isoformat(when))),
-    )
 
 
 @bp.post("/campaigns/<int:campaign_id>/pause")

@@ -116,6 +116,8 @@ def audit_action(code: str) -> str:
         "campaign_publish": pgettext("audit action", "campaign published"),
         "campaign_unpublish": pgettext("audit action", "campaign unpublished"),
         "welcome_switch_on": pgettext("audit action", "welcome mail switched on"),
+        "topic_moved": pgettext("audit action", "topic moved"),
+        "segment_deleted": pgettext("audit action", "segment deleted"),
     }
     return words.get(code, code)
 

@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 
 from .. import audit
-from ..campaigns import audiences, segments
+from ..campaigns import audiences, ledger, segments
 from ..db import Database, get_db, utcnow
 from ..newsletter import topics
 from . import bp
@@ -136,9 +136,15 @@ def segment_editor(segment: dict | None) -> ResponseReturnValue:
         if segment and not errors
         else []
     )
+    live = [
+        ledger.get(db, campaign["id"])
+        for campaign in (segments.campaigns_using(db, segment["id"]) if segment else [])
+        if campaign["status"] in ("draft", "scheduled")
+    ]
     return render_template(
         "admin/segment_edit.html",
         segment=segment,
+        waiting=live,
         values=values,
         errors=errors,
         form=form,
@@ -154,10 +160,42 @@ def segment_new():
     return segment_editor(None)
 
 
-@bp.route("/segments/<int:segment_id>/edit", methods=["GET", "POST"])
-def segment_edit(segment_id):
-    """Change a segment; campaigns not sent yet use it as it is when they go out."""
+def segment_or_404(segment_id: int) -> dict:
+    """The segment, or a 404 page."""
     segment = segments.get(get_db(), segment_id)
     if segment is None:
         abort(404, description=_("No segment with this number."))
-    return segment_editor(segment)
+    return segment
+
+
+@bp.route("/segments/<int:segment_id>/edit", methods=["GET", "POST"])
+def segment_edit(segment_id):
+    """Change a segment; campaigns not sent yet use it as it is when they go out."""
+    return segment_editor(segment_or_404(segment_id))
+
+
+@bp.route("/segments/<int:segment_id>/delete", methods=["GET", "POST"])
+def segment_delete(segment_id):
+    """A page saying what deleting does, whose button deletes (audit-logged); refused,
+    naming them, while campaigns still to be sent use the segment (a 409)."""
+    segment, db, form = segment_or_404(segment_id), get_db(), SegmentForm()
+    using = segments.campaigns_using(db, segment_id)
+    blocking = [campaign for campaign in using if campaign["status"] in segments.LIVE_STATUSES]
+    status = 200
+    if request.method == "POST":
+        if not form.validate():
+            abort(400, description=_("The form expired; reload the page and try again."))
+        try:
+            segments.delete(db, segment_id, current_user.email, utcnow())
+        except segments.SegmentInUse as in_use:
+            blocking, status = in_use.campaigns, 409
+        else:
+            flash(_("Segment “%(name)s” deleted.", name=segment["name"]))
+            return redirect(url_for("admin.segment_list"))
+    return render_template(
+        "admin/segment_delete.html",
+        segment=segment,
+        form=form,
+        blocking=[ledger.get(db, campaign["id"]) for campaign in blocking],
+        kept=len(using) - len(blocking),
+    ), status

@@ -4,7 +4,7 @@ The rules (slug, names, at least one public topic) live in `newsletter.topics`; 
 form only carries the values there and puts each refusal next to its field.
 """
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -65,7 +65,10 @@ def topic_list():
     """Every topic in order: public or internal, the main one, readers now."""
     db = get_db()
     return render_template(
-        "admin/topics.html", topics=topics.all_topics(db), readers=topics.active_counts(db)
+        "admin/topics.html",
+        topics=topics.all_topics(db),
+        readers=topics.active_counts(db),
+        form=FlaskForm(),
     )
 
 
@@ -88,3 +91,23 @@ def topic_edit(topic_id):
         return save(form, topic)
     form = TopicForm(formdata=None, data={**topic, "public": bool(topic["public"])})
     return form_page(form, topic)
+
+
+# The move buttons' values: a step in the list.
+STEPS = {"up": -1, "down": 1}
+
+
+@bp.post("/topics/<int:topic_id>/move")
+def topic_move(topic_id):
+    """One place up or down in the order the public forms and lists show topics."""
+    topic_or_404(topic_id)
+    if not FlaskForm().validate():
+        abort(400, description=_("The form expired; reload the page and try again."))
+    step = STEPS.get(request.form.get("direction", ""))
+    if step is None:
+        abort(400, description=_("Move a topic up or down."))
+    if topics.move(get_db(), topic_id, step, current_user.email, utcnow()):
+        flash(_("Order saved: the signup forms, preference page and archive follow it."))
+    else:
+        flash(_("This topic is already at that end of the list."))
+    return redirect(url_for("admin.topic_list"))

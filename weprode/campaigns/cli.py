@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from ..cli import in_staff_language
 from ..db import Database, get_db, utcnow
 from ..deliverability import imap, readers
-from ..newsletter import importing, topics
+from ..newsletter import importing, topics_cli
 from ..privacy import retention
 from . import audiences, compose, freeze, ledger, worker
 
@@ -73,14 +73,7 @@ def create_command(audience, topic_slug, **options):
     one is written. It goes to one topic's readers: --topic, else the main topic.
     """
     db = get_db()
-    topic = (
-        topics.by_slug(db, topic_slug) if topic_slug else topics.get(db, topics.main_topic_id(db))
-    )
-    if topic is None:
-        slugs = ", ".join(t["slug"] for t in topics.all_topics(db))
-        raise click.ClickException(
-            _("No topic %(slug)s; topics: %(slugs)s.", slug=repr(topic_slug), slugs=slugs)
-        )
+    topic = topics_cli.chosen_topic(db, topic_slug)
     versions = {
         language: compose.Version(
             options[f"{language}_subject"],
@@ -102,13 +95,7 @@ def create_command(audience, topic_slug, **options):
         raise click.ClickException(str(error)) from error
     click.echo(campaign_id)
     if not topic_slug:
-        click.echo(
-            _(
-                "topic: %(slug)s (the main topic; choose another with --topic)",
-                slug=topic["slug"],
-            ),
-            err=True,
-        )
+        topics_cli.say_main_topic(topic)
 
 
 def the_version(language: str) -> str:

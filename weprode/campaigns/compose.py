@@ -141,6 +141,13 @@ def target_errors(db: Database, topic_id: int | None, segment_id: int | None) ->
     return errors
 
 
+def segment_still_there(db: Database, segment_id: int | None) -> None:
+    """Within the write transaction: `CampaignInvalid` when the segment checked a moment
+    ago was deleted since (by a colleague), rather than a foreign-key error."""
+    if errors := target_errors(db, None, segment_id):
+        raise CampaignInvalid(errors)
+
+
 def checked(
     versions: Mapping[str, Version], audience: str | None, target: Mapping[str, str] = {}
 ) -> dict[str, Version]:
@@ -187,6 +194,7 @@ def create(
     versions = checked(versions, None if kind == "welcome" else audience, target)
     stamp = isoformat(now)
     with write_transaction(db):
+        segment_still_there(db, segment_id)
         if kind == "welcome" and welcome.of_topic(db, topic_id) is not None:
             raise CampaignInvalid({"versions": _("This topic has a welcome mail already.")})
         campaign_id = db.execute(
@@ -223,6 +231,7 @@ def update(
     sent is the new text; it keeps its state."""
     versions = checked(versions, audience, target_errors(db, topic_id, segment_id))
     with write_transaction(db):
+        segment_still_there(db, segment_id)
         if ledger.require(db, campaign_id)["kind"] == "welcome":
             ledger.require(db, campaign_id, "draft", "sending", "paused")
             db.execute(

@@ -6,14 +6,21 @@ optional; dates are whole days in UTC, both ends included. Company and role are 
 only for contacts (`prospects`), never for subscribers, so they are no condition here.
 """
 
+import hashlib
+import json
 from datetime import date, datetime, timedelta
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from .. import audit
 from ..db import Database, first_row, isoformat, write_transaction
 
 LANGUAGES = ("en", "fr")
+# Campaigns whose segment cannot be deleted: a draft or scheduled one reads it when it
+# freezes its audience; one sending or paused is still going out to the readers it
+# names, and staff looking at it must see which segment that is.
+LIVE_STATUSES = ("draft", "scheduled", "sending", "paused")
 NAME_MAX = 80
 SOURCE_MAX = 100
 # (field, column compared with ">=", column compared with "<" the next day)
@@ -41,6 +48,14 @@ FIELD_LABELS = {
     "confirmed_from": _l("Confirmed from"),
     "confirmed_until": _l("Confirmed until"),
 }
+
+
+class SegmentInUse(Exception):
+    """The segment narrows campaigns still to be sent; `campaigns` lists them (id, status)."""
+
+    def __init__(self, campaigns: list[dict]) -> None:
+        super().__init__(", ".join(str(campaign["id"]) for campaign in campaigns))
+        self.campaigns = campaigns
 
 
 class SegmentInvalid(ValueError):
@@ -162,6 +177,49 @@ def update(db: Database, segment_id: int, values: dict, now: datetime) -> None:
             "updated_at = ? WHERE id = ?",
             [*(values[field] for field in FIELDS), isoformat(now), segment_id],
         )
+
+
+def definition(segment: dict | None) -> str:
+    """A short fingerprint of the segment's conditions (its name aside): the send
+    confirmation carries the one staff saw, so an edit in between is noticed."""
+    if segment is None:
+        return ""
+    conditions = {field: segment[field] for field in FIELDS if field != "name"}
+    text = json.dumps(conditions, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def campaigns_using(db: Database, segment_id: int) -> list[dict]:
+    """Campaigns narrowed by the segment, newest first: their id and status."""
+    sql = "SELECT id, status FROM campaigns WHERE segment_id = ? ORDER BY id DESC"
+    return list(db.query(sql, [segment_id]))
+
+
+def delete(db: Database, segment_id: int, actor: str, now: datetime) -> None:
+    """Delete a segment no live campaign uses (`SegmentInUse` otherwise).
+
+    Sent and cancelled campaigns narrowed by it keep its name in `segment_name`; the
+    audit entry keeps its conditions. One transaction: a campaign cannot take the
+    segment between the check and the deletion.
+    """
+    with write_transaction(db):
+        segment = get(db, segment_id)
+        if segment is None:
+            return
+        using = campaigns_using(db, segment_id)
+        if live := [campaign for campaign in using if campaign["status"] in LIVE_STATUSES]:
+            raise SegmentInUse(live)
+        db.execute(
+            "UPDATE campaigns SET segment_name = ?, segment_id = NULL WHERE segment_id = ?",
+            [segment["name"], segment_id],
+        )
+        db.execute("DELETE FROM segments WHERE id = ?", [segment_id])
+        conditions = {field: segment[field] for field in FIELDS if segment[field] is not None}
+        kept = [campaign["id"] for campaign in using]
+        audit.record(
+            db, actor, "segment_deleted", now, target=f"segment:{segment_id}",
+            **conditions, campaigns=kept,
+        )  # fmt: skip
 
 
 def condition(segment: dict | None) -> tuple[str, list]:

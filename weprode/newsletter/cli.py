@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from .. import audit
 from ..cli import in_staff_language
 from ..db import get_db, utcnow
-from . import export, importing, subscribers
+from . import export, importing, subscribers, topics, topics_cli
 
 
 @click.group("subscribers")
@@ -87,17 +87,27 @@ def echo_listed(items: list[tuple[int, str]], err: bool = False) -> None:
 @click.option(
     "--double-opt-in", is_flag=True, help="Store them as pending and mail each a confirmation."
 )
+@click.option(
+    "--topic",
+    "topic_slug",
+    metavar="SLUG",
+    help="The topic they join, public or internal (default: the main topic, said in the output).",
+)
 @with_appcontext
 @in_staff_language
-def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_in):
+def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_in, topic_slug):
     """Import subscribers from a CSV file with the columns email, first_name, language.
 
     Every row is checked first: if any is invalid nothing is imported (exit code 1).
-    Addresses that unsubscribed or were erased are refused and listed.
+    Addresses that unsubscribed or were erased are refused and listed. Everyone joins
+    --topic (else the main topic); people already subscribed keep their other topics.
     """
     if confirmed == double_opt_in:
         raise click.UsageError(_("State the mode: exactly one of --confirmed or --double-opt-in."))
     mode = "confirmed" if confirmed else "double-opt-in"
+    topic = topics_cli.chosen_topic(get_db(), topic_slug)
+    if not topic_slug:
+        topics_cli.say_main_topic(topic)
     with click.progressbar(length=1, label=_("Importing"), file=sys.stderr) as bar:
 
         def progress(done: int, total: int) -> None:
@@ -112,6 +122,7 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
             mode=mode,
             actor=audit.cli_actor(),
             now=utcnow(),
+            topic_id=topic["id"],
             progress=progress,
         )
     if not report.imported:
@@ -174,8 +185,10 @@ def import_group():
 @with_appcontext
 @in_staff_language
 def import_list_command():
-    """The latest imports: id, state, progress, counts."""
-    for record in importing.batches.recent(get_db()):
+    """The latest imports: id, state, progress, counts, topic."""
+    db = get_db()
+    slugs = {topic["id"]: topic["slug"] for topic in topics.all_topics(db)}
+    for record in importing.batches.recent(db):
         figures = _(
             "%(done)s/%(total)s addresses  added %(added)s  by %(actor)s",
             done=format_number(record["committed_entries"]),
@@ -185,7 +198,7 @@ def import_list_command():
         )
         click.echo(
             f"{record['id']}  {record['status']:<12}  {record['started_at']}  "
-            f"{figures}  ({record['source']})"
+            f"{figures}  -> {slugs.get(record['topic_id'], '?')}  ({record['source']})"
         )
 
 

@@ -126,6 +126,14 @@ def prepare(
     return kind, subscribers.get(db, subscriber_id), send_id
 
 
+def requested_topic_names(db: Database, subscriber: dict) -> list[str]:
+    """The topics a pending request asks for, named in the language its mail is in."""
+    language = subscriber["request_language"] or subscriber["language"]
+    wanted = subscriptions.requested(db, subscriber["request_topics"])
+    requested = [topics.get(db, topic_id) for topic_id in wanted]
+    return [topics.name(topic, language) for topic in requested if topic]
+
+
 def confirmation_message(subscriber: dict, topic_names: list[str] | None = None) -> Message:
     """The double opt-in mail, in the language the request asked for.
 
@@ -173,11 +181,7 @@ def subscribe(db: Database, request: SignupRequest, now: datetime) -> str | None
     if kind is None:
         return None
     if kind == "confirm":
-        language = subscriber["request_language"] or subscriber["language"]
-        wanted = subscriptions.requested(db, subscriber["request_topics"])
-        requested = [topics.get(db, topic_id) for topic_id in wanted]
-        names = [topics.name(topic, language) for topic in requested if topic]
-        message = confirmation_message(subscriber, names)
+        message = confirmation_message(subscriber, requested_topic_names(db, subscriber))
     else:
         message = already_subscribed_message(subscriber)
     # A bounce of this mail names the subscriber through its VERP tag (when configured).

@@ -154,3 +154,26 @@ def update(db: Database, topic_id: int, values: dict, actor: str, now: datetime)
             [*row.values(), topic_id],
         )
         audit.record(db, actor, "topic_changed", now, target=f"topic:{topic_id}", slug=row["slug"])
+
+
+def move(db: Database, topic_id: int, step: int, actor: str, now: datetime) -> bool:
+    """Move a topic one place earlier (`step` -1) or later (+1) in the order every list
+    shows (signup forms, preference page, archive, staff lists); False when it is at
+    that end already. Positions are renumbered 1..n on the way: topics made before the
+    order could be changed may share a position, and swapping equals would move nothing.
+    """
+    with write_transaction(db):
+        order = [row[0] for row in db.execute("SELECT id FROM topics ORDER BY position, id")]
+        if topic_id not in order:
+            return False
+        here = order.index(topic_id)
+        there = here + step
+        if step not in (-1, 1) or not 0 <= there < len(order):
+            return False
+        order[here], order[there] = order[there], order[here]
+        db.conn.executemany(
+            "UPDATE topics SET position = ? WHERE id = ?",
+            [(position, tid) for position, tid in enumerate(order, start=1)],
+        )
+        audit.record(db, actor, "topic_moved", now, target=f"topic:{topic_id}", position=there + 1)
+    return True

@@ -8,12 +8,33 @@ from collections.abc import Callable
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
 
 from .. import audit
-from ..db import get_db, utcnow
+from ..db import Database, get_db, utcnow
 from . import topics
 
 TEXT_FIELDS = ("slug", "name_en", "name_fr", "description_en", "description_fr")
+
+
+def chosen_topic(db: Database, slug: str | None) -> dict:
+    """The topic another command's --topic names, the main one without it; a
+    `click.ClickException` listing the short names when none has that one."""
+    topic = topics.by_slug(db, slug) if slug else topics.get(db, topics.main_topic_id(db))
+    if topic is None:
+        slugs = ", ".join(t["slug"] for t in topics.all_topics(db))
+        raise click.ClickException(
+            _("No topic %(slug)s; topics: %(slugs)s.", slug=repr(slug), slugs=slugs)
+        )
+    return topic
+
+
+def say_main_topic(topic: dict) -> None:
+    """Tell, on standard error, that a command without --topic took the main topic."""
+    click.echo(
+        _("topic: %(slug)s (the main topic; choose another with --topic)", slug=topic["slug"]),
+        err=True,
+    )
 
 
 @click.group("topics")

@@ -20,6 +20,7 @@ from flask import current_app
 
 from ...db import Database, parse_timestamp
 from ...forms import has_forbidden_character
+from .. import topics
 from . import batches, recovery
 from .batches import ImportDetails, ImportStateError
 from .reading import COLUMNS, ImportReport, Progress, normalise_email, read_entries
@@ -66,6 +67,7 @@ def import_subscribers(
     mode: str,
     actor: str,
     now: datetime,
+    topic_id: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import a CSV (a text stream, its lines or its text); returns an `ImportReport`.
@@ -76,10 +78,18 @@ def import_subscribers(
     last short transaction publishes them all with one audit entry (`batches`); in
     double opt-in mode the confirmation mails go out after it, over one SMTP connection.
     `progress(done, total)` is called between chunks, outside any transaction.
+
+    Everyone joins `topic_id` (the main topic when None; internal topics too: staff
+    hold these consents), with the import's consent proof; people already active
+    keep their other topics.
     """
     source, legal_basis = check_label("source", source), check_label("legal_basis", legal_basis)
     if mode not in MODES:
         raise ValueError(f"mode must be one of: {', '.join(MODES)}")
+    if topic_id is None:
+        topic_id = topics.main_topic_id(db)
+    elif topics.get(db, topic_id) is None:
+        raise ValueError(f"No topic {topic_id}.")
     report = ImportReport()
     steps = Progress(progress, passes=2 if mode == "confirmed" else 3)
     digest = hashlib.sha256()
@@ -87,7 +97,7 @@ def import_subscribers(
     if report.errors:
         return report
     owner = batches.new_owner()
-    details = ImportDetails(mode, source, legal_basis, actor, digest.hexdigest())
+    details = ImportDetails(mode, source, legal_basis, actor, digest.hexdigest(), topic_id)
     chunk_rows = current_app.config["IMPORT_CHUNK_ROWS"]
     import_id = batches.stage(db, entries, report, details, now, owner, chunk_rows)
     report.import_id = import_id

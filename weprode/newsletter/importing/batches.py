@@ -31,7 +31,7 @@ from ...db import (
     write_transaction,
 )
 from .reading import Entry, ImportReport
-from .writing import sort_entries, write_confirmed, write_pending
+from .writing import Sorted, sort_entries, write_confirmed, write_pending
 
 # Deleting leftover staged rows: plain deletes, cheap per row.
 DISCARD_ROWS = 5000
@@ -51,6 +51,7 @@ class ImportDetails:
     legal_basis: str
     actor: str
     file_sha256: str
+    topic_id: int
 
 
 def new_owner() -> str:
@@ -90,6 +91,7 @@ def stage(
                     "source": details.source,
                     "legal_basis": details.legal_basis,
                     "file_sha256": details.file_sha256,
+                    "topic_id": details.topic_id,
                     "status": "staged",
                     "owner": owner,
                     "heartbeat_at": isoformat(utcnow()),
@@ -187,16 +189,16 @@ def commit_chunk(
     """One chunk's writes, inside its transaction (see `commit_chunks`)."""
     entries = {row["email"]: as_entry(row) for row in rows}
     refused_before = len(report.refused_suppressed)
-    new, existing = sort_entries(db, entries, report)
-    outcomes = [("existing", None, None, e.line) for _, e in existing]
+    found = sort_entries(db, entries, report, record["topic_id"])
+    outcomes = [("existing", None, None, e.line) for _, e in found.revived + found.joining]
     newly_refused = report.refused_suppressed[refused_before:]
     outcomes += [("refused", None, None, line) for line, _ in newly_refused]
+    only_new = Sorted(found.new, [], [])  # records seen before change in `finish`
     if record["mode"] == "confirmed":
-        source, basis = record["source"], record["legal_basis"]
-        write_confirmed(db, new, [], source, basis, now, record["id"])
-        report.added += len(new)
+        write_confirmed(db, record, only_new, now)
+        report.added += len(found.new)
     else:
-        pending = write_pending(db, new, [], record["source"], now, report, record["id"])
+        pending = write_pending(db, record, only_new, now, report)
         outcomes += [("added", sid, send_id, e.line) for e, sid, send_id in pending]
     db.conn.executemany(
         "UPDATE import_rows SET outcome = ?, subscriber_id = ?, send_id = ? "
@@ -234,15 +236,15 @@ def finish(
             [import_id],
         )
         entries = {row["email"]: as_entry(row) for row in deferred}
-        new, revived = sort_entries(db, entries, report)
+        found = sort_entries(db, entries, report, record["topic_id"])
+        existing = found.revived + found.joining
         if record["mode"] == "confirmed":
-            source, basis = record["source"], record["legal_basis"]
-            write_confirmed(db, new, revived, source, basis, now, import_id)
-            changed, last_pending = len(revived), []
+            write_confirmed(db, record, found, now)
+            changed, last_pending = len(existing), []
         else:
-            written = write_pending(db, new, revived, record["source"], now, report, import_id)
-            revived_ids = {sid for sid, _ in revived}
-            changed = sum(1 for _, sid, _ in written if sid in revived_ids)
+            written = write_pending(db, record, found, now, report)
+            existing_ids = {sid for sid, _ in existing}
+            changed = sum(1 for _, sid, _ in written if sid in existing_ids)
             last_pending = [(sid, send_id) for _, sid, send_id in written]
         # Records it inserted, less any a person's own signup took over meanwhile
         # (`subscribers.release_from_import`), plus the existing ones it changed.
@@ -262,6 +264,7 @@ def finish(
             refused=len(report.refused_suppressed),
             already_subscribed=report.already_subscribed,
             mode=record["mode"],
+            topic_id=record["topic_id"],
             source=record["source"],
             legal_basis=record["legal_basis"],
         )

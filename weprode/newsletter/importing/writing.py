@@ -8,14 +8,14 @@ never one query per row.
 import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 
 from ... import tokens
 from ...db import Database, isoformat, write_transaction
 from ...mail import messages
-from .. import signup, subscribers, topics
+from .. import signup, subscribers
 from .reading import Entry, ImportReport, Progress
 
 # Bound parameters per `IN (...)`: well under SQLite's lowest compiled-in limit (999).
@@ -36,24 +36,47 @@ def select_in(run: Callable[[str, list], Iterable[Any]], sql: str, values: list)
         yield from run(sql.format(", ".join("?" * len(chunk))), chunk)
 
 
+class Sorted(NamedTuple):
+    """A chunk's addresses against the database (see `sort_entries`)."""
+
+    new: list[Entry]
+    revived: list[tuple[int, Entry]]  # (id, entry): existing records that are not active
+    joining: list[tuple[int, Entry]]  # (id, entry): active people new to the topic
+
+
 def sort_entries(
-    db: Database, entries: dict[str, Entry], report: ImportReport
-) -> tuple[list[Entry], list[tuple[int, Entry]]]:
-    """Split the file's addresses into (new, revived); count the refused and the active.
+    db: Database, entries: dict[str, Entry], report: ImportReport, topic_id: int
+) -> Sorted:
+    """Sort the file's addresses against the database and the import's topic; count
+    the refused and those already receiving the topic.
 
     Revived are existing records that are not active: pending, or churned without
-    being suppressed (which does not happen: churning suppresses), as (id, Entry).
+    being suppressed (which does not happen: churning suppresses). Joining are active
+    people who do not receive the topic yet: they join it and keep their others. An
+    active person who left this topic is refused like a suppressed address: only their
+    own signup brings them back to it.
     """
     sql = "SELECT email, id, status FROM subscribers WHERE email IN ({})"
     existing = {
         email: (sid, status) for email, sid, status in select_in(db.execute, sql, [*entries])
     }
-    candidates = []
+    active = [sid for sid, status in existing.values() if status == "active"]
+    sql = (
+        "SELECT subscriber_id, status FROM subscriptions "
+        "WHERE topic_id = ? AND subscriber_id IN ({})"
+    )
+    in_topic = dict(select_in(lambda query, ids: db.execute(query, [topic_id, *ids]), sql, active))
+    candidates, joining = [], []
     for email, entry in entries.items():
-        if email in existing and existing[email][1] == "active":
-            report.already_subscribed += 1
-        else:
+        sid, status = existing.get(email, (None, None))
+        if status != "active":
             candidates.append((entry, tokens.address_hashes(email)))
+        elif in_topic.get(sid) == "active":
+            report.already_subscribed += 1
+        elif in_topic.get(sid) == "churned":
+            report.refused_suppressed.append((entry.line, subscribers.mask_email(entry.email)))
+        else:
+            joining.append((sid, entry))
     hashes = [address for _, keyed in candidates for address in keyed]
     sql = "SELECT address_hash FROM suppressions WHERE address_hash IN ({})"
     suppressed = {address for (address,) in select_in(db.execute, sql, hashes)}
@@ -65,31 +88,32 @@ def sort_entries(
             revived.append((existing[entry.email][0], entry))
         else:
             new.append(entry)
-    return new, revived
+    return Sorted(new, revived, joining)
 
 
 def insert_subscribers(
     db: Database,
     entries: list[Entry],
     status: str,
-    source: str,
+    record: dict,
     now: datetime,
-    import_id: int | None = None,
 ) -> dict[str, int]:
-    """Insert new subscribers (pending ones with a request time); returns {email: id}.
+    """Insert new subscribers of the import `record` (pending ones with a request time
+    and its topic as their request); returns {email: id}.
 
-    With an `import_id` they stay invisible until that import is done.
+    They carry the import's id and stay invisible until that import is done.
     """
     stamp = isoformat(now)
     requested_at, confirmed_at = (stamp, None) if status == "pending" else (None, stamp)
-    # A pending record asks for the main topic, which its confirmation will join.
-    request_topics = str(topics.main_topic_id(db)) if status == "pending" else None
+    # A pending record asks for the import's topic, which its confirmation will join.
+    request_topics = str(record["topic_id"]) if status == "pending" else None
     sql = (
         "INSERT INTO subscribers (email, first_name, language, status, source, created_at, "
         "requested_at, confirmed_at, import_id, request_topics) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     )
-    fixed = (status, source, stamp, requested_at, confirmed_at, import_id, request_topics)
+    source = f"import: {record['source']}"
+    fixed = (status, source, stamp, requested_at, confirmed_at, record["id"], request_topics)
     values = [(e.email, e.first_name, e.language or "en", *fixed) for e in entries]
     # We hold the write lock, so every id above the current highest is one of ours.
     (highest,) = db.execute("SELECT coalesce(max(id), 0) FROM subscribers").fetchone()
@@ -97,42 +121,38 @@ def insert_subscribers(
     return dict(db.execute("SELECT email, id FROM subscribers WHERE id > ?", [highest]))
 
 
-def write_confirmed(
-    db: Database,
-    new: list[Entry],
-    revived: list[tuple[int, Entry]],
-    source: str,
-    legal_basis: str,
-    now: datetime,
-    import_id: int | None = None,
-) -> None:
-    """Make the addresses active on staff authority, with consent proof and history."""
+def write_confirmed(db: Database, record: dict, found: Sorted, now: datetime) -> None:
+    """Make the addresses readers of the import's topic on staff authority, with its
+    consent proof and history; people joining keep their other topics and their details."""
     stamp = isoformat(now)
-    ids = insert_subscribers(db, new, "active", f"import: {source}", now, import_id)
+    source, topic_id = record["source"], record["topic_id"]
+    ids = insert_subscribers(db, found.new, "active", record, now)
     # A pending record keeps what it knew unless the file says otherwise, and its
     # `source` (how the record began): the consent proof below says what happened.
     db.conn.executemany(
         "UPDATE subscribers SET status = 'active', confirmed_at = ?, churned_at = NULL, "
         "churn_source = NULL, churn_campaign_id = NULL, first_name = coalesce(?, first_name), "
         "language = coalesce(?, language) WHERE id = ?",
-        [(stamp, e.first_name, e.language, sid) for sid, e in revived],
+        [(stamp, e.first_name, e.language, sid) for sid, e in found.revived],
     )
-    joined = [(ids[e.email], e) for e in new] + revived
+    joined = [(ids[e.email], e) for e in found.new] + found.revived + found.joining
     subscriber_ids = [sid for sid, _ in joined]
-    # Imports join the main topic: the list staff collected these consents for.
-    main = topics.main_topic_id(db)
+    # Imports join the topic staff chose: the list they collected these consents for.
     db.conn.executemany(
         "INSERT INTO subscriptions (subscriber_id, topic_id, status, subscribed_at) "
         "VALUES (?, ?, 'active', ?) ON CONFLICT (subscriber_id, topic_id) DO UPDATE SET "
         "status = 'active', subscribed_at = excluded.subscribed_at, churned_at = NULL, "
         "churn_source = NULL, churn_campaign_id = NULL",
-        [(sid, main, stamp) for sid in subscriber_ids],
+        [(sid, topic_id, stamp) for sid in subscriber_ids],
     )
     db.conn.executemany(
         "INSERT INTO consents (subscriber_id, topic_id, method, submitted_at, confirmed_at, "
         "source, legal_basis, language) VALUES (?, ?, 'import', ?, ?, ?, ?, "
         "(SELECT language FROM subscribers WHERE id = ?))",
-        [(sid, main, stamp, stamp, source, legal_basis, sid) for sid, _ in joined],
+        [
+            (sid, topic_id, stamp, stamp, source, record["legal_basis"], sid)
+            for sid in subscriber_ids
+        ],
     )
     db.conn.executemany(
         "INSERT INTO subscriber_events (subscriber_id, kind, at, source) "
@@ -142,35 +162,39 @@ def write_confirmed(
 
 
 def write_pending(
-    db: Database,
-    new: list[Entry],
-    revived: list[tuple[int, Entry]],
-    source: str,
-    now: datetime,
-    report: ImportReport,
-    import_id: int | None = None,
+    db: Database, record: dict, found: Sorted, now: datetime, report: ImportReport
 ) -> list[tuple[Entry, int, int]]:
-    """Store signup requests like the public form does; returns [(entry, subscriber id, send id)].
+    """Store signup requests for the import's topic like the public form does; returns
+    [(entry, subscriber id, send id)].
 
     An address over the signup mail limits is left as it is, as `signup.prepare`
-    leaves it, so a link mailed moments ago stays valid.
+    leaves it, so a link mailed moments ago stays valid. An active person asked to
+    join the topic keeps everything until they confirm: the file's name and language
+    wait in the request, as a form's do.
     """
-    asked = len(new) + len(revived)
-    new = [e for e in new if signup.may_send(db, e.email, now)]
-    revived = [(sid, e) for sid, e in revived if signup.may_send(db, e.email, now)]
-    report.mails_limited += asked - len(new) - len(revived)
-    ids = insert_subscribers(db, new, "pending", f"import: {source}", now, import_id)
-    main_topic = str(topics.main_topic_id(db))
+    asked = len(found.new) + len(found.revived) + len(found.joining)
+    new = [e for e in found.new if signup.may_send(db, e.email, now)]
+    revived = [(sid, e) for sid, e in found.revived if signup.may_send(db, e.email, now)]
+    joining = [(sid, e) for sid, e in found.joining if signup.may_send(db, e.email, now)]
+    report.mails_limited += asked - len(new) - len(revived) - len(joining)
+    ids = insert_subscribers(db, new, "pending", record, now)
+    topic, stamp = str(record["topic_id"]), isoformat(now)
     # A re-signup: a fresh request (the old link stops working), names kept if not given.
     db.conn.executemany(
         "UPDATE subscribers SET requested_at = ?, request_text_version = NULL, "
         "request_page = NULL, request_first_name = NULL, request_language = NULL, "
         "request_topics = ?, first_name = coalesce(?, first_name), "
         "language = coalesce(?, language) WHERE id = ?",
-        [(isoformat(now), main_topic, e.first_name, e.language, sid) for sid, e in revived],
+        [(stamp, topic, e.first_name, e.language, sid) for sid, e in revived],
+    )
+    db.conn.executemany(
+        "UPDATE subscribers SET requested_at = ?, request_text_version = NULL, "
+        "request_page = NULL, request_first_name = ?, request_language = ?, "
+        "request_topics = ? WHERE id = ?",
+        [(stamp, e.first_name, e.language, topic, sid) for sid, e in joining],
     )
     pending = []
-    for subscriber_id, entry in [(ids[e.email], e) for e in new] + revived:
+    for subscriber_id, entry in [(ids[e.email], e) for e in new] + revived + joining:
         subscribers.record_event(db, subscriber_id, "signup_requested", now, "import")
         send_id = signup.record_send(db, entry.email, "confirm", now)
         pending.append((entry, subscriber_id, send_id))
@@ -199,7 +223,8 @@ def send_confirmations(
             try:
                 if connection is None:
                     connection = stack.enter_context(messages.open_connection())
-                messages.send(signup.confirmation_message(subscriber), connection)
+                names = signup.requested_topic_names(db, subscriber)
+                messages.send(signup.confirmation_message(subscriber, names), connection)
             # Opening the connection raises what smtplib raises: OSError subclasses.
             except (messages.MailDeliveryError, OSError) as error:
                 current_app.logger.warning("import: confirmation mail failed: %s", error)
