@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 from campaign_helpers import add_readers_in_bulk, new_campaign
-from staff_helpers import csrf_token
+from staff_helpers import send_box
 
 from weprode.campaigns import freeze, ledger, worker
 from weprode.db import utcnow
@@ -22,7 +22,7 @@ def small_windows(monkeypatch):
 def press_send(staff_client, campaign_id):
     """Tick the box and press Send, as on the page; returns the page shown after."""
     url = f"/admin/campaigns/{campaign_id}"
-    confirmed = {"csrf_token": csrf_token(staff_client, url), "confirm": "yes", "audience": "all"}
+    confirmed = {**send_box(staff_client, url), "confirm": "yes"}
     response = staff_client.post(f"{url}/send", data=confirmed)
     assert response.status_code == 302
     return staff_client.get(url).get_data(as_text=True)
