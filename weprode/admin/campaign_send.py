@@ -19,9 +19,9 @@ from . import bp, labels
 from .campaigns import action, campaign_or_404, shown_target
 
 
-def target_changes() -> list[str]:
+def target_changes(campaign_id: int) -> list[str]:
     """Why the POSTed send box no longer matches the campaign (empty when it does)."""
-    current = shown_target(campaign_or_404(request.view_args["campaign_id"]))
+    current = shown_target(campaign_or_404(campaign_id))
     changed = {name for name, value in current.items() if request.form.get(name, "") != value}
     reasons = {
         "audience": _("The audience changed since the page was shown."),
@@ -40,7 +40,7 @@ def back_to_campaign(campaign_id: int, message: str) -> ResponseReturnValue:
 
 def refused_if_changed(campaign_id: int) -> ResponseReturnValue | None:
     """Back to the campaign with the reasons when staff confirmed another target."""
-    reasons = target_changes()
+    reasons = target_changes(campaign_id)
     if not reasons:
         return None
     return back_to_campaign(
