@@ -233,3 +233,41 @@ def test_outbox_bounces_preflight_and_migrate_in_french(french_app):
         checked.output
     )
     assert run(french_app, "migrate").output == "la base de données est à jour\n"
+
+
+OPERATOR_COMMANDS = (
+    "staff", "backup", "doctor", "privacy", "retention", "outbox", "bounces",
+    "deliverability", "migrate",
+)  # fmt: skip
+
+
+def test_every_operator_command_and_option_has_french_help(french_app):
+    """A help text added in English only would show through: each one must differ."""
+    from flask_babel import force_locale
+
+    from weprode.cli import StaffCommand, StaffOption
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, f"{path} {name}")
+
+    untranslated, seen = [], 0
+    with french_app.app_context():
+        for top in OPERATOR_COMMANDS:
+            for path, command in walk(french_app.cli.commands[top], top):
+                assert isinstance(command, StaffCommand), path
+                texts = [(path, command.lazy_help)] + [
+                    (f"{path} {param.name}", param.lazy_help)
+                    for param in command.params
+                    if isinstance(param, StaffOption)
+                ]
+                for where, lazy in texts:
+                    seen += 1
+                    with force_locale("en"):
+                        english = str(lazy)
+                    with force_locale("fr"):
+                        french = str(lazy)
+                    if not english or french == english:
+                        untranslated.append(where)
+    assert seen > 40 and not untranslated, untranslated
