@@ -64,8 +64,11 @@ def settings_from(config: Mapping[str, Any]) -> ImapSettings:
     if security == "none" and host.lower() not in LOCAL_HOSTS:
         raise MailboxError(
             _(
-                "BOUNCE_IMAP_SECURITY = 'none' is only allowed to a server on this machine "
-                "(localhost): use 'tls' or 'starttls'"
+                "%(setting)s is only allowed to a server on this machine (localhost): use "
+                "%(tls)s or %(starttls)s",
+                setting="BOUNCE_IMAP_SECURITY = 'none'",
+                tls="'tls'",
+                starttls="'starttls'",
             )
         )
     folders = [str(config.get("BOUNCE_IMAP_FOLDER") or "INBOX")]

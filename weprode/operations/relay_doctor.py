@@ -47,13 +47,14 @@ def mail_setting_names() -> SettingNames:
 def pool_setting_names(relay: Relay) -> SettingNames:
     """The words for one MAIL_RELAYS entry."""
     entry = _("MAIL_RELAYS entry %(name)s", name=repr(relay.name))
+    # The keys stay as the operator types them, out of the translated words.
     return SettingNames(
         _("mail relay %(name)s", name=relay.name),
-        _("'host' and 'port' of %(entry)s", entry=entry),
-        _("'host' of %(entry)s", entry=entry),
-        _('"tls": "starttls" in %(entry)s', entry=entry),
-        _('"tls": "ssl" in %(entry)s', entry=entry),
-        _("'username'/'password' of %(entry)s", entry=entry),
+        _("%(first)s and %(second)s of %(entry)s", first="'host'", second="'port'", entry=entry),
+        _("%(key)s of %(entry)s", key="'host'", entry=entry),
+        _("%(key)s in %(entry)s", key='"tls": "starttls"', entry=entry),
+        _("%(key)s in %(entry)s", key='"tls": "ssl"', entry=entry),
+        _("%(key)s of %(entry)s", key="'username'/'password'", entry=entry),
     )
 
 
