@@ -138,7 +138,9 @@ def test_backup_commands_in_french(french_app, tmp_path):
 
 
 def test_doctor_in_french(make_app, mailbox):
-    app = make_app(STAFF_LANGUAGE="fr", **{**FIT, "COMPANY_PHONE": ""})
+    app = make_app(
+        STAFF_LANGUAGE="fr", **{**FIT, "COMPANY_PHONE": "", "HEALTH_REQUIRE_WORKER": True}
+    )
     app.extensions["weprode.doctor_txt_lookup"] = lambda name: None
     result = run(app, "doctor")
     assert result.exit_code == 1
@@ -153,9 +155,12 @@ def test_doctor_in_french(make_app, mailbox):
         f"ÉCHEC  informations sur la société{NBSP}: les mentions légales doivent donner le "
         "numéro de téléphone de l’éditeur (LCEN art. 6 III). Demandez-les à la société, "
         f'puis renseignez-les dans instance/config.py{NBSP}: COMPANY_PHONE = "+33 4 .. .. .. .."',
-        f"OK     santé{NBSP}: /healthz répond ok",
+        f"ALERTE santé{NBSP}: /healthz échoue{NBSP}: aucun worker de campagnes n’a jamais tourné",
         "1 problème à corriger.",
     ]
+    # /healthz itself answers in English whatever ?lang= says: monitors match its words.
+    answer = app.test_client().get("/healthz?lang=fr").get_json()
+    assert answer["reasons"] == ["no campaign worker has ever run"]
 
 
 def test_retention_purge_names_each_rule_in_french(french_app):

@@ -153,7 +153,6 @@ def site_health(db: Database, config: dict[str, Any], now: datetime) -> list[Fin
     verdict = health.check(db, config, now)
     if verdict.ok:
         return [Finding(_("health"), Verdict.OK, _("/healthz answers ok"))]
-    # The reason is quoted as /healthz gives it: in English, for monitoring.
     return [
         Finding(_("health"), Verdict.WARN, _("/healthz fails: %(reason)s", reason=reason))
         for reason in verdict.reasons
