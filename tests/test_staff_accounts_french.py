@@ -172,21 +172,22 @@ def test_cli_create_and_set_language_and_zone(french_app, db):
         input=STAFF_PASSWORD + "\n",
     )  # fmt: skip
     assert created.exit_code == 0, created.output
+    # The command speaks STAFF_LANGUAGE (French), whatever the account's own language.
     assert (
-        "ops@weprode.com\tactive\tno-totp\ten\tEurope/London"
+        "ops@weprode.com\tactif\tsans-totp\ten\tEurope/London"
         in runner.invoke(args=["staff", "list"]).output
     )
     changed = runner.invoke(args=["staff", "set", "ops@weprode.com", "--time-zone", "Asia/Tokyo"])
-    assert changed.exit_code == 0 and "set en, Asia/Tokyo" in changed.output
+    assert changed.exit_code == 0 and "réglé sur en, Asia/Tokyo" in changed.output
     again = runner.invoke(args=["staff", "set", "ops@weprode.com", "--time-zone", "Asia/Tokyo"])
-    assert again.exit_code == 0 and "already en, Asia/Tokyo" in again.output
+    assert again.exit_code == 0 and "déjà en, Asia/Tokyo" in again.output
     wrong = runner.invoke(args=["staff", "set", "ops@weprode.com", "--time-zone", "Asia/Tokio"])
-    assert wrong.exit_code == 1 and "Unknown time zone" in wrong.output
+    assert wrong.exit_code == 1 and "Fuseau horaire inconnu" in wrong.output
     refused = runner.invoke(
         args=["staff", "create", "b@weprode.com", "--password-stdin", "--time-zone", "Paris"],
         input=STAFF_PASSWORD + "\n",
     )
-    assert refused.exit_code == 1 and "Unknown time zone" in refused.output
+    assert refused.exit_code == 1 and "Fuseau horaire inconnu" in refused.output
     assert runner.invoke(args=["staff", "set", "ops@weprode.com"]).exit_code == 2
     assert (
         runner.invoke(args=["staff", "set", "nobody@weprode.com", "--language", "fr"]).exit_code

@@ -4,6 +4,9 @@
 One line per message: what it was, whom it concerns (masked), what was done. Exit
 status 75 (EX_TEMPFAIL, "try again later" for Postfix's pipe) when any message could
 not be stored, else 0: a message we read and chose to ignore is done with.
+
+The commands' help and errors speak STAFF_LANGUAGE (see `cli.StaffCommand`); a
+message's line is the outcome stored with its report, in English (what Postfix logs).
 """
 
 import mailbox
@@ -13,16 +16,21 @@ from collections.abc import Iterator
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
+from ..cli import StaffGroup, staff_option
 from ..db import get_db
 from . import imap, intake, readers
 
 EX_TEMPFAIL = 75
 
 
-@click.group("bounces")
+@click.group(
+    "bounces", cls=StaffGroup, help=_l('Bounce and complaint reports (see README, "Bounces").')
+)
 def bounces_group() -> None:
-    """Bounce and complaint reports (see README, "Bounces")."""
+    pass
 
 
 def messages_from(files: tuple[str, ...], mbox: str | None, maildir: str | None) -> Iterator[bytes]:
@@ -43,19 +51,21 @@ def messages_from(files: tuple[str, ...], mbox: str | None, maildir: str | None)
         yield click.get_binary_stream("stdin").read()
 
 
-@bounces_group.command("ingest")
+@bounces_group.command(
+    "ingest",
+    help=_l("Read bounce and complaint reports (one message per file, or standard input)."),
+)
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--mbox", type=click.Path(exists=True, dir_okay=False), help="An mbox file.")
-@click.option("--maildir", type=click.Path(exists=True, file_okay=False), help="A Maildir.")
-@click.option(
+@staff_option("--mbox", type=click.Path(exists=True, dir_okay=False), help=_l("An mbox file."))
+@staff_option("--maildir", type=click.Path(exists=True, file_okay=False), help=_l("A Maildir."))
+@staff_option(
     "--workers",
     type=click.IntRange(min=0),
     default=None,
-    help="Processes that parse a large batch (0: one per CPU) [BOUNCE_INGEST_WORKERS].",
+    help=_l("Processes that parse a large batch (0: one per CPU) [BOUNCE_INGEST_WORKERS]."),
 )
 @with_appcontext
 def ingest_command(files, mbox, maildir, workers):
-    """Read bounce and complaint reports (one message per file, or standard input)."""
     messages = ((None, raw) for raw in messages_from(files, mbox, maildir))
     with readers.from_config(current_app.config, workers) as pool:
         failed = intake.ingest_many(get_db(), messages, imap.echo_line, readers=pool)
@@ -63,16 +73,18 @@ def ingest_command(files, mbox, maildir, workers):
         sys.exit(EX_TEMPFAIL)
 
 
-@bounces_group.command("fetch")
+@bounces_group.command(
+    "fetch",
+    help=_l("Ingest the reports waiting in the IMAP mailbox (BOUNCE_IMAP_*), then move them."),
+)
 @with_appcontext
 def fetch_command():
-    """Ingest the reports waiting in the IMAP mailbox (BOUNCE_IMAP_*), then move them."""
     try:
         with readers.from_config(current_app.config) as pool:
             settings = imap.settings_from(current_app.config)
             failed = imap.fetch(get_db(), settings, imap.echo_line, pool)
     except imap.MailboxError as error:
-        click.echo(f"bounce mailbox: {error}", err=True)
+        click.echo(_("bounce mailbox: %(error)s", error=error), err=True)
         sys.exit(EX_TEMPFAIL)
     if failed:
         sys.exit(EX_TEMPFAIL)

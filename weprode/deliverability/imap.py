@@ -9,6 +9,7 @@ between) is read again next time and answered "already ingested".
 The session is TLS from the start by default (IMAPS, port 993); STARTTLS on port 143
 is the alternative. Plain text is allowed only to a server on this machine: the
 password and the reports (addresses, quoted mails) must not cross a network in clear.
+Errors are worded in the current locale (`bounces fetch` runs in STAFF_LANGUAGE).
 """
 
 import imaplib
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import click
+from flask_babel import gettext as _
 
 from ..db import Database
 from . import ingest, intake
@@ -55,18 +57,24 @@ def settings_from(config: Mapping[str, Any]) -> ImapSettings:
     host = str(config.get("BOUNCE_IMAP_HOST") or "")
     security = str(config.get("BOUNCE_IMAP_SECURITY") or "tls").lower()
     if not host:
-        raise MailboxError("BOUNCE_IMAP_HOST is not set")
+        raise MailboxError(_("BOUNCE_IMAP_HOST is not set"))
     if security not in SECURITY_MODES:
-        raise MailboxError(f"BOUNCE_IMAP_SECURITY must be one of {', '.join(SECURITY_MODES)}")
+        modes = ", ".join(SECURITY_MODES)
+        raise MailboxError(_("BOUNCE_IMAP_SECURITY must be one of %(modes)s", modes=modes))
     if security == "none" and host.lower() not in LOCAL_HOSTS:
         raise MailboxError(
-            "BOUNCE_IMAP_SECURITY = 'none' is only allowed to a server on this machine "
-            "(localhost): use 'tls' or 'starttls'"
+            _(
+                "%(setting)s is only allowed to a server on this machine (localhost): use "
+                "%(tls)s or %(starttls)s",
+                setting="BOUNCE_IMAP_SECURITY = 'none'",
+                tls="'tls'",
+                starttls="'starttls'",
+            )
         )
     folders = [str(config.get("BOUNCE_IMAP_FOLDER") or "INBOX")]
     folders.append(str(config.get("BOUNCE_IMAP_PROCESSED_FOLDER") or "Processed"))
     if not all(name.isascii() and name.isprintable() for name in folders):
-        raise MailboxError("IMAP folder names must be printable ASCII")
+        raise MailboxError(_("IMAP folder names must be printable ASCII"))
     return ImapSettings(
         host=host,
         port=int(config.get("BOUNCE_IMAP_PORT") or DEFAULT_PORTS[security]),
@@ -99,7 +107,10 @@ def connect(settings: ImapSettings) -> imaplib.IMAP4:
                 session.starttls(ssl_context=context)
         session.login(settings.user, settings.password)
     except (imaplib.IMAP4.error, OSError) as error:
-        raise MailboxError(f"cannot log in to {settings.host}:{settings.port}: {error}") from error
+        where = f"{settings.host}:{settings.port}"
+        raise MailboxError(
+            _("cannot log in to %(where)s: %(error)s", where=where, error=error)
+        ) from error
     return session
 
 
@@ -210,7 +221,7 @@ def fetch(
             count, chunk_failed = ingest_chunk(db, session, settings, chunk, report, done, readers)
             done, failed = done + count, failed + chunk_failed
     except (imaplib.IMAP4.error, OSError) as error:
-        raise MailboxError(f"the IMAP session failed: {error}") from error
+        raise MailboxError(_("the IMAP session failed: %(error)s", error=error)) from error
     finally:
         try:
             session.logout()

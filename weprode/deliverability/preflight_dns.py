@@ -16,7 +16,7 @@ import dns.nameserver
 import dns.resolver
 from flask_babel import gettext as _
 
-from ..operations.doctor import SHORTEST_DKIM_KEY_BITS, published_rsa_key
+from ..operations.doctor_dkim import SHORTEST_DKIM_KEY_BITS, published_rsa_key
 
 DNS_TIMEOUT_SECONDS = 4.0
 OK, WARNING, FAILED = "ok", "warning", "failed"

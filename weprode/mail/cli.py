@@ -1,67 +1,90 @@
-"""`flask --app app outbox ...`: look at and retry the mails waiting for the relay."""
+"""`flask --app app outbox ...`: look at and retry the mails waiting for the relay.
+
+Speaks STAFF_LANGUAGE (see `cli.StaffCommand`); the exit codes are what timers and
+monitoring read.
+"""
 
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
-from ..cli import counted
+from ..cli import StaffGroup, figure, staff_option
 from ..db import get_db, utcnow
 from . import outbox
 
 
-@click.group("outbox")
+@click.group("outbox", cls=StaffGroup, help=_l("Mails waiting for the relay."))
 def outbox_group():
-    """Mails waiting for the relay."""
+    pass
 
 
-@outbox_group.command("retry")
-@click.option(
+@outbox_group.command(
+    "retry",
+    help=_l(
+        "Send the messages that are due (run from a timer every few minutes).\n\n"
+        "With --force (once the relay, or what parked a message, is fixed), every message "
+        "waiting or parked is sent now; one another sender holds is left to it.\n\n"
+        "Exits with status 1 when the relay failed, so the timer's failure shows in "
+        "monitoring, and 2 when this pass parked a message that can never be sent (`outbox "
+        "list` shows why); the other messages were sent all the same."
+    ),
+)
+@staff_option(
     "--force",
     is_flag=True,
-    help="Send every waiting and parked message now, whatever its next attempt time.",
+    help=_l("Send every waiting and parked message now, whatever its next attempt time."),
 )
 @with_appcontext
 def outbox_retry_command(force):
-    """Send the messages that are due (run from a timer every few minutes).
-
-    With --force (once the relay, or what parked a message, is fixed), every message
-    waiting or parked is sent now; one another sender holds is left to it.
-
-    Exits with status 1 when the relay failed, so the timer's failure shows in monitoring,
-    and 2 when this pass parked a message that can never be sent (`outbox list` shows why);
-    the other messages were sent all the same.
-    """
     send = outbox.send_all_now if force else outbox.send_due
     report = send(get_db(), utcnow())
-    click.echo(f"sent {report.sent}, still waiting {report.waiting}")
+    click.echo(
+        _(
+            "sent %(sent)s, still waiting %(waiting)s",
+            sent=figure(report.sent),
+            waiting=figure(report.waiting),
+        )
+    )
     if report.parked:
         click.echo(
-            f"{counted(report.parked, 'message')} can never be sent and "
-            f"{'was' if report.parked == 1 else 'were'} parked; see `outbox list`",
+            ngettext(
+                "%(count)s message can never be sent and was parked; see `outbox list`",
+                "%(count)s messages can never be sent and were parked; see `outbox list`",
+                report.parked,
+                count=figure(report.parked),
+            ),
             err=True,
         )
     if report.failed:
-        click.echo("the mail relay failed; the rest will be tried again later", err=True)
+        click.echo(_("the mail relay failed; the rest will be tried again later"), err=True)
         raise click.exceptions.Exit(1)
     if report.parked:
         raise click.exceptions.Exit(2)
 
 
-@outbox_group.command("list")
+@outbox_group.command(
+    "list",
+    help=_l("List the messages still waiting or parked, with their attempts and last error."),
+)
 @with_appcontext
 def outbox_list_command():
-    """List the messages still waiting or parked, with their attempts and last error."""
     rows = outbox.pending(get_db())
     if not rows:
-        click.echo("The outbox is empty: no message is waiting or parked.")
+        click.echo(_("The outbox is empty: no message is waiting or parked."))
         return
+    # One message a line, tab-separated; times are UTC as stored.
     for row in rows:
-        state = (
-            f"FAILED {row['failed_at']}" if row["failed_at"] else f"next {row['next_attempt_at']}"
-        )
+        if row["failed_at"]:
+            state = _("FAILED %(when)s", when=row["failed_at"])
+        else:
+            state = _("next %(when)s", when=row["next_attempt_at"])
+        created = _("created %(when)s", when=row["created_at"])
+        attempts = _("attempts %(count)s", count=row["attempts"])
         click.echo(
-            f"{row['id']}\t{row['kind']}\tcreated {row['created_at']}\t"
-            f"attempts {row['attempts']}\t{state}\t{row['last_error'] or ''}"
+            f"{row['id']}\t{row['kind']}\t{created}\t{attempts}\t{state}\t{row['last_error'] or ''}"
         )
 
 

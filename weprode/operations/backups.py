@@ -5,7 +5,8 @@ it reads one consistent snapshot while the site keeps serving and the worker kee
 sending. The copy is checked with `integrity_check` before it gets its final name, so
 a file named like a backup is a whole one. The keys it was signed with are written
 beside it (mode 0600): a restored database is useless without them, since every link
-already sent names its key.
+already sent names its key. Errors are worded in the current locale: the commands run
+in STAFF_LANGUAGE.
 """
 
 import json
@@ -16,6 +17,8 @@ from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from flask_babel import gettext as _
 
 from .. import keys
 from ..db import read_only
@@ -89,7 +92,7 @@ def create(database: str, folder: Path, config: dict, now: datetime) -> Backup:
     try:
         create_private(partial)
     except FileExistsError:
-        raise BackupError(f"{partial} exists: another backup is running.") from None
+        raise BackupError(_("%(path)s exists: another backup is running.", path=partial)) from None
     try:
         with (
             closing(sqlite3.connect(database)) as source,
@@ -100,7 +103,9 @@ def create(database: str, folder: Path, config: dict, now: datetime) -> Backup:
             copy.execute("PRAGMA journal_mode=DELETE")
         problems = integrity_problems(partial)
         if problems:
-            raise BackupError(f"The copy failed its integrity check: {'; '.join(problems)}")
+            raise BackupError(
+                _("The copy failed its integrity check: %(problems)s", problems="; ".join(problems))
+            )
         write_keys(keys_path_for(target), config)
         os.replace(partial, target)
     finally:
@@ -164,10 +169,12 @@ def key_problem(path: Path, config: dict) -> str | None:
     configured = [config["SECRET_KEY"], *config["SECRET_KEY_FALLBACKS"]]
     if fingerprint is None or fingerprint in {keys.fingerprint(key) for key in configured}:
         return None
-    return (
-        f"{path.name} was signed with another SECRET_KEY than this configuration's. Put "
-        f"the keys from {keys_path_for(path).name} into instance/config.py (SECRET_KEY, "
-        "SECRET_KEY_FALLBACKS), then restore again."
+    return _(
+        "%(name)s was signed with another SECRET_KEY than this configuration's. Put the "
+        "keys from %(keys)s into instance/config.py (SECRET_KEY, SECRET_KEY_FALLBACKS), "
+        "then restore again.",
+        name=path.name,
+        keys=keys_path_for(path).name,
     )
 
 
@@ -196,17 +203,26 @@ def restore(backup_path: Path, database: str, config: dict, now: datetime) -> Pa
     """
     backup = parse_backup(backup_path)
     if backup is None or not backup_path.is_file():
-        raise BackupError(f"{backup_path} is not a backup (weprode-<time>.sqlite3).")
+        raise BackupError(_("%(path)s is not a backup (weprode-<time>.sqlite3).", path=backup_path))
     users = processes_using(database)
     if users:
         raise BackupError(
-            f"The database is in use by process(es) {', '.join(map(str, users))}. Stop the "
-            "site and the worker first: sudo systemctl stop weprode-web weprode-worker "
-            "weprode-purge.timer weprode-outbox-retry.timer"
+            _(
+                "The database is in use by process(es) %(processes)s. Stop the site and the "
+                "worker first: sudo systemctl stop weprode-web weprode-worker "
+                "weprode-purge.timer weprode-outbox-retry.timer",
+                processes=", ".join(map(str, users)),
+            )
         )
     problems = integrity_problems(backup_path)
     if problems:
-        raise BackupError(f"{backup_path.name} is damaged: {'; '.join(problems)}")
+        raise BackupError(
+            _(
+                "%(name)s is damaged: %(problems)s",
+                name=backup_path.name,
+                problems="; ".join(problems),
+            )
+        )
     problem = key_problem(backup_path, config)
     if problem:
         raise BackupError(problem)

@@ -4,6 +4,8 @@ A handful of cheap checks, each returning the reasons it fails in a few words, w
 counts, ages and campaign ids only (the answer is public: no address, no name):
 the database answers and takes writes, the campaign worker's loop is alive, no
 campaign is left in `sending` without a live sender, and the outbox is not piling up.
+Reasons are worded in the current locale: `/healthz` answers in English (monitoring
+reads it), `flask doctor` quotes them in STAFF_LANGUAGE.
 """
 
 import os
@@ -13,6 +15,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from flask_babel import gettext as _
 
 from ..campaigns import senders, worker_heartbeats
 from ..db import Database
@@ -59,16 +63,17 @@ def database_write_problem(path: str, timeout: float = WRITE_PROBE_TIMEOUT_SECON
     """
     folder = Path(path).parent
     if os.statvfs(folder).f_flag & os.ST_RDONLY:
-        return "the database's file system is mounted read-only"
-    for target, what in ((path, "database file"), (folder, "database folder")):
-        if not os.access(target, os.W_OK):
-            return f"this process may not write the {what}"
+        return _("the database's file system is mounted read-only")
+    if not os.access(path, os.W_OK):
+        return _("this process may not write the database file")
+    if not os.access(folder, os.W_OK):
+        return _("this process may not write the database folder")
     try:
         connection = sqlite3.connect(
             f"file:{quote(path)}?mode=rw", uri=True, timeout=timeout, isolation_level=None
         )
     except sqlite3.Error as error:
-        return f"database cannot be opened for writing: {error}"
+        return _("database cannot be opened for writing: %(error)s", error=error)
     try:
         connection.execute("BEGIN IMMEDIATE")
         try:
@@ -77,8 +82,11 @@ def database_write_problem(path: str, timeout: float = WRITE_PROBE_TIMEOUT_SECON
             connection.execute("ROLLBACK")
     except sqlite3.OperationalError as error:
         if "locked" in str(error) or "busy" in str(error):
-            return f"database write lock held by another writer for over {timeout:g} s"
-        return f"database is not writable: {error}"
+            return _(
+                "database write lock held by another writer for over %(seconds)s s",
+                seconds=format(timeout, "g"),
+            )
+        return _("database is not writable: %(error)s", error=error)
     finally:
         connection.close()
     return None
@@ -89,7 +97,11 @@ def disk_space_problem(path: str, minimum_mb: int) -> str | None:
     stats = os.statvfs(Path(path).parent)
     free_mb = stats.f_bavail * stats.f_frsize // (1024 * 1024)
     if free_mb < minimum_mb:
-        return f"only {free_mb} MB free on the database's disk (minimum {minimum_mb} MB)"
+        return _(
+            "only %(free)s MB free on the database's disk (minimum %(minimum)s MB)",
+            free=free_mb,
+            minimum=minimum_mb,
+        )
     return None
 
 
@@ -97,10 +109,10 @@ def worker_problem(db: Database, now: datetime, max_age: timedelta) -> str | Non
     """Why the campaign worker does not look alive, or None."""
     last_beat = worker_heartbeats.latest(db)
     if last_beat is None:
-        return "no campaign worker has ever run"
+        return _("no campaign worker has ever run")
     age = now - last_beat
     if age > max_age:
-        return f"campaign worker heartbeat is {int(age.total_seconds())} s old"
+        return _("campaign worker heartbeat is %(seconds)s s old", seconds=int(age.total_seconds()))
     return None
 
 
@@ -109,16 +121,29 @@ def campaign_problems(db: Database, now: datetime) -> list[str]:
     reasons = []
     for campaign in senders.abandoned(db, now):
         idle = campaign["idle_for"]
-        since = f" for {int(idle.total_seconds())} s" if idle is not None else ""
-        reasons.append(f"campaign {campaign['id']} is sending but no live sender has it{since}")
+        if idle is None:
+            reason = _("campaign %(id)s is sending but no live sender has it", id=campaign["id"])
+        else:
+            reason = _(
+                "campaign %(id)s is sending but no live sender has it for %(seconds)s s",
+                id=campaign["id"],
+                seconds=int(idle.total_seconds()),
+            )
+        reasons.append(reason)
     return reasons
 
 
 def outbox_problems(db: Database, limit: int) -> tuple[list[str], list[str]]:
     """(reasons, warnings) about the outbox: too many waiting mails; parked ones."""
     waiting, parked = outbox.backlog(db)
-    reasons = [f"{waiting} outbox mails waiting (limit {limit})"] if waiting > limit else []
-    warnings = [f"{parked} outbox mails parked, see `flask outbox list`"] if parked else []
+    reasons = []
+    if waiting > limit:
+        reasons.append(
+            _("%(count)s outbox mails waiting (limit %(limit)s)", count=waiting, limit=limit)
+        )
+    warnings = []
+    if parked:
+        warnings.append(_("%(count)s outbox mails parked, see `flask outbox list`", count=parked))
     return reasons, warnings
 
 
@@ -129,7 +154,7 @@ def check(db: Database, config: dict[str, Any], now: datetime) -> Health:
     try:
         db.execute("SELECT 1 FROM worker_heartbeats LIMIT 1").fetchall()
     except sqlite3.Error as error:
-        health.reasons.append(f"database does not answer: {error}")
+        health.reasons.append(_("database does not answer: %(error)s", error=error))
         return health
     for problem in (
         database_write_problem(path),

@@ -327,12 +327,12 @@ RULES = (
 )
 RULES_BY_KEY = {rule.key: rule for rule in RULES}
 # Purged like the rules above but holding no personal data: not on the privacy page
-# (whose table is RULES) nor in an Article 15 export. Their texts are for staff reading
-# the code, never rendered, hence not translated.
+# (whose table is RULES) nor in an Article 15 export. `retention purge` prints their
+# name (translated); the other texts are for staff reading the code, never rendered.
 HOUSEKEEPING = (
     Rule(
         "provider_throttles",
-        "How often each mailbox provider told our sender to slow down",
+        _l("How often each mailbox provider told our sender to slow down"),
         "the provider's last throttle",
         "30 days",
         "deleted",

@@ -148,9 +148,9 @@ def create(
     """Create an active account reading the staff area in `language` and `time_zone`."""
     email = normalise_login(email)
     if "@" not in email or has_forbidden_character(email) or " " in email:
-        raise StaffError(f"{email!r} is not an e-mail address.")
+        raise StaffError(_("%(email)s is not an e-mail address.", email=repr(email)))
     if get_by_email(db, email):
-        raise StaffError(f"{email} already has an account.")
+        raise StaffError(_("%(email)s already has an account.", email=email))
     check_password_policy(password, email)
     try:
         preferences.check(language, time_zone)
@@ -182,7 +182,7 @@ def require(db: Database, email: str) -> dict:
     """The account or a `StaffError`."""
     account = get_by_email(db, email)
     if account is None:
-        raise StaffError(f"No staff account for {normalise_login(email)}.")
+        raise StaffError(_("No staff account for %(email)s.", email=normalise_login(email)))
     return account
 
 
