@@ -251,7 +251,7 @@ def test_relay_down_still_thanks_then_retry_delivers_each_mail_exactly_once(make
     assert mailbox.messages == []
 
     listed = down.test_cli_runner().invoke(args=["outbox", "list"]).output
-    assert "contact_notification" in listed and "attempts 1" in listed
+    assert "contact request (to the team)" in listed and "attempts 1" in listed
     # The relay is still down: the command says so with its exit code.
     failed = down.test_cli_runner().invoke(args=["outbox", "retry"])
     assert failed.exit_code == 1

@@ -4,12 +4,14 @@ migrate. What they print, their errors, their prompts and their --help; figures 
 narrow no-break space, a no-break space before the colon. Exit codes stay."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask_mail import Message
 
 from weprode.config import DEFAULTS
 from weprode.db import connect, isoformat, utcnow
+from weprode.mail import outbox
 
 NBSP = "\u00a0"
 NNBSP = "\u202f"
@@ -240,13 +242,53 @@ def test_outbox_bounces_preflight_and_migrate_in_french(french_app):
     assert run(french_app, "migrate").output == "la base de données est à jour\n"
 
 
-OPERATOR_COMMANDS = (
+def test_outbox_and_staff_lists_in_words_and_paris_time(french_app, make_app):
+    """Kinds of mail in words, dates in the staff language's medium format in
+    Europe/Paris (UTC+1 in January, UTC+2 in July), not codes and UTC ISO strings."""
+    db = connect(french_app.config["DATABASE"])
+    winter = datetime(2026, 1, 5, 15, 3, tzinfo=UTC)
+    summer = datetime(2026, 7, 14, 8, 30, tzinfo=UTC)
+    with french_app.app_context():
+        mail = {"sender": "site@weprode.com", "recipients": ["team@weprode.com"], "body": "x"}
+        waiting = outbox.enqueue(db, "contact_notification", Message("Contact", **mail), winter)
+        parked = outbox.enqueue(db, "confirm", Message("Confirmez", **mail), winter)
+        outbox.park(db, {"id": parked, "kind": "confirm"}, "550 no such user", summer)
+    db.conn.commit()
+    assert run(french_app, "outbox", "list").output == (
+        f"{waiting}\tdemande de contact (à l’équipe)\tcréé le 5 janv. 2026, 16:03:00\t"
+        "essais 0\tprochain essai le 5 janv. 2026, 16:03:00\t\n"
+        f"{parked}\tconfirmation d’abonnement\tcréé le 5 janv. 2026, 16:03:00\t"
+        "essais 1\tÉCHEC le 14 juil. 2026, 10:30:00\t550 no such user\n"
+    )
+    created = run(
+        french_app, "staff", "create", "ops@weprode.com", "--password-stdin", input=PASSWORD
+    )
+    assert created.exit_code == 0, created.output
+    db.execute("UPDATE staff SET last_login_at = ?", [isoformat(summer)])
+    db.conn.commit()
+    db.close()
+    assert run(french_app, "staff", "list").output == (
+        "ops@weprode.com\tactif\tsans-totp\tfr\tEurope/Paris\t"
+        f"dernière connexion{NBSP}: 14 juil. 2026, 10:30:00\n"
+    )
+    english = make_app(STAFF_LANGUAGE="en", DATABASE=french_app.config["DATABASE"])
+    assert run(english, "staff", "list").output == (
+        "ops@weprode.com\tactive\tno-totp\tfr\tEurope/Paris\t"
+        f"last login: Jul 14, 2026, 10:30:00{NNBSP}AM\n"
+    )
+    assert f"{waiting}\tcontact request (to the team)\tcreated Jan 5, 2026, 4:03:00{NNBSP}PM\t" in (
+        run(english, "outbox", "list").output
+    )
+
+
+# The commands operators (STAFF_COMMANDS[:9]) and staff (the rest) run from a shell.
+STAFF_COMMANDS = (
     "staff", "backup", "doctor", "privacy", "retention", "outbox", "bounces",
-    "deliverability", "migrate",
+    "deliverability", "migrate", "subscribers", "import", "campaigns", "topics",
 )  # fmt: skip
 
 
-def test_every_operator_command_and_option_has_french_help(french_app):
+def test_every_staff_command_and_option_has_french_help(french_app):
     """A help text added in English only would show through: each one must differ."""
     from flask_babel import force_locale
 
@@ -259,7 +301,7 @@ def test_every_operator_command_and_option_has_french_help(french_app):
 
     untranslated, seen = [], 0
     with french_app.app_context():
-        for top in OPERATOR_COMMANDS:
+        for top in STAFF_COMMANDS:
             for path, command in walk(french_app.cli.commands[top], top):
                 assert isinstance(command, StaffCommand), path
                 texts = [(path, command.lazy_help)] + [
@@ -275,4 +317,4 @@ def test_every_operator_command_and_option_has_french_help(french_app):
                         french = str(lazy)
                     if not english or french == english:
                         untranslated.append(where)
-    assert seen > 40 and not untranslated, untranslated
+    assert seen > 90 and not untranslated, untranslated

@@ -6,20 +6,20 @@ campaigns/, `outbox` in mail/). Here too: what staff and operators read from a c
 in their language (`StaffCommand`, `CommandError`, `confirm`).
 """
 
-import functools
 import inspect
 from collections.abc import Callable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app, has_app_context
 from flask.cli import ScriptInfo, with_appcontext
-from flask_babel import force_locale, format_number
+from flask_babel import force_locale, format_datetime, format_number
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from . import keys, migrations
-from .db import get_db, utcnow
+from .db import get_db, parse_timestamp, utcnow
 
 
 class StaffHelpFormatter(click.HelpFormatter):
@@ -91,6 +91,16 @@ class StaffCommand(click.Command):
         self.lazy_help = value
 
 
+class DaemonCommand(StaffCommand):
+    """A command that runs until stopped (a worker): its `--help` in the staff language,
+    its body in the app's default locale, as a `StaffCommand`'s is not. What it renders
+    (mails) chooses its own language, and its lines are for the journal."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the body as a plain click command would."""
+        return click.Command.invoke(self, ctx)
+
+
 class StaffGroup(StaffCommand, click.Group):
     """A command group whose commands are `StaffCommand`s, its help in the staff language."""
 
@@ -109,9 +119,24 @@ class StaffOption(click.Option):
         self.lazy_help = help
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        """The option's line in `--help`, its text in the current locale."""
-        self.help = None if self.lazy_help is None else inspect.cleandoc(str(self.lazy_help))
-        return super().get_help_record(ctx)
+        """The option's line in `--help`, its text and its `[required]`, `[default: 5]`
+        in the current locale (click words those in its own domain, English only)."""
+        if self.hidden:
+            return None
+        text = "" if self.lazy_help is None else inspect.cleandoc(str(self.lazy_help))
+        extra = self.get_help_extra(ctx)
+        items = []
+        if "envvars" in extra:
+            items.append(_("environment variable: %(names)s", names=", ".join(extra["envvars"])))
+        if "default" in extra:
+            items.append(_("default: %(value)s", value=extra["default"]))
+        if "range" in extra:
+            items.append(extra["range"])
+        if "required" in extra:
+            items.append(_("required"))
+        if items:
+            text = f"{text}  [{'; '.join(items)}]" if text else f"[{'; '.join(items)}]"
+        return self.get_help_spec(ctx), text
 
 
 def staff_option(*declarations: str, **attributes: Any) -> Callable:
@@ -184,19 +209,15 @@ def figure(number: int) -> str:
     return format_number(number)
 
 
-def in_staff_language(command: Callable) -> Callable:
-    """Run a command's body in STAFF_LANGUAGE: staff read what it prints (messages from
-    the catalogue, figures with the language's separators). Put it below @with_appcontext.
-
-    Help texts stay English with it; a `StaffCommand` translates them too.
-    """
-
-    @functools.wraps(command)
-    def in_language(*args: Any, **kwargs: Any) -> Any:
-        with force_locale(current_app.config["STAFF_LANGUAGE"]):
-            return command(*args, **kwargs)
-
-    return in_language
+def staff_moment(stored: str | None, zone: str) -> str:
+    """A stored UTC timestamp as staff read it, `5 janv. 2026, 16:03:00`: the current
+    locale's medium format in `zone` (a command has no signed-in reader whose zone it
+    could take, so its caller says which); empty for none."""
+    moment = parse_timestamp(stored)
+    if moment is None:
+        return ""
+    # Converted here: flask-babel's own zone is the request's (UTC in a command).
+    return format_datetime(moment.astimezone(ZoneInfo(zone)), "medium", rebase=False)
 
 
 @click.command(

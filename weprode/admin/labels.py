@@ -21,6 +21,7 @@ from ..campaigns.batch import PAUSED_BY_FAILURES
 from ..campaigns.ledger import PAUSED_BY_STAFF
 from ..db import parse_timestamp
 from ..deliverability.effects import PAUSED_BY_BOUNCES
+from ..mail.kinds import mail_kind
 from ..newsletter import topics
 
 
@@ -137,18 +138,6 @@ def change_source(code: str | None) -> str:
         "rights-request": pgettext("churn source", "rights request"),
         "complaint": pgettext("churn source", "spam complaint"),
         "restore": pgettext("churn source", "restored from a backup"),
-    }
-    return words.get(code or "", code or "")
-
-
-def mail_kind(code: str | None) -> str:
-    """`contact_notification` -> which kind of mail (bounce log, outbox)."""
-    words = {
-        "campaign": pgettext("mail kind", "campaign"),
-        "confirm": pgettext("mail kind", "signup confirmation"),
-        "already": pgettext("mail kind", "already subscribed notice"),
-        "contact_notification": pgettext("mail kind", "contact request (to the team)"),
-        "contact_acknowledgement": pgettext("mail kind", "acknowledgement of a contact request"),
     }
     return words.get(code or "", code or "")
 

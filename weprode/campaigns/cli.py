@@ -1,77 +1,94 @@
-"""`flask campaigns ...`: create, list, send (foreground, resumable), worker."""
+"""`flask campaigns ...`: create, list, send (foreground, resumable); the worker
+command is in worker_cli."""
 
-import signal
-import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import with_appcontext
 from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 
-from ..cli import in_staff_language
-from ..db import Database, get_db, utcnow
-from ..deliverability import imap, readers
-from ..newsletter import importing, topics_cli
-from ..privacy import retention
+from ..cli import CommandError, StaffGroup, staff_option
+from ..db import get_db, utcnow
+from ..newsletter import topics_cli
 from . import audiences, compose, freeze, ledger, worker
+from .worker_cli import stop_on_signals, worker_command
 
 
-@click.group("campaigns")
+@click.group("campaigns", cls=StaffGroup, help=_l("Compose and send e-mail campaigns."))
 def campaigns_group():
-    """Compose and send e-mail campaigns."""
+    pass
+
+
+# Whole sentences per language: French words them differently ("la version anglaise").
+VERSION_HELP = {
+    "en": {
+        "subject": _l("The English version's subject."),
+        "body-file": _l("The English version's body in Markdown."),
+        "preheader": _l("The English version's preview line."),
+    },
+    "fr": {
+        "subject": _l("The French version's subject."),
+        "body-file": _l("The French version's body in Markdown."),
+        "preheader": _l("The French version's preview line."),
+    },
+}
 
 
 def version_options(command: click.Command) -> click.Command:
     """--en-subject, --en-body-file, --en-preheader and the same for fr."""
     for language in reversed(compose.LANGUAGES):
-        name = compose.LANGUAGE_NAMES[language]
-        command = click.option(
-            f"--{language}-preheader", default="", help=f"The {name} version's preview line."
-        )(command)
-        command = click.option(
+        texts = VERSION_HELP[language]
+        command = staff_option(f"--{language}-preheader", default="", help=texts["preheader"])(
+            command
+        )
+        command = staff_option(
             f"--{language}-body-file",
             type=click.File("r", encoding="utf-8"),
-            help=f"The {name} version's body in Markdown.",
+            help=texts["body-file"],
         )(command)
-        command = click.option(
-            f"--{language}-subject", default="", help=f"The {name} version's subject."
-        )(command)
+        command = staff_option(f"--{language}-subject", default="", help=texts["subject"])(command)
     return command
+
+
+def audience_help() -> str:
+    """`Who receives it: all = All active subscribers; ...`, in the current locale."""
+    choices = ", ".join(f"{key} = {a.label}" for key, a in audiences.AUDIENCES.items())
+    return _("Who receives it: %(choices)s.", choices=choices)
 
 
 def audience_option(required: bool) -> Callable[[click.Command], click.Command]:
     """--audience KEY: whom the campaign goes to, never a silent default."""
-    return click.option(
+    return staff_option(
         "--audience",
         type=click.Choice(list(audiences.AUDIENCES)),
         required=required,
-        help="Who receives it: "
-        + "; ".join(f"{key} = {a.label}" for key, a in audiences.AUDIENCES.items())
-        + ".",
+        help=LazyString(audience_help),
     )
 
 
-@campaigns_group.command("create")
+@campaigns_group.command(
+    "create",
+    help=_l(
+        "Save a draft campaign (an English and/or a French version) and print its id.\n\n"
+        "Each subscriber gets the version of their language, or the other one when only "
+        "one is written. It goes to one topic's readers: --topic, else the main topic."
+    ),
+)
 @version_options
 @audience_option(required=True)
-@click.option(
+@staff_option(
     "--topic",
     "topic_slug",
     metavar="SLUG",
-    help="The topic whose readers get it (default: the main topic, said in the output).",
+    help=_l("The topic whose readers get it (default: the main topic, said in the output)."),
 )
 @with_appcontext
-@in_staff_language
 def create_command(audience, topic_slug, **options):
-    """Save a draft campaign (an English and/or a French version) and print its id.
-
-    Each subscriber gets the version of their language, or the other one when only
-    one is written. It goes to one topic's readers: --topic, else the main topic.
-    """
     db = get_db()
     topic = topics_cli.chosen_topic(db, topic_slug)
     versions = {
@@ -92,7 +109,7 @@ def create_command(audience, topic_slug, **options):
             topic_id=topic["id"],
         )
     except compose.CampaignInvalid as error:
-        raise click.ClickException(str(error)) from error
+        raise CommandError(str(error)) from error
     click.echo(campaign_id)
     if not topic_slug:
         topics_cli.say_main_topic(topic)
@@ -121,11 +138,9 @@ def describe_counts(counts: dict[str, dict[str, int]]) -> str:
     return "; ".join(parts) or _("nobody")
 
 
-@campaigns_group.command("list")
+@campaigns_group.command("list", help=_l("List campaigns with their figures, newest first."))
 @with_appcontext
-@in_staff_language
 def list_command():
-    """List campaigns with their figures, newest first."""
     rows, _next = compose.page(get_db(), limit=1000)
     for row in rows:
         f = row["figures"]
@@ -144,24 +159,17 @@ def list_command():
         click.echo(f"{row['id']}\t{row['status']}\t{figures}\t{row['subject']}")
 
 
-def stop_on_signals() -> threading.Event:
-    """An event set by Ctrl-C or SIGTERM, so a send stops between batches."""
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    return stop
-
-
-@campaigns_group.command("send")
+@campaigns_group.command(
+    "send",
+    help=_l(
+        "Send now in the foreground with a progress bar; resumes an interrupted send.\n\n"
+        "A draft without an audience needs --audience (which also replaces a draft's)."
+    ),
+)
 @click.argument("campaign_id", type=int)
 @audience_option(required=False)
 @with_appcontext
-@in_staff_language
 def send_command(campaign_id, audience):
-    """Send now in the foreground with a progress bar; resumes an interrupted send.
-
-    A draft without an audience needs --audience (which also replaces a draft's).
-    """
     db = get_db()
     try:
         if audience:
@@ -183,11 +191,9 @@ def send_command(campaign_id, audience):
     except ledger.AudienceNotChosen as error:
         choices = "|".join(audiences.AUDIENCES)
         command = f"flask campaigns send {campaign_id} --audience {choices}"
-        raise click.ClickException(
-            _("%(error)s Run: %(command)s", error=error, command=command)
-        ) from error
+        raise CommandError(_("%(error)s Run: %(command)s", error=error, command=command)) from error
     except (ledger.CampaignStateError, compose.CampaignInvalid) as error:
-        raise click.ClickException(str(error)) from error
+        raise CommandError(str(error)) from error
     stop = stop_on_signals()
     started, start_done = time.monotonic(), None
     label = _("campaign %(id)s", id=campaign_id)
@@ -234,42 +240,7 @@ def send_command(campaign_id, audience):
         raise SystemExit(1)
 
 
-@campaigns_group.command("worker")
-@click.option("--poll-seconds", default=5.0, show_default=True)
-@with_appcontext
-def worker_command(poll_seconds):
-    """Send scheduled and queued campaigns, resume interrupted ones; runs until stopped."""
-    stop = stop_on_signals()
-    db = get_db()
-    click.echo("campaign worker running (Ctrl-C to stop); retention purge once a day")
-
-    def daily_purge(now: datetime) -> None:
-        results = retention.purge(db, now, log_folder=retention.log_folder(current_app))
-        click.echo("purge: " + ", ".join(f"{r.key} {r.due}" for r in results))
-
-    def recover_imports(now: datetime) -> None:
-        for import_id, what in importing.recover(db, now):
-            click.echo(f"import {import_id} had stopped mid-way: {what}")
-
-    # Imports whose process died are finished or undone on every pass.
-    periodic = [(timedelta(0), recover_imports)]
-    if current_app.config["BOUNCE_IMAP_HOST"]:
-        every = timedelta(seconds=float(current_app.config["BOUNCE_FETCH_EVERY_SECONDS"]))
-        periodic.append((every, lambda now: poll_bounce_mailbox(db)))
-        click.echo(f"bounce mailbox polled every {every.total_seconds():.0f} s")
-    worker.run_forever(db, stop, poll_seconds=poll_seconds, purge=daily_purge, periodic=periodic)
-
-
-def poll_bounce_mailbox(db: Database) -> None:
-    """One `bounces fetch` from the worker; a mailbox that fails is logged and retried."""
-    try:
-        with readers.from_config(current_app.config) as pool:
-            imap.fetch(db, imap.settings_from(current_app.config), imap.echo_line, pool)
-    except imap.MailboxError as error:
-        current_app.logger.warning("bounce mailbox: %s", error)
-        click.echo(f"bounce mailbox: {error}", err=True)
-
-
 def init_app(app: Flask) -> None:
     """Register the command group."""
+    campaigns_group.add_command(worker_command)
     app.cli.add_command(campaigns_group)

@@ -11,9 +11,11 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
-from ..cli import StaffGroup, figure, staff_option
+from ..cli import StaffGroup, figure, staff_moment, staff_option
 from ..db import get_db, utcnow
+from ..staff.preferences import DEFAULT_TIME_ZONE
 from . import outbox
+from .kinds import mail_kind
 
 
 @click.group("outbox", cls=StaffGroup, help=_l("Mails waiting for the relay."))
@@ -75,16 +77,18 @@ def outbox_list_command():
     if not rows:
         click.echo(_("The outbox is empty: no message is waiting or parked."))
         return
-    # One message a line, tab-separated; times are UTC as stored.
+    # One message a line, tab-separated; times as staff pages show them by default.
     for row in rows:
         if row["failed_at"]:
-            state = _("FAILED %(when)s", when=row["failed_at"])
+            state = _("FAILED %(when)s", when=staff_moment(row["failed_at"], DEFAULT_TIME_ZONE))
         else:
-            state = _("next %(when)s", when=row["next_attempt_at"])
-        created = _("created %(when)s", when=row["created_at"])
+            upcoming = staff_moment(row["next_attempt_at"], DEFAULT_TIME_ZONE)
+            state = _("next %(when)s", when=upcoming)
+        created = _("created %(when)s", when=staff_moment(row["created_at"], DEFAULT_TIME_ZONE))
         attempts = _("attempts %(count)s", count=row["attempts"])
         click.echo(
-            f"{row['id']}\t{row['kind']}\t{created}\t{attempts}\t{state}\t{row['last_error'] or ''}"
+            f"{row['id']}\t{mail_kind(row['kind'])}\t{created}\t{attempts}\t{state}\t"
+            f"{row['last_error'] or ''}"
         )
 
 

@@ -7,50 +7,65 @@ from flask import Flask
 from flask.cli import with_appcontext
 from flask_babel import format_number, ngettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import audit
-from ..cli import in_staff_language
+from ..cli import CommandError, StaffGroup, staff_moment, staff_option
 from ..db import get_db, utcnow
+from ..staff.preferences import DEFAULT_TIME_ZONE
 from . import export, importing, subscribers, topics, topics_cli
 
 
-@click.group("subscribers")
+@click.group("subscribers", cls=StaffGroup, help=_l("Manage newsletter subscribers."))
 def subscribers_group():
-    """Manage newsletter subscribers."""
+    pass
 
 
-@subscribers_group.command("add")
+@subscribers_group.command(
+    "add",
+    help=_l("Add a confirmed subscriber on staff authority (refuses suppressed addresses)."),
+)
 @click.argument("email")
-@click.option("--first-name", default=None, help="The subscriber's first name.")
-@click.option("--language", type=click.Choice(subscribers.LANGUAGES), default="en")
-@click.option("--source", required=True, help="Where the person's consent came from.")
+@staff_option("--first-name", default=None, help=_l("The subscriber's first name."))
+@staff_option(
+    "--language",
+    type=click.Choice(subscribers.LANGUAGES),
+    default="en",
+    help=_l("The language of the mails they get."),
+)
+@staff_option("--source", required=True, help=_l("Where the person's consent came from."))
 @with_appcontext
-@in_staff_language
 def subscribers_add_command(email, first_name, language, source):
-    """Add a confirmed subscriber on staff authority (refuses suppressed addresses)."""
     try:
         _subscriber_id, added = subscribers.add_confirmed(
             get_db(), email, source, utcnow(), first_name=first_name, language=language
         )
     except (subscribers.InvalidAddress, subscribers.SuppressedAddress) as error:
-        raise click.ClickException(str(error)) from error
+        raise CommandError(str(error)) from error
     if added:
         click.echo(_("added %(email)s", email=email))
     else:
         click.echo(_("%(email)s is already subscribed", email=email))
 
 
-@subscribers_group.command("export")
-@click.option("--format", "export_format", type=click.Choice(["csv", "json"]), default="csv")
-@click.option(
+@subscribers_group.command(
+    "export", help=_l("Write every subscriber with status, language, dates and churn source.")
+)
+@staff_option(
+    "--format",
+    "export_format",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    help=_l("CSV (default) or JSON."),
+)
+@staff_option(
     "--output",
     type=click.File("w", encoding="utf-8"),
     default="-",
-    help="File to write (default: standard output).",
+    help=_l("File to write (default: standard output)."),
 )
 @with_appcontext
 def subscribers_export_command(export_format, output):
-    """Write every subscriber with status, language, dates and churn source."""
     export.write_export(get_db(), output, export_format)
 
 
@@ -74,36 +89,45 @@ def echo_listed(items: list[tuple[int, str]], err: bool = False) -> None:
         click.echo(_("... and %(count)s more", count=more), err=err)
 
 
-@subscribers_group.command("import")
+@subscribers_group.command(
+    "import",
+    help=_l(
+        "Import subscribers from a CSV file with the columns email, first_name, language.\n\n"
+        "Every row is checked first: if any is invalid nothing is imported (exit code 1). "
+        "Addresses that unsubscribed or were erased are refused and listed. Everyone joins "
+        "--topic (else the main topic); people already subscribed keep their other topics."
+    ),
+)
 @click.argument("file", type=click.File("r", encoding="utf-8-sig"))
-@click.option("--source", required=True, callback=label_option, help="Where the list came from.")
-@click.option(
+@staff_option(
+    "--source", required=True, callback=label_option, help=_l("Where the list came from.")
+)
+@staff_option(
     "--legal-basis",
     required=True,
     callback=label_option,
-    help='Why we may write to these people, e.g. "consent collected at trade fair 2026".',
+    help=_l('Why we may write to these people, e.g. "consent collected at trade fair 2026".'),
 )
-@click.option("--confirmed", is_flag=True, help="Add them as active subscribers on our authority.")
-@click.option(
-    "--double-opt-in", is_flag=True, help="Store them as pending and mail each a confirmation."
+@staff_option(
+    "--confirmed", is_flag=True, help=_l("Add them as active subscribers on our authority.")
 )
-@click.option(
+@staff_option(
+    "--double-opt-in", is_flag=True, help=_l("Store them as pending and mail each a confirmation.")
+)
+@staff_option(
     "--topic",
     "topic_slug",
     metavar="SLUG",
-    help="The topic they join, public or internal (default: the main topic, said in the output).",
+    help=_l(
+        "The topic they join, public or internal (default: the main topic, said in the output)."
+    ),
 )
 @with_appcontext
-@in_staff_language
 def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_in, topic_slug):
-    """Import subscribers from a CSV file with the columns email, first_name, language.
-
-    Every row is checked first: if any is invalid nothing is imported (exit code 1).
-    Addresses that unsubscribed or were erased are refused and listed. Everyone joins
-    --topic (else the main topic); people already subscribed keep their other topics.
-    """
     if confirmed == double_opt_in:
-        raise click.UsageError(_("State the mode: exactly one of --confirmed or --double-opt-in."))
+        raise CommandError(
+            _("State the mode: exactly one of --confirmed or --double-opt-in."), exit_code=2
+        )
     mode = "confirmed" if confirmed else "double-opt-in"
     topic = topics_cli.chosen_topic(get_db(), topic_slug)
     if not topic_slug:
@@ -176,19 +200,22 @@ def echo_import_report(report: importing.ImportReport, mode: str) -> None:
         )
 
 
-@click.group("import")
+@click.group(
+    "import",
+    cls=StaffGroup,
+    help=_l("Imports that stopped mid-way: list, resume or roll back (the worker does it too)."),
+)
 def import_group():
-    """Imports that stopped mid-way: list, resume or roll back (the worker does it too)."""
+    pass
 
 
-@import_group.command("list")
+@import_group.command("list", help=_l("The latest imports: id, state, progress, counts, topic."))
 @with_appcontext
-@in_staff_language
 def import_list_command():
-    """The latest imports: id, state, progress, counts, topic."""
     db = get_db()
     slugs = {topic["id"]: topic["slug"] for topic in topics.all_topics(db)}
     for record in importing.batches.recent(db):
+        started = staff_moment(record["started_at"], DEFAULT_TIME_ZONE)
         figures = _(
             "%(done)s/%(total)s addresses  added %(added)s  by %(actor)s",
             done=format_number(record["committed_entries"]),
@@ -197,35 +224,36 @@ def import_list_command():
             actor=record["actor"],
         )
         click.echo(
-            f"{record['id']}  {record['status']:<12}  {record['started_at']}  "
+            f"{record['id']}  {record['status']:<12}  {started}  "
             f"{figures}  -> {slugs.get(record['topic_id'], '?')}  ({record['source']})"
         )
 
 
-@import_group.command("resume")
+@import_group.command(
+    "resume",
+    help=_l("Finish an import whose process died: all its records become visible at once."),
+)
 @click.argument("import_id", type=int)
 @with_appcontext
-@in_staff_language
 def import_resume_command(import_id):
-    """Finish an import whose process died: all its records become visible at once."""
     try:
         report = importing.resume(get_db(), import_id, utcnow())
     except importing.ImportStateError as error:
-        raise click.ClickException(str(error)) from error
+        raise CommandError(str(error)) from error
     added = format_number(report.added)
     click.echo(_("import %(id)s done: added %(added)s", id=import_id, added=added))
 
 
-@import_group.command("rollback")
+@import_group.command(
+    "rollback", help=_l("Undo an unfinished import as a whole: nothing of it was ever visible.")
+)
 @click.argument("import_id", type=int)
 @with_appcontext
-@in_staff_language
 def import_rollback_command(import_id):
-    """Undo an unfinished import as a whole: nothing of it was ever visible."""
     try:
         deleted = importing.roll_back(get_db(), import_id, audit.cli_actor(), utcnow())
     except importing.ImportStateError as error:
-        raise click.ClickException(str(error)) from error
+        raise CommandError(str(error)) from error
     click.echo(
         ngettext(
             "import %(id)s rolled back: %(count)s hidden record deleted",

@@ -8,13 +8,17 @@ from collections.abc import Callable
 import click
 from flask import Flask
 from flask.cli import with_appcontext
+from flask_babel import format_number, get_locale, ngettext, pgettext
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import audit
+from ..cli import CommandError, StaffGroup, staff_option
 from ..db import Database, get_db, utcnow
 from . import topics
 
 TEXT_FIELDS = ("slug", "name_en", "name_fr", "description_en", "description_fr")
+PUBLIC_HELP = _l("Offered on the signup forms?")
 
 
 def chosen_topic(db: Database, slug: str | None) -> dict:
@@ -23,9 +27,7 @@ def chosen_topic(db: Database, slug: str | None) -> dict:
     topic = topics.by_slug(db, slug) if slug else topics.get(db, topics.main_topic_id(db))
     if topic is None:
         slugs = ", ".join(t["slug"] for t in topics.all_topics(db))
-        raise click.ClickException(
-            _("No topic %(slug)s; topics: %(slugs)s.", slug=repr(slug), slugs=slugs)
-        )
+        raise CommandError(_("No topic %(slug)s; topics: %(slugs)s.", slug=repr(slug), slugs=slugs))
     return topic
 
 
@@ -37,30 +39,41 @@ def say_main_topic(topic: dict) -> None:
     )
 
 
-@click.group("topics")
+@click.group("topics", cls=StaffGroup, help=_l("Manage the topics people subscribe to."))
 def topics_group():
-    """Manage the topics people subscribe to."""
+    pass
 
 
-@topics_group.command("list")
+@topics_group.command(
+    "list",
+    help=_l("Every topic in order: id, short name, visibility, readers now, name."),
+)
 @with_appcontext
 def topics_list_command():
-    """Every topic in order: id, short name, visibility, readers now, English name."""
     db = get_db()
     readers = topics.active_counts(db)
     for topic in topics.all_topics(db):
-        visibility = "public" if topic["public"] else "internal"
-        main = "  main" if topic["main"] else ""
-        click.echo(
-            f"{topic['id']}  {topic['slug']}  {visibility}  "
-            f"{readers.get(topic['id'], 0)} readers  {topic['name_en']}{main}"
+        visibility = (
+            pgettext("topic visibility", "public")
+            if topic["public"]
+            else pgettext("topic visibility", "internal")
         )
+        main = "  " + pgettext("the main topic", "main") if topic["main"] else ""
+        count = readers.get(topic["id"], 0)
+        readers_now = ngettext(
+            "%(count)s reader", "%(count)s readers", count, count=format_number(count)
+        )
+        name = topics.name(topic, str(get_locale()))
+        click.echo(f"{topic['id']}  {topic['slug']}  {visibility}  {readers_now}  {name}{main}")
 
 
 def text_options(function: Callable) -> Callable:
     """--slug, --name-en, ... --description-fr (each optional for `update`)."""
     for field in reversed(TEXT_FIELDS):
-        function = click.option(f"--{field.replace('_', '-')}", field, default=None)(function)
+        option = staff_option(
+            f"--{field.replace('_', '-')}", field, default=None, help=topics.FIELD_LABELS[field]
+        )
+        function = option(function)
     return function
 
 
@@ -74,35 +87,36 @@ def saved_or_exit(save: Callable[[], int | None]) -> int | None:
         raise SystemExit(1) from invalid
 
 
-@topics_group.command("create")
+@topics_group.command("create", help=_l("Add a topic at the end of the list."))
 @text_options
-@click.option("--public/--internal", default=True, help="Offered on the signup forms?")
+@staff_option("--public/--internal", default=True, help=PUBLIC_HELP)
 @with_appcontext
 def topics_create_command(public, **values):
-    """Add a topic at the end of the list."""
     topic_id = saved_or_exit(
         lambda: topics.create(get_db(), {**values, "public": public}, audit.cli_actor(), utcnow())
     )
-    click.echo(f"created topic {topic_id} ({values['slug']})")
+    click.echo(_("created topic %(id)s (%(slug)s)", id=topic_id, slug=values["slug"]))
 
 
-@topics_group.command("update")
+@topics_group.command(
+    "update",
+    help=_l("Change the topic now called SLUG_NOW; options not given stay as they are."),
+)
 @click.argument("slug_now")
 @text_options
-@click.option("--public/--internal", default=None, help="Offered on the signup forms?")
+@staff_option("--public/--internal", default=None, help=PUBLIC_HELP)
 @with_appcontext
 def topics_update_command(slug_now, public, **values):
-    """Change the topic now called SLUG_NOW; options not given stay as they are."""
     db = get_db()
     topic = topics.by_slug(db, slug_now)
     if topic is None:
-        raise click.ClickException(f"no topic called {slug_now!r}")
+        raise CommandError(_("no topic called %(slug)s", slug=repr(slug_now)))
     merged = {field: topic[field] for field in TEXT_FIELDS} | {"public": topic["public"]}
     merged |= {field: value for field, value in values.items() if value is not None}
     if public is not None:
         merged["public"] = public
     saved_or_exit(lambda: topics.update(db, topic["id"], merged, audit.cli_actor(), utcnow()))
-    click.echo(f"updated topic {topic['id']} ({merged['slug']})")
+    click.echo(_("updated topic %(id)s (%(slug)s)", id=topic["id"], slug=merged["slug"]))
 
 
 def init_app(app: Flask) -> None:

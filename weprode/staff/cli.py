@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from .. import audit
-from ..cli import CommandError, StaffGroup, prompt_new_password, staff_option
+from ..cli import CommandError, StaffGroup, prompt_new_password, staff_moment, staff_option
 from ..db import Database, get_db, utcnow
 from . import accounts, preferences
 
@@ -86,7 +86,7 @@ def staff_list_command():
     for account in accounts.list_accounts(get_db()):
         state = _("active") if account["active"] else _("disabled")
         totp = _("totp") if account["has_totp"] else _("no-totp")
-        last = account["last_login_at"] or _("never")
+        last = staff_moment(account["last_login_at"], preferences.DEFAULT_TIME_ZONE) or _("never")
         click.echo(
             f"{account['email']}\t{state}\t{totp}\t{account['language']}\t"
             f"{account['time_zone']}\t" + _("last login: %(when)s", when=last)
