@@ -15,7 +15,6 @@ from flask import Flask, current_app, g
 from werkzeug.routing import IntegerConverter, Map
 
 from . import write_timings
-from .group_commit import group_for
 from .write_lock import GIVE_WAY_SECONDS, WriteLock, write_lock
 
 BUSY_TIMEOUT_MS = 5000
@@ -250,15 +249,12 @@ def write_transaction(
         committing = time.monotonic()
         db.execute("COMMIT")
         committed = synced = time.monotonic()
-        # Taken under the write lock: tickets follow the commits' order.
-        ticket = group_for(db.path).ticket() if db.durable_commit_pending and db.path else 0
         if lock is not None:
             lock.note_bulk_chunk(committed - acquired)
     kind = "bulk" if background else "durable" if db.durable_commit_pending else "plain"
     if db.durable_commit_pending:
         db.durable_commit_pending = False
-        if db.path is not None:
-            group_for(db.path).wait_until_flushed(ticket, lambda: sync_wal(db))
+        sync_wal(db)
         synced = time.monotonic()
     log = timing_log()
     if log is not None:
