@@ -42,7 +42,7 @@ def test_subscriber_commands_in_french(french_app, french_db, tmp_path):
     path.write_text("email\n" + rows + "p1@example.org\ngone@example.org\n", encoding="utf-8")
     imported = run(french_app, "subscribers", "import", str(path), *SOURCE, "--confirmed")
     assert imported.exit_code == 0, imported.output
-    assert f"lignes lues{NBSP}: 1{NNBSP}202 (1 doublon fusionnés)" in imported.output
+    assert f"lignes lues{NBSP}: 1{NNBSP}202 (1 doublon fusionné)" in imported.output
     assert f"ajoutés comme abonnés actifs{NBSP}: 1{NNBSP}200" in imported.output
     assert f"seul leur propre abonnement peut les faire revenir{NBSP}: 1" in imported.output
     assert f"ligne 1203{NBSP}: g***@example.org" in imported.output
@@ -50,7 +50,7 @@ def test_subscriber_commands_in_french(french_app, french_db, tmp_path):
     assert f"1{NNBSP}201/1{NNBSP}201 adresses  1{NNBSP}200 ajoutées  par cli:" in listed.output
     # Started when, as staff read dates (Europe/Paris), not a UTC ISO string.
     assert re.match(
-        rf"1  done {{10}}\d{{1,2}} \w+\.? 20\d\d, \d\d:\d\d:\d\d  1{NNBSP}201/", listed.output
+        rf"1  terminé  \d{{1,2}} \w+\.? 20\d\d, \d\d:\d\d:\d\d  1{NNBSP}201/", listed.output
     ), listed.output
 
     bad = tmp_path / "bad.csv"

@@ -23,6 +23,7 @@ from ..db import parse_timestamp
 from ..deliverability.effects import PAUSED_BY_BOUNCES
 from ..mail.kinds import mail_kind
 from ..newsletter import topics
+from ..newsletter.importing.statuses import import_status
 
 
 def subscriber_status(code: str) -> str:
@@ -250,6 +251,7 @@ def init_app(app: Flask) -> None:
         topic_name,
         staff_time,
         pause_reason,
+        import_status,
         change_source,
         mail_kind,
     ):

@@ -14,6 +14,7 @@ from ..cli import CommandError, StaffGroup, staff_moment, staff_option
 from ..db import get_db, utcnow
 from ..staff.preferences import DEFAULT_TIME_ZONE
 from . import export, importing, subscribers, topics, topics_cli
+from .importing.statuses import import_status
 
 
 @click.group("subscribers", cls=StaffGroup, help=_l("Manage newsletter subscribers."))
@@ -162,14 +163,15 @@ def subscribers_import_command(file, source, legal_basis, confirmed, double_opt_
 
 def echo_import_report(report: importing.ImportReport, mode: str) -> None:
     """What an import did, one figure a line, in the staff language."""
-    merged = ngettext(
-        "%(count)s duplicate",
-        "%(count)s duplicates",
-        report.merged_duplicates,
-        count=format_number(report.merged_duplicates),
+    click.echo(
+        ngettext(
+            "rows read: %(rows)s (%(count)s duplicate merged)",
+            "rows read: %(rows)s (%(count)s duplicates merged)",
+            report.merged_duplicates,
+            rows=format_number(report.total_rows),
+            count=format_number(report.merged_duplicates),
+        )
     )
-    rows = format_number(report.total_rows)
-    click.echo(_("rows read: %(rows)s (%(merged)s merged)", rows=rows, merged=merged))
     if mode == "confirmed":
         click.echo(_("added as active subscribers: %(count)s", count=format_number(report.added)))
     else:
@@ -224,7 +226,7 @@ def import_list_command():
             actor=record["actor"],
         )
         click.echo(
-            f"{record['id']}  {record['status']:<12}  {started}  "
+            f"{record['id']}  {import_status(record['status'])}  {started}  "
             f"{figures}  -> {slugs.get(record['topic_id'], '?')}  ({record['source']})"
         )
 
