@@ -28,6 +28,7 @@ TARGETS = {
         "tests/test_optout_promises.py",
         "tests/test_topic_promises.py",
         "tests/test_newsletter_optout.py",
+        "tests/test_newsletter_preferences.py",
         "tests/test_topics.py",
         "tests/test_admin_subscribers.py",
         "tests/test_campaigns.py",
@@ -46,6 +47,7 @@ TARGETS = {
     # Which topics exist, which the signup forms offer, the main one everyone without a
     # choice joins, and staff's rules for them (one public topic always).
     "weprode/newsletter/topics.py": [
+        "tests/test_topic_rules.py",
         "tests/test_topics.py",
         "tests/test_topics_admin.py",
         "tests/test_newsletter_signup.py",
@@ -55,6 +57,7 @@ TARGETS = {
     # The preference centre: only an active subscription is edited, each topic ticked
     # anew gets its consent proof, leaving from here is undoable like any own unsubscribe.
     "weprode/newsletter/preferences.py": [
+        "tests/test_preference_promises.py",
         "tests/test_newsletter_preferences.py",
         "tests/test_topics.py",
         "tests/test_preference_page.py",
