@@ -38,7 +38,7 @@ def retest_mutmut(path, results):
     """Re-test `path`'s surviving mutmut mutants in the copy of the run that made them."""
     todo = alive(results)
     if not todo:
-        return
+        return 0
     [(stage, _, _)] = mutmut_pass.mutmut_groups([path])
     directory = stage / "mutants"
     if (stage / path).read_bytes() != (ROOT / path).read_bytes():
@@ -64,6 +64,7 @@ def retest_mutmut(path, results):
         print(f"  {result.status:8} {path}:{result.line} {result.before} -> {result.after}")
 
     runner.parallel(one, todo, JOBS)
+    return len(todo)
 
 
 def retest_extra(path, results, files):
@@ -71,7 +72,7 @@ def retest_extra(path, results, files):
     source = (ROOT / path).read_text()
     todo = {(r.line, r.description, r.before, r.after): r for r in alive(results)}
     if not todo:
-        return
+        return 0
     mutants = []
     for mutant in extra.generate(path, source):
         key = (mutant.line, mutant.description, *mutant.lines_changed(source))
@@ -88,6 +89,7 @@ def retest_extra(path, results, files):
     )
     for outcome, (_, result) in zip(outcomes, mutants, strict=True):
         result.status = outcome.status
+    return len(mutants)
 
 
 def retest(modules, saved, files, commit):
@@ -100,6 +102,7 @@ def retest(modules, saved, files, commit):
                 print(f"{path}: no saved {tool} run to re-test")
                 continue
             print(f"{tool}: re-testing the survivors of {path}", flush=True)
-            run(path, results, files) if tool == "extra" else run(path, results)
-            stamp = {**stamps[path, tool], "retested": when}
-            report.save(results, saved, [path], [tool], stamp)
+            count = run(path, results, files) if tool == "extra" else run(path, results)
+            if count:  # the stamp says so only when something was re-tested
+                stamp = {**stamps[path, tool], "retested": when}
+                report.save(results, saved, [path], [tool], stamp)
