@@ -185,6 +185,10 @@ def test_the_refusal_names_the_database_and_the_fix(app, make_app, app_config):
         make_app(DATABASE=app_config["DATABASE"], SECRET_KEY=KEY_C)
     message = str(refused.value)
     assert f"the database {app_config['DATABASE']} is signed" in message
+    # What is at stake, so the operator does not just force it through.
+    assert "with (nor its successor during a rotation). Links it signs would be" in message
+    assert "refused and suppressions it records lost." in message
+    assert "Give every process the same configuration: set SECRET_KEY" in message
     assert "set SECRET_KEY in instance/config.py" in message
     assert "restore instance/secret_key from the backup" in message
     assert "keep the old key in SECRET_KEY_FALLBACKS" in message

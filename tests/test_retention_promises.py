@@ -65,6 +65,15 @@ def add_churned(db, email, churned_at):
     )
 
 
+def add_bounced(db, email, bounced_at):
+    """A subscriber a hard bounce ended: the retention clock starts at the bounce."""
+    db.execute(
+        "INSERT INTO subscribers (email, language, status, source, created_at, confirmed_at, "
+        "bounced_at) VALUES (?, 'en', 'bounced', 'form', ?, ?, ?)",
+        [email, LONG_AGO, LONG_AGO, isoformat(bounced_at)],
+    )
+
+
 def add_pending(db, email, requested_at, created_at=None):
     db.execute(
         "INSERT INTO subscribers (email, language, status, source, created_at, requested_at) "
@@ -274,8 +283,14 @@ def test_dry_run_command_deletes_nothing_in_any_category(app, db, runner):
 # Each period at its boundary ----------------------------------------------------------
 
 
+# A hard bounce starts the subscriber's clock too (its own column).
+BOUNDARY_ROWS = [*ROWS, ("subscribers", "subscribers", "bounced_at", add_bounced)]
+
+
 @pytest.mark.parametrize(
-    "category, table, column, add", ROWS, ids=[f"{row[0]}-{row[1]}" for row in ROWS]
+    "category, table, column, add",
+    BOUNDARY_ROWS,
+    ids=[f"{row[0]}-{row[2]}" for row in BOUNDARY_ROWS],
 )
 def test_each_period_ends_exactly_at_its_boundary(app, db, category, table, column, add):
     """Due one second past the period; kept at exactly the period and one second short."""

@@ -118,6 +118,26 @@ def test_takeover_requeues_only_the_dead_senders_rows_in_flight(app, db):
     assert owner(db, other) == (live, isoformat(NOW + LIMIT * 3))
 
 
+def test_a_dead_sending_process_gives_back_only_its_own_rows_in_flight(app, db):
+    """One of several sending processes died: the holder puts back the rows it had
+    claimed and not sent, at once, so the live processes send them; the rows of the
+    live process, those already sent, and other campaigns stay as they are."""
+    campaign_id, other = sending_campaigns(app, db, recipients=4)
+    dead, live = "host.example:7:ffffff-1", "host.example:7:ffffff-2"
+    sent, _in_flight = [r["delivery_id"] for r in ledger.claim(db, campaign_id, dead, 2, NOW)]
+    ledger.record_outcomes(db, [(sent, "sent", None, "250")], NOW)
+    ledger.claim(db, campaign_id, live, 1, NOW)
+    ledger.claim(db, other, dead, 1, NOW)
+    senders.requeue_rows_of(db, campaign_id, dead, NOW)
+    assert rows(db, campaign_id) == [
+        ("sent", None),
+        ("queued", None),
+        ("sending", live),
+        ("queued", None),
+    ]
+    assert rows(db, other) == [("sending", dead)] + [("queued", None)] * 3
+
+
 @pytest.mark.parametrize(
     ("who", "gone"),
     [("here, process dead", True), ("here, process alive", False), ("elsewhere", False)],

@@ -24,7 +24,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import extra, mutmut_pass, report, runner
+from . import extra, mutmut_pass, report, retest, runner
 from .report import Result
 from .targets import BROWSER_TESTS, JOBS, ROOT, TARGETS, WORK
 
@@ -128,6 +128,12 @@ def parse_args(argv):
         "of each target module and pass (mutants/results/)",
     )
     parser.add_argument(
+        "--retest",
+        action="store_true",
+        help="re-test only the survivors of the modules' latest saved runs with today's "
+        "tests (after adding tests against them), then assemble the reports",
+    )
+    parser.add_argument(
         "--report",
         type=Path,
         help="where to write the report (default: devtools/mutation/REPORT.md for a full "
@@ -140,6 +146,12 @@ def main(argv=None):
     """Run the passes, write the report, print the scores; exit 0 even with survivors."""
     args = parse_args(argv if argv is not None else sys.argv[1:])
     if args.assemble:
+        return assemble()
+    if args.retest:
+        os.chdir(ROOT)
+        files = [name for name in project_files() if not name.startswith("mutants/")]
+        commit = run_stamp()["commit"]
+        retest.retest(args.modules or list(TARGETS), SAVED, files, commit)
         return assemble()
     modules = args.modules or list(TARGETS)
     unknown = [module for module in modules if module not in TARGETS]
@@ -212,7 +224,10 @@ def assemble():
         cells = []
         for tool in PASSES:
             stamp = stamps.get((module, tool))
-            cells.append(f"{stamp['date']}, commit `{stamp['commit']}`" if stamp else "not run")
+            cell = f"{stamp['date']}, commit `{stamp['commit']}`" if stamp else "not run"
+            if stamp and stamp.get("retested"):
+                cell += f"; survivors re-tested {stamp['retested']}"
+            cells.append(cell)
         lines.append(f"| {module} | {' | '.join(cells)} |")
     header = report_header("\n".join(lines), modules)
     REPORT.write_text(report.markdown(results, modules, stale, header))

@@ -34,7 +34,8 @@ class Unsubscribed:
 
     subscriber: dict | None  # None: erased or purged
     created: bool  # this call ended the whole subscription (False: already churned, gone)
-    left_topic: int | None = None  # the topic this call ended while others go on
+    # The topic left while others go on (now, or by an earlier click on the same link).
+    left_topic: int | None = None
 
 
 def campaign_topic(db: Database, campaign_id: int | None) -> int | None:
@@ -71,9 +72,10 @@ def unsubscribe(
                     subscribers.record_event(
                         db, subscriber_id, "left_topic", now, source, campaign_id
                     )
-                subscriber = subscribers.get(db, subscriber_id)
+                # Said even when an earlier click left it: the page must not tell someone
+                # who still receives other topics that they left the newsletter.
                 return Unsubscribed(
-                    subscriber, created=False, left_topic=topic_id if left else None
+                    subscribers.get(db, subscriber_id), created=False, left_topic=topic_id
                 )
         cursor = db.execute(
             "UPDATE subscribers SET status = 'churned', churned_at = ?, churn_source = ?, "
