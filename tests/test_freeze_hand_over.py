@@ -35,7 +35,10 @@ def test_send_button_hands_a_long_freeze_to_the_worker_which_sends_to_everyone_o
     add_readers_in_bulk(db, READERS)
     campaign_id = new_campaign(db)
     page = press_send(staff_client, campaign_id)
-    assert "Preparing the recipients (2 so far)" in page
+    assert (
+        "Preparing the recipients (2 so far): the campaign worker finishes and starts "
+        "sending in a few seconds." in page
+    )
     assert "Sending started." not in page
     campaign = ledger.get(db, campaign_id)
     assert campaign["status"] == "scheduled" and campaign["scheduled_at"] is not None
@@ -82,3 +85,26 @@ def test_hand_over_never_pulls_back_a_campaign_already_sending(app, db):
         freeze.hand_over(db, campaign_id, utcnow())
     campaign = ledger.get(db, campaign_id)
     assert campaign["status"] == "sending" and campaign["scheduled_at"] is None
+
+
+def test_the_freeze_lets_waiting_writers_go_before_each_window(app, db, small_windows, monkeypatch):
+    """A bulk job's windows: a one-click unsubscribe waits for one window at most."""
+    add_readers_in_bulk(db, READERS)
+    campaign_id = new_campaign(db)
+    turns = []
+    monkeypatch.setattr(db.write_lock, "give_way", lambda longest: turns.append(longest) or True)
+    with app.app_context():
+        assert freeze.start(db, campaign_id, utcnow()) == len(READERS)
+    # Five windows of two ids for nine readers, and the transaction that marks it sending.
+    assert len(turns) == 6
+
+
+def test_a_campaign_already_sent_is_refused_with_what_could_be_sent(app, db):
+    add_readers_in_bulk(db, READERS[:1])
+    campaign_id = new_campaign(db)
+    with app.app_context():
+        freeze.start(db, campaign_id, utcnow())
+        ledger.cancel(db, campaign_id, utcnow())
+        with pytest.raises(ledger.CampaignStateError) as refused:
+            freeze.start(db, campaign_id, utcnow())
+    assert "campaign can be sent." in str(refused.value)
