@@ -108,3 +108,16 @@ def test_a_campaign_already_sent_is_refused_with_what_could_be_sent(app, db):
         with pytest.raises(ledger.CampaignStateError) as refused:
             freeze.start(db, campaign_id, utcnow())
     assert "campaign can be sent." in str(refused.value)
+
+
+def test_the_freeze_writes_everyone_while_other_writers_keep_queueing(
+    app, db, small_windows, monkeypatch
+):
+    """Under contention each window is sized from the last one's hold; nobody is left out."""
+    add_readers_in_bulk(db, READERS)
+    campaign_id = new_campaign(db)
+    monkeypatch.setattr(db.write_lock, "queued", lambda: True)  # someone always waits
+    monkeypatch.setattr(db.write_lock, "give_way", lambda longest: False)
+    with app.app_context():
+        assert freeze.start(db, campaign_id, utcnow()) == len(READERS)
+    assert db.write_lock.bulk_contended
