@@ -5,6 +5,7 @@ translated. A code without a word here is shown as it is rather than hidden.
 """
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask import Flask
@@ -178,23 +179,56 @@ def from_staff_time(text: str) -> datetime:
 
 # The reasons a campaign is paused are stored in English, with their figures (the CLI
 # and the logs read them as they are); staff pages show them in the staff language.
-PAUSE_REASONS = [
+def bounce_pause(what: str) -> re.Pattern:
+    """The reason `effects.campaign_pause_reason` stores when `what` passed its limit."""
+    return re.compile(
+        rf"{re.escape(PAUSED_BY_BOUNCES)}: (?P<count>\d+) {what} in (?P<attempts>\d+) "
+        r"attempts \((?P<share>[\d.]+) %, more than (?P<limit>[\d.]+) ?%\)"
+    )
+
+
+def bounce_figures(found: re.Match) -> dict:
+    """A bounce pause's figures, written in the staff language's way."""
+    return {
+        "count": int(found["count"]),
+        "attempts": int(found["attempts"]),
+        "share": format_decimal(float(found["share"])),
+        "limit": format_decimal(float(found["limit"])),
+    }
+
+
+# Each stored reason's shape, and how staff read it.
+PAUSE_REASONS: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (
         re.compile(rf"{re.escape(PAUSED_BY_FAILURES)}; last answer: (?P<answer>.*)", re.S),
-        "failures",
+        lambda found: gettext(
+            "Paused after repeated failures; last answer: %(answer)s", answer=found["answer"]
+        ),
     ),
     (
         re.compile(
             rf"{re.escape(PAUSED_BY_FAILURES)}; every mail relay failed: (?P<answer>.*)", re.S
         ),
-        "relays",
+        lambda found: gettext(
+            "Paused after repeated failures; every mail relay failed: %(answer)s",
+            answer=found["answer"],
+        ),
     ),
     (
-        re.compile(
-            rf"{re.escape(PAUSED_BY_BOUNCES)}: (?P<count>\d+) (?P<kind>hard bounces|complaints) "
-            r"in (?P<attempts>\d+) attempts \((?P<share>[\d.]+) %, more than (?P<limit>[\d.]+) ?%\)"
+        bounce_pause("hard bounces"),
+        lambda found: gettext(
+            "Paused: too many hard bounces (%(count)s in %(attempts)s attempts, "
+            "%(share)s %%, more than %(limit)s %%)",
+            **bounce_figures(found),
         ),
-        "bounces",
+    ),
+    (
+        bounce_pause("complaints"),
+        lambda found: gettext(
+            "Paused: too many complaints (%(count)s in %(attempts)s attempts, "
+            "%(share)s %%, more than %(limit)s %%)",
+            **bounce_figures(found),
+        ),
     ),
 ]
 
@@ -206,36 +240,9 @@ def pause_reason(stored: str | None) -> str:
         return ""
     if stored == PAUSED_BY_STAFF:
         return gettext("Paused by staff")
-    for pattern, kind in PAUSE_REASONS:
-        found = pattern.fullmatch(stored)
-        if found is None:
-            continue
-        if kind == "failures":
-            return gettext(
-                "Paused after repeated failures; last answer: %(answer)s", answer=found["answer"]
-            )
-        if kind == "relays":
-            return gettext(
-                "Paused after repeated failures; every mail relay failed: %(answer)s",
-                answer=found["answer"],
-            )
-        figures = {
-            "count": int(found["count"]),
-            "attempts": int(found["attempts"]),
-            "share": format_decimal(float(found["share"])),
-            "limit": format_decimal(float(found["limit"])),
-        }
-        if found["kind"] == "complaints":
-            return gettext(
-                "Paused: too many complaints (%(count)s in %(attempts)s attempts, "
-                "%(share)s %%, more than %(limit)s %%)",
-                **figures,
-            )
-        return gettext(
-            "Paused: too many hard bounces (%(count)s in %(attempts)s attempts, "
-            "%(share)s %%, more than %(limit)s %%)",
-            **figures,
-        )
+    for pattern, wording in PAUSE_REASONS:
+        if found := pattern.fullmatch(stored):
+            return wording(found)
     return stored
 
 
