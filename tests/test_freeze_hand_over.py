@@ -99,7 +99,7 @@ def test_the_freeze_lets_waiting_writers_go_before_each_window(app, db, small_wi
     assert len(turns) == 6
 
 
-def test_a_campaign_already_sent_is_refused_with_what_could_be_sent(app, db):
+def test_a_cancelled_campaign_is_refused_with_what_could_be_sent(app, db):
     add_readers_in_bulk(db, READERS[:1])
     campaign_id = new_campaign(db)
     with app.app_context():

@@ -140,7 +140,7 @@ def test_a_paused_welcome_mail_sends_nothing_and_queues_nobody(app, db, client, 
     data = {"first_name": "Ann", "language": "en", "topics": ["1", str(events)]}
     client.post(manage_path(app, ann), data=data)
     with app.test_request_context():
-        ledger.pause(db, campaign_id, "Paused by staff", utcnow())
+        ledger.pause(db, campaign_id, ledger.PAUSED_BY_STAFF, utcnow())
     client.post(manage_path(app, bob), data={**data, "first_name": "Bob"})
     assert not worker_pass(app, db)
     assert mailbox.messages == []
