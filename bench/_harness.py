@@ -208,6 +208,28 @@ class GunicornServer:
         self.stop()
 
 
+def bench_app_server(env, threads=1):
+    """gunicorn serving benchapp (the production app plus the hello route) from the
+    project folder, with `threads` per worker (above 1: gthread workers)."""
+    return GunicornServer(
+        "benchapp:create_bench_app()",
+        threads=threads,
+        env=env,
+        pythonpath=Path(__file__).resolve().parent,
+        cwd=PROJECT_ROOT,
+    )
+
+
+def start_or_report(server, ready_path):
+    """Start `server`; False, with why and its log on stderr, when it would not start."""
+    try:
+        server.start(ready_path=ready_path)
+    except ServerStartError as error:
+        print(f"server failed to start: {error}\n{server.log_tail()}", file=sys.stderr)
+        return False
+    return True
+
+
 def have_wrk():
     """True when wrk is installed."""
     return shutil.which("wrk") is not None

@@ -268,10 +268,7 @@ def main(argv=None):
             DeployedServer("app:app", env=env, cwd=PROJECT_ROOT) as server,
         ):
             sink.start()
-            try:
-                server.start(ready_path="/")
-            except _harness.ServerStartError as error:
-                print(f"server failed to start: {error}\n{server.log_tail()}", file=sys.stderr)
+            if not _harness.start_or_report(server, "/"):
                 return 2
             status = _harness.request_status(
                 server.base_url + warmup, method="POST", body=ONE_CLICK_BODY, headers=FORM_HEADERS

@@ -21,8 +21,6 @@ from benchapp import HELLO_PATH, INSTANCE_ENV
 
 from weprode import db, migrations
 
-BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = BENCH_DIR.parent
 HOME_PATH = "/"
 TARGET_PERCENT = 70
 WARMUP_S = 1
@@ -144,17 +142,9 @@ def main(argv=None):
     args = parse_args(argv)
     paths = [HELLO_PATH, HOME_PATH] + [p for p in args.path if p not in (HELLO_PATH, HOME_PATH)]
     with tempfile.TemporaryDirectory(prefix="weprode-bench-") as instance_path:
-        server = _harness.GunicornServer(
-            "benchapp:create_bench_app()",
-            env=prepare_instance(instance_path),
-            pythonpath=BENCH_DIR,
-            cwd=PROJECT_ROOT,
-        )
+        server = _harness.bench_app_server(prepare_instance(instance_path))
         with server:
-            try:
-                server.start(ready_path=HELLO_PATH)
-            except _harness.ServerStartError as error:
-                print(f"server failed to start: {error}\n{server.log_tail()}", file=sys.stderr)
+            if not _harness.start_or_report(server, HELLO_PATH):
                 return 2
             results, failed = measure(server, paths, args)
             log_tail = server.log_tail()

@@ -26,7 +26,6 @@ from weprode import create_app, db, tokens
 from weprode.newsletter import topics
 
 BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = BENCH_DIR.parent
 LUA_SCRIPT = BENCH_DIR / "paths.lua"
 LABEL = "/newsletter/manage/<token>"
 TARGET_PERCENT = 50
@@ -100,14 +99,9 @@ def main(argv=None):
         paths = spread_over_topics(instance_path, database, subscriber_ids)
         paths_file = write_lines(Path(instance_path) / "manage_paths.txt", paths)
         print(f"{len(paths):,} subscribers over 3 topics, a preference link each")
-        server = _harness.GunicornServer(
-            "benchapp:create_bench_app()", env=env, pythonpath=BENCH_DIR, cwd=PROJECT_ROOT
-        )
+        server = _harness.bench_app_server(env)
         with server:
-            try:
-                server.start(ready_path=HELLO_PATH)
-            except _harness.ServerStartError as error:
-                print(f"server failed to start: {error}\n{server.log_tail()}", file=sys.stderr)
+            if not _harness.start_or_report(server, HELLO_PATH):
                 return 2
             status = _harness.get_status(server.base_url + paths[0])
             if status != 200:

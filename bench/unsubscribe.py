@@ -27,7 +27,6 @@ from pages import format_ms, prepare_instance, print_row
 from weprode import create_app, db, tokens
 
 BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = BENCH_DIR.parent
 LUA_SCRIPT = BENCH_DIR / "paths.lua"
 UNSUBSCRIBE_LABEL = "/unsubscribe/<token>"
 CAMPAIGN_ID = 42
@@ -310,18 +309,9 @@ def print_server_errors(log_text):
 def serve_and_measure(env, threads, args, paths, warmup_path, files):
     """Start gunicorn with `threads` per worker and measure; (hello, unsubscribe, failed),
     or None when the server did not start."""
-    server = _harness.GunicornServer(
-        "benchapp:create_bench_app()",
-        threads=threads,
-        env=env,
-        pythonpath=BENCH_DIR,
-        cwd=PROJECT_ROOT,
-    )
+    server = _harness.bench_app_server(env, threads)
     with server:
-        try:
-            server.start(ready_path=HELLO_PATH)
-        except _harness.ServerStartError as error:
-            print(f"server failed to start: {error}\n{server.log_tail()}", file=sys.stderr)
+        if not _harness.start_or_report(server, HELLO_PATH):
             return None
         hello, unsubscribe, failed = measure(server, args, paths, warmup_path, files)
         if failed:
