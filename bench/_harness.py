@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -206,6 +207,24 @@ class GunicornServer:
 
     def __exit__(self, *exc_info):
         self.stop()
+
+
+@contextmanager
+def migrated_app(prefix):
+    """A throwaway instance folder (named from `prefix`), the app on it and a connection
+    to its migrated database: (app, db); closed and removed at the end."""
+    from weprode import create_app
+    from weprode.db import connect
+    from weprode.migrations import apply_pending
+
+    with tempfile.TemporaryDirectory(prefix=prefix) as instance_path:
+        app = create_app({"TESTING": True}, instance_path=instance_path)
+        db = connect(app.config["DATABASE"])
+        try:
+            apply_pending(db)
+            yield app, db
+        finally:
+            db.close()
 
 
 def bench_app_server(env, threads=1):

@@ -11,16 +11,15 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weprode import create_app
-from weprode.db import connect, isoformat  # noqa: E402
-from weprode.migrations import apply_pending  # noqa: E402
+import _harness  # noqa: E402
+
+from weprode.db import isoformat  # noqa: E402
 from weprode.staff import accounts  # noqa: E402
 
 TARGET_MS = 200
@@ -85,10 +84,7 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args(argv)
 
-    with tempfile.TemporaryDirectory(prefix="weprode-bench-list-") as tmp:
-        app = create_app({"TESTING": True}, instance_path=tmp)
-        db = connect(app.config["DATABASE"])
-        apply_pending(db)
+    with _harness.migrated_app("weprode-bench-list-") as (app, db):
         started = time.perf_counter()
         fill(db, args.subscribers)
         print(f"filled {args.subscribers:,} subscribers in {time.perf_counter() - started:.1f} s")
@@ -113,7 +109,6 @@ def main(argv=None):
             print(f"{label:34} {median:7.1f} ms {worst:7.1f} ms")
         verdict = "PASS" if worst_of_all < TARGET_MS else "BELOW"
         print(f"slowest median: {worst_of_all:.1f} ms (target < {TARGET_MS} ms): {verdict}")
-        db.close()
 
 
 if __name__ == "__main__":

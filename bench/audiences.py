@@ -20,17 +20,16 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weprode import create_app  # noqa: E402
+import _harness  # noqa: E402
+
 from weprode.campaigns import audiences, compose, freeze, segments  # noqa: E402
-from weprode.db import connect, isoformat  # noqa: E402
-from weprode.migrations import apply_pending  # noqa: E402
+from weprode.db import isoformat  # noqa: E402
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 START = datetime(2024, 11, 30, tzinfo=UTC)
@@ -133,10 +132,7 @@ def main(argv=None):
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="weprode-bench-audiences-") as tmp:
-        app = create_app({"TESTING": True}, instance_path=tmp)
-        db = connect(app.config["DATABASE"])
-        apply_pending(db)
+    with _harness.migrated_app("weprode-bench-audiences-") as (app, db):
         started = time.perf_counter()
         fill(db, args.subscribers)
         print(f"filled {args.subscribers:,} subscribers in {time.perf_counter() - started:.1f} s")
@@ -185,7 +181,6 @@ def main(argv=None):
                     f"= {seconds * 1000 / baseline:.0f}x baseline, "
                     f"{verdict(seconds < TARGET_FREEZE_S)} (< {TARGET_FREEZE_S:.0f} s)"
                 )
-        db.close()
     return 0
 
 

@@ -22,19 +22,17 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import _harness  # noqa: E402
 from admin_list import staff_client  # noqa: E402
 
-from weprode import create_app  # noqa: E402
-from weprode.db import connect, isoformat  # noqa: E402
+from weprode.db import isoformat  # noqa: E402
 from weprode.deliverability.providers import provider_of  # noqa: E402
-from weprode.migrations import apply_pending  # noqa: E402
 
 TARGET_MS = 200
 # Roughly a French list: the big providers, then schools and companies.
@@ -138,10 +136,7 @@ def time_request(client, url, repeat):
 
 def run(deliveries, campaigns, repeat):
     """Fill, sign in, time every case; print one line per case."""
-    with tempfile.TemporaryDirectory(prefix="weprode-bench-deliverability-") as tmp:
-        app = create_app({"TESTING": True}, instance_path=tmp)
-        db = connect(app.config["DATABASE"])
-        apply_pending(db)
+    with _harness.migrated_app("weprode-bench-deliverability-") as (app, db):
         started = time.perf_counter()
         fill(db, deliveries, campaigns)
         print(
@@ -186,7 +181,6 @@ def run(deliveries, campaigns, repeat):
             f"slowest median after the first view: {slowest:.1f} ms "
             f"(target < {TARGET_MS} ms): {verdict}"
         )
-        db.close()
 
 
 def main(argv=None):

@@ -9,16 +9,15 @@ with nothing due. Prints both against the targets (< 3 s, < 100 ms). Exit 0.
 
 import argparse
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from weprode import create_app
-from weprode.db import connect, isoformat  # noqa: E402
-from weprode.migrations import apply_pending  # noqa: E402
+import _harness  # noqa: E402
+
+from weprode.db import isoformat  # noqa: E402
 from weprode.privacy import retention  # noqa: E402
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -68,10 +67,7 @@ def main(argv=None):
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--active", type=int, default=100_000)
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="weprode-bench-purge-") as tmp:
-        app = create_app({"TESTING": True}, instance_path=tmp)
-        db = connect(app.config["DATABASE"])
-        apply_pending(db)
+    with _harness.migrated_app("weprode-bench-purge-") as (app, db):
         started = time.perf_counter()
         fill(db, args.subscribers, args.active)
         print(
@@ -99,7 +95,6 @@ def main(argv=None):
             f"left: {left:,} subscribers (expected {args.active:,}); "
             f"second run found {sum(r.due for r in again)} due"
         )
-        db.close()
 
 
 if __name__ == "__main__":
